@@ -1,0 +1,3 @@
+//! Accounts (personal and organization) and account memberships.
+
+pub mod model;

@@ -1,0 +1,203 @@
+//! Account queries. Functions take a connection so they compose inside one transaction.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{account_memberships, accounts, users};
+use crate::db::{DbConn, new_id, now};
+
+/// Built-in account roles, stored as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccountRole {
+    Collaborator,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl AccountRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::Owner => "owner",
+            AccountRole::Admin => "admin",
+            AccountRole::Member => "member",
+            AccountRole::Collaborator => "collaborator",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AccountRole::Owner => "Owner",
+            AccountRole::Admin => "Admin",
+            AccountRole::Member => "Member",
+            AccountRole::Collaborator => "Collaborator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "owner" => Some(AccountRole::Owner),
+            "admin" => Some(AccountRole::Admin),
+            "member" => Some(AccountRole::Member),
+            "collaborator" => Some(AccountRole::Collaborator),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AccountRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    Personal,
+    Organization,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Personal => "personal",
+            AccountKind::Organization => "organization",
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub handle: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl Account {
+    pub fn is_personal(&self) -> bool {
+        self.kind == AccountKind::Personal.as_str()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = accounts)]
+struct NewAccount<'a> {
+    id: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    handle: &'a str,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// Creates an account and makes `owner_user_id` its Owner. Returns the new account.
+pub fn create(
+    conn: &mut DbConn,
+    kind: AccountKind,
+    name: &str,
+    handle: &str,
+    owner_user_id: &str,
+) -> QueryResult<Account> {
+    let id = new_id();
+    let t = now();
+    diesel::insert_into(accounts::table)
+        .values(NewAccount {
+            id: &id,
+            kind: kind.as_str(),
+            name,
+            handle,
+            created_at: t,
+            updated_at: t,
+        })
+        .execute(conn)?;
+    add_member(conn, &id, owner_user_id, AccountRole::Owner)?;
+    accounts::table
+        .find(&id)
+        .select(Account::as_select())
+        .first(conn)
+}
+
+pub fn add_member(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+    role: AccountRole,
+) -> QueryResult<()> {
+    diesel::insert_into(account_memberships::table)
+        .values((
+            account_memberships::id.eq(new_id()),
+            account_memberships::account_id.eq(account_id),
+            account_memberships::user_id.eq(user_id),
+            account_memberships::role.eq(role.as_str()),
+            account_memberships::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// True when a user or an account already uses `handle` (they share one namespace,
+/// because a personal account takes its user's handle).
+pub fn handle_taken(conn: &mut DbConn, handle: &str) -> QueryResult<bool> {
+    let accounts_using: i64 = accounts::table
+        .filter(accounts::handle.eq(handle))
+        .count()
+        .get_result(conn)?;
+    let users_using: i64 = users::table
+        .filter(users::handle.eq(handle))
+        .count()
+        .get_result(conn)?;
+    Ok(accounts_using + users_using > 0)
+}
+
+/// The accounts a user belongs to, with their role: personal first, then by name.
+pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, AccountRole)>> {
+    let rows: Vec<(Account, String)> = accounts::table
+        .inner_join(account_memberships::table)
+        .filter(account_memberships::user_id.eq(user_id))
+        .order((
+            accounts::kind.desc(),
+            accounts::name.asc(),
+            accounts::id.asc(),
+        ))
+        .select((Account::as_select(), account_memberships::role))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, r)| {
+            (
+                a,
+                AccountRole::parse(&r).unwrap_or(AccountRole::Collaborator),
+            )
+        })
+        .collect())
+}
+
+/// The user's role in the account, if they are a member.
+pub fn role_of(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<AccountRole>> {
+    let role: Option<String> = account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::user_id.eq(user_id))
+        .select(account_memberships::role)
+        .first(conn)
+        .optional()?;
+    Ok(role.and_then(|r| AccountRole::parse(&r)))
+}
+
+/// The user's personal account.
+pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Account>> {
+    accounts::table
+        .inner_join(account_memberships::table)
+        .filter(account_memberships::user_id.eq(user_id))
+        .filter(accounts::kind.eq(AccountKind::Personal.as_str()))
+        .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}

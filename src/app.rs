@@ -1,0 +1,250 @@
+//! `Application::build(settings)`: the one place where the server, its middleware and
+//! its route table are put together. Tests build the same application on port 0.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_session::SessionMiddleware;
+use actix_session::config::PersistentSession;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use url::Url;
+
+use crate::authn::csrf::{self, PublicOrigin};
+use crate::authn::session_store::DbSessionStore;
+use crate::db::{self, Pool};
+use crate::settings::Settings;
+use crate::web::{AppError, error::render_error, headers};
+
+/// Settings plus what was derived from them at start.
+pub struct AppConfig {
+    pub settings: Settings,
+    pub public_url: Url,
+}
+
+impl AppConfig {
+    /// `public_url` without a trailing slash, for building links.
+    pub fn base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+}
+
+pub struct Application {
+    port: u16,
+    public_url: Url,
+    pool: Pool,
+    server: Server,
+}
+
+/// Logs to stderr with `RUST_LOG` (default `info`). Safe to call twice.
+pub fn init_tracing() {
+    init_tracing_default("info")
+}
+
+/// Logs with `RUST_LOG`, or `default` when it is unset.
+pub fn init_tracing_default(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+fn load_or_create_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(secret) = &settings.secret_key {
+        return Key::try_from(secret.0.as_slice()).context("ATRIUM_SECRET_KEY is too short");
+    }
+    let path = settings.data_dir.join("secret.key");
+    if let Ok(hex_key) = std::fs::read_to_string(&path) {
+        let bytes = hex::decode(hex_key.trim()).context("secret.key is not hex")?;
+        return Key::try_from(bytes.as_slice()).context("secret.key is too short");
+    }
+    let hex_key = crate::authn::random_token(64);
+    std::fs::write(&path, &hex_key)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    let bytes = hex::decode(hex_key).context("generated key")?;
+    Key::try_from(bytes.as_slice()).context("generated key")
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "could not create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let (backend, url, size) = (
+            settings.backend,
+            settings.database_url.clone(),
+            settings.db_pool_size,
+        );
+        let pool = tokio::task::spawn_blocking(move || db::connect(backend, &url, size))
+            .await
+            .context("database start-up task")??;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("could not listen on {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url = match &settings.public_url {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("http://{addr}/")).context("public URL")?,
+        };
+        let key = load_or_create_key(&settings)?;
+        let secure = public_url.scheme() == "https";
+        let ttl = actix_web::cookie::time::Duration::seconds(settings.session_ttl.as_secs() as i64);
+        let origin = PublicOrigin(public_url.origin().ascii_serialization());
+        let config = web::Data::new(AppConfig {
+            settings: settings.clone(),
+            public_url: public_url.clone(),
+        });
+        let pool_data = web::Data::new(pool.clone());
+        let origin = web::Data::new(origin);
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(
+                DbSessionStore::new(pool_data.get_ref().clone()),
+                key.clone(),
+            )
+            .cookie_name(if secure {
+                "__Host-atrium".into()
+            } else {
+                "atrium_session".into()
+            })
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".into())
+            .session_lifecycle(PersistentSession::default().session_ttl(ttl))
+            .build();
+            let errors = [
+                StatusCode::FORBIDDEN,
+                StatusCode::NOT_FOUND,
+                StatusCode::METHOD_NOT_ALLOWED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::BAD_REQUEST,
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ]
+            .into_iter()
+            .fold(ErrorHandlers::new(), |h, s| h.handler(s, render_error));
+            App::new()
+                .app_data(config.clone())
+                .app_data(pool_data.clone())
+                .app_data(origin.clone())
+                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .configure(routes)
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(AppError::NotFound)
+                }))
+                .wrap(from_fn(csrf::guard))
+                .wrap(sessions)
+                .wrap(errors)
+                .wrap(from_fn(cache_and_log))
+                .wrap(headers::security_headers())
+        })
+        .listen(listener)?
+        .workers(settings.workers)
+        .shutdown_timeout(5)
+        .run();
+        spawn_housekeeping(pool.clone());
+        Ok(Application {
+            port: addr.port(),
+            public_url,
+            pool,
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The route table: every domain registers its routes here.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/{name}", web::get().to(crate::web::assets::serve))
+        .route("/healthz", web::get().to(healthz));
+    crate::users::handlers::routes(cfg);
+}
+
+async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {
+    crate::web::db(&pool, |c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("SELECT 1")?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+}
+
+/// Adds `Cache-Control` and logs each request (path only: query strings may hold secrets).
+async fn cache_and_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let mut res = next.call(req).await?;
+    let (name, value) = headers::cache_control(&path);
+    if !res.headers().contains_key(&name) {
+        res.headers_mut().insert(name, value);
+    }
+    tracing::info!(
+        "{} {} {} {}ms",
+        method,
+        path,
+        res.status().as_u16(),
+        start.elapsed().as_millis()
+    );
+    Ok(res)
+}
+
+/// Deletes expired sessions and old log-in failures every few minutes.
+fn spawn_housekeeping(pool: Pool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let pool = pool.clone();
+            let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut c = pool.get()?;
+                crate::authn::session_store::prune(&mut c)?;
+                crate::authn::rate_limit::prune(&mut c)?;
+                Ok(())
+            })
+            .await;
+            if let Ok(Err(e)) = result {
+                tracing::warn!("housekeeping failed: {e:#}");
+            }
+        }
+    });
+}

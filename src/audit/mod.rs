@@ -1,0 +1,134 @@
+//! The audit log: one function records an event inside the caller's transaction.
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::db::schema::audit_events;
+use crate::db::{DbConn, new_id, now};
+
+/// Who did it.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User {
+        id: String,
+        name: String,
+    },
+    ServiceAccount {
+        id: String,
+        name: String,
+    },
+    /// Someone not (yet) authenticated, e.g. a failed log-in.
+    Anonymous {
+        label: String,
+    },
+    System,
+}
+
+impl Actor {
+    fn parts(&self) -> (&'static str, Option<String>, String) {
+        match self {
+            Actor::User { id, name } => ("user", Some(id.clone()), name.clone()),
+            Actor::ServiceAccount { id, name } => {
+                ("service_account", Some(id.clone()), name.clone())
+            }
+            Actor::Anonymous { label } => ("anonymous", None, label.clone()),
+            Actor::System => ("system", None, "Atrium".into()),
+        }
+    }
+}
+
+/// What it was done to.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+/// An event to record; `action` is `atrium.<resource>.<action>`.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub action: &'static str,
+    pub actor: Actor,
+    pub resource: Resource,
+    pub account_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub ip: Option<String>,
+    pub payload: Value,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewEvent {
+    event_id: String,
+    occurred_at: chrono::NaiveDateTime,
+    account_id: Option<String>,
+    workspace_id: Option<String>,
+    actor_kind: String,
+    actor_id: Option<String>,
+    actor_name: String,
+    action: String,
+    resource_kind: String,
+    resource_id: Option<String>,
+    resource_name: String,
+    ip: Option<String>,
+    payload: String,
+}
+
+/// Records `event`. Call it with the connection of the transaction that makes the change.
+pub fn record(conn: &mut DbConn, event: Event) -> QueryResult<()> {
+    let (kind, actor_id, actor_name) = event.actor.parts();
+    let row = NewEvent {
+        event_id: new_id(),
+        occurred_at: now(),
+        account_id: event.account_id,
+        workspace_id: event.workspace_id,
+        actor_kind: kind.into(),
+        actor_id,
+        actor_name,
+        action: event.action.into(),
+        resource_kind: event.resource.kind.into(),
+        resource_id: event.resource.id,
+        resource_name: event.resource.name,
+        ip: event.ip,
+        payload: event.payload.to_string(),
+    };
+    diesel::insert_into(audit_events::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A recorded event, as read back.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = audit_events)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub occurred_at: chrono::NaiveDateTime,
+    pub account_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub resource_kind: String,
+    pub resource_id: Option<String>,
+    pub resource_name: String,
+    pub ip: Option<String>,
+    pub payload: String,
+}
+
+/// The newest events of an account, newest first.
+pub fn recent_for_account(
+    conn: &mut DbConn,
+    account_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<StoredEvent>> {
+    audit_events::table
+        .filter(audit_events::account_id.eq(account_id))
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(conn)
+}

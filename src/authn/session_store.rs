@@ -1,0 +1,157 @@
+//! actix-session storage in the `sessions` table.
+//!
+//! The cookie carries a random key; the table holds only its SHA-256 digest, the
+//! state, and the user it belongs to, so log-out, password change and removal end a
+//! session for every instance sharing the database at its next request.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use actix_web::web;
+use diesel::prelude::*;
+
+use super::{SESSION_USER, digest, random_token};
+use crate::db::schema::sessions;
+use crate::db::{Pool, now};
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    pool: Pool,
+}
+
+impl DbSessionStore {
+    pub fn new(pool: Pool) -> Self {
+        DbSessionStore { pool }
+    }
+}
+
+type State = HashMap<String, String>;
+
+fn user_of(state: &State) -> Option<String> {
+    state
+        .get(SESSION_USER)
+        .and_then(|v| serde_json::from_str::<String>(v).ok())
+}
+
+fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
+    now() + chrono::TimeDelta::seconds(ttl.whole_seconds().max(1))
+}
+
+async fn run<T: Send + 'static>(
+    pool: Pool,
+    f: impl FnOnce(&mut crate::db::DbConn) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let id = digest(session_key.as_ref());
+        let row: Option<String> = run(self.pool.clone(), move |c| {
+            Ok(sessions::table
+                .filter(sessions::id.eq(id))
+                .filter(sessions::expires_at.gt(now()))
+                .select(sessions::data)
+                .first::<String>(c)
+                .optional()?)
+        })
+        .await
+        .map_err(LoadError::Other)?;
+        match row {
+            None => Ok(None),
+            Some(data) => serde_json::from_str(&data)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = random_token(32);
+        let id = digest(&key);
+        let data = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let user = user_of(&state);
+        let expires = expiry(ttl);
+        run(self.pool.clone(), move |c| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(id),
+                    sessions::user_id.eq(user),
+                    sessions::data.eq(data),
+                    sessions::created_at.eq(now()),
+                    sessions::expires_at.eq(expires),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .map_err(SaveError::Other)?;
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let id = digest(session_key.as_ref());
+        let data =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let user = user_of(&state);
+        let expires = expiry(ttl);
+        let updated = run(self.pool.clone(), move |c| {
+            Ok(diesel::update(sessions::table.filter(sessions::id.eq(id)))
+                .set((
+                    sessions::data.eq(data),
+                    sessions::user_id.eq(user),
+                    sessions::expires_at.eq(expires),
+                ))
+                .execute(c)?)
+        })
+        .await
+        .map_err(UpdateError::Other)?;
+        if updated == 0 {
+            // The session was ended elsewhere (log-out, password change): do not revive it.
+            return self
+                .save(HashMap::new(), ttl)
+                .await
+                .map_err(|e| UpdateError::Other(anyhow::anyhow!("{e}")));
+        }
+        Ok(session_key)
+    }
+
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
+        let id = digest(session_key.as_ref());
+        let expires = expiry(ttl);
+        run(self.pool.clone(), move |c| {
+            diesel::update(sessions::table.filter(sessions::id.eq(id)))
+                .set(sessions::expires_at.eq(expires))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        let id = digest(session_key.as_ref());
+        run(self.pool.clone(), move |c| {
+            diesel::delete(sessions::table.filter(sessions::id.eq(id))).execute(c)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Deletes expired sessions (housekeeping).
+pub fn prune(conn: &mut crate::db::DbConn) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.lt(now()))).execute(conn)
+}

@@ -1,0 +1,176 @@
+//! Storage: one code path for SQLite and PostgreSQL through `diesel::MultiConnection`.
+//!
+//! The backend is picked from the database URL scheme. SQLite connections get
+//! `foreign_keys = ON` and a busy timeout on every checkout; WAL is set once before
+//! the pool is built. Migrations for both backends are embedded and applied at start.
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::settings::Backend;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// Builds connections of the backend chosen by the URL scheme.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not connect to the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("could not create the data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("could not build the connection pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+impl Manager {
+    pub fn new(backend: Backend, url: &str) -> Self {
+        let target = match backend {
+            Backend::Sqlite => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url)
+                .to_string(),
+            Backend::Postgres => url.to_string(),
+        };
+        Manager { backend, target }
+    }
+
+    fn establish(&self) -> Result<DbConn, DbError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.target)?;
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                )?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Backend::Postgres => {
+                let conn = diesel::PgConnection::establish(&self.target)?;
+                Ok(DbConn::Postgres(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConn, DbError> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), DbError> {
+        conn.batch_execute("SELECT 1").map_err(DbError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        match conn {
+            DbConn::Sqlite(c) => r2d2::R2D2Connection::is_broken(c),
+            DbConn::Postgres(c) => r2d2::R2D2Connection::is_broken(c),
+        }
+    }
+}
+
+/// Opens the database (creating the SQLite file's folder), applies migrations and builds the pool.
+pub fn connect(backend: Backend, url: &str, size: u32) -> Result<Pool, DbError> {
+    let manager = Manager::new(backend, url);
+    if backend == Backend::Sqlite {
+        let path = PathBuf::from(&manager.target);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| DbError::DataDir(parent.into(), e))?;
+        }
+    }
+    // One connection first: fail fast with the real cause (unreachable server, bad path),
+    // set WAL once, and migrate before anybody else connects.
+    let mut first = manager.establish()?;
+    if let DbConn::Sqlite(c) = &mut first {
+        c.batch_execute("PRAGMA journal_mode = WAL;")?;
+    }
+    migrate(&mut first)?;
+    drop(first);
+    let pool = r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// Applies every pending migration of the connection's backend.
+pub fn migrate(conn: &mut DbConn) -> Result<(), DbError> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Runs `f` in one write transaction. On SQLite the transaction takes the write lock
+/// with its first statement (a one-row lock table), so a read-then-write never fails
+/// half-way with SQLITE_BUSY (it waits on the busy timeout instead), like `BEGIN
+/// IMMEDIATE`. On PostgreSQL it is an ordinary transaction; callers lock the rows they
+/// guard with `FOR UPDATE` where it matters. A panic inside leaves diesel's transaction
+/// state open, which the pool sees as broken and discards.
+pub fn write_tx<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let sqlite = matches!(conn, DbConn::Sqlite(_));
+    conn.transaction(|c| {
+        if sqlite {
+            c.batch_execute("UPDATE atrium_write_lock SET n = n + 1 WHERE id = 1")?;
+        }
+        f(c)
+    })
+}
+
+/// Current time in UTC, truncated to microseconds (what both backends store).
+pub fn now() -> chrono::NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(t, chrono::TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// A new random identifier, as text (both backends store UUIDs as text).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// True when a database error is a unique-constraint violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

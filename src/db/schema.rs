@@ -1,0 +1,88 @@
+// The tables, shared by both backends (text ids, TIMESTAMP columns).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        handle -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        handle -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_memberships (id) {
+        id -> Text,
+        account_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        data -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        ip -> Text,
+        identifier -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        occurred_at -> Timestamp,
+        account_id -> Nullable<Text>,
+        workspace_id -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        resource_kind -> Text,
+        resource_id -> Nullable<Text>,
+        resource_name -> Text,
+        ip -> Nullable<Text>,
+        payload -> Text,
+    }
+}
+
+diesel::joinable!(account_memberships -> accounts (account_id));
+diesel::joinable!(account_memberships -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    accounts,
+    account_memberships,
+    sessions,
+    login_failures,
+    audit_events,
+);

@@ -1,0 +1,15 @@
+//! Atrium: self-hosted accounts, members, workspaces, roles, API keys and an audit log
+//! for workflow orchestration, following Prefect Cloud's account model.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod authn;
+pub mod db;
+pub mod settings;
+pub mod users;
+pub mod web;
+
+pub use app::Application;
+pub use settings::Settings;

@@ -1,0 +1,219 @@
+//! Typed settings read from the environment (DESIGN §6), checked at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+use url::Url;
+
+/// Which database backend a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignupPolicy {
+    Open,
+    InviteOnly,
+}
+
+/// How outgoing e-mail leaves the process.
+#[derive(Clone, Debug)]
+pub enum MailTransport {
+    /// `.eml` files written to a folder.
+    Outbox(PathBuf),
+    /// An SMTP server (`smtp://`, `smtps://`).
+    Smtp(String),
+}
+
+#[derive(Clone)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub backend: Backend,
+    /// `None` means: derived from the bound address once the port is known.
+    pub public_url: Option<Url>,
+    pub mail: MailTransport,
+    pub mail_from: String,
+    pub secret_key: Option<Secret>,
+    pub signup: SignupPolicy,
+    pub invitation_ttl: Duration,
+    pub session_ttl: Duration,
+    /// Failed log-ins allowed per minute, per IP address and per account.
+    pub login_attempts_per_minute: i64,
+    pub db_pool_size: u32,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    #[error("ATRIUM_BIND={0:?} is not an address like 127.0.0.1:8000")]
+    Bind(String),
+    #[error("ATRIUM_DATABASE_URL must start with sqlite:// or postgres:// (got scheme {0:?})")]
+    DatabaseScheme(String),
+    #[error("ATRIUM_PUBLIC_URL={0:?} is not an http(s) URL")]
+    PublicUrl(String),
+    #[error("ATRIUM_SMTP_URL={0:?} must start with smtp:// or smtps://")]
+    SmtpUrl(String),
+    #[error("ATRIUM_SIGNUP={0:?} must be `open` or `invite`")]
+    Signup(String),
+    #[error("{0}={1:?} is not a whole number {2}")]
+    Number(&'static str, String, &'static str),
+    #[error("ATRIUM_SECRET_KEY must be at least 64 characters")]
+    SecretKey,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests can vary them without touching the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let bind_raw = non_empty("ATRIUM_BIND").unwrap_or_else(|| "127.0.0.1:8000".into());
+        let bind: SocketAddr = bind_raw
+            .trim()
+            .parse()
+            .map_err(|_| SettingsError::Bind(bind_raw.clone()))?;
+        let data_dir =
+            PathBuf::from(non_empty("ATRIUM_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = non_empty("ATRIUM_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("atrium.db").display()));
+        let backend = backend_of(&database_url)?;
+        let public_url = match non_empty("ATRIUM_PUBLIC_URL") {
+            Some(raw) => {
+                let url =
+                    Url::parse(raw.trim()).map_err(|_| SettingsError::PublicUrl(raw.clone()))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(SettingsError::PublicUrl(raw));
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        let mail = match non_empty("ATRIUM_SMTP_URL") {
+            Some(raw) if raw.starts_with("smtp://") || raw.starts_with("smtps://") => {
+                MailTransport::Smtp(raw)
+            }
+            Some(raw) => return Err(SettingsError::SmtpUrl(raw)),
+            None => MailTransport::Outbox(data_dir.join("outbox")),
+        };
+        let mail_from =
+            non_empty("ATRIUM_MAIL_FROM").unwrap_or_else(|| "Atrium <atrium@localhost>".into());
+        let secret_key = match non_empty("ATRIUM_SECRET_KEY") {
+            Some(k) if k.len() >= 64 => Some(Secret(k.into_bytes())),
+            Some(_) => return Err(SettingsError::SecretKey),
+            None => None,
+        };
+        let signup = match non_empty("ATRIUM_SIGNUP").as_deref().map(str::trim) {
+            None | Some("open") => SignupPolicy::Open,
+            Some("invite") => SignupPolicy::InviteOnly,
+            Some(other) => return Err(SettingsError::Signup(other.into())),
+        };
+        let number =
+            |key: &'static str, default: u64, what: &'static str| -> Result<u64, SettingsError> {
+                match non_empty(key) {
+                    None => Ok(default),
+                    Some(raw) => match raw.trim().parse::<u64>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(SettingsError::Number(key, raw, what)),
+                    },
+                }
+            };
+        let invitation_ttl = Duration::from_secs(number(
+            "ATRIUM_INVITATION_TTL",
+            7 * 24 * 3600,
+            "of seconds greater than 0",
+        )?);
+        let session_ttl = Duration::from_secs(number(
+            "ATRIUM_SESSION_TTL",
+            14 * 24 * 3600,
+            "of seconds greater than 0",
+        )?);
+        let login_attempts_per_minute =
+            number("ATRIUM_LOGIN_ATTEMPTS_PER_MINUTE", 10, "greater than 0")? as i64;
+        let db_pool_size = number("ATRIUM_DB_POOL_SIZE", 16, "greater than 0")? as u32;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(2);
+        let workers = number("ATRIUM_WORKERS", cores, "greater than 0")? as usize;
+        Ok(Settings {
+            bind,
+            data_dir,
+            database_url,
+            backend,
+            public_url,
+            mail,
+            mail_from,
+            secret_key,
+            signup,
+            invitation_ttl,
+            session_ttl,
+            login_attempts_per_minute,
+            db_pool_size,
+            workers,
+        })
+    }
+}
+
+/// Picks the backend from the URL scheme; anything else is refused.
+pub fn backend_of(url: &str) -> Result<Backend, SettingsError> {
+    let scheme = url.split("://").next().unwrap_or_default();
+    if !url.contains("://") {
+        return Err(SettingsError::DatabaseScheme(url.into()));
+    }
+    match scheme {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        other => Err(SettingsError::DatabaseScheme(other.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(move |k| owned.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = with(&[]).expect("defaults parse");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.backend, Backend::Sqlite);
+        assert!(s.database_url.ends_with("data/atrium.db"));
+        assert!(matches!(s.mail, MailTransport::Outbox(_)));
+        assert_eq!(s.signup, SignupPolicy::Open);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_clear_message() {
+        let e = with(&[("ATRIUM_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(e.to_string().contains("sqlite:// or postgres://"));
+        assert!(with(&[("ATRIUM_BIND", "nope")]).is_err());
+        assert!(with(&[("ATRIUM_SIGNUP", "closed")]).is_err());
+        assert!(with(&[("ATRIUM_PUBLIC_URL", "ftp://x")]).is_err());
+        assert!(with(&[("ATRIUM_SMTP_URL", "http://x")]).is_err());
+    }
+}

@@ -1,0 +1,674 @@
+//! Sign-up, log-in, log-out, the profile page and onboarding.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::domain::{Email, Handle, Name, NewPassword};
+use super::model::{self as users, NewUser, SignupError, User};
+use crate::app::AppConfig;
+use crate::audit::{self, Actor, Event, Resource};
+use crate::authn::{
+    Auth, MaybeUser, SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next,
+};
+use crate::db::write_tx;
+use crate::settings::SignupPolicy;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/auth/signup", web::get().to(signup_page))
+        .route("/auth/signup", web::post().to(signup))
+        .route("/auth/login", web::get().to(login_page))
+        .route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/onboarding", web::get().to(onboarding))
+        .route("/profile", web::get().to(profile_page))
+        .route("/profile", web::post().to(update_profile))
+        .route("/profile/password", web::post().to(change_password));
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    pub next: Option<String>,
+}
+
+impl NextQuery {
+    fn local(&self) -> Option<String> {
+        self.next
+            .as_deref()
+            .map(|n| safe_next(Some(n)))
+            .filter(|n| n != "/")
+    }
+}
+
+pub fn user_actor(u: &User) -> Actor {
+    Actor::User {
+        id: u.id.clone(),
+        name: u.display_name(),
+    }
+}
+
+/// Starts an authenticated session: a new session id, the user, a new CSRF token.
+/// Returns the new CSRF token.
+pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<String, AppError> {
+    session.renew();
+    let csrf = random_token(32);
+    session
+        .insert(SESSION_USER, user_id)
+        .and_then(|_| session.insert(SESSION_CSRF, &csrf))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    Ok(csrf)
+}
+
+async fn home(mu: MaybeUser) -> Result<HttpResponse, AppError> {
+    let to = if mu.user.is_some() {
+        "/onboarding"
+    } else {
+        "/auth/login"
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", to))
+        .finish())
+}
+
+// ---------- sign-up ----------
+
+#[derive(Deserialize, Default, Clone)]
+pub struct SignupForm {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+pub struct SignupPage {
+    pub csrf: String,
+    pub form: SignupForm,
+    pub errors: FieldErrors,
+    pub next: Option<String>,
+    pub closed: bool,
+    pub email_fixed: bool,
+}
+
+async fn signup_page(
+    mu: MaybeUser,
+    q: web::Query<NextQuery>,
+    cfg: web::Data<AppConfig>,
+) -> Result<HttpResponse, AppError> {
+    if mu.user.is_some() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", safe_next(q.next.as_deref())))
+            .finish());
+    }
+    page(&SignupPage {
+        csrf: mu.csrf,
+        form: SignupForm::default(),
+        errors: FieldErrors::default(),
+        next: q.local(),
+        closed: cfg.settings.signup == SignupPolicy::InviteOnly,
+        email_fixed: false,
+    })
+}
+
+/// Parsed sign-up input.
+pub struct ValidSignup {
+    pub email: Email,
+    pub handle: Handle,
+    pub first: Name,
+    pub last: Name,
+    pub password: NewPassword,
+}
+
+pub fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let email = Email::parse(&form.email)
+        .map_err(|e| errors.add("email", e))
+        .ok();
+    let handle = Handle::parse(&form.handle)
+        .map_err(|e| errors.add("handle", e))
+        .ok();
+    let first = Name::parse(&form.first_name, "your first name", true)
+        .map_err(|e| errors.add("first_name", e))
+        .ok();
+    let last = Name::parse(&form.last_name, "your last name", false)
+        .map_err(|e| errors.add("last_name", e))
+        .ok();
+    let password = NewPassword::parse(&form.password)
+        .map_err(|e| errors.add("password", e))
+        .ok();
+    match (email, handle, first, last, password) {
+        (Some(email), Some(handle), Some(first), Some(last), Some(password))
+            if errors.is_empty() =>
+        {
+            Ok(ValidSignup {
+                email,
+                handle,
+                first,
+                last,
+                password,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Creates the user and personal account in one transaction, with its audit event.
+/// `extra` runs inside the same transaction (e.g. accepting an invitation).
+pub async fn create_user(
+    pool: &crate::db::Pool,
+    valid: ValidSignup,
+    ip: String,
+    extra: impl FnOnce(&mut crate::db::DbConn, &User) -> Result<(), AppError> + Send + 'static,
+) -> Result<Result<User, FieldErrors>, AppError> {
+    let pw = valid.password.as_str().to_string();
+    let hash = web::block(move || password::hash(&pw))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?;
+    db(pool, move |c| {
+        let result = write_tx(c, |c| {
+            let new = NewUser {
+                email: valid.email.as_str(),
+                email_normalized: valid.email.normalized(),
+                handle: valid.handle.as_str(),
+                first_name: valid.first.as_str(),
+                last_name: valid.last.as_str(),
+                password_hash: &hash,
+            };
+            let user = match users::create_with_personal_account(c, &new) {
+                Ok(u) => u,
+                Err(e) => return Ok(Err(e)),
+            };
+            let personal = crate::accounts::model::personal_of(c, &user.id)?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.user.signed_up",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "user",
+                        id: Some(user.id.clone()),
+                        name: user.handle.clone(),
+                    },
+                    account_id: personal.as_ref().map(|a| a.id.clone()),
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({ "email": user.email, "handle": user.handle }),
+                },
+            )?;
+            extra(c, &user)?;
+            Ok::<_, AppError>(Ok(user))
+        })?;
+        Ok(match result {
+            Ok(u) => Ok(u),
+            Err(SignupError::EmailTaken) => {
+                let mut e = FieldErrors::default();
+                e.add(
+                    "email",
+                    "An account with this e-mail already exists. Log in instead.",
+                );
+                Err(e)
+            }
+            Err(SignupError::HandleTaken) => {
+                let mut e = FieldErrors::default();
+                e.add(
+                    "handle",
+                    "This handle is already taken. Choose another one.",
+                );
+                Err(e)
+            }
+            Err(SignupError::Db(e)) => return Err(e.into()),
+        })
+    })
+    .await
+}
+
+async fn signup(
+    req: HttpRequest,
+    mu: MaybeUser,
+    q: web::Query<NextQuery>,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<SignupForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let closed = cfg.settings.signup == SignupPolicy::InviteOnly;
+    let show = |errors: FieldErrors, form: SignupForm, status: StatusCode| {
+        let mut form = form;
+        form.password.clear();
+        render(
+            status,
+            &SignupPage {
+                csrf: mu.csrf.clone(),
+                form,
+                errors,
+                next: q.local(),
+                closed,
+                email_fixed: false,
+            },
+        )
+    };
+    if closed {
+        return show(FieldErrors::default(), form, StatusCode::FORBIDDEN);
+    }
+    let valid = match validate_signup(&form) {
+        Ok(v) => v,
+        Err(errors) => return show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    match create_user(&mu.pool, valid, client_ip(&req), |_, _| Ok(())).await? {
+        Err(errors) => show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
+        Ok(user) => {
+            start_session(&mu.session, &user.id)?;
+            let to = q.local().unwrap_or_else(|| "/onboarding".into());
+            Ok(redirect(&req, &to))
+        }
+    }
+}
+
+// ---------- log-in / log-out ----------
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub csrf: String,
+    pub login: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub next: Option<String>,
+    pub signup_open: bool,
+}
+
+async fn login_page(
+    mu: MaybeUser,
+    q: web::Query<NextQuery>,
+    cfg: web::Data<AppConfig>,
+) -> Result<HttpResponse, AppError> {
+    if mu.user.is_some() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", safe_next(q.next.as_deref())))
+            .finish());
+    }
+    page(&LoginPage {
+        csrf: mu.csrf,
+        login: String::new(),
+        error: None,
+        notice: None,
+        next: q.local(),
+        signup_open: cfg.settings.signup == SignupPolicy::Open,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub const BAD_LOGIN: &str = "Wrong e-mail, handle or password.";
+pub const TOO_MANY: &str = "Too many failed log-in attempts. Wait a minute and try again.";
+
+enum Lookup {
+    Limited,
+    Found(Option<User>),
+}
+
+async fn login(
+    req: HttpRequest,
+    mu: MaybeUser,
+    q: web::Query<NextQuery>,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm {
+        login,
+        password: pw,
+    } = form.into_inner();
+    let ip = client_ip(&req);
+    let identifier: String = login.trim().to_lowercase().chars().take(254).collect();
+    let limit = cfg.settings.login_attempts_per_minute;
+    let signup_open = cfg.settings.signup == SignupPolicy::Open;
+    let show = |status: StatusCode, msg: &str| {
+        let mut resp = render(
+            status,
+            &LoginPage {
+                csrf: mu.csrf.clone(),
+                login: login.clone(),
+                error: Some(msg.to_string()),
+                notice: None,
+                next: q.local(),
+                signup_open,
+            },
+        )?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("60"),
+            );
+        }
+        Ok::<_, AppError>(resp)
+    };
+
+    let (ip2, id2) = (ip.clone(), identifier.clone());
+    let lookup = db(&mu.pool, move |c| {
+        if rate_limit::is_limited(c, &ip2, &id2, limit)? {
+            return Ok(Lookup::Limited);
+        }
+        Ok(Lookup::Found(users::find_by_login(c, &id2)?))
+    })
+    .await?;
+    let user = match lookup {
+        Lookup::Limited => return show(StatusCode::TOO_MANY_REQUESTS, TOO_MANY),
+        Lookup::Found(u) => u,
+    };
+    let pw_too_long = pw.len() > crate::users::domain::MAX_PASSWORD_BYTES;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let (ok, rehash) = web::block(move || match stored {
+        Some(h) if !pw_too_long => {
+            let ok = password::verify(&pw, &h);
+            let rehash = if ok && password::needs_rehash(&h) {
+                password::hash(&pw).ok()
+            } else {
+                None
+            };
+            (ok, rehash)
+        }
+        _ => {
+            password::verify_dummy(&pw);
+            (false, None)
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+
+    let ip3 = ip.clone();
+    let user2 = user.clone();
+    db(&mu.pool, move |c| {
+        write_tx(c, |c| {
+            let personal = match &user2 {
+                Some(u) => crate::accounts::model::personal_of(c, &u.id)?.map(|a| a.id),
+                None => None,
+            };
+            if ok {
+                let Some(u) = &user2 else { return Ok(()) };
+                users::touch_login(c, &u.id)?;
+                if let Some(h) = &rehash {
+                    users::set_password_hash(c, &u.id, h)?;
+                }
+                audit::record(
+                    c,
+                    Event {
+                        action: "atrium.user.logged_in",
+                        actor: user_actor(u),
+                        resource: Resource {
+                            kind: "user",
+                            id: Some(u.id.clone()),
+                            name: u.handle.clone(),
+                        },
+                        account_id: personal,
+                        workspace_id: None,
+                        ip: Some(ip3),
+                        payload: json!({}),
+                    },
+                )?;
+            } else {
+                rate_limit::record_failure(c, &ip3, &identifier)?;
+                audit::record(
+                    c,
+                    Event {
+                        action: "atrium.user.login_failed",
+                        actor: Actor::Anonymous {
+                            label: identifier.clone(),
+                        },
+                        resource: Resource {
+                            kind: "user",
+                            id: user2.as_ref().map(|u| u.id.clone()),
+                            name: identifier.clone(),
+                        },
+                        account_id: personal,
+                        workspace_id: None,
+                        ip: Some(ip3),
+                        payload: json!({ "known_user": user2.is_some() }),
+                    },
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+
+    match (ok, user) {
+        (true, Some(u)) => {
+            start_session(&mu.session, &u.id)?;
+            Ok(redirect(&req, &safe_next(q.next.as_deref())))
+        }
+        _ => show(StatusCode::OK, BAD_LOGIN),
+    }
+}
+
+async fn logout(req: HttpRequest, mu: MaybeUser) -> Result<HttpResponse, AppError> {
+    if let Some(user) = mu.user.clone() {
+        let ip = client_ip(&req);
+        db(&mu.pool, move |c| {
+            write_tx(c, |c| {
+                let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
+                audit::record(
+                    c,
+                    Event {
+                        action: "atrium.user.logged_out",
+                        actor: user_actor(&user),
+                        resource: Resource {
+                            kind: "user",
+                            id: Some(user.id.clone()),
+                            name: user.handle.clone(),
+                        },
+                        account_id: personal,
+                        workspace_id: None,
+                        ip: Some(ip),
+                        payload: json!({}),
+                    },
+                )?;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await?;
+    }
+    mu.session.purge();
+    Ok(redirect(&req, "/auth/login"))
+}
+
+// ---------- onboarding ----------
+
+#[derive(Template)]
+#[template(path = "onboarding/index.html")]
+struct OnboardingPage {
+    shell: Shell,
+    first_name: String,
+}
+
+async fn onboarding(auth: Auth) -> Result<HttpResponse, AppError> {
+    page(&OnboardingPage {
+        first_name: auth.user.first_name.clone(),
+        shell: auth.shell,
+    })
+}
+
+// ---------- profile ----------
+
+#[derive(Template)]
+#[template(path = "profile/index.html")]
+struct ProfilePage {
+    shell: Shell,
+    email: String,
+    handle: String,
+    first_name: String,
+    last_name: String,
+    errors: FieldErrors,
+    notice: Option<String>,
+}
+
+impl ProfilePage {
+    fn of(auth: Auth) -> Self {
+        ProfilePage {
+            email: auth.user.email.clone(),
+            handle: auth.user.handle.clone(),
+            first_name: auth.user.first_name.clone(),
+            last_name: auth.user.last_name.clone(),
+            shell: auth.shell.at("profile"),
+            errors: FieldErrors::default(),
+            notice: None,
+        }
+    }
+}
+
+async fn profile_page(auth: Auth) -> Result<HttpResponse, AppError> {
+    page(&ProfilePage::of(auth))
+}
+
+#[derive(Deserialize)]
+struct NamesForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+async fn update_profile(
+    req: HttpRequest,
+    auth: Auth,
+    form: web::Form<NamesForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    let first = Name::parse(&form.first_name, "your first name", true)
+        .map_err(|e| errors.add("first_name", e))
+        .ok();
+    let last = Name::parse(&form.last_name, "your last name", false)
+        .map_err(|e| errors.add("last_name", e))
+        .ok();
+    let (Some(first), Some(last)) = (first, last) else {
+        let mut p = ProfilePage::of(auth);
+        p.first_name = form.first_name.clone();
+        p.last_name = form.last_name.clone();
+        p.errors = errors;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    };
+    let user = auth.user.clone();
+    let ip = client_ip(&req);
+    db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            users::update_names(c, &user.id, first.as_str(), last.as_str())?;
+            let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.user.updated",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "user",
+                        id: Some(user.id.clone()),
+                        name: user.handle.clone(),
+                    },
+                    account_id: personal,
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({ "first_name": first.as_str(), "last_name": last.as_str() }),
+                },
+            )?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    let mut p = ProfilePage::of(auth);
+    p.first_name = form.first_name.trim().to_string();
+    p.last_name = form.last_name.trim().to_string();
+    p.notice = Some("Your details were saved.".into());
+    page(&p)
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+async fn change_password(
+    req: HttpRequest,
+    auth: Auth,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let PasswordForm {
+        current_password,
+        new_password,
+    } = form.into_inner();
+    let stored = auth.user.password_hash.clone();
+    let mut errors = FieldErrors::default();
+    let new = NewPassword::parse(&new_password)
+        .map_err(|e| errors.add("new_password", e))
+        .ok();
+    let checked = web::block(move || {
+        let ok = current_password.len() <= crate::users::domain::MAX_PASSWORD_BYTES
+            && password::verify(&current_password, &stored);
+        let hash = match (&new, ok) {
+            (Some(n), true) => password::hash(n.as_str()).ok(),
+            _ => None,
+        };
+        (ok, hash)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let (ok, hash) = checked;
+    if !ok {
+        errors.add("current_password", "That is not your current password.");
+    }
+    let Some(hash) = hash.filter(|_| errors.is_empty()) else {
+        let mut p = ProfilePage::of(auth);
+        p.errors = errors;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    };
+    let user = auth.user.clone();
+    let ip = client_ip(&req);
+    db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            users::set_password_hash(c, &user.id, &hash)?;
+            users::end_sessions(c, &user.id)?;
+            let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.user.password_changed",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "user",
+                        id: Some(user.id.clone()),
+                        name: user.handle.clone(),
+                    },
+                    account_id: personal,
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({}),
+                },
+            )?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    // This session continues under a new id; every other session of the user has ended.
+    let csrf = start_session(&auth.session, &auth.user.id)?;
+    let mut p = ProfilePage::of(auth);
+    p.shell.csrf = csrf;
+    p.notice = Some("Your password was changed. Your other sessions were logged out.".into());
+    page(&p)
+}

@@ -1,0 +1,191 @@
+//! User queries.
+
+use diesel::prelude::*;
+
+use crate::accounts::model::{self as accounts, AccountKind};
+use crate::db::schema::{sessions, users};
+use crate::db::{DbConn, is_unique_violation, new_id, now};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub handle: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password_hash: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub last_login_at: Option<chrono::NaiveDateTime>,
+}
+
+impl User {
+    /// "First Last", or the handle when both names are empty.
+    pub fn display_name(&self) -> String {
+        let full = format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string();
+        if full.is_empty() {
+            self.handle.clone()
+        } else {
+            full
+        }
+    }
+
+    pub fn initials(&self) -> String {
+        let mut s: String = [&self.first_name, &self.last_name]
+            .iter()
+            .filter_map(|n| n.chars().next())
+            .flat_map(char::to_uppercase)
+            .collect();
+        if s.is_empty() {
+            s = self
+                .handle
+                .chars()
+                .take(2)
+                .collect::<String>()
+                .to_uppercase();
+        }
+        s
+    }
+}
+
+/// What sign-up stores (already parsed and hashed).
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub handle: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password_hash: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("email taken")]
+    EmailTaken,
+    #[error("handle taken")]
+    HandleTaken,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Creates the user and their personal account (the user is its Owner). Call inside a transaction.
+pub fn create_with_personal_account(
+    conn: &mut DbConn,
+    new: &NewUser<'_>,
+) -> Result<User, SignupError> {
+    let email_used: i64 = users::table
+        .filter(users::email_normalized.eq(new.email_normalized))
+        .count()
+        .get_result(conn)?;
+    if email_used > 0 {
+        return Err(SignupError::EmailTaken);
+    }
+    if accounts::handle_taken(conn, new.handle)? {
+        return Err(SignupError::HandleTaken);
+    }
+    let id = new_id();
+    let t = now();
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(&id),
+            users::email.eq(new.email),
+            users::email_normalized.eq(new.email_normalized),
+            users::handle.eq(new.handle),
+            users::first_name.eq(new.first_name),
+            users::last_name.eq(new.last_name),
+            users::password_hash.eq(new.password_hash),
+            users::created_at.eq(t),
+            users::updated_at.eq(t),
+        ))
+        .execute(conn)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                // A concurrent sign-up won the race; report it like the checks above.
+                SignupError::EmailTaken
+            } else {
+                SignupError::Db(e)
+            }
+        })?;
+    let personal_name = format!("{} {}", new.first_name, new.last_name)
+        .trim()
+        .to_string();
+    let personal_name = if personal_name.is_empty() {
+        new.handle.to_string()
+    } else {
+        personal_name
+    };
+    accounts::create(conn, AccountKind::Personal, &personal_name, new.handle, &id).map_err(
+        |e| {
+            if is_unique_violation(&e) {
+                SignupError::HandleTaken
+            } else {
+                SignupError::Db(e)
+            }
+        },
+    )?;
+    users::table
+        .find(&id)
+        .select(User::as_select())
+        .first(conn)
+        .map_err(SignupError::Db)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Finds a user by e-mail (any case) or by handle.
+pub fn find_by_login(conn: &mut DbConn, identifier: &str) -> QueryResult<Option<User>> {
+    let key = identifier.trim().to_lowercase();
+    users::table
+        .filter(users::email_normalized.eq(&key).or(users::handle.eq(&key)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, email_normalized: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email_normalized.eq(email_normalized))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn touch_login(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(Some(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_password_hash(conn: &mut DbConn, id: &str, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn update_names(conn: &mut DbConn, id: &str, first: &str, last: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::first_name.eq(first),
+            users::last_name.eq(last),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every stored session of the user.
+pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)
+}

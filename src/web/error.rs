@@ -1,0 +1,183 @@
+//! The application error at the HTTP edge, and the pages that show errors.
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("log-in required")]
+    LoginRequired { next: String, htmx: bool },
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
+    #[error("service unavailable")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        AppError::Unavailable(format!("database pool: {e}"))
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::LoginRequired { next, htmx } => {
+                let to = format!(
+                    "/auth/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                if *htmx {
+                    HttpResponse::Unauthorized()
+                        .insert_header(("HX-Redirect", to))
+                        .finish()
+                } else {
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, to))
+                        .finish()
+                }
+            }
+            AppError::TooManyRequests { retry_after } => HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, retry_after.to_string()))
+                .finish(),
+            AppError::Internal(e) => {
+                tracing::error!("internal error: {e:#}");
+                HttpResponse::InternalServerError().finish()
+            }
+            AppError::Unavailable(why) => {
+                tracing::error!("service unavailable: {why}");
+                HttpResponse::ServiceUnavailable()
+                    .insert_header((header::RETRY_AFTER, "1"))
+                    .finish()
+            }
+            other => HttpResponse::build(other.status_code()).finish(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "errors/page.html")]
+struct ErrorPage<'a> {
+    code: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "errors/fragment.html")]
+struct ErrorFragment<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        403 => (
+            "Not allowed",
+            "You do not have permission to do that. Ask an administrator of the account if you need it.",
+        ),
+        404 => (
+            "Page not found",
+            "There is nothing here, or you do not have access to it.",
+        ),
+        405 => ("Not allowed", "That action is not available here."),
+        429 => (
+            "Too many requests",
+            "Slow down a little and try again in a minute.",
+        ),
+        503 => ("Busy", "Atrium is busy right now. Try again in a moment."),
+        _ => (
+            "Something went wrong",
+            "An unexpected error happened. It has been logged; try again, and tell your administrator if it keeps happening.",
+        ),
+    }
+}
+
+/// Replaces the body of an error response with the error page (or, for htmx, a fragment
+/// swapped into the page's `#flash` region). Handlers that render their own error body
+/// (e.g. a form with field errors, a 403 with an explanation) keep it.
+pub fn render_error<B: actix_web::body::MessageBody>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
+    let htmx = res.request().headers().get("HX-Request").is_some();
+    let has_own_body = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if has_own_body {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let plain_message = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    let (title, default_message) = describe(status);
+    let (req, res) = res.into_parts();
+    let custom = if plain_message {
+        // A short explanation written by the handler or middleware (e.g. the CSRF check).
+        match actix_web::body::to_bytes_limited(res.into_body(), 4096).now_or_never() {
+            Some(Ok(Ok(b))) => String::from_utf8(b.to_vec()).ok(),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let message = custom.as_deref().unwrap_or(default_message);
+    let body = if htmx {
+        ErrorFragment { title, message }.render()
+    } else {
+        ErrorPage {
+            code: status.as_u16(),
+            title,
+            message,
+        }
+        .render()
+    }
+    .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+    let mut builder = HttpResponse::build(status);
+    builder.content_type("text/html; charset=utf-8");
+    if htmx {
+        builder
+            .insert_header(("HX-Retarget", "#flash"))
+            .insert_header(("HX-Reswap", "innerHTML"));
+    }
+    let new = builder.body(body);
+    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, new)
+        .map_into_boxed_body()
+        .map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+use futures_util::FutureExt;

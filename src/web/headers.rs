@@ -1,0 +1,34 @@
+//! Security headers on every response (pages, fragments, errors, static files).
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CSP))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add((
+            "Permissions-Policy",
+            "camera=(), microphone=(), geolocation=()",
+        ))
+}
+
+/// `Cache-Control` for responses: static files are immutable (versioned by the binary),
+/// everything else is per-user and never stored.
+pub fn cache_control(path: &str) -> (HeaderName, HeaderValue) {
+    let v = if path.starts_with("/static/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-store"
+    };
+    (
+        actix_web::http::header::CACHE_CONTROL,
+        HeaderValue::from_static(v),
+    )
+}

@@ -1,0 +1,79 @@
+//! What every page of the logged-in UI shows around its content: the sidebar with the
+//! account section and the user menu, and the CSRF token for forms and htmx.
+
+use crate::accounts::model::{Account, AccountRole};
+use crate::users::model::User;
+
+/// One account in the sidebar's account picker.
+#[derive(Clone, Debug)]
+pub struct AccountLink {
+    pub id: String,
+    pub name: String,
+    pub handle: String,
+    pub personal: bool,
+    pub role: AccountRole,
+}
+
+impl AccountLink {
+    pub fn from(a: &Account, role: AccountRole) -> Self {
+        AccountLink {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            handle: a.handle.clone(),
+            personal: a.is_personal(),
+            role,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Shell {
+    pub user_name: String,
+    pub user_handle: String,
+    pub user_email: String,
+    pub initials: String,
+    pub csrf: String,
+    pub accounts: Vec<AccountLink>,
+    pub current: Option<AccountLink>,
+    /// Which navigation entry is active (e.g. "members", "profile").
+    pub active: &'static str,
+}
+
+impl Shell {
+    pub fn new(user: &User, csrf: String, accounts: Vec<AccountLink>) -> Self {
+        let current = accounts.first().cloned();
+        Shell {
+            user_name: user.display_name(),
+            user_handle: user.handle.clone(),
+            user_email: user.email.clone(),
+            initials: user.initials(),
+            csrf,
+            accounts,
+            current,
+            active: "",
+        }
+    }
+
+    /// Marks the active navigation entry.
+    pub fn at(mut self, active: &'static str) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// Makes `account_id` the current account in the sidebar (when the user belongs to it).
+    pub fn in_account(mut self, account_id: &str) -> Self {
+        if let Some(a) = self.accounts.iter().find(|a| a.id == account_id) {
+            self.current = Some(a.clone());
+        }
+        self
+    }
+
+    /// The `hx-headers` JSON for `<body>`, built by serde (never by hand).
+    pub fn hx_headers(&self) -> String {
+        serde_json::json!({ crate::authn::csrf::HEADER: self.csrf }).to_string()
+    }
+
+    pub fn is(&self, name: &str) -> bool {
+        self.active == name
+    }
+}

@@ -1,0 +1,371 @@
+/* Atrium — small progressive enhancements. No dependencies; CSP-safe
+ * (no inline handlers, no eval). Everything is delegated on `document`
+ * so it keeps working for content that htmx swaps in later. */
+(function () {
+  "use strict";
+
+  var doc = document;
+  var root = doc.documentElement;
+  root.classList.add("js");
+
+  var POPOVER_SELECTOR = "details.menu[open], details.switcher[open], details.user-menu[open]";
+  var MOBILE_QUERY = "(max-width: 640px)";
+  var mobile = window.matchMedia ? window.matchMedia(MOBILE_QUERY) : { matches: false };
+
+  function closest(el, selector) {
+    return el && el.closest ? el.closest(selector) : null;
+  }
+
+  /* ---------- live region for announcements ---------- */
+  var live = null;
+  function announce(message) {
+    if (!live) {
+      live = doc.createElement("div");
+      live.className = "visually-hidden";
+      live.setAttribute("role", "status");
+      live.setAttribute("aria-live", "polite");
+      doc.body.appendChild(live);
+    }
+    live.textContent = "";
+    window.setTimeout(function () { live.textContent = message; }, 50);
+  }
+
+  /* ---------- [data-copy] ---------- */
+  function textOf(el) {
+    if (el.matches("input, textarea")) return el.value;
+    var clone = el.cloneNode(true);
+    // Never copy the label of a copy button nested inside the target.
+    Array.prototype.forEach.call(clone.querySelectorAll("[data-copy], .copy-btn"), function (b) { b.remove(); });
+    return clone.textContent.trim();
+  }
+
+  function fallbackCopy(text) {
+    var ta = doc.createElement("textarea");
+    ta.value = text;
+    ta.setAttribute("readonly", "");
+    ta.className = "visually-hidden";
+    doc.body.appendChild(ta);
+    ta.select();
+    var ok = false;
+    try { ok = doc.execCommand("copy"); } catch (e) { ok = false; }
+    ta.remove();
+    return ok;
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () {
+        if (!fallbackCopy(text)) throw new Error("copy failed");
+      });
+    }
+    return fallbackCopy(text) ? Promise.resolve() : Promise.reject(new Error("copy failed"));
+  }
+
+  function flashButton(button, label) {
+    if (button.dataset.copyOriginal === undefined) {
+      button.dataset.copyOriginal = button.textContent;
+      if (button.hasAttribute("aria-label")) button.dataset.copyOriginalLabel = button.getAttribute("aria-label");
+    }
+    button.textContent = label;
+    if (button.dataset.copyOriginalLabel !== undefined) button.setAttribute("aria-label", label);
+    window.clearTimeout(button._copyTimer);
+    button._copyTimer = window.setTimeout(function () {
+      button.textContent = button.dataset.copyOriginal;
+      if (button.dataset.copyOriginalLabel !== undefined) button.setAttribute("aria-label", button.dataset.copyOriginalLabel);
+      delete button.dataset.copyOriginal;
+      delete button.dataset.copyOriginalLabel;
+    }, 2000);
+  }
+
+  function selectContents(el) {
+    if (el.matches("input, textarea")) { el.select(); return; }
+    var range = doc.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  function handleCopy(button, event) {
+    var target = doc.getElementById(button.getAttribute("data-copy"));
+    if (!target) return;
+    event.preventDefault();
+    copyText(textOf(target)).then(function () {
+      flashButton(button, "Copied");
+      announce("Copied to clipboard");
+    }, function () {
+      selectContents(target);
+      flashButton(button, "Press Ctrl+C");
+      announce("Copy failed; the text is selected, press Control C to copy it");
+    });
+  }
+
+  /* ---------- handle slug from name ---------- */
+  function slugify(value) {
+    return value.toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 40)
+      .replace(/-+$/g, "");
+  }
+
+  function handleInputsFor(nameInput) {
+    if (!nameInput.id) return [];
+    return Array.prototype.filter.call(doc.querySelectorAll("input[data-handle-from]"), function (h) {
+      return h.getAttribute("data-handle-from") === nameInput.id;
+    });
+  }
+
+  // Decide once per handle input whether it still follows the name.
+  function primeHandle(handle, nameValue) {
+    if (handle.dataset.handleAuto !== undefined || handle.dataset.handleEdited !== undefined) return;
+    if (handle.value === "" || handle.value === slugify(nameValue)) handle.dataset.handleAuto = handle.value;
+    else handle.dataset.handleEdited = "1";
+  }
+
+  function onNameFocus(nameInput) {
+    handleInputsFor(nameInput).forEach(function (h) { primeHandle(h, nameInput.value); });
+  }
+
+  function onNameInput(nameInput) {
+    handleInputsFor(nameInput).forEach(function (h) {
+      if (h.dataset.handleAuto === undefined && h.dataset.handleEdited === undefined) {
+        // Changed without a focus first (autofill): follow only if empty.
+        if (h.value === "") h.dataset.handleAuto = ""; else h.dataset.handleEdited = "1";
+      }
+      if (h.dataset.handleEdited) return;
+      h.value = slugify(nameInput.value);
+      h.dataset.handleAuto = h.value;
+    });
+  }
+
+  function onHandleInput(handle) {
+    if (handle.value === "") {
+      // Clearing the field hands it back to the automatic slug.
+      delete handle.dataset.handleEdited;
+      handle.dataset.handleAuto = "";
+    } else if (handle.value !== handle.dataset.handleAuto) {
+      handle.dataset.handleEdited = "1";
+      delete handle.dataset.handleAuto;
+    }
+  }
+
+  /* ---------- dialogs ---------- */
+  function openDialog(trigger, event) {
+    var dialog = doc.getElementById(trigger.getAttribute("data-dialog-open"));
+    if (!dialog || typeof dialog.showModal !== "function") return; // let a link fall back
+    event.preventDefault();
+    if (!dialog.open) dialog.showModal();
+    syncConfirm(dialog);
+    var focusTarget = dialog.querySelector("[autofocus]") ||
+      dialog.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
+    if (focusTarget) focusTarget.focus();
+  }
+
+  function closeDialog(trigger, event) {
+    var dialog = closest(trigger, "dialog");
+    if (!dialog) return;
+    event.preventDefault();
+    dialog.close();
+  }
+
+  /* ---------- type-to-confirm ---------- */
+  function submitButtonsOf(form) {
+    if (!form) return [];
+    var buttons = Array.prototype.slice.call(form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]"));
+    if (form.id) {
+      Array.prototype.forEach.call(doc.querySelectorAll("[form]"), function (b) {
+        if (b.getAttribute("form") === form.id && b.matches("button:not([type]), button[type=submit], input[type=submit]")) buttons.push(b);
+      });
+    }
+    return buttons;
+  }
+
+  function confirmMatches(input) {
+    return input.value === input.getAttribute("data-confirm-match");
+  }
+
+  function updateConfirm(input) {
+    var ok = confirmMatches(input);
+    submitButtonsOf(input.form).forEach(function (b) { b.disabled = !ok; });
+  }
+
+  function syncConfirm(scope) {
+    if (!scope || !scope.querySelectorAll) return;
+    if (scope.matches && scope.matches("input[data-confirm-match]")) updateConfirm(scope);
+    Array.prototype.forEach.call(scope.querySelectorAll("input[data-confirm-match]"), updateConfirm);
+  }
+
+  /* ---------- popovers (details menus) ---------- */
+  function navToggles() {
+    return doc.querySelectorAll("details.nav-toggle");
+  }
+
+  function closePopovers(except) {
+    Array.prototype.forEach.call(doc.querySelectorAll(POPOVER_SELECTOR), function (d) {
+      if (!except || !d.contains(except)) d.removeAttribute("open");
+    });
+    if (mobile.matches) {
+      Array.prototype.forEach.call(navToggles(), function (d) {
+        if (d.open && (!except || !d.contains(except))) d.removeAttribute("open");
+      });
+    }
+  }
+
+  function syncNavToggle(initial) {
+    Array.prototype.forEach.call(navToggles(), function (d) {
+      if (!mobile.matches) d.setAttribute("open", "");
+      else if (initial || d.open) d.removeAttribute("open");
+    });
+  }
+
+  /* A menu inside a horizontally scrolling table would be clipped by it:
+   * while open, pin its panel to the viewport instead (CSSOM, CSP-safe). */
+  function placeMenu(d) {
+    var panel = d.querySelector(":scope > ul");
+    var summary = d.querySelector(":scope > summary");
+    if (!panel || !summary || !closest(d, ".table-wrap")) return;
+    var r = summary.getBoundingClientRect();
+    var vw = root.clientWidth, vh = root.clientHeight;
+    panel.classList.add("menu-fixed");
+    panel.style.right = Math.max(8, vw - r.right) + "px";
+    var h = panel.offsetHeight;
+    var top = r.bottom + 4;
+    if (top + h > vh - 8 && r.top - 4 - h > 8) top = r.top - 4 - h;
+    panel.style.top = top + "px";
+  }
+
+  function replaceMenus() {
+    Array.prototype.forEach.call(doc.querySelectorAll("ul.menu-fixed"), function (panel) {
+      var d = panel.parentElement;
+      if (d && d.open) placeMenu(d);
+    });
+  }
+
+  /* ---------- event wiring ---------- */
+  doc.addEventListener("click", function (event) {
+    var t = event.target;
+    if (!(t instanceof Element)) return;
+
+    var copy = closest(t, "[data-copy]");
+    if (copy) handleCopy(copy, event);
+
+    var opener = closest(t, "[data-dialog-open]");
+    if (opener) openDialog(opener, event);
+
+    var closer = closest(t, "[data-dialog-close]");
+    if (closer) closeDialog(closer, event);
+
+    // Outside click closes open menus (a click inside keeps its own open).
+    closePopovers(t);
+
+    // On a phone, following a nav link collapses the menu (htmx-boosted nav).
+    if (mobile.matches && closest(t, "details.nav-toggle a[href]")) {
+      closest(t, "details.nav-toggle").removeAttribute("open");
+    }
+    // Choosing an item in a menu closes that menu.
+    var item = closest(t, "details.menu li > a, details.menu li > button");
+    if (item) closest(item, "details.menu").removeAttribute("open");
+  });
+
+  doc.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" && event.key !== "Esc") return;
+    var open = doc.querySelectorAll(POPOVER_SELECTOR + (mobile.matches ? ", details.nav-toggle[open]" : ""));
+    if (!open.length) return;
+    var active = doc.activeElement;
+    Array.prototype.forEach.call(open, function (d) {
+      var hadFocus = active && d.contains(active);
+      d.removeAttribute("open");
+      var summary = d.querySelector("summary");
+      if (hadFocus && summary) summary.focus();
+    });
+    event.preventDefault(); // keep an enclosing dialog open this time
+  });
+
+  // Keep a pinned menu next to its button while the page or table scrolls.
+  window.addEventListener("scroll", replaceMenus, true);
+  window.addEventListener("resize", replaceMenus);
+
+  // Opening one menu closes the others. `toggle` does not bubble: capture it.
+  doc.addEventListener("toggle", function (event) {
+    var d = event.target;
+    if (!(d instanceof Element) || !d.matches("details.menu, details.switcher, details.user-menu")) return;
+    if (!d.open) {
+      var pinned = d.querySelector(":scope > ul.menu-fixed");
+      if (pinned) { pinned.classList.remove("menu-fixed"); pinned.style.top = ""; pinned.style.right = ""; }
+      return;
+    }
+    Array.prototype.forEach.call(doc.querySelectorAll(POPOVER_SELECTOR), function (other) {
+      if (other !== d && !other.contains(d) && !d.contains(other)) other.removeAttribute("open");
+    });
+    if (d.matches("details.menu")) placeMenu(d);
+    var search = d.matches(".switcher") && d.querySelector(".switcher-panel input[type=search]");
+    if (search && !mobile.matches) search.focus();
+  }, true);
+
+  doc.addEventListener("focusin", function (event) {
+    var t = event.target;
+    if (t instanceof HTMLInputElement && t.id) onNameFocus(t);
+  });
+
+  doc.addEventListener("input", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLInputElement)) return;
+    if (t.hasAttribute("data-handle-from")) onHandleInput(t);
+    if (t.id) onNameInput(t);
+    if (t.hasAttribute("data-confirm-match")) updateConfirm(t);
+  });
+
+  doc.addEventListener("change", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLSelectElement) || !t.hasAttribute("data-autosubmit")) return;
+    if (window.htmx || !t.form) return; // htmx handles it via hx-trigger
+    if (typeof t.form.requestSubmit === "function") t.form.requestSubmit();
+    else t.form.submit();
+  });
+
+  doc.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var guard = form.querySelector("input[data-confirm-match]");
+    if (guard && !confirmMatches(guard)) {
+      event.preventDefault();
+      event.stopPropagation(); // capture phase: htmx's listener on the form never sees it
+      updateConfirm(guard);
+      guard.focus();
+    }
+  }, true);
+
+  // Filter the workspace switcher list as the user types.
+  doc.addEventListener("input", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLInputElement) || t.type !== "search") return;
+    var panel = closest(t, ".switcher-panel");
+    if (!panel || t.hasAttribute("hx-get") || t.hasAttribute("hx-post")) return;
+    var q = t.value.trim().toLowerCase();
+    Array.prototype.forEach.call(panel.querySelectorAll(".switcher-group"), function (group) {
+      var shown = 0;
+      Array.prototype.forEach.call(group.querySelectorAll("li"), function (li) {
+        var match = !q || li.textContent.toLowerCase().indexOf(q) !== -1;
+        li.hidden = !match;
+        if (match) shown++;
+      });
+      group.hidden = shown === 0;
+    });
+  });
+
+  // Content swapped in by htmx: set initial state of new confirm inputs.
+  doc.addEventListener("htmx:load", function (event) { syncConfirm(event.target); });
+
+  function init() {
+    syncNavToggle(true);
+    syncConfirm(doc);
+    if (mobile.addEventListener) mobile.addEventListener("change", function () { syncNavToggle(false); });
+    else if (mobile.addListener) mobile.addListener(function () { syncNavToggle(false); });
+  }
+
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", init);
+  else init();
+
+  window.Atrium = { slugify: slugify };
+})();

@@ -1,0 +1,5 @@
+//! Atrium's integration tests: one binary, the real application per test.
+
+mod support;
+
+mod auth;

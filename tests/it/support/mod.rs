@@ -1,0 +1,366 @@
+//! Test support: the real application on port 0 with a fresh database (SQLite file, or
+//! a PostgreSQL database created for the test and dropped after), an HTTP client that
+//! keeps cookies and sends the CSRF token like a browser, an in-process SMTP server and
+//! a real headless Chromium.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod smtp;
+
+use std::sync::{Arc, Mutex};
+
+use atrium::settings::{Backend, Settings};
+use atrium::{Application, db::Pool};
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+pub fn backend() -> Backend {
+    match std::env::var("ATRIUM_TEST_DATABASE").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("ATRIUM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database made for one test, dropped with it.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn create(dir: &std::path::Path) -> TestDb {
+        match backend() {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.join("atrium.db").display()),
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("atrium_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    PgConnection::establish(&admin).expect("connect to the PostgreSQL test server");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("postgres url");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin = postgres_admin_url();
+            // Run on a plain thread: Drop may happen inside the async runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut conn) = PgConnection::establish(&admin) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn);
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub pool: Pool,
+    pub client: Client,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDb,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only waits for it.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub fn test_settings(dir: &std::path::Path, db_url: &str) -> Settings {
+    let mut s = Settings::from_lookup(|_| None).expect("default settings");
+    s.bind = "127.0.0.1:0".parse().expect("addr");
+    s.data_dir = dir.to_path_buf();
+    s.database_url = db_url.to_string();
+    s.backend = backend();
+    s.mail = atrium::settings::MailTransport::Outbox(dir.join("outbox"));
+    s.db_pool_size = 4;
+    s.workers = 1;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    atrium::app::init_tracing_default("warn");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::create(dir.path());
+    let mut settings = test_settings(dir.path(), &db.url);
+    change(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application starts");
+    let port = app.port();
+    let base = app.public_url().as_str().trim_end_matches('/').to_string();
+    let pool = app.pool();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::new(&base);
+    TestApp {
+        base,
+        port,
+        pool,
+        client,
+        settings,
+        handle,
+        _db: db,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A second, independent browser-like client (its own cookies).
+    pub fn new_client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    pub fn conn(&self) -> atrium::db::PooledConn {
+        self.pool.get().expect("db connection")
+    }
+
+    /// Runs a scalar SQL count, e.g. `count("SELECT COUNT(*) AS n FROM users")`.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = self.conn();
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut c)
+            .expect("count query")
+            .n
+    }
+
+    /// Signs up a user through the real form and returns the logged-in client.
+    pub async fn signup(&self, email: &str, handle: &str, password: &str) -> Client {
+        let c = self.new_client();
+        let r = c
+            .post_form(
+                "/auth/signup",
+                &[
+                    ("email", email),
+                    ("handle", handle),
+                    ("first_name", "Test"),
+                    ("last_name", handle),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "sign-up of {email} failed: {}",
+            r.text
+        );
+        c
+    }
+}
+
+/// What a response looked like.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// A browser-like HTTP client: keeps cookies, does not follow redirects, remembers the
+/// CSRF token of the last page it saw and sends it with forms.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    pub inner: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    csrf: Arc<Mutex<Option<String>>>,
+}
+
+pub fn extract_csrf(html: &str) -> Option<String> {
+    for marker in ["name=\"csrf_token\" value=\"", "\"X-CSRF-Token\":\""] {
+        if let Some(i) = html.find(marker) {
+            let rest = &html[i + marker.len()..];
+            let end = rest.find('"')?;
+            return Some(rest[..end].to_string());
+        }
+    }
+    None
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let inner = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Client {
+            base: base.to_string(),
+            inner,
+            jar,
+            csrf: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    async fn finish(&self, r: reqwest::Response) -> Page {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        if let Some(t) = extract_csrf(&text) {
+            *self.csrf.lock().expect("lock") = Some(t);
+        } else if status.is_redirection() || headers.contains_key("hx-redirect") {
+            // A browser would now show a new page, with the session's current token.
+            *self.csrf.lock().expect("lock") = None;
+        }
+        Page {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let r = self
+            .inner
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("GET");
+        self.finish(r).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut rb = self.inner.get(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("GET");
+        self.finish(r).await
+    }
+
+    /// The CSRF token this client would send (fetching a page first if it has none).
+    pub async fn csrf(&self) -> String {
+        let known = self.csrf.lock().expect("lock").clone();
+        match known {
+            Some(t) => t,
+            None => {
+                for page in ["/auth/login", "/profile"] {
+                    self.get(page).await;
+                    if let Some(t) = self.csrf.lock().expect("lock").clone() {
+                        return t;
+                    }
+                }
+                panic!("no page with a CSRF token")
+            }
+        }
+    }
+
+    /// Posts a form with the CSRF token, as a browser would.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_raw(path, &all, &[("Origin", &self.base.clone())])
+            .await
+    }
+
+    /// Posts as htmx does: the token in the `X-CSRF-Token` header.
+    pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        self.post_raw(
+            path,
+            fields,
+            &[
+                ("HX-Request", "true"),
+                ("X-CSRF-Token", &token),
+                ("Origin", &self.base.clone()),
+            ],
+        )
+        .await
+    }
+
+    /// Posts exactly what is given (no token added).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut rb = self
+            .inner
+            .post(format!("{}{}", self.base, path))
+            .form(fields);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("POST");
+        self.finish(r).await
+    }
+
+    /// The session cookie's value, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = url::Url::parse(&self.base).expect("base url");
+        let header = self.jar.cookies(&url)?;
+        let s = header.to_str().ok()?.to_string();
+        s.split("; ")
+            .find_map(|kv| kv.strip_prefix("atrium_session="))
+            .map(str::to_string)
+    }
+
+    /// A client that presents the given session cookie value (e.g. a stolen one).
+    pub fn with_session_cookie(base: &str, value: &str) -> Client {
+        let c = Client::new(base);
+        let url = url::Url::parse(base).expect("base url");
+        c.jar
+            .add_cookie_str(&format!("atrium_session={value}; Path=/"), &url);
+        c
+    }
+}
