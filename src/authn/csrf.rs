@@ -44,10 +44,10 @@ fn origin_of(url: &str) -> Option<String> {
 /// False when the request visibly comes from another site.
 fn same_origin(req: &ServiceRequest) -> bool {
     let headers = req.headers();
-    if let Some(site) = headers.get("Sec-Fetch-Site").and_then(|v| v.to_str().ok()) {
-        if site.eq_ignore_ascii_case("cross-site") {
-            return false;
-        }
+    if let Some(site) = headers.get("Sec-Fetch-Site").and_then(|v| v.to_str().ok())
+        && site.eq_ignore_ascii_case("cross-site")
+    {
+        return false;
     }
     let claimed = headers
         .get(header::ORIGIN)

@@ -321,7 +321,7 @@ pub const TOO_MANY: &str = "Too many failed log-in attempts. Wait a minute and t
 
 enum Lookup {
     Limited,
-    Found(Option<User>),
+    Found(Option<Box<User>>),
 }
 
 async fn login(
@@ -365,12 +365,12 @@ async fn login(
         if rate_limit::is_limited(c, &ip2, &id2, limit)? {
             return Ok(Lookup::Limited);
         }
-        Ok(Lookup::Found(users::find_by_login(c, &id2)?))
+        Ok(Lookup::Found(users::find_by_login(c, &id2)?.map(Box::new)))
     })
     .await?;
     let user = match lookup {
         Lookup::Limited => return show(StatusCode::TOO_MANY_REQUESTS, TOO_MANY),
-        Lookup::Found(u) => u,
+        Lookup::Found(u) => u.map(|b| *b),
     };
     let pw_too_long = pw.len() > crate::users::domain::MAX_PASSWORD_BYTES;
     let stored = user.as_ref().map(|u| u.password_hash.clone());

@@ -319,7 +319,8 @@ async fn a_post_without_a_valid_csrf_token_is_403_and_changes_nothing() {
     let other = app.signup("bo@example.com", "bo", PW).await;
     let others_token = other.csrf().await;
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Fields, Fields)> = vec![
         (
             "no token",
             vec![("first_name", "Mallory"), ("last_name", "")],
