@@ -35,6 +35,7 @@ impl AppConfig {
 }
 
 pub struct Application {
+    queries: db::QueryCounter,
     port: u16,
     public_url: Url,
     pool: Pool,
@@ -90,7 +91,9 @@ impl Application {
             settings.database_url.clone(),
             settings.db_pool_size,
         );
-        let pool = tokio::task::spawn_blocking(move || db::connect(backend, &url, size))
+        let queries = db::QueryCounter::default();
+        let counter = queries.clone();
+        let pool = tokio::task::spawn_blocking(move || db::connect_counted(backend, &url, size, counter))
             .await
             .context("database start-up task")??;
         let listener = TcpListener::bind(settings.bind)
@@ -158,7 +161,9 @@ impl Application {
         .shutdown_timeout(5)
         .run();
         spawn_housekeeping(pool.clone());
+        crate::mail::spawn_sender(pool.clone(), &settings);
         Ok(Application {
+            queries,
             port: addr.port(),
             public_url,
             pool,
@@ -177,6 +182,11 @@ impl Application {
     /// A handle to stop the server.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+
+    /// Statements run so far through this application's pool.
+    pub fn query_counter(&self) -> db::QueryCounter {
+        self.queries.clone()
     }
 
     pub fn pool(&self) -> Pool {

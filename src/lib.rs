@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod authn;
 pub mod db;
+pub mod mail;
 pub mod settings;
 pub mod users;
 pub mod web;

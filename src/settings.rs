@@ -57,6 +57,12 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// HTTP worker threads.
     pub workers: usize,
+    /// How often the mail sender looks for due messages.
+    pub mail_poll: Duration,
+    /// First retry delay after a failed delivery; doubles per attempt (capped at 15 minutes).
+    pub mail_retry_base: Duration,
+    /// Attempts before a message is marked failed for good.
+    pub mail_max_attempts: u32,
 }
 
 #[derive(Debug, Error)]
@@ -153,6 +159,9 @@ impl Settings {
             .map(|n| n.get() as u64)
             .unwrap_or(2);
         let workers = number("ATRIUM_WORKERS", cores, "greater than 0")? as usize;
+        let mail_poll = Duration::from_millis(number("ATRIUM_MAIL_POLL_MS", 1000, "of milliseconds")?);
+        let mail_retry_base = Duration::from_millis(number("ATRIUM_MAIL_RETRY_BASE_MS", 5000, "of milliseconds")?);
+        let mail_max_attempts = number("ATRIUM_MAIL_MAX_ATTEMPTS", 12, "greater than 0")? as u32;
         Ok(Settings {
             bind,
             data_dir,
@@ -168,6 +177,9 @@ impl Settings {
             login_attempts_per_minute,
             db_pool_size,
             workers,
+            mail_poll,
+            mail_retry_base,
+            mail_max_attempts,
         })
     }
 }

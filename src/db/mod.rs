@@ -34,6 +34,17 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Manager {
     backend: Backend,
     target: String,
+    queries: QueryCounter,
+}
+
+/// Counts the statements run through a pool (used by tests to bound queries per page).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +62,7 @@ pub enum DbError {
 }
 
 impl Manager {
-    pub fn new(backend: Backend, url: &str) -> Self {
+    pub fn new(backend: Backend, url: &str, queries: QueryCounter) -> Self {
         let target = match backend {
             Backend::Sqlite => url
                 .strip_prefix("sqlite://")
@@ -60,10 +71,21 @@ impl Manager {
                 .to_string(),
             Backend::Postgres => url.to_string(),
         };
-        Manager { backend, target }
+        Manager { backend, target, queries }
     }
 
     fn establish(&self) -> Result<DbConn, DbError> {
+        let mut conn = self.establish_raw()?;
+        let counter = self.queries.0.clone();
+        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Ok(conn)
+    }
+
+    fn establish_raw(&self) -> Result<DbConn, DbError> {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.target)?;
@@ -102,7 +124,12 @@ impl ManageConnection for Manager {
 
 /// Opens the database (creating the SQLite file's folder), applies migrations and builds the pool.
 pub fn connect(backend: Backend, url: &str, size: u32) -> Result<Pool, DbError> {
-    let manager = Manager::new(backend, url);
+    connect_counted(backend, url, size, QueryCounter::default())
+}
+
+/// Like [`connect`], counting statements into `queries`.
+pub fn connect_counted(backend: Backend, url: &str, size: u32, queries: QueryCounter) -> Result<Pool, DbError> {
+    let manager = Manager::new(backend, url, queries);
     if backend == Backend::Sqlite {
         let path = PathBuf::from(&manager.target);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

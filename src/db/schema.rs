@@ -78,6 +78,46 @@ diesel::joinable!(account_memberships -> accounts (account_id));
 diesel::joinable!(account_memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        account_id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        role -> Text,
+        code_digest -> Text,
+        status -> Text,
+        invited_by -> Nullable<Text>,
+        invited_by_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        responded_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        ref_id -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        to_addr -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(invitations -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -85,4 +125,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_failures,
     audit_events,
+    invitations,
+    outbox,
 );

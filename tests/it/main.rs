@@ -3,3 +3,4 @@
 mod support;
 
 mod auth;
+mod browser_auth;

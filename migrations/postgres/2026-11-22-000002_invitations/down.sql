@@ -1,0 +1,4 @@
+DROP INDEX account_memberships_account;
+DROP INDEX users_handle_lower;
+DROP TABLE outbox;
+DROP TABLE invitations;
