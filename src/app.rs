@@ -25,6 +25,8 @@ use crate::web::{AppError, error::render_error, headers};
 pub struct AppConfig {
     pub settings: Settings,
     pub public_url: Url,
+    /// Key for invitation codes (derived from the secret key).
+    pub link_key: Vec<u8>,
 }
 
 impl AppConfig {
@@ -93,9 +95,10 @@ impl Application {
         );
         let queries = db::QueryCounter::default();
         let counter = queries.clone();
-        let pool = tokio::task::spawn_blocking(move || db::connect_counted(backend, &url, size, counter))
-            .await
-            .context("database start-up task")??;
+        let pool =
+            tokio::task::spawn_blocking(move || db::connect_counted(backend, &url, size, counter))
+                .await
+                .context("database start-up task")??;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -107,9 +110,17 @@ impl Application {
         let secure = public_url.scheme() == "https";
         let ttl = actix_web::cookie::time::Duration::seconds(settings.session_ttl.as_secs() as i64);
         let origin = PublicOrigin(public_url.origin().ascii_serialization());
+        let link_key = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"atrium-link-key:");
+            h.update(key.master());
+            h.finalize().to_vec()
+        };
         let config = web::Data::new(AppConfig {
             settings: settings.clone(),
             public_url: public_url.clone(),
+            link_key,
         });
         let pool_data = web::Data::new(pool.clone());
         let origin = web::Data::new(origin);
@@ -203,6 +214,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/{name}", web::get().to(crate::web::assets::serve))
         .route("/healthz", web::get().to(healthz));
     crate::users::handlers::routes(cfg);
+    crate::accounts::handlers::routes(cfg);
+    crate::members::handlers::routes(cfg);
+    crate::invitations::handlers::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

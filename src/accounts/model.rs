@@ -201,3 +201,103 @@ pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Accou
         .first(conn)
         .optional()
 }
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Account>> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Serializes changes that guard account-wide invariants (e.g. "at least one Owner").
+/// SQLite already holds the write lock inside `write_tx`; PostgreSQL locks the account row.
+pub fn lock(conn: &mut DbConn, account_id: &str) -> QueryResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(account_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+pub fn update(conn: &mut DbConn, id: &str, name: &str, handle: &str) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::name.eq(name),
+            accounts::handle.eq(handle),
+            accounts::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the account and, through foreign keys, everything that belongs to it.
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    diesel::delete(accounts::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// True when another user or account than `except_account` uses `handle`.
+pub fn handle_taken_by_other(
+    conn: &mut DbConn,
+    handle: &str,
+    except_account: &str,
+) -> QueryResult<bool> {
+    let accounts_using: i64 = accounts::table
+        .filter(accounts::handle.eq(handle))
+        .filter(accounts::id.ne(except_account))
+        .count()
+        .get_result(conn)?;
+    if accounts_using > 0 {
+        return Ok(true);
+    }
+    // A personal account's handle is its owner's user handle.
+    let own_user_handle: Option<String> = accounts::table
+        .inner_join(account_memberships::table.inner_join(users::table))
+        .filter(accounts::id.eq(except_account))
+        .filter(accounts::kind.eq(AccountKind::Personal.as_str()))
+        .select(users::handle)
+        .first(conn)
+        .optional()?;
+    if own_user_handle.as_deref() == Some(handle) {
+        return Ok(false);
+    }
+    let users_using: i64 = users::table
+        .filter(users::handle.eq(handle))
+        .count()
+        .get_result(conn)?;
+    Ok(users_using > 0)
+}
+
+pub fn count_owners(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
+    account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_role(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+    role: AccountRole,
+) -> QueryResult<usize> {
+    diesel::update(
+        account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id))
+            .filter(account_memberships::user_id.eq(user_id)),
+    )
+    .set(account_memberships::role.eq(role.as_str()))
+    .execute(conn)
+}
+
+pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id))
+            .filter(account_memberships::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}

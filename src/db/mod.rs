@@ -71,7 +71,11 @@ impl Manager {
                 .to_string(),
             Backend::Postgres => url.to_string(),
         };
-        Manager { backend, target, queries }
+        Manager {
+            backend,
+            target,
+            queries,
+        }
     }
 
     fn establish(&self) -> Result<DbConn, DbError> {
@@ -128,7 +132,12 @@ pub fn connect(backend: Backend, url: &str, size: u32) -> Result<Pool, DbError> 
 }
 
 /// Like [`connect`], counting statements into `queries`.
-pub fn connect_counted(backend: Backend, url: &str, size: u32, queries: QueryCounter) -> Result<Pool, DbError> {
+pub fn connect_counted(
+    backend: Backend,
+    url: &str,
+    size: u32,
+    queries: QueryCounter,
+) -> Result<Pool, DbError> {
     let manager = Manager::new(backend, url, queries);
     if backend == Backend::Sqlite {
         let path = PathBuf::from(&manager.target);

@@ -78,7 +78,6 @@ diesel::joinable!(account_memberships -> accounts (account_id));
 diesel::joinable!(account_memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-
 diesel::table! {
     invitations (id) {
         id -> Text,
@@ -86,6 +85,7 @@ diesel::table! {
         email -> Text,
         email_normalized -> Text,
         role -> Text,
+        code_salt -> Text,
         code_digest -> Text,
         status -> Text,
         invited_by -> Nullable<Text>,

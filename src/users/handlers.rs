@@ -99,6 +99,8 @@ pub struct SignupPage {
     pub next: Option<String>,
     pub closed: bool,
     pub email_fixed: bool,
+    /// Where the form posts (the invitation sign-up posts elsewhere).
+    pub action: Option<String>,
 }
 
 async fn signup_page(
@@ -118,6 +120,7 @@ async fn signup_page(
         next: q.local(),
         closed: cfg.settings.signup == SignupPolicy::InviteOnly,
         email_fixed: false,
+        action: None,
     })
 }
 
@@ -255,6 +258,7 @@ async fn signup(
                 next: q.local(),
                 closed,
                 email_fixed: false,
+                action: None,
             },
         )
     };
@@ -457,7 +461,17 @@ async fn login(
     }
 }
 
-async fn logout(req: HttpRequest, mu: MaybeUser) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize, Default)]
+struct LogoutForm {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+async fn logout(
+    req: HttpRequest,
+    mu: MaybeUser,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
     if let Some(user) = mu.user.clone() {
         let ip = client_ip(&req);
         db(&mu.pool, move |c| {
@@ -485,7 +499,11 @@ async fn logout(req: HttpRequest, mu: MaybeUser) -> Result<HttpResponse, AppErro
         .await?;
     }
     mu.session.purge();
-    Ok(redirect(&req, "/auth/login"))
+    let to = match form.next.as_deref().map(|n| safe_next(Some(n))) {
+        Some(n) if n != "/" => n,
+        _ => "/auth/login".into(),
+    };
+    Ok(redirect(&req, &to))
 }
 
 // ---------- onboarding ----------

@@ -4,6 +4,7 @@ CREATE TABLE invitations (
     email TEXT NOT NULL,
     email_normalized TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'collaborator')),
+    code_salt TEXT NOT NULL,
     code_digest TEXT NOT NULL UNIQUE,
     status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'declined', 'revoked')),
     invited_by TEXT REFERENCES users(id) ON DELETE SET NULL,

@@ -1,0 +1,319 @@
+//! Organization accounts: create, settings (rename, handle), delete.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::model::{self as accounts, AccountKind};
+use crate::audit::{self, Event, Resource};
+use crate::authn::Auth;
+use crate::authz::{AccountCtx, AccountPerm};
+use crate::db::write_tx;
+use crate::users::domain::{Handle, Name};
+use crate::users::handlers::user_actor;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/accounts/new", web::get().to(new_page))
+        .route("/accounts/new", web::post().to(create))
+        .route("/account/{account_id}", web::get().to(account_home))
+        .route(
+            "/account/{account_id}/settings",
+            web::get().to(settings_page),
+        )
+        .route("/account/{account_id}/settings", web::post().to(update))
+        .route("/account/{account_id}/delete", web::post().to(delete));
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct AccountForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub handle: String,
+}
+
+fn parse(form: &AccountForm) -> Result<(Name, Handle), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let name = Name::parse(&form.name, "a name", true)
+        .map_err(|e| errors.add("name", e))
+        .ok();
+    let handle = Handle::parse(&form.handle)
+        .map_err(|e| errors.add("handle", e))
+        .ok();
+    match (name, handle) {
+        (Some(n), Some(h)) => Ok((n, h)),
+        _ => Err(errors),
+    }
+}
+
+const HANDLE_TAKEN: &str = "This handle is already taken. Choose another one.";
+
+#[derive(Template)]
+#[template(path = "accounts/new.html")]
+struct NewAccountPage {
+    shell: Shell,
+    form: AccountForm,
+    errors: FieldErrors,
+}
+
+async fn new_page(auth: Auth) -> Result<HttpResponse, AppError> {
+    page(&NewAccountPage {
+        shell: auth.shell,
+        form: AccountForm::default(),
+        errors: FieldErrors::default(),
+    })
+}
+
+async fn create(
+    req: HttpRequest,
+    auth: Auth,
+    form: web::Form<AccountForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let (name, handle) = match parse(&form) {
+        Ok(v) => v,
+        Err(errors) => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewAccountPage {
+                    shell: auth.shell,
+                    form,
+                    errors,
+                },
+            );
+        }
+    };
+    let user = auth.user.clone();
+    let ip = client_ip(&req);
+    let created = db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            if accounts::handle_taken(c, handle.as_str())? {
+                return Ok(None);
+            }
+            let account = accounts::create(
+                c,
+                AccountKind::Organization,
+                name.as_str(),
+                handle.as_str(),
+                &user.id,
+            )?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.account.created",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "account",
+                        id: Some(account.id.clone()),
+                        name: account.handle.clone(),
+                    },
+                    account_id: Some(account.id.clone()),
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({ "name": account.name, "handle": account.handle }),
+                },
+            )?;
+            Ok::<_, AppError>(Some(account))
+        })
+    })
+    .await?;
+    match created {
+        Some(account) => Ok(redirect(&req, &format!("/account/{}/members", account.id))),
+        None => {
+            let mut errors = FieldErrors::default();
+            errors.add("handle", HANDLE_TAKEN);
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewAccountPage {
+                    shell: auth.shell,
+                    form,
+                    errors,
+                },
+            )
+        }
+    }
+}
+
+async fn account_home(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/account/{}/members", ctx.account.id)))
+        .finish())
+}
+
+#[derive(Template)]
+#[template(path = "accounts/settings.html")]
+struct SettingsPage {
+    shell: Shell,
+    account_id: String,
+    account_handle: String,
+    personal: bool,
+    can_update: bool,
+    can_delete: bool,
+    form: AccountForm,
+    errors: FieldErrors,
+    delete_error: Option<String>,
+    notice: Option<String>,
+}
+
+impl SettingsPage {
+    fn of(ctx: AccountCtx) -> Self {
+        SettingsPage {
+            account_id: ctx.account.id.clone(),
+            account_handle: ctx.account.handle.clone(),
+            personal: ctx.account.is_personal(),
+            can_update: ctx.can(AccountPerm::UpdateAccount),
+            can_delete: ctx.can(AccountPerm::DeleteAccount) && !ctx.account.is_personal(),
+            form: AccountForm {
+                name: ctx.account.name.clone(),
+                handle: ctx.account.handle.clone(),
+            },
+            errors: FieldErrors::default(),
+            delete_error: None,
+            notice: None,
+            shell: ctx.auth.shell.at("account-settings"),
+        }
+    }
+}
+
+async fn settings_page(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadAccount)?;
+    page(&SettingsPage::of(ctx))
+}
+
+async fn update(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    form: web::Form<AccountForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadAccount)?;
+    ctx.require(AccountPerm::UpdateAccount)?;
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let parsed = parse(&form);
+    let (name, handle) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            errors = e;
+            let mut p = SettingsPage::of(ctx);
+            p.form = form;
+            p.errors = errors;
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
+    };
+    if ctx.account.is_personal() && handle.as_str() != ctx.account.handle {
+        errors.add("handle", "A personal account keeps its owner's handle.");
+    }
+    if !errors.is_empty() {
+        let mut p = SettingsPage::of(ctx);
+        p.form = form;
+        p.errors = errors;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+    let account = ctx.account.clone();
+    let user = ctx.auth.user.clone();
+    let ip = client_ip(&req);
+    let saved = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            if handle.as_str() != account.handle
+                && accounts::handle_taken_by_other(c, handle.as_str(), &account.id)?
+            {
+                return Ok(false);
+            }
+            accounts::update(c, &account.id, name.as_str(), handle.as_str())?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.account.updated",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "account",
+                        id: Some(account.id.clone()),
+                        name: handle.as_str().into(),
+                    },
+                    account_id: Some(account.id.clone()),
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({
+                        "name": { "from": account.name, "to": name.as_str() },
+                        "handle": { "from": account.handle, "to": handle.as_str() },
+                    }),
+                },
+            )?;
+            Ok::<_, AppError>(true)
+        })
+    })
+    .await?;
+    let mut p = SettingsPage::of(ctx);
+    if saved {
+        p.form = AccountForm {
+            name: form.name.trim().into(),
+            handle: form.handle.trim().into(),
+        };
+        p.account_handle = p.form.handle.clone();
+        p.notice = Some("Account settings saved.".into());
+        if let Some(cur) = p.shell.current.as_mut() {
+            cur.name = p.form.name.clone();
+        }
+        page(&p)
+    } else {
+        p.form = form;
+        p.errors.add("handle", HANDLE_TAKEN);
+        render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirm_handle: String,
+}
+
+async fn delete(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadAccount)?;
+    ctx.require(AccountPerm::DeleteAccount)?;
+    if ctx.account.is_personal() {
+        let mut p = SettingsPage::of(ctx);
+        p.delete_error = Some("A personal account cannot be deleted.".into());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+    if form.confirm_handle.trim() != ctx.account.handle {
+        let mut p = SettingsPage::of(ctx);
+        p.delete_error = Some("Type the account's handle exactly to confirm.".into());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+    let account = ctx.account.clone();
+    let user = ctx.auth.user.clone();
+    let ip = client_ip(&req);
+    db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            accounts::lock(c, &account.id)?;
+            accounts::delete(c, &account.id)?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.account.deleted",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "account",
+                        id: Some(account.id.clone()),
+                        name: account.handle.clone(),
+                    },
+                    account_id: Some(account.id.clone()),
+                    workspace_id: None,
+                    ip: Some(ip),
+                    payload: json!({ "name": account.name, "handle": account.handle }),
+                },
+            )?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    Ok(redirect(&req, "/"))
+}

@@ -1,0 +1,911 @@
+//! Inviting (several addresses at once), the Invitations tab (resend, revoke, copy link),
+//! and the invitee's side: the page behind the link, accept, decline, sign up.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::model::{self as invitations, Invitation, NewInvitation, Status};
+use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::app::AppConfig;
+use crate::audit::{self, Actor, Event, Resource};
+use crate::authn::{Auth, MaybeUser};
+use crate::authz::account::may_assign;
+use crate::authz::{AccountCtx, AccountPerm, PermSet};
+use crate::db::{DbConn, write_tx};
+use crate::mail::{self, Delivery, OutgoingMail};
+use crate::members::handlers::invite_roles;
+use crate::users::domain::Email;
+use crate::users::handlers::{
+    SignupForm, SignupPage, create_user, start_session, user_actor, validate_signup,
+};
+use crate::users::model::User;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/account/{account_id}/invitations", web::post().to(invite))
+        .route(
+            "/account/{account_id}/members/invitations",
+            web::get().to(list),
+        )
+        .route(
+            "/account/{account_id}/invitations/{invitation_id}/resend",
+            web::post().to(resend),
+        )
+        .route(
+            "/account/{account_id}/invitations/{invitation_id}/revoke",
+            web::post().to(revoke),
+        )
+        .route("/invitations/{invitation_id}", web::get().to(open))
+        .route(
+            "/invitations/{invitation_id}/accept",
+            web::post().to(accept),
+        )
+        .route(
+            "/invitations/{invitation_id}/decline",
+            web::post().to(decline),
+        )
+        .route(
+            "/invitations/{invitation_id}/signup",
+            web::get().to(signup_page),
+        )
+        .route(
+            "/invitations/{invitation_id}/signup",
+            web::post().to(signup),
+        );
+}
+
+pub const MAX_ADDRESSES: usize = 50;
+
+// ---------- e-mail ----------
+
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
+struct InvitationText<'a> {
+    inviter: &'a str,
+    account: &'a str,
+    role: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.html")]
+struct InvitationHtml<'a> {
+    inviter: &'a str,
+    account: &'a str,
+    role: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Renders and queues the invitation e-mail (inside the caller's transaction).
+fn queue_mail(
+    c: &mut DbConn,
+    cfg: &AppConfig,
+    inv: &Invitation,
+    code: &str,
+    account: &Account,
+) -> Result<(), AppError> {
+    let link = invitation_link(cfg, &inv.id, code);
+    let expires = inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let inviter = one_line(&inv.invited_by_name);
+    let account_name = one_line(&account.name);
+    let role = inv.role().label();
+    let text = InvitationText {
+        inviter: &inviter,
+        account: &account_name,
+        role,
+        link: &link,
+        expires: &expires,
+    }
+    .render()
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))?;
+    let html = InvitationHtml {
+        inviter: &inviter,
+        account: &account_name,
+        role,
+        link: &link,
+        expires: &expires,
+    }
+    .render()
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))?;
+    mail::enqueue(
+        c,
+        OutgoingMail {
+            kind: "invitation",
+            ref_id: Some(inv.id.clone()),
+            account_id: Some(account.id.clone()),
+            to: inv.email.clone(),
+            subject: format!("{inviter} invited you to {account_name} on Atrium"),
+            text,
+            html,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn invitation_link(cfg: &AppConfig, id: &str, code: &str) -> String {
+    format!("{}/invitations/{}?code={}", cfg.base(), id, code)
+}
+
+fn invitation_event(
+    action: &'static str,
+    actor: Actor,
+    inv: &Invitation,
+    ip: &str,
+    payload: serde_json::Value,
+) -> Event {
+    Event {
+        action,
+        actor,
+        resource: Resource {
+            kind: "invitation",
+            id: Some(inv.id.clone()),
+            name: inv.email.clone(),
+        },
+        account_id: Some(inv.account_id.clone()),
+        workspace_id: None,
+        ip: Some(ip.to_string()),
+        payload,
+    }
+}
+
+// ---------- inviting ----------
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    emails: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// What happened to one address of an invite list.
+#[derive(Clone, Debug)]
+pub struct AddressResult {
+    pub address: String,
+    pub ok: bool,
+    pub message: String,
+}
+
+fn split_addresses(raw: &str) -> Vec<String> {
+    let mut seen = Vec::<String>::new();
+    raw.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .for_each(|s| {
+            if !seen.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                seen.push(s.to_string());
+            }
+        });
+    seen
+}
+
+async fn invite(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadMembership)?;
+    ctx.require(AccountPerm::CreateInvitation)?;
+    let addresses = split_addresses(&form.emails);
+    let role = AccountRole::parse(&form.role).filter(|r| invite_roles(ctx.role).contains(r));
+    let mut form_error = None;
+    if addresses.is_empty() {
+        form_error = Some("Enter at least one e-mail address.".to_string());
+    } else if addresses.len() > MAX_ADDRESSES {
+        form_error = Some(format!(
+            "Invite at most {MAX_ADDRESSES} addresses at once (you entered {}).",
+            addresses.len()
+        ));
+    } else if role.is_none() {
+        form_error = Some(
+            "Choose a role you may give: Member or Admin (Owner only for Owners).".to_string(),
+        );
+    }
+    let Some(role) = role.filter(|_| form_error.is_none()) else {
+        return render_list(
+            ctx,
+            &cfg,
+            Vec::new(),
+            form_error,
+            Some(form.emails.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let (account, inviter, ip, cfg2) = (
+        ctx.account.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+        cfg.clone(),
+    );
+    let results = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            accounts::lock(c, &account.id)?;
+            let mut results = Vec::new();
+            for raw in &addresses {
+                let email = match Email::parse(raw) {
+                    Ok(e) => e,
+                    Err(msg) => {
+                        results.push(AddressResult {
+                            address: raw.clone(),
+                            ok: false,
+                            message: msg.to_string(),
+                        });
+                        continue;
+                    }
+                };
+                if invitations::is_member_email(c, &account.id, email.normalized())? {
+                    results.push(AddressResult {
+                        address: raw.clone(),
+                        ok: false,
+                        message: "Already a member of this account.".into(),
+                    });
+                    continue;
+                }
+                let mut message = "Invitation sent.".to_string();
+                if let Some(old) = invitations::pending_for(c, &account.id, email.normalized())? {
+                    invitations::respond(c, &old.id, "revoked", None)?;
+                    mail::cancel_pending(c, &old.id)?;
+                    message = "Invitation sent; it replaces the earlier pending one.".into();
+                }
+                let (inv, code) = invitations::create(
+                    c,
+                    &cfg2.link_key,
+                    &NewInvitation {
+                        account_id: &account.id,
+                        email: email.as_str(),
+                        email_normalized: email.normalized(),
+                        role,
+                        invited_by: &inviter.id,
+                        invited_by_name: &inviter.display_name(),
+                        ttl: cfg2.settings.invitation_ttl,
+                    },
+                )?;
+                queue_mail(c, &cfg2, &inv, &code, &account)?;
+                audit::record(
+                    c,
+                    invitation_event(
+                        "atrium.invitation.created",
+                        user_actor(&inviter),
+                        &inv,
+                        &ip,
+                        json!({ "email": inv.email, "role": role.as_str() }),
+                    ),
+                )?;
+                results.push(AddressResult {
+                    address: raw.clone(),
+                    ok: true,
+                    message,
+                });
+            }
+            Ok::<_, AppError>(results)
+        })
+    })
+    .await?;
+    let any_failed = results.iter().any(|r| !r.ok);
+    let leftover = if any_failed {
+        Some(
+            results
+                .iter()
+                .filter(|r| !r.ok)
+                .map(|r| r.address.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    } else {
+        None
+    };
+    render_list(ctx, &cfg, results, None, leftover, StatusCode::OK).await
+}
+
+// ---------- the Invitations tab ----------
+
+pub struct InvitationRow {
+    pub inv: Invitation,
+    pub status: Status,
+    pub delivery: String,
+    pub delivery_badge: &'static str,
+    pub link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/index.html")]
+struct InvitationsPage {
+    shell: Shell,
+    account_id: String,
+    account_name: String,
+    csrf: String,
+    can_invite: bool,
+    can_update: bool,
+    invite_roles: Vec<AccountRole>,
+    rows: Vec<InvitationRow>,
+    results: Vec<AddressResult>,
+    form_error: Option<String>,
+    emails: String,
+}
+
+fn delivery_text(d: Option<&Delivery>, status: Status) -> (String, &'static str) {
+    if status != Status::Pending && status != Status::Expired {
+        return match d {
+            Some(Delivery::Sent) => ("Delivered".into(), "badge-success"),
+            _ => ("—".into(), "badge-muted"),
+        };
+    }
+    match d {
+        None | Some(Delivery::Queued) => ("Sending".into(), "badge-info"),
+        Some(Delivery::Sent) => ("Delivered".into(), "badge-success"),
+        Some(Delivery::Failing { attempts, .. }) => (
+            format!("Failing (attempt {attempts}), retrying"),
+            "badge-warning",
+        ),
+        Some(Delivery::Failed { .. }) => ("Failed".into(), "badge-danger"),
+        Some(Delivery::Cancelled) => ("Cancelled".into(), "badge-muted"),
+    }
+}
+
+async fn render_list(
+    ctx: AccountCtx,
+    cfg: &AppConfig,
+    results: Vec<AddressResult>,
+    form_error: Option<String>,
+    emails: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadInvitation)?;
+    let id = ctx.account.id.clone();
+    let (invs, states) = db(&ctx.auth.pool, move |c| {
+        let invs = invitations::list(c, &id, 500)?;
+        let ids: Vec<String> = invs.iter().map(|i| i.id.clone()).collect();
+        let states = mail::delivery_states(c, &ids)?;
+        Ok((invs, states))
+    })
+    .await?;
+    let can_update = ctx.can(AccountPerm::UpdateInvitation);
+    let rows = invs
+        .into_iter()
+        .map(|inv| {
+            let status = inv.status();
+            let (delivery, delivery_badge) = delivery_text(states.get(&inv.id), status);
+            let link = (can_update && status == Status::Pending).then(|| {
+                invitation_link(
+                    cfg,
+                    &inv.id,
+                    &invitations::code_for(&cfg.link_key, &inv.code_salt),
+                )
+            });
+            InvitationRow {
+                inv,
+                status,
+                delivery,
+                delivery_badge,
+                link,
+            }
+        })
+        .collect();
+    render(
+        status,
+        &InvitationsPage {
+            account_id: ctx.account.id.clone(),
+            account_name: ctx.account.name.clone(),
+            csrf: ctx.auth.shell.csrf.clone(),
+            can_invite: ctx.can(AccountPerm::CreateInvitation),
+            can_update,
+            invite_roles: invite_roles(ctx.role),
+            rows,
+            results,
+            form_error,
+            emails: emails.unwrap_or_default(),
+            shell: ctx.auth.shell.at("members"),
+        },
+    )
+}
+
+async fn list(ctx: AccountCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadMembership)?;
+    render_list(ctx, &cfg, Vec::new(), None, None, StatusCode::OK).await
+}
+
+async fn resend(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    cfg: web::Data<AppConfig>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadInvitation)?;
+    ctx.require(AccountPerm::UpdateInvitation)?;
+    let (_, iid) = path.into_inner();
+    let (account, actor, ip, cfg2) = (
+        ctx.account.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+        cfg.clone(),
+    );
+    db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            let inv = invitations::find(c, &iid)?
+                .filter(|i| i.account_id == account.id)
+                .ok_or(AppError::NotFound)?;
+            if inv.status != "pending" {
+                return Err(AppError::NotFound);
+            }
+            let code =
+                invitations::renew(c, &cfg2.link_key, &inv.id, cfg2.settings.invitation_ttl)?;
+            mail::cancel_pending(c, &inv.id)?;
+            let inv = invitations::find(c, &inv.id)?.ok_or(AppError::NotFound)?;
+            queue_mail(c, &cfg2, &inv, &code, &account)?;
+            audit::record(
+                c,
+                invitation_event(
+                    "atrium.invitation.resent",
+                    user_actor(&actor),
+                    &inv,
+                    &ip,
+                    json!({}),
+                ),
+            )?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(redirect(
+        &req,
+        &format!("/account/{}/members/invitations", ctx.account.id),
+    ))
+}
+
+async fn revoke(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadInvitation)?;
+    ctx.require(AccountPerm::UpdateInvitation)?;
+    let (_, iid) = path.into_inner();
+    let (account_id, actor, ip) = (
+        ctx.account.id.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            let inv = invitations::find(c, &iid)?
+                .filter(|i| i.account_id == account_id)
+                .ok_or(AppError::NotFound)?;
+            if invitations::respond(c, &inv.id, "revoked", None)? {
+                mail::cancel_pending(c, &inv.id)?;
+                audit::record(
+                    c,
+                    invitation_event(
+                        "atrium.invitation.revoked",
+                        user_actor(&actor),
+                        &inv,
+                        &ip,
+                        json!({}),
+                    ),
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(redirect(
+        &req,
+        &format!("/account/{}/members/invitations", ctx.account.id),
+    ))
+}
+
+// ---------- the invitee's side ----------
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// Why an invitation cannot be used, in words for the invitee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    Invalid,
+    Expired,
+    Revoked,
+    Declined,
+    Used,
+    InviterLostRight,
+}
+
+impl Unusable {
+    pub fn title(self) -> &'static str {
+        match self {
+            Unusable::Invalid => "This invitation link is not valid",
+            Unusable::Expired => "This invitation has expired",
+            Unusable::Revoked => "This invitation was withdrawn",
+            Unusable::Declined => "This invitation was declined",
+            Unusable::Used => "This invitation has already been used",
+            Unusable::InviterLostRight => "This invitation is no longer valid",
+        }
+    }
+}
+
+/// An invitation checked against its code, with the account and what keeps it from use.
+struct Checked {
+    inv: Invitation,
+    account: Account,
+    problem: Option<Unusable>,
+}
+
+fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppError> {
+    let Some(inv) = invitations::find(c, id)? else {
+        return Ok(None);
+    };
+    if !inv.code_matches(code) {
+        return Ok(None);
+    }
+    let Some(account) = accounts::find(c, &inv.account_id)? else {
+        return Ok(None);
+    };
+    let problem = match inv.status() {
+        Status::Accepted => Some(Unusable::Used),
+        Status::Declined => Some(Unusable::Declined),
+        Status::Revoked => Some(Unusable::Revoked),
+        Status::Expired => Some(Unusable::Expired),
+        Status::Pending => {
+            // The sender must still be allowed to invite with this role.
+            let inviter_role = match &inv.invited_by {
+                Some(uid) => accounts::role_of(c, &inv.account_id, uid)?,
+                None => None,
+            };
+            let ok = inviter_role.is_some_and(|r| {
+                PermSet::of_role(r).has(AccountPerm::CreateInvitation) && may_assign(r, inv.role())
+            });
+            if ok {
+                None
+            } else {
+                Some(Unusable::InviterLostRight)
+            }
+        }
+    };
+    Ok(Some(Checked {
+        inv,
+        account,
+        problem,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "invitations/open.html")]
+struct OpenPage {
+    csrf: String,
+    id: String,
+    code: String,
+    account_name: String,
+    inviter: String,
+    role: String,
+    email: String,
+    expires: String,
+    problem: Option<Unusable>,
+    /// The logged-in user's e-mail, when someone is logged in.
+    current: Option<String>,
+    matches: bool,
+    next: String,
+}
+
+async fn open(
+    mu: MaybeUser,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code) = (id.clone(), q.code.clone());
+    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let next = format!("/invitations/{}?code={}", id, url_encode(&q.code));
+    let Some(ch) = checked else {
+        return render(
+            StatusCode::NOT_FOUND,
+            &problem_page(mu.csrf, &id, Unusable::Invalid),
+        );
+    };
+    let current = mu.user.as_ref().map(|u| u.email.clone());
+    let matches = mu
+        .user
+        .as_ref()
+        .is_some_and(|u| u.email_normalized == ch.inv.email_normalized);
+    let status = if ch.problem.is_some() {
+        StatusCode::GONE
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &OpenPage {
+            csrf: mu.csrf,
+            id,
+            code: q.code.clone(),
+            account_name: ch.account.name.clone(),
+            inviter: ch.inv.invited_by_name.clone(),
+            role: ch.inv.role().label().into(),
+            email: ch.inv.email.clone(),
+            expires: ch.inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            problem: ch.problem,
+            current,
+            matches,
+            next,
+        },
+    )
+}
+
+fn problem_page(csrf: String, id: &str, p: Unusable) -> OpenPage {
+    OpenPage {
+        csrf,
+        id: id.into(),
+        code: String::new(),
+        account_name: String::new(),
+        inviter: String::new(),
+        role: String::new(),
+        email: String::new(),
+        expires: String::new(),
+        problem: Some(p),
+        current: None,
+        matches: false,
+        next: "/".into(),
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// Outcome of accepting.
+enum Accepted {
+    Joined(String),
+    AlreadyMember(String),
+    WrongUser,
+    Problem(Unusable),
+}
+
+/// Accepts in one transaction: checks again under the account lock, marks the invitation
+/// accepted only if it is still pending, creates the membership.
+fn accept_tx(
+    c: &mut DbConn,
+    id: &str,
+    code: &str,
+    user: &User,
+    ip: &str,
+) -> Result<Accepted, AppError> {
+    let Some(first) = invitations::find(c, id)? else {
+        return Ok(Accepted::Problem(Unusable::Invalid));
+    };
+    accounts::lock(c, &first.account_id)?;
+    let Some(ch) = check(c, id, code)? else {
+        return Ok(Accepted::Problem(Unusable::Invalid));
+    };
+    if ch.inv.email_normalized != user.email_normalized {
+        return Ok(Accepted::WrongUser);
+    }
+    if let Some(p) = ch.problem {
+        if p == Unusable::Used && ch.inv.accepted_by.as_deref() == Some(user.id.as_str()) {
+            return Ok(Accepted::AlreadyMember(ch.account.id));
+        }
+        return Ok(Accepted::Problem(p));
+    }
+    if !invitations::respond(c, &ch.inv.id, "accepted", Some(&user.id))? {
+        return Ok(Accepted::Problem(Unusable::Used));
+    }
+    if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
+        accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
+    }
+    audit::record(
+        c,
+        invitation_event(
+            "atrium.invitation.accepted",
+            user_actor(user),
+            &ch.inv,
+            ip,
+            json!({ "role": ch.inv.role, "user_id": user.id }),
+        ),
+    )?;
+    Ok(Accepted::Joined(ch.account.id))
+}
+
+async fn accept(
+    req: HttpRequest,
+    auth: Auth,
+    path: web::Path<String>,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code, user, ip) = (
+        id.clone(),
+        form.code.clone(),
+        auth.user.clone(),
+        client_ip(&req),
+    );
+    let outcome = db(&auth.pool, move |c| {
+        write_tx(c, |c| accept_tx(c, &id2, &code, &user, &ip))
+    })
+    .await?;
+    match outcome {
+        Accepted::Joined(account) | Accepted::AlreadyMember(account) => {
+            Ok(redirect(&req, &format!("/account/{account}/members")))
+        }
+        Accepted::WrongUser => Ok(redirect(
+            &req,
+            &format!("/invitations/{}?code={}", id, url_encode(&form.code)),
+        )),
+        Accepted::Problem(p) => render(
+            StatusCode::GONE,
+            &problem_page(auth.shell.csrf.clone(), &id, p),
+        ),
+    }
+}
+
+async fn decline(
+    req: HttpRequest,
+    mu: MaybeUser,
+    path: web::Path<String>,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code, user, ip) = (
+        id.clone(),
+        form.code.clone(),
+        mu.user.clone(),
+        client_ip(&req),
+    );
+    let problem = db(&mu.pool, move |c| {
+        write_tx(c, |c| {
+            let Some(ch) = check(c, &id2, &code)? else {
+                return Ok(Some(Unusable::Invalid));
+            };
+            if let Some(p) = ch.problem {
+                return Ok(Some(p));
+            }
+            if invitations::respond(c, &ch.inv.id, "declined", None)? {
+                let actor = match &user {
+                    Some(u) => user_actor(u),
+                    None => Actor::Anonymous {
+                        label: ch.inv.email.clone(),
+                    },
+                };
+                audit::record(
+                    c,
+                    invitation_event("atrium.invitation.declined", actor, &ch.inv, &ip, json!({})),
+                )?;
+            }
+            Ok::<_, AppError>(None)
+        })
+    })
+    .await?;
+    match problem {
+        Some(p) => render(StatusCode::GONE, &problem_page(mu.csrf, &id, p)),
+        None => render(
+            StatusCode::OK,
+            &problem_page(mu.csrf, &id, Unusable::Declined),
+        ),
+    }
+}
+
+async fn signup_page(
+    mu: MaybeUser,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code) = (id.clone(), q.code.clone());
+    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let Some(ch) = checked.filter(|ch| ch.problem.is_none()) else {
+        return render(
+            StatusCode::NOT_FOUND,
+            &problem_page(mu.csrf, &id, Unusable::Invalid),
+        );
+    };
+    page(&invite_signup_page(
+        mu.csrf,
+        &ch.inv,
+        &q.code,
+        SignupForm::default(),
+        FieldErrors::default(),
+    ))
+}
+
+fn invite_signup_page(
+    csrf: String,
+    inv: &Invitation,
+    code: &str,
+    mut form: SignupForm,
+    errors: FieldErrors,
+) -> SignupPage {
+    form.email = inv.email.clone();
+    form.password.clear();
+    SignupPage {
+        csrf,
+        form,
+        errors,
+        next: None,
+        closed: false,
+        email_fixed: true,
+        action: Some(format!(
+            "/invitations/{}/signup?code={}",
+            inv.id,
+            url_encode(code)
+        )),
+    }
+}
+
+/// Sign-up from an invitation: the e-mail is the invited one (also when sign-up is closed),
+/// and the invitation is accepted in the same transaction that creates the user.
+async fn signup(
+    req: HttpRequest,
+    mu: MaybeUser,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+    form: web::Form<SignupForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code) = (id.clone(), q.code.clone());
+    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let Some(ch) = checked.filter(|ch| ch.problem.is_none()) else {
+        return render(
+            StatusCode::GONE,
+            &problem_page(mu.csrf, &id, Unusable::Invalid),
+        );
+    };
+    let mut form = form.into_inner();
+    form.email = ch.inv.email.clone();
+    let valid = match validate_signup(&form) {
+        Ok(v) => v,
+        Err(errors) => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &invite_signup_page(mu.csrf, &ch.inv, &q.code, form, errors),
+            );
+        }
+    };
+    let ip = client_ip(&req);
+    let (id3, code3, ip3) = (id.clone(), q.code.clone(), ip.clone());
+    let created = create_user(&mu.pool, valid, ip, move |c, user| {
+        match accept_tx(c, &id3, &code3, user, &ip3)? {
+            Accepted::Joined(_) | Accepted::AlreadyMember(_) => Ok(()),
+            // Roll the whole sign-up back: the invitation changed underneath.
+            _ => Err(AppError::NotFound),
+        }
+    })
+    .await;
+    match created {
+        Ok(Ok(user)) => {
+            start_session(&mu.session, &user.id)?;
+            Ok(redirect(
+                &req,
+                &format!("/account/{}/members", ch.account.id),
+            ))
+        }
+        Ok(Err(errors)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &invite_signup_page(mu.csrf, &ch.inv, &q.code, form, errors),
+        ),
+        Err(AppError::NotFound) => render(
+            StatusCode::GONE,
+            &problem_page(mu.csrf, &id, Unusable::Used),
+        ),
+        Err(e) => Err(e),
+    }
+}
