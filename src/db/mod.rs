@@ -157,6 +157,9 @@ pub fn connect_counted(
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
+        // Validation would cost a query per checkout; broken connections are found by
+        // `has_broken` and by the failing query itself.
+        .test_on_check_out(false)
         .build(manager)?;
     Ok(pool)
 }

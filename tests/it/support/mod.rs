@@ -82,6 +82,7 @@ pub struct TestApp {
     pub pool: Pool,
     pub client: Client,
     pub settings: Settings,
+    pub queries: atrium::db::QueryCounter,
     handle: actix_web::dev::ServerHandle,
     _db: TestDb,
     pub dir: tempfile::TempDir,
@@ -123,6 +124,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let base = app.public_url().as_str().trim_end_matches('/').to_string();
     let pool = app.pool();
     let handle = app.handle();
+    let queries = app.query_counter();
     tokio::spawn(app.run_until_stopped());
     let client = Client::new(&base);
     TestApp {
@@ -131,6 +133,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         pool,
         client,
         settings,
+        queries,
         handle,
         _db: db,
         dir,
