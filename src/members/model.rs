@@ -20,6 +20,28 @@ pub struct MemberRow {
     pub last_login: Option<chrono::NaiveDateTime>,
 }
 
+/// The columns of a member row, as loaded.
+type RawRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<chrono::NaiveDateTime>,
+);
+
+fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> MemberRow {
+    MemberRow {
+        user_id,
+        name: format!("{first} {last}").trim().to_string(),
+        handle,
+        email,
+        role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
+        last_login,
+    }
+}
+
 fn like_pattern(q: &str) -> String {
     let escaped: String = q
         .trim()
@@ -61,15 +83,7 @@ pub fn page(
     };
     let total: i64 = base().count().get_result(conn)?;
     let offset = (page.max(1) - 1) * PAGE_SIZE;
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<chrono::NaiveDateTime>,
-    )> = base()
+    let rows: Vec<RawRow> = base()
         .order((users::handle.asc(), users::id.asc()))
         .limit(PAGE_SIZE)
         .offset(offset)
@@ -83,33 +97,13 @@ pub fn page(
             users::last_login_at,
         ))
         .load(conn)?;
-    let rows = rows
-        .into_iter()
-        .map(
-            |(user_id, handle, first, last, email, role, last_login)| MemberRow {
-                user_id,
-                name: format!("{first} {last}").trim().to_string(),
-                handle,
-                email,
-                role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
-                last_login,
-            },
-        )
-        .collect();
+    let rows = rows.into_iter().map(to_row).collect();
     Ok((rows, total))
 }
 
 /// One member's row.
 pub fn row(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
-    let row: Option<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<chrono::NaiveDateTime>,
-    )> = account_memberships::table
+    let row: Option<RawRow> = account_memberships::table
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
         .filter(account_memberships::user_id.eq(user_id))
@@ -124,14 +118,5 @@ pub fn row(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<Op
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(
-        |(user_id, handle, first, last, email, role, last_login)| MemberRow {
-            user_id,
-            name: format!("{first} {last}").trim().to_string(),
-            handle,
-            email,
-            role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
-            last_login,
-        },
-    ))
+    Ok(row.map(to_row))
 }
