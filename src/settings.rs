@@ -159,8 +159,13 @@ impl Settings {
             .map(|n| n.get() as u64)
             .unwrap_or(2);
         let workers = number("ATRIUM_WORKERS", cores, "greater than 0")? as usize;
-        let mail_poll = Duration::from_millis(number("ATRIUM_MAIL_POLL_MS", 1000, "of milliseconds")?);
-        let mail_retry_base = Duration::from_millis(number("ATRIUM_MAIL_RETRY_BASE_MS", 5000, "of milliseconds")?);
+        let mail_poll =
+            Duration::from_millis(number("ATRIUM_MAIL_POLL_MS", 1000, "of milliseconds")?);
+        let mail_retry_base = Duration::from_millis(number(
+            "ATRIUM_MAIL_RETRY_BASE_MS",
+            5000,
+            "of milliseconds",
+        )?);
         let mail_max_attempts = number("ATRIUM_MAIL_MAX_ATTEMPTS", 12, "greater than 0")? as u32;
         Ok(Settings {
             bind,

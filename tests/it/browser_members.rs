@@ -30,17 +30,30 @@ async fn an_admin_invites_two_people_and_changes_the_new_members_role_inline() {
     admin.fill("E-mail or handle", "adam").await;
     admin.fill("Password", PW).await;
     admin.click_button("Log in").await;
-    admin.goto(&app.url(&format!("/account/{acct}/members"))).await;
-    admin.fill("E-mail addresses", "first@example.com, second@example.com").await;
+    admin
+        .goto(&app.url(&format!("/account/{acct}/members")))
+        .await;
+    admin
+        .fill("E-mail addresses", "first@example.com, second@example.com")
+        .await;
     admin.select("Role", "Member").await;
     admin.click_button("Send invitations").await;
-    admin.wait_for_text("first@example.com: Invitation sent.").await;
-    admin.wait_for_text("second@example.com: Invitation sent.").await;
+    admin
+        .wait_for_text("first@example.com: Invitation sent.")
+        .await;
+    admin
+        .wait_for_text("second@example.com: Invitation sent.")
+        .await;
 
     // The second person opens the link from the e-mail in a fresh browser.
     let mails = smtp.wait_for_messages(2, Duration::from_secs(10)).await;
-    let mail = mails.iter().find(|m| m.to.iter().any(|t| t == "second@example.com")).expect("mail to second");
-    let link = mail.find_link(&format!("{}/invitations/", app.base)).expect("link");
+    let mail = mails
+        .iter()
+        .find(|m| m.to.iter().any(|t| t == "second@example.com"))
+        .expect("mail to second");
+    let link = mail
+        .find_link(&format!("{}/invitations/", app.base))
+        .expect("link");
     let invitee = Browser::start().await;
     invitee.goto(&link).await;
     invitee.wait_for_text("Join Acme").await;
@@ -51,17 +64,29 @@ async fn an_admin_invites_two_people_and_changes_the_new_members_role_inline() {
     invitee.fill("Password", PW).await;
     invitee.click_button("Sign up").await;
     invitee.wait_for_text("Members").await;
-    invitee.wait_for_url(|u| u.ends_with(&format!("/account/{acct}/members"))).await;
+    invitee
+        .wait_for_url(|u| u.ends_with(&format!("/account/{acct}/members")))
+        .await;
     assert_eq!(role_in(&app, &acct, "sam").as_deref(), Some("member"));
     invitee.close().await;
 
     // The Admin changes Sam's role inline; the page is not reloaded.
-    admin.goto(&app.url(&format!("/account/{acct}/members"))).await;
+    admin
+        .goto(&app.url(&format!("/account/{acct}/members")))
+        .await;
     admin.wait_for_text("sam").await;
-    admin.client.execute("window.__notReloaded = 42; return null;", vec![]).await.expect("mark the page");
+    admin
+        .client
+        .execute("window.__notReloaded = 42; return null;", vec![])
+        .await
+        .expect("mark the page");
     admin.select("Role of sam", "Admin").await;
     admin.wait_for_text("Role saved.").await;
-    let marker = admin.client.execute("return window.__notReloaded || null;", vec![]).await.expect("read the marker");
+    let marker = admin
+        .client
+        .execute("return window.__notReloaded || null;", vec![])
+        .await
+        .expect("read the marker");
     assert_eq!(marker, serde_json::json!(42), "the page was not reloaded");
     assert_eq!(role_in(&app, &acct, "sam").as_deref(), Some("admin"));
     admin.close().await;

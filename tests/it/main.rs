@@ -4,3 +4,6 @@ mod support;
 
 mod auth;
 mod browser_auth;
+mod browser_members;
+mod invitations;
+mod members;

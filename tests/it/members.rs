@@ -8,23 +8,31 @@ pub const PW: &str = "correct horse battery";
 
 /// Creates an organization through the form; returns its id.
 pub async fn create_org(c: &Client, name: &str, handle: &str) -> String {
-    let r = c.post_form("/accounts/new", &[("name", name), ("handle", handle)]).await;
+    let r = c
+        .post_form("/accounts/new", &[("name", name), ("handle", handle)])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "create org: {}", r.text);
     let loc = r.location().expect("location");
-    loc.trim_start_matches("/account/").trim_end_matches("/members").to_string()
+    loc.trim_start_matches("/account/")
+        .trim_end_matches("/members")
+        .to_string()
 }
 
 pub fn user_id(app: &TestApp, handle: &str) -> String {
-    use diesel::prelude::*;
     use atrium::db::schema::users;
+    use diesel::prelude::*;
     let mut c = app.conn();
-    users::table.filter(users::handle.eq(handle)).select(users::id).first(&mut c).expect("user")
+    users::table
+        .filter(users::handle.eq(handle))
+        .select(users::id)
+        .first(&mut c)
+        .expect("user")
 }
 
 /// Puts `handle` into the account with `role`, straight in the database (test setup only).
 pub fn add_member(app: &TestApp, account_id: &str, handle: &str, role: &str) {
-    use diesel::prelude::*;
     use atrium::db::schema::account_memberships as m;
+    use diesel::prelude::*;
     let uid = user_id(app, handle);
     let mut c = app.conn();
     diesel::insert_into(m::table)
@@ -40,8 +48,8 @@ pub fn add_member(app: &TestApp, account_id: &str, handle: &str, role: &str) {
 }
 
 pub fn role_in(app: &TestApp, account_id: &str, handle: &str) -> Option<String> {
-    use diesel::prelude::*;
     use atrium::db::schema::account_memberships as m;
+    use diesel::prelude::*;
     let uid = user_id(app, handle);
     let mut c = app.conn();
     m::table
@@ -61,17 +69,30 @@ async fn a_user_creates_an_organization_and_becomes_its_owner() {
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("owner"));
     let page = ana.get(&format!("/account/{acct}/members")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("Acme Data"), "the sidebar shows the account");
+    assert!(
+        page.text.contains("Acme Data"),
+        "the sidebar shows the account"
+    );
     // Duplicate handles (also a user's handle) are refused beside the field.
     for taken in ["acme", "ana"] {
-        let r = ana.post_form("/accounts/new", &[("name", "Other"), ("handle", taken)]).await;
+        let r = ana
+            .post_form("/accounts/new", &[("name", "Other"), ("handle", taken)])
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.text.contains("id=\"handle-error\""));
     }
-    let r = ana.post_form("/accounts/new", &[("name", ""), ("handle", "Bad Handle")]).await;
+    let r = ana
+        .post_form("/accounts/new", &[("name", ""), ("handle", "Bad Handle")])
+        .await;
     assert!(r.text.contains("id=\"name-error\"") && r.text.contains("id=\"handle-error\""));
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE kind = 'organization'"), 1);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.account.created'"), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM accounts WHERE kind = 'organization'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.account.created'"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -82,34 +103,92 @@ async fn account_settings_rename_and_delete_with_typed_handle() {
     let acct = create_org(&ana, "Acme", "acme").await;
     add_member(&app, &acct, "bo", "member");
 
-    let r = ana.post_form(&format!("/account/{acct}/settings"), &[("name", "Acme Corp"), ("handle", "acme-corp")]).await;
+    let r = ana
+        .post_form(
+            &format!("/account/{acct}/settings"),
+            &[("name", "Acme Corp"), ("handle", "acme-corp")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.text.contains("Account settings saved."));
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp' AND name = 'Acme Corp'"), 1);
-    let r = ana.post_form(&format!("/account/{acct}/settings"), &[("name", "Acme Corp"), ("handle", "bo")]).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a user's handle is taken");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp' AND name = 'Acme Corp'"
+        ),
+        1
+    );
+    let r = ana
+        .post_form(
+            &format!("/account/{acct}/settings"),
+            &[("name", "Acme Corp"), ("handle", "bo")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a user's handle is taken"
+    );
 
-    let wrong = ana.post_form(&format!("/account/{acct}/delete"), &[("confirm_handle", "acme")]).await;
+    let wrong = ana
+        .post_form(
+            &format!("/account/{acct}/delete"),
+            &[("confirm_handle", "acme")],
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp'"), 1);
-    let ok = ana.post_form(&format!("/account/{acct}/delete"), &[("confirm_handle", "acme-corp")]).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp'"),
+        1
+    );
+    let ok = ana
+        .post_form(
+            &format!("/account/{acct}/delete"),
+            &[("confirm_handle", "acme-corp")],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp'"), 0);
-    assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM account_memberships WHERE account_id = '{acct}'")), 0);
-    assert_eq!(ana.get(&format!("/account/{acct}/members")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.account.deleted'"), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme-corp'"),
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM account_memberships WHERE account_id = '{acct}'"
+        )),
+        0
+    );
+    assert_eq!(
+        ana.get(&format!("/account/{acct}/members")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.account.deleted'"),
+        1
+    );
 
     // A personal account cannot be deleted.
     let personal: String = {
         use atrium::db::schema::accounts;
         use diesel::prelude::*;
         let mut c = app.conn();
-        accounts::table.filter(accounts::handle.eq("ana")).select(accounts::id).first(&mut c).expect("personal")
+        accounts::table
+            .filter(accounts::handle.eq("ana"))
+            .select(accounts::id)
+            .first(&mut c)
+            .expect("personal")
     };
-    let r = ana.post_form(&format!("/account/{personal}/delete"), &[("confirm_handle", "ana")]).await;
+    let r = ana
+        .post_form(
+            &format!("/account/{personal}/delete"),
+            &[("confirm_handle", "ana")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text.contains("A personal account cannot be deleted."));
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'ana'"), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'ana'"),
+        1
+    );
 }
 
 #[tokio::test]
@@ -127,15 +206,32 @@ async fn a_member_cannot_reach_admin_actions_by_url_or_forged_post() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.text.contains("Send invitations"));
     assert!(!page.text.contains("aria-label=\"Role of"));
-    assert_eq!(bo.get(&format!("/account/{acct}/members/invitations")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bo.get(&format!("/account/{acct}/members/invitations"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     // Forged posts are refused and change nothing.
     let forged = [
-        (format!("/account/{acct}/members/{ana_id}/role"), vec![("role", "member")]),
+        (
+            format!("/account/{acct}/members/{ana_id}/role"),
+            vec![("role", "member")],
+        ),
         (format!("/account/{acct}/members/{ana_id}/remove"), vec![]),
-        (format!("/account/{acct}/invitations"), vec![("emails", "x@example.com"), ("role", "admin")]),
-        (format!("/account/{acct}/settings"), vec![("name", "Hacked"), ("handle", "hacked")]),
-        (format!("/account/{acct}/delete"), vec![("confirm_handle", "acme")]),
+        (
+            format!("/account/{acct}/invitations"),
+            vec![("emails", "x@example.com"), ("role", "admin")],
+        ),
+        (
+            format!("/account/{acct}/settings"),
+            vec![("name", "Hacked"), ("handle", "hacked")],
+        ),
+        (
+            format!("/account/{acct}/delete"),
+            vec![("confirm_handle", "acme")],
+        ),
     ];
     for (path, fields) in &forged {
         let r = bo.post_form(path, fields).await;
@@ -143,13 +239,24 @@ async fn a_member_cannot_reach_admin_actions_by_url_or_forged_post() {
     }
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("owner"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM invitations"), 0);
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE name = 'Hacked'"), 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM accounts WHERE name = 'Hacked'"),
+        0
+    );
 
     // Someone outside the account does not see it at all.
-    for path in [format!("/account/{acct}/members"), format!("/account/{acct}/settings")] {
+    for path in [
+        format!("/account/{acct}/members"),
+        format!("/account/{acct}/settings"),
+    ] {
         assert_eq!(eve.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let r = eve.post_form(&format!("/account/{acct}/members/{ana_id}/role"), &[("role", "member")]).await;
+    let r = eve
+        .post_form(
+            &format!("/account/{acct}/members/{ana_id}/role"),
+            &[("role", "member")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -162,36 +269,80 @@ async fn role_guards_hold_last_owner_and_nobody_grants_above_their_role() {
     let acct = create_org(&ana, "Acme", "acme").await;
     add_member(&app, &acct, "al", "admin");
     add_member(&app, &acct, "bo", "member");
-    let (ana_id, bo_id, al_id) = (user_id(&app, "ana"), user_id(&app, "bo"), user_id(&app, "al"));
+    let (ana_id, bo_id, al_id) = (
+        user_id(&app, "ana"),
+        user_id(&app, "bo"),
+        user_id(&app, "al"),
+    );
 
     // The last Owner cannot be demoted, even by themselves.
-    let r = ana.post_htmx(&format!("/account/{acct}/members/{ana_id}/role"), &[("role", "admin")]).await;
+    let r = ana
+        .post_htmx(
+            &format!("/account/{acct}/members/{ana_id}/role"),
+            &[("role", "admin")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text.contains("An account must keep at least one Owner."));
-    assert!(r.text.contains("<tr"), "the row comes back with the error in it");
+    assert!(
+        r.text.contains("<tr"),
+        "the row comes back with the error in it"
+    );
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("owner"));
 
     // An Admin cannot make an Owner, nor change or remove one.
-    let r = al.post_htmx(&format!("/account/{acct}/members/{bo_id}/role"), &[("role", "owner")]).await;
+    let r = al
+        .post_htmx(
+            &format!("/account/{acct}/members/{bo_id}/role"),
+            &[("role", "owner")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(role_in(&app, &acct, "bo").as_deref(), Some("member"));
-    let r = al.post_htmx(&format!("/account/{acct}/members/{ana_id}/role"), &[("role", "member")]).await;
+    let r = al
+        .post_htmx(
+            &format!("/account/{acct}/members/{ana_id}/role"),
+            &[("role", "member")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = al.post_htmx(&format!("/account/{acct}/members/{ana_id}/remove"), &[]).await;
+    let r = al
+        .post_htmx(&format!("/account/{acct}/members/{ana_id}/remove"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("owner"));
 
     // An Admin may make a Member an Admin; the row is re-rendered.
-    let r = al.post_htmx(&format!("/account/{acct}/members/{bo_id}/role"), &[("role", "admin")]).await;
+    let r = al
+        .post_htmx(
+            &format!("/account/{acct}/members/{bo_id}/role"),
+            &[("role", "admin")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("Role saved."));
     assert_eq!(role_in(&app, &acct, "bo").as_deref(), Some("admin"));
-    assert_eq!(app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.member.role_changed'"), 1);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.member.role_changed'"
+        ),
+        1
+    );
 
     // With a second Owner, the first may step down.
-    let r = ana.post_htmx(&format!("/account/{acct}/members/{al_id}/role"), &[("role", "owner")]).await;
+    let r = ana
+        .post_htmx(
+            &format!("/account/{acct}/members/{al_id}/role"),
+            &[("role", "owner")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = ana.post_htmx(&format!("/account/{acct}/members/{ana_id}/role"), &[("role", "member")]).await;
+    let r = ana
+        .post_htmx(
+            &format!("/account/{acct}/members/{ana_id}/role"),
+            &[("role", "member")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("member"));
 }
@@ -207,11 +358,17 @@ async fn removing_a_member_and_leaving_an_account() {
     add_member(&app, &acct, "cy", "member");
     let bo_id = user_id(&app, "bo");
 
-    let r = ana.post_form(&format!("/account/{acct}/members/{bo_id}/remove"), &[]).await;
+    let r = ana
+        .post_form(&format!("/account/{acct}/members/{bo_id}/remove"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("Member removed."));
     assert_eq!(role_in(&app, &acct, "bo"), None);
-    assert_eq!(bo.get(&format!("/account/{acct}/members")).await.status, StatusCode::NOT_FOUND, "at the next request");
+    assert_eq!(
+        bo.get(&format!("/account/{acct}/members")).await.status,
+        StatusCode::NOT_FOUND,
+        "at the next request"
+    );
 
     let r = cy.post_form(&format!("/account/{acct}/leave"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -222,7 +379,12 @@ async fn removing_a_member_and_leaving_an_account() {
     assert!(r.text.contains("You are the last Owner"));
     assert_eq!(role_in(&app, &acct, "ana").as_deref(), Some("owner"));
     for action in ["atrium.member.removed", "atrium.member.left"] {
-        assert_eq!(app.count(&format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}'")), 1);
+        assert_eq!(
+            app.count(&format!(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}'"
+            )),
+            1
+        );
     }
 }
 
@@ -240,7 +402,10 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             users.push(format!(
                 "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}')"
             ));
-            members.push(format!("('{}', '{account_id}', '{id}', 'member', '{t}')", uuid::Uuid::new_v4()));
+            members.push(format!(
+                "('{}', '{account_id}', '{id}', 'member', '{t}')",
+                uuid::Uuid::new_v4()
+            ));
         }
         sql.push_str(&format!(
             "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};",
@@ -258,7 +423,9 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
 #[tokio::test]
 async fn the_members_page_of_ten_thousand_members_uses_a_bounded_number_of_queries() {
     // No background mail polling during the measurement.
-    let app = crate::support::spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
+    let app =
+        crate::support::spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600))
+            .await;
     let ana = app.signup("ana@example.com", "ana", PW).await;
     let acct = create_org(&ana, "Big", "big").await;
     seed_members(&app, &acct, 10_000);
@@ -274,18 +441,32 @@ async fn the_members_page_of_ten_thousand_members_uses_a_bounded_number_of_queri
 
     let before = app.queries.get();
     let filtered = ana
-        .get_with(&format!("/account/{acct}/members?q=user0999"), &[("HX-Request", "true"), ("HX-Target", "members-table")])
+        .get_with(
+            &format!("/account/{acct}/members?q=user0999"),
+            &[("HX-Request", "true"), ("HX-Target", "members-table")],
+        )
         .await;
     let filtered_queries = app.queries.get() - before;
     assert_eq!(filtered.status, StatusCode::OK);
-    assert!(!filtered.text.contains("<html"), "htmx gets the table fragment");
-    assert!(filtered.text.contains("10 members matching"), "{}", &filtered.text[..300.min(filtered.text.len())]);
+    assert!(
+        !filtered.text.contains("<html"),
+        "htmx gets the table fragment"
+    );
+    assert!(
+        filtered.text.contains("10 members matching"),
+        "{}",
+        &filtered.text[..300.min(filtered.text.len())]
+    );
 
     let before = app.queries.get();
     let later = ana.get(&format!("/account/{acct}/members?page=150")).await;
     let later_queries = app.queries.get() - before;
     assert!(later.text.contains("Page 150 of 201"));
-    for (what, n) in [("first page", first_queries), ("filtered page", filtered_queries), ("page 150", later_queries)] {
+    for (what, n) in [
+        ("first page", first_queries),
+        ("filtered page", filtered_queries),
+        ("page 150", later_queries),
+    ] {
         assert!(n <= 8, "{what} took {n} queries");
     }
 }
