@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("atrium: {e}");
+            eprintln!("atrium: {}", one_line(&format!("{e:#}")));
             return ExitCode::from(2);
         }
     };
@@ -22,13 +22,13 @@ async fn main() -> ExitCode {
                 match app.run_until_stopped().await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
-                        eprintln!("atrium: {e}");
+                        eprintln!("atrium: {}", one_line(&format!("{e:#}")));
                         ExitCode::FAILURE
                     }
                 }
             }
             Err(e) => {
-                eprintln!("atrium: {e}");
+                eprintln!("atrium: {}", one_line(&format!("{e:#}")));
                 ExitCode::FAILURE
             }
         },
@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("atrium: {e}");
+                eprintln!("atrium: {}", one_line(&format!("{e:#}")));
                 ExitCode::FAILURE
             }
         },
@@ -53,4 +53,9 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Error messages from libraries (libpq) can span lines; the operator gets one.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

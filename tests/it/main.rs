@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod binary;
 mod browser_auth;
 mod browser_members;
 mod invitations;
