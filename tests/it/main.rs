@@ -8,3 +8,4 @@ mod browser_auth;
 mod browser_members;
 mod invitations;
 mod members;
+mod screenshots;

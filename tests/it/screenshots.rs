@@ -1,0 +1,62 @@
+//! Not a check: `cargo test --test it screenshots -- --ignored` saves PNGs of the main
+//! pages (laptop and phone widths) to `$ATRIUM_SCREENSHOTS` (default /tmp/atrium-shots),
+//! to look at the UI after a change.
+
+use crate::members::{PW, add_member, create_org};
+use crate::support::browser::Browser;
+use crate::support::spawn_app;
+
+#[tokio::test]
+#[ignore]
+async fn screenshots() {
+    let out = std::path::PathBuf::from(
+        std::env::var("ATRIUM_SCREENSHOTS").unwrap_or_else(|_| "/tmp/atrium-shots".into()),
+    );
+    std::fs::create_dir_all(&out).expect("dir");
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme Data", "acme").await;
+    for i in 0..8 {
+        let h = format!("member{i}");
+        app.signup(&format!("{h}@example.com"), &h, PW).await;
+        add_member(&app, &acct, &h, if i % 3 == 0 { "admin" } else { "member" });
+    }
+    ana.post_form(
+        &format!("/account/{acct}/invitations"),
+        &[
+            ("emails", "x@example.com, bad, y@example.com"),
+            ("role", "member"),
+        ],
+    )
+    .await;
+    let b = Browser::start().await;
+    b.goto(&app.url("/auth/login")).await;
+    for (w, h, tag) in [(1366, 900, "laptop"), (390, 844, "phone")] {
+        b.client.set_window_size(w, h).await.expect("size");
+        b.goto(&app.url("/auth/login")).await;
+        b.screenshot(&out.join(format!("login-{tag}.png"))).await;
+    }
+    b.client.set_window_size(1366, 900).await.expect("size");
+    b.fill("E-mail or handle", "ana").await;
+    b.fill("Password", PW).await;
+    b.click_button("Log in").await;
+    b.wait_for_text("Welcome").await;
+    for (w, h, tag) in [(1366, 900, "laptop"), (390, 844, "phone")] {
+        b.client.set_window_size(w, h).await.expect("size");
+        for (name, path) in [
+            ("onboarding", "/onboarding".to_string()),
+            ("members", format!("/account/{acct}/members")),
+            (
+                "invitations",
+                format!("/account/{acct}/members/invitations"),
+            ),
+            ("settings", format!("/account/{acct}/settings")),
+            ("profile", "/profile".to_string()),
+            ("notfound", "/nothing/here".to_string()),
+        ] {
+            b.goto(&app.url(&path)).await;
+            b.screenshot(&out.join(format!("{name}-{tag}.png"))).await;
+        }
+    }
+    b.close().await;
+}
