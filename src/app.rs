@@ -217,6 +217,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::accounts::handlers::routes(cfg);
     crate::members::handlers::routes(cfg);
     crate::invitations::handlers::routes(cfg);
+    crate::workspaces::handlers::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

@@ -14,6 +14,7 @@ pub mod members;
 pub mod settings;
 pub mod users;
 pub mod web;
+pub mod workspaces;
 
 pub use app::Application;
 pub use settings::Settings;

@@ -33,6 +33,21 @@ pub struct AccountForm {
     pub name: String,
     #[serde(default)]
     pub handle: String,
+    /// Settings page only: empty = unlimited.
+    #[serde(default)]
+    pub workspace_limit: String,
+}
+
+/// Parses the optional workspace limit (empty = unlimited).
+fn parse_limit(raw: &str) -> Result<Option<i64>, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(Some(n)),
+        _ => Err("Enter a whole number from 1 to 100000, or leave it empty for no limit."),
+    }
 }
 
 fn parse(form: &AccountForm) -> Result<(Name, Handle), FieldErrors> {
@@ -169,6 +184,11 @@ impl SettingsPage {
             form: AccountForm {
                 name: ctx.account.name.clone(),
                 handle: ctx.account.handle.clone(),
+                workspace_limit: ctx
+                    .account
+                    .workspace_limit
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
             },
             errors: FieldErrors::default(),
             delete_error: None,
@@ -206,6 +226,10 @@ async fn update(
     if ctx.account.is_personal() && handle.as_str() != ctx.account.handle {
         errors.add("handle", "A personal account keeps its owner's handle.");
     }
+    let limit = parse_limit(&form.workspace_limit)
+        .map_err(|e| errors.add("workspace_limit", e))
+        .ok()
+        .flatten();
     if !errors.is_empty() {
         let mut p = SettingsPage::of(ctx);
         p.form = form;
@@ -222,7 +246,7 @@ async fn update(
             {
                 return Ok(false);
             }
-            accounts::update(c, &account.id, name.as_str(), handle.as_str())?;
+            accounts::update(c, &account.id, name.as_str(), handle.as_str(), limit)?;
             audit::record(
                 c,
                 Event {
@@ -239,6 +263,7 @@ async fn update(
                     payload: json!({
                         "name": { "from": account.name, "to": name.as_str() },
                         "handle": { "from": account.handle, "to": handle.as_str() },
+                        "workspace_limit": { "from": account.workspace_limit, "to": limit },
                     }),
                 },
             )?;
@@ -251,6 +276,7 @@ async fn update(
         p.form = AccountForm {
             name: form.name.trim().into(),
             handle: form.handle.trim().into(),
+            workspace_limit: limit.map(|n| n.to_string()).unwrap_or_default(),
         };
         p.account_handle = p.form.handle.clone();
         p.notice = Some("Account settings saved.".into());

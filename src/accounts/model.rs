@@ -74,6 +74,7 @@ pub struct Account {
     pub handle: String,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    pub workspace_limit: Option<i64>,
 }
 
 impl Account {
@@ -221,11 +222,18 @@ pub fn lock(conn: &mut DbConn, account_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-pub fn update(conn: &mut DbConn, id: &str, name: &str, handle: &str) -> QueryResult<()> {
+pub fn update(
+    conn: &mut DbConn,
+    id: &str,
+    name: &str,
+    handle: &str,
+    workspace_limit: Option<i64>,
+) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::name.eq(name),
             accounts::handle.eq(handle),
+            accounts::workspace_limit.eq(workspace_limit),
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -3,5 +3,6 @@
 //! (through [`AccountCtx`]); no handler compares roles by itself.
 
 pub mod account;
+pub mod workspace;
 
 pub use account::{AccountCtx, AccountPerm, PermSet, account_permissions};

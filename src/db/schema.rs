@@ -23,6 +23,7 @@ diesel::table! {
         handle -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        workspace_limit -> Nullable<BigInt>,
     }
 }
 
@@ -117,7 +118,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workspace_roles (id) {
+        id -> Text,
+        account_id -> Nullable<Text>,
+        builtin -> Nullable<Text>,
+        name -> Text,
+        description -> Text,
+        scopes -> Text,
+        inherited_role -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        handle -> Text,
+        description -> Text,
+        default_role_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspace_access (id) {
+        id -> Text,
+        workspace_id -> Text,
+        user_id -> Text,
+        role_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspace_visits (user_id, workspace_id) {
+        user_id -> Text,
+        workspace_id -> Text,
+        visited_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(invitations -> accounts (account_id));
+diesel::joinable!(workspaces -> accounts (account_id));
+diesel::joinable!(workspace_access -> workspaces (workspace_id));
+diesel::joinable!(workspace_access -> users (user_id));
+diesel::joinable!(workspace_access -> workspace_roles (role_id));
+diesel::joinable!(workspace_visits -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -127,4 +178,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     invitations,
     outbox,
+    workspace_roles,
+    workspaces,
+    workspace_access,
+    workspace_visits,
 );

@@ -23,11 +23,13 @@ use crate::settings::{MailTransport, Settings};
 const BATCH: i64 = 20;
 /// How long a claim keeps other senders away from a row.
 const CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
-/// lettre's per-operation socket timeout.
+/// lettre's timeout. Its async (tokio) transport applies it to the TCP connect only,
+/// not to reading the server's replies, so `SEND_DEADLINE` bounds the rest.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The whole SMTP conversation of one message; well inside `CLAIM`, so a claim never
-/// runs out while its message is still being sent.
-const SEND_DEADLINE: Duration = Duration::from_secs(60);
+/// The whole SMTP conversation of one message: a server that accepts the connection
+/// and then says nothing is given up on after this. Well inside `CLAIM`, so a claim
+/// never runs out while its message is still being sent.
+const SEND_DEADLINE: Duration = Duration::from_secs(30);
 /// The longest wait between two attempts.
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// `last_error` is shown in the UI: keep it short.

@@ -463,6 +463,7 @@ async fn remove(
 /// here when workspaces exist). Pending invitations the person sent stop working because
 /// acceptance checks that the inviter may still invite.
 pub fn remove_membership(c: &mut DbConn, account_id: &str, user_id: &str) -> Result<(), AppError> {
+    crate::workspaces::model::remove_user_accesses_in_account(c, account_id, user_id)?;
     accounts::remove_member(c, account_id, user_id)?;
     Ok(())
 }

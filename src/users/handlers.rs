@@ -63,11 +63,10 @@ pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<
     Ok(csrf)
 }
 
-async fn home(mu: MaybeUser) -> Result<HttpResponse, AppError> {
-    let to = if mu.user.is_some() {
-        "/onboarding"
-    } else {
-        "/auth/login"
+async fn home(mu: MaybeUser, auth: Option<Auth>) -> Result<HttpResponse, AppError> {
+    let to = match (&mu.user, auth) {
+        (Some(_), Some(auth)) => crate::workspaces::handlers::home_for(&auth).await?,
+        _ => "/auth/login".into(),
     };
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", to))
@@ -508,18 +507,18 @@ async fn logout(
 
 // ---------- onboarding ----------
 
-#[derive(Template)]
-#[template(path = "onboarding/index.html")]
-struct OnboardingPage {
-    shell: Shell,
-    first_name: String,
-}
-
 async fn onboarding(auth: Auth) -> Result<HttpResponse, AppError> {
-    page(&OnboardingPage {
-        first_name: auth.user.first_name.clone(),
-        shell: auth.shell,
-    })
+    use crate::workspaces::handlers::{WorkspaceForm, onboarding_page};
+    let form = WorkspaceForm {
+        account_id: auth
+            .shell
+            .accounts
+            .first()
+            .map(|a| a.id.clone())
+            .unwrap_or_default(),
+        ..WorkspaceForm::default()
+    };
+    page(&onboarding_page(auth, form, FieldErrors::default()))
 }
 
 // ---------- profile ----------

@@ -7,5 +7,7 @@ mod binary;
 mod browser_auth;
 mod browser_members;
 mod invitations;
+mod mail;
 mod members;
 mod screenshots;
+mod workspaces;

@@ -1,0 +1,408 @@
+//! Workspace pages: the account's workspace list and create form, onboarding's create
+//! form, the dashboard and the switcher.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::WorkspaceCtx;
+use super::model::{self as workspaces, NewWorkspace, Reachable, Workspace};
+use crate::accounts::model as accounts;
+use crate::app::AppConfig;
+use crate::audit::{self, Event, Resource};
+use crate::authn::Auth;
+use crate::authz::{AccountCtx, AccountPerm, PermSet};
+use crate::db::write_tx;
+use crate::users::domain::{Handle, Name};
+use crate::users::handlers::user_actor;
+use crate::web::shell::AccountLink;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/account/{account_id}/workspaces", web::get().to(list))
+        .route(
+            "/account/{account_id}/workspaces",
+            web::post().to(create_in_account),
+        )
+        .route(
+            "/onboarding/workspace",
+            web::post().to(create_from_onboarding),
+        )
+        .route(
+            "/account/{account_id}/workspace/{workspace_id}/dashboard",
+            web::get().to(dashboard),
+        )
+        .route("/switcher", web::get().to(switcher));
+}
+
+pub const SWITCHER_LIMIT: i64 = 50;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct WorkspaceForm {
+    #[serde(default)]
+    pub account_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+pub struct ValidWorkspace {
+    pub name: Name,
+    pub handle: Handle,
+    pub description: String,
+}
+
+pub fn validate(form: &WorkspaceForm) -> Result<ValidWorkspace, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let name = Name::parse(&form.name, "a name", true)
+        .map_err(|e| errors.add("name", e))
+        .ok();
+    let handle = Handle::parse_len(&form.handle, 1)
+        .map_err(|e| errors.add("handle", e))
+        .ok();
+    let description = form.description.trim().to_string();
+    if description.chars().count() > 500 {
+        errors.add("description", "Descriptions are at most 500 characters.");
+    } else if description
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        errors.add(
+            "description",
+            "Descriptions cannot contain control characters.",
+        );
+    }
+    match (name, handle) {
+        (Some(name), Some(handle)) if errors.is_empty() => Ok(ValidWorkspace {
+            name,
+            handle,
+            description,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Accounts in which the user may create workspaces.
+pub fn creatable_accounts(shell: &Shell) -> Vec<AccountLink> {
+    shell
+        .accounts
+        .iter()
+        .filter(|a| PermSet::of_role(a.role).has(AccountPerm::CreateWorkspace))
+        .cloned()
+        .collect()
+}
+
+/// Creates the workspace in one transaction (handle and limit checked inside it).
+async fn create(
+    req: &HttpRequest,
+    auth: &Auth,
+    account_id: String,
+    valid: ValidWorkspace,
+) -> Result<Result<Workspace, FieldErrors>, AppError> {
+    let (user, ip) = (auth.user.clone(), client_ip(req));
+    db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            accounts::lock(c, &account_id)?;
+            let Some(account) = accounts::find(c, &account_id)? else { return Err(AppError::NotFound) };
+            // Decide with current data: the user's role now, not when the page was loaded.
+            let role = accounts::role_of(c, &account_id, &user.id)?;
+            if !role.is_some_and(|r| PermSet::of_role(r).has(AccountPerm::CreateWorkspace)) {
+                return Err(AppError::Forbidden);
+            }
+            let mut errors = FieldErrors::default();
+            if workspaces::handle_taken(c, &account_id, valid.handle.as_str())? {
+                errors.add("handle", "This account already has a workspace with this handle.");
+                return Ok(Err(errors));
+            }
+            if let Some(limit) = account.workspace_limit
+                && workspaces::count_in_account(c, &account_id)? >= limit
+            {
+                errors.add(
+                    "name",
+                    format!("{} has reached its limit of {limit} workspace{}. Delete one, or ask an Owner to raise the limit in the account settings.", account.name, if limit == 1 { "" } else { "s" }),
+                );
+                return Ok(Err(errors));
+            }
+            let ws = workspaces::create(
+                c,
+                &NewWorkspace {
+                    account_id: &account_id,
+                    name: valid.name.as_str(),
+                    handle: valid.handle.as_str(),
+                    description: &valid.description,
+                },
+                &user.id,
+            )?;
+            workspaces::record_visit(c, &user.id, &ws.id)?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.workspace.created",
+                    actor: user_actor(&user),
+                    resource: Resource { kind: "workspace", id: Some(ws.id.clone()), name: ws.handle.clone() },
+                    account_id: Some(account_id.clone()),
+                    workspace_id: Some(ws.id.clone()),
+                    ip: Some(ip),
+                    payload: json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }),
+                },
+            )?;
+            Ok(Ok(ws))
+        })
+    })
+    .await
+}
+
+fn dashboard_path(ws: &Workspace) -> String {
+    format!("/account/{}/workspace/{}/dashboard", ws.account_id, ws.id)
+}
+
+// ---------- the account's workspaces ----------
+
+#[derive(Template)]
+#[template(path = "workspaces/index.html")]
+struct WorkspacesPage {
+    shell: Shell,
+    account_id: String,
+    account_name: String,
+    can_create: bool,
+    rows: Vec<Reachable>,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+}
+
+async fn list_page(
+    ctx: AccountCtx,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (uid, aid) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
+    let rows = db(&ctx.auth.pool, move |c| {
+        Ok(workspaces::reachable(c, &uid, "", 1000)?)
+    })
+    .await?;
+    let rows = rows
+        .into_iter()
+        .filter(|r| r.workspace.account_id == aid)
+        .collect();
+    render(
+        status,
+        &WorkspacesPage {
+            account_id: ctx.account.id.clone(),
+            account_name: ctx.account.name.clone(),
+            can_create: ctx.can(AccountPerm::CreateWorkspace),
+            rows,
+            form,
+            errors,
+            shell: ctx.auth.shell.at("workspaces"),
+        },
+    )
+}
+
+async fn list(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    list_page(
+        ctx,
+        WorkspaceForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn create_in_account(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    form: web::Form<WorkspaceForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(AccountPerm::CreateWorkspace)?;
+    let form = form.into_inner();
+    let valid = match validate(&form) {
+        Ok(v) => v,
+        Err(errors) => return list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    match create(&req, &ctx.auth, ctx.account.id.clone(), valid).await? {
+        Ok(ws) => Ok(redirect(&req, &dashboard_path(&ws))),
+        Err(errors) => list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+// ---------- onboarding ----------
+
+#[derive(Template)]
+#[template(path = "workspaces/onboarding.html")]
+pub struct OnboardingPage {
+    pub shell: Shell,
+    pub first_name: String,
+    pub accounts: Vec<AccountLink>,
+    pub form: WorkspaceForm,
+    pub errors: FieldErrors,
+}
+
+pub fn onboarding_page(auth: Auth, form: WorkspaceForm, errors: FieldErrors) -> OnboardingPage {
+    let accounts = creatable_accounts(&auth.shell);
+    OnboardingPage {
+        first_name: auth.user.first_name.clone(),
+        accounts,
+        form,
+        errors,
+        shell: auth.shell,
+    }
+}
+
+async fn create_from_onboarding(
+    req: HttpRequest,
+    auth: Auth,
+    form: web::Form<WorkspaceForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut valid = validate(&form);
+    if !creatable_accounts(&auth.shell)
+        .iter()
+        .any(|a| a.id == form.account_id)
+    {
+        let mut errors = match valid {
+            Err(e) => e,
+            Ok(_) => FieldErrors::default(),
+        };
+        errors.add(
+            "account_id",
+            "Choose an account in which you may create workspaces.",
+        );
+        valid = Err(errors);
+    }
+    let valid = match valid {
+        Ok(v) => v,
+        Err(errors) => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &onboarding_page(auth, form, errors),
+            );
+        }
+    };
+    match create(&req, &auth, form.account_id.clone(), valid).await? {
+        Ok(ws) => Ok(redirect(&req, &dashboard_path(&ws))),
+        Err(errors) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &onboarding_page(auth, form, errors),
+        ),
+    }
+}
+
+/// Where "/" goes for a logged-in user: the last workspace used that they can still
+/// reach, else onboarding.
+pub async fn home_for(auth: &Auth) -> Result<String, AppError> {
+    let uid = auth.user.id.clone();
+    let first = db(&auth.pool, move |c| {
+        Ok(workspaces::reachable(c, &uid, "", 1)?)
+    })
+    .await?;
+    Ok(match first.first() {
+        Some(r) => dashboard_path(&r.workspace),
+        None => "/onboarding".into(),
+    })
+}
+
+// ---------- dashboard ----------
+
+#[derive(Template)]
+#[template(path = "workspaces/dashboard.html")]
+struct DashboardPage {
+    shell: Shell,
+    account_handle: String,
+    ws: Workspace,
+    role: String,
+    members: i64,
+    service_accounts: i64,
+    login_command: String,
+    api_url: String,
+}
+
+async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+    let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
+    let members = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| workspaces::record_visit(c, &uid, &wid))?;
+        Ok(workspaces::count_user_accesses(c, &wid)?)
+    })
+    .await?;
+    let api_url = format!(
+        "{}/api/accounts/{}/workspaces/{}",
+        cfg.base(),
+        ctx.account.id,
+        ctx.workspace.id
+    );
+    let login_command = format!(
+        "prefect cloud login -k <your API key> --workspace {}/{}",
+        ctx.account.handle, ctx.workspace.handle
+    );
+    page(&DashboardPage {
+        role: ctx.role_label(),
+        account_handle: ctx.account.handle.clone(),
+        ws: ctx.workspace.clone(),
+        members,
+        service_accounts: 0,
+        login_command,
+        api_url,
+        shell: ctx.auth.shell.at("dashboard"),
+    })
+}
+
+// ---------- switcher ----------
+
+#[derive(Deserialize)]
+struct SwitcherQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub struct SwitcherGroup {
+    pub account_name: String,
+    pub items: Vec<Reachable>,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces/_switcher.html")]
+struct SwitcherFragment {
+    groups: Vec<SwitcherGroup>,
+    q: String,
+    can_create: Option<String>,
+}
+
+/// The switcher's list: reachable workspaces grouped by account, most recently used
+/// first, at most 50, filtered on the server.
+async fn switcher(auth: Auth, q: web::Query<SwitcherQuery>) -> Result<HttpResponse, AppError> {
+    let (uid, query) = (
+        auth.user.id.clone(),
+        q.q.chars().take(100).collect::<String>(),
+    );
+    let q2 = query.clone();
+    let rows = db(&auth.pool, move |c| {
+        Ok(workspaces::reachable(c, &uid, &q2, SWITCHER_LIMIT)?)
+    })
+    .await?;
+    let mut groups: Vec<SwitcherGroup> = Vec::new();
+    for r in rows {
+        match groups.iter_mut().find(|g| g.account_name == r.account_name) {
+            Some(g) => g.items.push(r),
+            None => groups.push(SwitcherGroup {
+                account_name: r.account_name.clone(),
+                items: vec![r],
+            }),
+        }
+    }
+    let can_create = creatable_accounts(&auth.shell)
+        .first()
+        .map(|a| format!("/account/{}/workspaces#create", a.id));
+    render(
+        StatusCode::OK,
+        &SwitcherFragment {
+            groups,
+            q: query,
+            can_create,
+        },
+    )
+}

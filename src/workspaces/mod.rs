@@ -1,0 +1,8 @@
+//! Workspaces: create, the switcher, the dashboard; who reaches which workspace with
+//! which scopes is decided by `authz::workspace::effective_scopes` through [`WorkspaceCtx`].
+
+pub mod ctx;
+pub mod handlers;
+pub mod model;
+
+pub use ctx::WorkspaceCtx;

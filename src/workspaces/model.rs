@@ -1,0 +1,308 @@
+//! Workspace and workspace-role queries.
+
+use diesel::prelude::*;
+
+use crate::accounts::model::AccountRole;
+use crate::authz::workspace::{BuiltinRole, RoleScopes, ScopeSet};
+use crate::db::schema::{
+    account_memberships, workspace_access, workspace_roles, workspace_visits, workspaces,
+};
+use crate::db::{DbConn, new_id, now};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = workspaces)]
+pub struct Workspace {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub handle: String,
+    pub description: String,
+    pub default_role_id: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = workspace_roles)]
+pub struct WorkspaceRole {
+    pub id: String,
+    pub account_id: Option<String>,
+    pub builtin: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub scopes: String,
+    pub inherited_role: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl WorkspaceRole {
+    /// What the role grants: a built-in role's scopes, or a custom role's listed scopes
+    /// plus those of the built-in role it inherits from (as that role is now).
+    pub fn scopes(&self) -> RoleScopes {
+        match self.builtin.as_deref().and_then(BuiltinRole::parse) {
+            Some(b) => RoleScopes {
+                builtin: Some(b),
+                listed: ScopeSet::empty(),
+            },
+            None => {
+                let names: Vec<String> = serde_json::from_str(&self.scopes).unwrap_or_default();
+                RoleScopes {
+                    builtin: self.inherited_role.as_deref().and_then(BuiltinRole::parse),
+                    listed: ScopeSet::from_names(names.iter().map(String::as_str)),
+                }
+            }
+        }
+    }
+}
+
+/// The fixed id of a built-in role.
+pub fn builtin_role_id(b: BuiltinRole) -> &'static str {
+    match b {
+        BuiltinRole::Owner => "00000000-0000-4000-8000-000000000001",
+        BuiltinRole::Developer => "00000000-0000-4000-8000-000000000002",
+        BuiltinRole::Runner => "00000000-0000-4000-8000-000000000003",
+        BuiltinRole::Viewer => "00000000-0000-4000-8000-000000000004",
+        BuiltinRole::Worker => "00000000-0000-4000-8000-000000000005",
+    }
+}
+
+pub struct NewWorkspace<'a> {
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub handle: &'a str,
+    pub description: &'a str,
+}
+
+/// Creates a workspace; its creator gets the Owner role on it. Call inside a transaction.
+pub fn create(
+    conn: &mut DbConn,
+    new: &NewWorkspace<'_>,
+    creator_user_id: &str,
+) -> QueryResult<Workspace> {
+    let id = new_id();
+    let t = now();
+    diesel::insert_into(workspaces::table)
+        .values((
+            workspaces::id.eq(&id),
+            workspaces::account_id.eq(new.account_id),
+            workspaces::name.eq(new.name),
+            workspaces::handle.eq(new.handle),
+            workspaces::description.eq(new.description),
+            workspaces::created_at.eq(t),
+            workspaces::updated_at.eq(t),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(workspace_access::table)
+        .values((
+            workspace_access::id.eq(new_id()),
+            workspace_access::workspace_id.eq(&id),
+            workspace_access::user_id.eq(creator_user_id),
+            workspace_access::role_id.eq(builtin_role_id(BuiltinRole::Owner)),
+            workspace_access::created_at.eq(t),
+        ))
+        .execute(conn)?;
+    workspaces::table
+        .find(&id)
+        .select(Workspace::as_select())
+        .first(conn)
+}
+
+pub fn handle_taken(conn: &mut DbConn, account_id: &str, handle: &str) -> QueryResult<bool> {
+    let n: i64 = workspaces::table
+        .filter(workspaces::account_id.eq(account_id))
+        .filter(workspaces::handle.eq(handle))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn count_in_account(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
+    workspaces::table
+        .filter(workspaces::account_id.eq(account_id))
+        .count()
+        .get_result(conn)
+}
+
+/// The workspace `id` of account `account_id`.
+pub fn find(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option<Workspace>> {
+    workspaces::table
+        .filter(workspaces::id.eq(id))
+        .filter(workspaces::account_id.eq(account_id))
+        .select(Workspace::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn role(conn: &mut DbConn, id: &str) -> QueryResult<Option<WorkspaceRole>> {
+    workspace_roles::table
+        .find(id)
+        .select(WorkspaceRole::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's own role on the workspace, if any.
+pub fn own_role(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<WorkspaceRole>> {
+    workspace_access::table
+        .inner_join(workspace_roles::table)
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .filter(workspace_access::user_id.eq(user_id))
+        .select(WorkspaceRole::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Users with an explicit access to the workspace.
+pub fn count_user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
+    workspace_access::table
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Removes the user's accesses to the workspaces of an account (they left or were removed).
+pub fn remove_user_accesses_in_account(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+) -> QueryResult<usize> {
+    let ids = workspaces::table
+        .filter(workspaces::account_id.eq(account_id))
+        .select(workspaces::id);
+    diesel::delete(
+        workspace_access::table
+            .filter(workspace_access::user_id.eq(user_id))
+            .filter(workspace_access::workspace_id.eq_any(ids)),
+    )
+    .execute(conn)
+}
+
+/// Remembers that the user opened the workspace (the switcher lists recent ones first).
+pub fn record_visit(conn: &mut DbConn, user_id: &str, workspace_id: &str) -> QueryResult<()> {
+    let t = now();
+    let updated = diesel::update(
+        workspace_visits::table
+            .filter(workspace_visits::user_id.eq(user_id))
+            .filter(workspace_visits::workspace_id.eq(workspace_id)),
+    )
+    .set(workspace_visits::visited_at.eq(t))
+    .execute(conn)?;
+    if updated == 0 {
+        let inserted = diesel::insert_into(workspace_visits::table)
+            .values((
+                workspace_visits::user_id.eq(user_id),
+                workspace_visits::workspace_id.eq(workspace_id),
+                workspace_visits::visited_at.eq(t),
+            ))
+            .execute(conn);
+        // A concurrent first visit inserted the same row: nothing to do.
+        if let Err(e) = inserted
+            && !crate::db::is_unique_violation(&e)
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// A workspace the user can reach, for the switcher.
+#[derive(Clone, Debug)]
+pub struct Reachable {
+    pub workspace: Workspace,
+    pub account_name: String,
+    pub account_handle: String,
+    pub visited_at: Option<chrono::NaiveDateTime>,
+}
+
+/// Workspaces the user can reach (DESIGN §2): every workspace of accounts where they are
+/// Owner or Admin, those where they have an own role, and those whose default role is not
+/// No Access in accounts where they are a member. Most recently used first, then by name;
+/// `q` filters by workspace or account name/handle. At most `limit`.
+pub fn reachable(
+    conn: &mut DbConn,
+    user_id: &str,
+    q: &str,
+    limit: i64,
+) -> QueryResult<Vec<Reachable>> {
+    use crate::db::schema::accounts;
+    let admin_accounts = account_memberships::table
+        .filter(account_memberships::user_id.eq(user_id.to_string()))
+        .filter(
+            account_memberships::role
+                .eq_any([AccountRole::Owner.as_str(), AccountRole::Admin.as_str()]),
+        )
+        .select(account_memberships::account_id);
+    let member_accounts = account_memberships::table
+        .filter(account_memberships::user_id.eq(user_id.to_string()))
+        .filter(account_memberships::role.ne(AccountRole::Collaborator.as_str()))
+        .select(account_memberships::account_id);
+    let own = workspace_access::table
+        .filter(workspace_access::user_id.eq(user_id.to_string()))
+        .select(workspace_access::workspace_id);
+    let mut query = workspaces::table
+        .inner_join(accounts::table)
+        .left_join(
+            workspace_visits::table.on(workspace_visits::workspace_id
+                .eq(workspaces::id)
+                .and(workspace_visits::user_id.eq(user_id.to_string()))),
+        )
+        .filter(
+            workspaces::account_id
+                .eq_any(admin_accounts)
+                .or(workspaces::id.eq_any(own))
+                .or(workspaces::default_role_id
+                    .is_not_null()
+                    .and(workspaces::account_id.eq_any(member_accounts))),
+        )
+        .into_boxed();
+    let q = q.trim().to_lowercase();
+    if !q.is_empty() {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        query = query.filter(
+            crate::members::model::lower(workspaces::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(workspaces::handle.like(pattern.clone()).escape('\\'))
+                .or(crate::members::model::lower(accounts::name)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(accounts::handle.like(pattern).escape('\\')),
+        );
+    }
+    let rows: Vec<(Workspace, String, String, Option<chrono::NaiveDateTime>)> = query
+        .order((
+            workspace_visits::visited_at.is_null(),
+            workspace_visits::visited_at.desc(),
+            workspaces::name.asc(),
+            workspaces::id.asc(),
+        ))
+        .limit(limit)
+        .select((
+            Workspace::as_select(),
+            accounts::name,
+            accounts::handle,
+            workspace_visits::visited_at.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(workspace, account_name, account_handle, visited_at)| Reachable {
+                workspace,
+                account_name,
+                account_handle,
+                visited_at,
+            },
+        )
+        .collect())
+}

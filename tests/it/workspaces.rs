@@ -1,0 +1,294 @@
+//! Workspaces: create (account page and onboarding), the dashboard, who sees what, the
+//! switcher, and the last workspace after log-in (issue: workspaces, first part).
+
+use reqwest::StatusCode;
+
+use crate::members::{PW, add_member, create_org};
+use crate::support::{Client, TestApp, spawn_app};
+
+/// Creates a workspace through the account page; returns its dashboard path.
+pub async fn create_ws(c: &Client, account_id: &str, name: &str, handle: &str) -> String {
+    let r = c
+        .post_form(
+            &format!("/account/{account_id}/workspaces"),
+            &[("name", name), ("handle", handle), ("description", "")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "create workspace: {}",
+        r.text
+    );
+    r.location().expect("dashboard")
+}
+
+fn set_default_role(app: &TestApp, dashboard: &str, role_id: Option<&str>) {
+    use diesel::prelude::*;
+    let ws_id = dashboard
+        .split('/')
+        .nth(4)
+        .expect("workspace id")
+        .to_string();
+    let mut c = app.conn();
+    diesel::update(atrium::db::schema::workspaces::table.find(ws_id))
+        .set(atrium::db::schema::workspaces::default_role_id.eq(role_id))
+        .execute(&mut c)
+        .expect("set default role");
+}
+
+const VIEWER: &str = "00000000-0000-4000-8000-000000000004";
+
+#[tokio::test]
+async fn onboarding_creates_the_first_workspace_and_the_dashboard_shows_how_to_connect() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let page = ana.get("/onboarding").await;
+    assert!(page.text.contains("Create your first workspace"));
+    let account_id = crate::members::user_id(&app, "ana"); // placeholder to keep types simple
+    let _ = account_id;
+    let personal: String = {
+        use atrium::db::schema::accounts;
+        use diesel::prelude::*;
+        let mut c = app.conn();
+        accounts::table
+            .filter(accounts::handle.eq("ana"))
+            .select(accounts::id)
+            .first(&mut c)
+            .expect("personal")
+    };
+    let r = ana
+        .post_form(
+            "/onboarding/workspace",
+            &[
+                ("account_id", &personal),
+                ("name", "Production"),
+                ("handle", "prod"),
+                ("description", "Where <flows> run"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let dash = r.location().expect("dashboard");
+    let d = ana.get(&dash).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.text.contains("<h1>Production</h1>"));
+    assert!(d.text.contains("ana/prod"));
+    assert!(
+        d.text.contains("Where &#60;flows&#62; run") || d.text.contains("Where &lt;flows&gt; run")
+    );
+    assert!(d.text.contains("Owner (as account Owner)"));
+    assert!(
+        d.text
+            .contains("prefect cloud login -k &#60;your API key&#62; --workspace ana/prod")
+            || d.text
+                .contains("prefect cloud login -k &lt;your API key&gt; --workspace ana/prod")
+    );
+    let ws_id = dash.split('/').nth(4).expect("id");
+    assert!(d.text.contains(&format!(
+        "PREFECT_API_URL={}/api/accounts/{personal}/workspaces/{ws_id}",
+        app.base
+    )));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.workspace.created'"
+        ),
+        1
+    );
+    // "/" now opens the last workspace used.
+    let home = ana.get("/").await;
+    assert_eq!(home.location(), Some(dash));
+}
+
+#[tokio::test]
+async fn bad_workspace_input_is_refused_beside_the_field_and_creates_nothing() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    create_ws(&ana, &acct, "Production", "prod").await;
+    let long = "x".repeat(501);
+    for (name, handle, description, field) in [
+        ("Other", "prod", "", "handle"),
+        ("Other", "Bad Handle!", "", "handle"),
+        ("", "ok", "", "name"),
+        ("Other", "ok2", long.as_str(), "description"),
+        ("Other", &"h".repeat(41), "", "handle"),
+    ] {
+        let r = ana
+            .post_form(
+                &format!("/account/{acct}/workspaces"),
+                &[
+                    ("name", name),
+                    ("handle", handle),
+                    ("description", description),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert!(
+            r.text.contains(&format!("id=\"{field}-error\"")),
+            "{field}: error beside the field"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 1);
+
+    // The account's workspace limit.
+    let bad = ana
+        .post_form(
+            &format!("/account/{acct}/settings"),
+            &[
+                ("name", "Acme"),
+                ("handle", "acme"),
+                ("workspace_limit", "-3"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text.contains("id=\"workspace_limit-error\""));
+    let ok = ana
+        .post_form(
+            &format!("/account/{acct}/settings"),
+            &[
+                ("name", "Acme"),
+                ("handle", "acme"),
+                ("workspace_limit", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let r = ana
+        .post_form(
+            &format!("/account/{acct}/workspaces"),
+            &[("name", "Staging"), ("handle", "staging")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("has reached its limit of 1 workspace"));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 1);
+}
+
+#[tokio::test]
+async fn members_see_a_workspace_only_through_a_role_or_the_default_role() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+
+    // A Member may not create workspaces.
+    let r = bo
+        .post_form(
+            &format!("/account/{acct}/workspaces"),
+            &[("name", "Mine"), ("handle", "mine")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // No role and default No Access: the workspace does not exist for them.
+    assert_eq!(bo.get(&dash).await.status, StatusCode::NOT_FOUND);
+    assert!(!bo.get("/switcher").await.text.contains("Production"));
+
+    set_default_role(&app, &dash, Some(VIEWER));
+    let d = bo.get(&dash).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.text.contains("Viewer (everyone in the account)"));
+    assert!(bo.get("/switcher").await.text.contains("Production"));
+
+    set_default_role(&app, &dash, None);
+    assert_eq!(
+        bo.get(&dash).await.status,
+        StatusCode::NOT_FOUND,
+        "checked at every request"
+    );
+    // Someone outside the account never sees it.
+    let eve = app.signup("eve@example.com", "eve", PW).await;
+    set_default_role(&app, &dash, Some(VIEWER));
+    assert_eq!(eve.get(&dash).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_switcher_groups_by_account_puts_recent_first_and_filters_on_the_server() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acme = create_org(&ana, "Acme", "acme").await;
+    let beta = create_org(&ana, "Beta Org", "beta").await;
+    let alpha_ws = create_ws(&ana, &acme, "Alpha", "alpha").await;
+    create_ws(&ana, &acme, "Zulu", "zulu").await;
+    create_ws(&ana, &beta, "Research", "research").await;
+    ana.get(&alpha_ws).await; // the most recent visit
+
+    let list = ana.get_with("/switcher", &[("HX-Request", "true")]).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.text.contains("<html"));
+    let (a, z, r) = (
+        list.text.find("Alpha").expect("alpha"),
+        list.text.find("Zulu").expect("zulu"),
+        list.text.find("Research").expect("research"),
+    );
+    assert!(a < r && a < z, "most recently used first");
+    assert!(list.text.contains("<h3>Acme</h3>") && list.text.contains("<h3>Beta Org</h3>"));
+
+    let filtered = ana.get("/switcher?q=res").await;
+    assert!(filtered.text.contains("Research") && !filtered.text.contains("Alpha"));
+    let none = ana.get("/switcher?q=nothing-like-this").await;
+    assert!(none.text.contains("No workspace matches"));
+}
+
+#[tokio::test]
+async fn after_log_in_the_last_workspace_used_opens() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acme = create_org(&ana, "Acme", "acme").await;
+    let first = create_ws(&ana, &acme, "First", "first").await;
+    let second = create_ws(&ana, &acme, "Second", "second").await;
+    ana.get(&first).await;
+    let c = app.new_client();
+    let r = c
+        .post_form("/auth/login", &[("login", "ana"), ("password", PW)])
+        .await;
+    assert_eq!(r.location().as_deref(), Some("/"));
+    assert_eq!(c.get("/").await.location(), Some(first.clone()));
+    c.get(&second).await;
+    assert_eq!(c.get("/").await.location(), Some(second));
+}
+
+#[tokio::test]
+async fn removing_a_member_removes_their_workspace_accesses_in_that_account() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    let bo_id = crate::members::user_id(&app, "bo");
+    {
+        use atrium::db::schema::workspace_access as wa;
+        let mut c = app.conn();
+        diesel::insert_into(wa::table)
+            .values((
+                wa::id.eq(uuid::Uuid::new_v4().to_string()),
+                wa::workspace_id.eq(&ws_id),
+                wa::user_id.eq(&bo_id),
+                wa::role_id.eq("00000000-0000-4000-8000-000000000002"),
+                wa::created_at.eq(atrium::db::now()),
+            ))
+            .execute(&mut c)
+            .expect("grant");
+    }
+    let d = bo.get(&dash).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.text.contains(">Developer</dd>"));
+    let r = ana
+        .post_form(&format!("/account/{acct}/members/{bo_id}/remove"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM workspace_access WHERE user_id = '{bo_id}'"
+        )),
+        0
+    );
+    assert_eq!(bo.get(&dash).await.status, StatusCode::NOT_FOUND);
+}
