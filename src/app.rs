@@ -218,6 +218,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::members::handlers::routes(cfg);
     crate::invitations::handlers::routes(cfg);
     crate::workspaces::handlers::routes(cfg);
+    crate::workspaces::settings::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

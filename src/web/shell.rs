@@ -37,6 +37,24 @@ pub struct Shell {
     pub current: Option<AccountLink>,
     /// Which navigation entry is active (e.g. "members", "profile").
     pub active: &'static str,
+    /// The workspace being looked at, if any.
+    pub workspace: Option<WorkspaceLink>,
+}
+
+/// The current workspace, for the sidebar.
+#[derive(Clone, Debug)]
+pub struct WorkspaceLink {
+    pub account_id: String,
+    pub id: String,
+    pub name: String,
+    pub see_settings: bool,
+    pub see_members: bool,
+}
+
+impl WorkspaceLink {
+    pub fn base(&self) -> String {
+        format!("/account/{}/workspace/{}", self.account_id, self.id)
+    }
 }
 
 impl Shell {
@@ -51,6 +69,7 @@ impl Shell {
             accounts,
             current,
             active: "",
+            workspace: None,
         }
     }
 

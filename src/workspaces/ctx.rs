@@ -141,6 +141,13 @@ impl FromRequest for WorkspaceCtx {
             }
             let mut auth = auth;
             auth.shell = auth.shell.in_account(&account_id);
+            auth.shell.workspace = Some(crate::web::shell::WorkspaceLink {
+                account_id: account_id.clone(),
+                id: workspace.id.clone(),
+                name: workspace.name.clone(),
+                see_settings: scopes.contains("see_workspace_settings"),
+                see_members: scopes.contains("see_workspace_users"),
+            });
             Ok(WorkspaceCtx {
                 auth,
                 account,

@@ -4,5 +4,6 @@
 pub mod ctx;
 pub mod handlers;
 pub mod model;
+pub mod settings;
 
 pub use ctx::WorkspaceCtx;

@@ -306,3 +306,40 @@ pub fn reachable(
         )
         .collect())
 }
+
+/// Roles usable in the account's workspaces: the built-in ones, then the account's custom roles.
+pub fn roles_for_account(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<WorkspaceRole>> {
+    workspace_roles::table
+        .filter(
+            workspace_roles::account_id
+                .is_null()
+                .or(workspace_roles::account_id.eq(account_id)),
+        )
+        .order((
+            workspace_roles::account_id.is_not_null(),
+            workspace_roles::id.asc(),
+        ))
+        .select(WorkspaceRole::as_select())
+        .load(conn)
+}
+
+/// Name, handle, description and default role (`None` = No Access).
+pub fn update_settings(
+    conn: &mut DbConn,
+    id: &str,
+    name: &str,
+    handle: &str,
+    description: &str,
+    default_role_id: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(workspaces::table.find(id))
+        .set((
+            workspaces::name.eq(name),
+            workspaces::handle.eq(handle),
+            workspaces::description.eq(description),
+            workspaces::default_role_id.eq(default_role_id),
+            workspaces::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

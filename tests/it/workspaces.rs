@@ -292,3 +292,90 @@ async fn removing_a_member_removes_their_workspace_accesses_in_that_account() {
     );
     assert_eq!(bo.get(&dash).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn workspace_settings_edit_name_handle_description_and_the_default_role() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    create_ws(&ana, &acct, "Staging", "staging").await;
+    let settings = dash.replace("/dashboard", "/settings");
+
+    let page = ana.get(&settings).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Anyone at Acme"));
+    assert!(page.text.contains(">No Access</option>"));
+
+    let taken = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", "Prod"),
+                ("handle", "staging"),
+                ("description", ""),
+                ("default_role", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(taken.text.contains("id=\"handle-error\""));
+    let bad_role = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", "Prod"),
+                ("handle", "prod"),
+                ("description", ""),
+                ("default_role", "not-a-role"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_role.text.contains("id=\"default_role-error\""));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM workspaces WHERE name = 'Prod'"),
+        0,
+        "nothing changed"
+    );
+
+    // A Member without a role cannot see the page, nor post to it.
+    assert_eq!(bo.get(&settings).await.status, StatusCode::NOT_FOUND);
+    let ok = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", "Prod"),
+                ("handle", "prod-1"),
+                ("description", "Main"),
+                ("default_role", VIEWER),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert!(ok.text.contains("Workspace settings saved."));
+    assert!(ok.text.contains("--workspace acme/prod-1"));
+    // Everyone at Acme is now a Viewer: the dashboard opens for bo, settings still do not.
+    assert_eq!(bo.get(&dash).await.status, StatusCode::OK);
+    assert_eq!(bo.get(&settings).await.status, StatusCode::NOT_FOUND);
+    let r = bo
+        .post_form(
+            &settings,
+            &[
+                ("name", "Mine"),
+                ("handle", "mine"),
+                ("description", ""),
+                ("default_role", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.workspace.updated'"
+        ),
+        1
+    );
+}

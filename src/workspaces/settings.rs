@@ -1,0 +1,252 @@
+//! Workspace Settings, General: name, handle, description, the default role for everyone
+//! in the account ("Anyone at …" or No Access), and the client configuration.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::json;
+
+use super::WorkspaceCtx;
+use super::handlers::{WorkspaceForm, validate};
+use super::model::{self as workspaces, WorkspaceRole};
+use crate::app::AppConfig;
+use crate::audit::{self, Event, Resource};
+use crate::db::write_tx;
+use crate::users::handlers::user_actor;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/account/{account_id}/workspace/{workspace_id}/settings",
+        web::get().to(show),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/settings",
+        web::post().to(save),
+    );
+}
+
+pub const NO_ACCESS: &str = "none";
+
+#[derive(serde::Deserialize, Default, Clone)]
+struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    default_role: String,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces/settings.html")]
+struct SettingsPage {
+    shell: Shell,
+    base: String,
+    account_name: String,
+    can_write: bool,
+    name: String,
+    handle: String,
+    description: String,
+    default_role: String,
+    roles: Vec<WorkspaceRole>,
+    errors: FieldErrors,
+    notice: Option<String>,
+    login_command: String,
+    api_url: String,
+}
+
+async fn render_page(
+    ctx: WorkspaceCtx,
+    cfg: &AppConfig,
+    form: Option<SettingsForm>,
+    errors: FieldErrors,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let aid = ctx.account.id.clone();
+    let roles = db(&ctx.auth.pool, move |c| {
+        Ok(workspaces::roles_for_account(c, &aid)?)
+    })
+    .await?;
+    let form = form.unwrap_or_else(|| SettingsForm {
+        name: ctx.workspace.name.clone(),
+        handle: ctx.workspace.handle.clone(),
+        description: ctx.workspace.description.clone(),
+        default_role: ctx
+            .workspace
+            .default_role_id
+            .clone()
+            .unwrap_or_else(|| NO_ACCESS.into()),
+    });
+    let base = format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id);
+    render(
+        status,
+        &SettingsPage {
+            can_write: ctx.has("write_workspace_settings"),
+            account_name: ctx.account.name.clone(),
+            login_command: format!(
+                "prefect cloud login -k <your API key> --workspace {}/{}",
+                ctx.account.handle, form.handle
+            ),
+            api_url: format!(
+                "{}/api/accounts/{}/workspaces/{}",
+                cfg.base(),
+                ctx.account.id,
+                ctx.workspace.id
+            ),
+            name: form.name,
+            handle: form.handle,
+            description: form.description,
+            default_role: form.default_role,
+            roles,
+            errors,
+            notice,
+            base,
+            shell: ctx.auth.shell.at("workspace-settings"),
+        },
+    )
+}
+
+async fn show(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_settings")?;
+    render_page(
+        ctx,
+        &cfg,
+        None,
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn save(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_settings")?;
+    ctx.require("write_workspace_settings")?;
+    let form = form.into_inner();
+    let parsed = validate(&WorkspaceForm {
+        account_id: ctx.account.id.clone(),
+        name: form.name.clone(),
+        handle: form.handle.clone(),
+        description: form.description.clone(),
+    });
+    let mut errors = match &parsed {
+        Ok(_) => FieldErrors::default(),
+        Err(e) => e.clone(),
+    };
+    let aid = ctx.account.id.clone();
+    let roles = db(&ctx.auth.pool, move |c| {
+        Ok(workspaces::roles_for_account(c, &aid)?)
+    })
+    .await?;
+    let default_role = if form.default_role == NO_ACCESS {
+        None
+    } else if let Some(r) = roles.iter().find(|r| r.id == form.default_role) {
+        Some(r.clone())
+    } else {
+        errors.add(
+            "default_role",
+            "Choose a role of this account, or No Access.",
+        );
+        None
+    };
+    let valid = match parsed {
+        Ok(v) if errors.is_empty() => v,
+        _ => {
+            return render_page(
+                ctx,
+                &cfg,
+                Some(form),
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let (ws, user, ip) = (
+        ctx.workspace.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    let old_default = ctx.default_role.as_ref().map(|r| r.name.clone());
+    let new_default = default_role.as_ref().map(|r| r.name.clone());
+    let new_default_id = default_role.as_ref().map(|r| r.id.clone());
+    let saved = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            crate::accounts::model::lock(c, &ws.account_id)?;
+            if valid.handle.as_str() != ws.handle
+                && workspaces::handle_taken(c, &ws.account_id, valid.handle.as_str())?
+            {
+                return Ok(false);
+            }
+            workspaces::update_settings(
+                c,
+                &ws.id,
+                valid.name.as_str(),
+                valid.handle.as_str(),
+                &valid.description,
+                new_default_id.as_deref(),
+            )?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.workspace.updated",
+                    actor: user_actor(&user),
+                    resource: Resource {
+                        kind: "workspace",
+                        id: Some(ws.id.clone()),
+                        name: valid.handle.as_str().into(),
+                    },
+                    account_id: Some(ws.account_id.clone()),
+                    workspace_id: Some(ws.id.clone()),
+                    ip: Some(ip),
+                    payload: json!({
+                        "name": { "from": ws.name, "to": valid.name.as_str() },
+                        "handle": { "from": ws.handle, "to": valid.handle.as_str() },
+                        "description": { "from": ws.description, "to": valid.description },
+                        "default_role": { "from": old_default, "to": new_default },
+                    }),
+                },
+            )?;
+            Ok::<_, AppError>(true)
+        })
+    })
+    .await?;
+    if !saved {
+        errors.add(
+            "handle",
+            "This account already has a workspace with this handle.",
+        );
+        return render_page(
+            ctx,
+            &cfg,
+            Some(form),
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let mut ctx = ctx;
+    if let Some(w) = ctx.auth.shell.workspace.as_mut() {
+        w.name = form.name.trim().to_string();
+    }
+    render_page(
+        ctx,
+        &cfg,
+        Some(form),
+        FieldErrors::default(),
+        Some("Workspace settings saved.".into()),
+        StatusCode::OK,
+    )
+    .await
+}
