@@ -219,6 +219,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::invitations::handlers::routes(cfg);
     crate::workspaces::handlers::routes(cfg);
     crate::workspaces::settings::routes(cfg);
+    crate::workspaces::sharing::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

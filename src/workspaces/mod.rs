@@ -5,5 +5,6 @@ pub mod ctx;
 pub mod handlers;
 pub mod model;
 pub mod settings;
+pub mod sharing;
 
 pub use ctx::WorkspaceCtx;

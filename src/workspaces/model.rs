@@ -343,3 +343,134 @@ pub fn update_settings(
         .execute(conn)?;
     Ok(())
 }
+
+/// A user's access to a workspace, for the sharing panel.
+#[derive(Clone, Debug)]
+pub struct UserAccess {
+    pub user_id: String,
+    pub handle: String,
+    pub name: String,
+    pub email: String,
+    pub role_id: String,
+    pub role_name: String,
+}
+
+type AccessRow = (String, String, String, String, String, String, String);
+
+fn to_access((user_id, handle, first, last, email, role_id, role_name): AccessRow) -> UserAccess {
+    UserAccess {
+        user_id,
+        handle,
+        name: format!("{first} {last}").trim().to_string(),
+        email,
+        role_id,
+        role_name,
+    }
+}
+
+/// Users with an own role on the workspace, by handle.
+pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<UserAccess>> {
+    use crate::db::schema::users;
+    let rows: Vec<AccessRow> = workspace_access::table
+        .inner_join(users::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .order(users::handle.asc())
+        .select((
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            workspace_roles::id,
+            workspace_roles::name,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(to_access).collect())
+}
+
+pub fn user_access(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<UserAccess>> {
+    use crate::db::schema::users;
+    let row: Option<AccessRow> = workspace_access::table
+        .inner_join(users::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .filter(workspace_access::user_id.eq(user_id))
+        .select((
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            workspace_roles::id,
+            workspace_roles::name,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(to_access))
+}
+
+/// Account members without an own role on the workspace (candidates to add), by handle.
+pub fn members_without_access(
+    conn: &mut DbConn,
+    account_id: &str,
+    workspace_id: &str,
+) -> QueryResult<Vec<(String, String)>> {
+    use crate::db::schema::users;
+    let with_access = workspace_access::table
+        .filter(workspace_access::workspace_id.eq(workspace_id.to_string()))
+        .select(workspace_access::user_id);
+    account_memberships::table
+        .inner_join(users::table)
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(users::id.ne_all(with_access))
+        .order(users::handle.asc())
+        .limit(500)
+        .select((users::id, users::handle))
+        .load(conn)
+}
+
+/// Gives the user `role_id` on the workspace (insert or update).
+pub fn set_user_access(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    user_id: &str,
+    role_id: &str,
+) -> QueryResult<()> {
+    let n = diesel::update(
+        workspace_access::table
+            .filter(workspace_access::workspace_id.eq(workspace_id))
+            .filter(workspace_access::user_id.eq(user_id)),
+    )
+    .set(workspace_access::role_id.eq(role_id))
+    .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(workspace_access::table)
+            .values((
+                workspace_access::id.eq(new_id()),
+                workspace_access::workspace_id.eq(workspace_id),
+                workspace_access::user_id.eq(user_id),
+                workspace_access::role_id.eq(role_id),
+                workspace_access::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn remove_user_access(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    user_id: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        workspace_access::table
+            .filter(workspace_access::workspace_id.eq(workspace_id))
+            .filter(workspace_access::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}

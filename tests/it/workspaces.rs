@@ -379,3 +379,108 @@ async fn workspace_settings_edit_name_handle_description_and_the_default_role() 
         1
     );
 }
+
+#[tokio::test]
+async fn the_members_panel_adds_changes_and_removes_roles_without_granting_above_ones_own() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    app.signup("cy@example.com", "cy", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    add_member(&app, &acct, "cy", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    let panel = dash.replace("/dashboard", "/settings/members");
+    let (bo_id, cy_id) = (
+        crate::members::user_id(&app, "bo"),
+        crate::members::user_id(&app, "cy"),
+    );
+    const OWNER: &str = "00000000-0000-4000-8000-000000000001";
+    const DEVELOPER: &str = "00000000-0000-4000-8000-000000000002";
+
+    let page = ana.get(&panel).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Add a member"));
+    let r = ana
+        .post_form(&panel, &[("user_id", &bo_id), ("role_id", DEVELOPER)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert!(bo.get(&dash).await.text.contains(">Developer</dd>"));
+    // A Developer cannot see the panel (no see_workspace_users).
+    assert_eq!(bo.get(&panel).await.status, StatusCode::NOT_FOUND);
+
+    // Inline change, as htmx does it.
+    let r = ana
+        .post_htmx(&format!("{panel}/{bo_id}/role"), &[("role_id", VIEWER)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("Role saved.") && r.text.contains("<tr"));
+    assert!(bo.get(&dash).await.text.contains(">Viewer</dd>"));
+
+    // A workspace-level manager without Owner scopes cannot grant Owner.
+    {
+        use atrium::db::schema::workspace_roles as wr;
+        let mut c = app.conn();
+        diesel::insert_into(wr::table)
+            .values((
+                wr::id.eq("11111111-1111-4111-8111-111111111111"),
+                wr::account_id.eq(&acct),
+                wr::name.eq("People manager"),
+                wr::description.eq(""),
+                wr::scopes.eq(r#"["manage_workspace_users"]"#),
+                wr::inherited_role.eq(Some("viewer")),
+                wr::created_at.eq(atrium::db::now()),
+                wr::updated_at.eq(atrium::db::now()),
+            ))
+            .execute(&mut c)
+            .expect("custom role");
+    }
+    let r = ana
+        .post_htmx(
+            &format!("{panel}/{bo_id}/role"),
+            &[("role_id", "11111111-1111-4111-8111-111111111111")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = bo
+        .post_form(&panel, &[("user_id", &cy_id), ("role_id", OWNER)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text
+            .contains("You cannot give a role with permissions you do not have yourself.")
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM workspace_access WHERE user_id = '{cy_id}'"
+        )),
+        0
+    );
+    let r = bo
+        .post_form(&panel, &[("user_id", &cy_id), ("role_id", VIEWER)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // Remove.
+    let r = ana.post_form(&format!("{panel}/{cy_id}/remove"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM workspace_access WHERE user_id = '{cy_id}'"
+        )),
+        0
+    );
+    for action in [
+        "atrium.workspace_access.granted",
+        "atrium.workspace_access.role_changed",
+        "atrium.workspace_access.revoked",
+    ] {
+        assert!(
+            app.count(&format!(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}'"
+            )) >= 1,
+            "{action}"
+        );
+    }
+}

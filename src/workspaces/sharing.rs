@@ -1,0 +1,367 @@
+//! Workspace sharing, Members panel: users with an own role; add an account member with a
+//! role; change a role inline; remove. Nobody grants a role with scopes they do not have.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::WorkspaceCtx;
+use super::model::{self as workspaces, UserAccess, WorkspaceRole};
+use crate::audit::{self, Event, Resource};
+use crate::db::{DbConn, write_tx};
+use crate::users::handlers::user_actor;
+use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/account/{account_id}/workspace/{workspace_id}/settings/members",
+        web::get().to(panel),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/settings/members",
+        web::post().to(add),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/role",
+        web::post().to(change),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/remove",
+        web::post().to(remove),
+    );
+}
+
+pub const ABOVE_OWN: &str = "You cannot give a role with permissions you do not have yourself.";
+
+#[derive(Template)]
+#[template(path = "workspaces/members.html")]
+struct PanelPage {
+    shell: Shell,
+    base: String,
+    csrf: String,
+    can_manage: bool,
+    rows: Vec<UserAccess>,
+    roles: Vec<WorkspaceRole>,
+    candidates: Vec<(String, String)>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces/_member_row.html")]
+struct RowFragment {
+    base: String,
+    csrf: String,
+    can_manage: bool,
+    a: UserAccess,
+    roles: Vec<WorkspaceRole>,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+fn base(ctx: &WorkspaceCtx) -> String {
+    format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id)
+}
+
+/// Roles the viewer may give: those whose scopes they hold themselves.
+fn grantable(ctx: &WorkspaceCtx, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole> {
+    roles
+        .into_iter()
+        .filter(|r| ctx.scopes.union(&r.scopes().scopes()) == ctx.scopes)
+        .collect()
+}
+
+async fn show(
+    ctx: WorkspaceCtx,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_users")?;
+    let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
+    let (rows, roles, candidates) = db(&ctx.auth.pool, move |c| {
+        Ok((
+            workspaces::user_accesses(c, &wid)?,
+            workspaces::roles_for_account(c, &aid)?,
+            workspaces::members_without_access(c, &aid, &wid)?,
+        ))
+    })
+    .await?;
+    let roles = grantable(&ctx, roles);
+    render(
+        status,
+        &PanelPage {
+            base: base(&ctx),
+            csrf: ctx.auth.shell.csrf.clone(),
+            can_manage: ctx.has("manage_workspace_users"),
+            rows,
+            roles,
+            candidates,
+            error,
+            notice,
+            shell: ctx.auth.shell.at("workspace-members"),
+        },
+    )
+}
+
+async fn panel(ctx: WorkspaceCtx) -> Result<HttpResponse, AppError> {
+    show(ctx, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    role_id: String,
+}
+
+enum Outcome {
+    Done,
+    Refused(&'static str),
+}
+
+/// Grants (or changes) a user's role, inside one transaction, re-checking under the lock.
+fn grant_tx(
+    c: &mut DbConn,
+    ctx_scopes: crate::authz::workspace::ScopeSet,
+    ws: &workspaces::Workspace,
+    actor: &crate::users::model::User,
+    user_id: &str,
+    role_id: &str,
+    ip: String,
+) -> Result<Outcome, AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, &ws.account_id)?;
+        let Some(role) = workspaces::role(c, role_id)?.filter(|r| {
+            r.account_id.is_none() || r.account_id.as_deref() == Some(ws.account_id.as_str())
+        }) else {
+            return Ok(Outcome::Refused("Choose a role of this account."));
+        };
+        if ctx_scopes.union(&role.scopes().scopes()) != ctx_scopes {
+            return Ok(Outcome::Refused(ABOVE_OWN));
+        }
+        if crate::accounts::model::role_of(c, &ws.account_id, user_id)?.is_none() {
+            return Ok(Outcome::Refused(
+                "Only members of the account can be added.",
+            ));
+        }
+        let before = workspaces::user_access(c, &ws.id, user_id)?;
+        if let Some(b) = &before
+            && ctx_scopes.union(
+                &workspaces::role(c, &b.role_id)?
+                    .map(|r| r.scopes().scopes())
+                    .unwrap_or_default(),
+            ) != ctx_scopes
+        {
+            return Ok(Outcome::Refused(ABOVE_OWN));
+        }
+        workspaces::set_user_access(c, &ws.id, user_id, &role.id)?;
+        let after = workspaces::user_access(c, &ws.id, user_id)?;
+        let handle = after.as_ref().map(|a| a.handle.clone()).unwrap_or_default();
+        audit::record(
+            c,
+            Event {
+                action: if before.is_some() {
+                    "atrium.workspace_access.role_changed"
+                } else {
+                    "atrium.workspace_access.granted"
+                },
+                actor: user_actor(actor),
+                resource: Resource {
+                    kind: "user",
+                    id: Some(user_id.into()),
+                    name: handle,
+                },
+                account_id: Some(ws.account_id.clone()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(ip),
+                payload: json!({ "from": before.map(|b| b.role_name), "to": role.name }),
+            },
+        )?;
+        Ok(Outcome::Done)
+    })
+}
+
+async fn add(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    form: web::Form<AddForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_users")?;
+    ctx.require("manage_workspace_users")?;
+    let (scopes, ws, actor, ip) = (
+        ctx.scopes,
+        ctx.workspace.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    let (uid, rid) = (form.user_id.clone(), form.role_id.clone());
+    let outcome = db(&ctx.auth.pool, move |c| {
+        grant_tx(c, scopes, &ws, &actor, &uid, &rid, ip)
+    })
+    .await?;
+    match outcome {
+        Outcome::Done => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
+        Outcome::Refused(why) => {
+            show(
+                ctx,
+                Some(why.into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role_id: String,
+}
+
+async fn change(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_users")?;
+    ctx.require("manage_workspace_users")?;
+    let (_, _, user_id) = path.into_inner();
+    let (scopes, ws, actor, ip) = (
+        ctx.scopes,
+        ctx.workspace.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    let (uid, rid) = (user_id.clone(), form.role_id.clone());
+    let exists = {
+        let (wid, uid) = (ctx.workspace.id.clone(), user_id.clone());
+        db(&ctx.auth.pool, move |c| {
+            Ok(workspaces::user_access(c, &wid, &uid)?)
+        })
+        .await?
+    };
+    if exists.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let outcome = db(&ctx.auth.pool, move |c| {
+        grant_tx(c, scopes, &ws, &actor, &uid, &rid, ip)
+    })
+    .await?;
+    if !is_htmx(&req) {
+        return match outcome {
+            Outcome::Done => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
+            Outcome::Refused(why) => {
+                show(
+                    ctx,
+                    Some(why.into()),
+                    None,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+        };
+    }
+    let (aid, wid, uid) = (
+        ctx.account.id.clone(),
+        ctx.workspace.id.clone(),
+        user_id.clone(),
+    );
+    let (roles, current) = db(&ctx.auth.pool, move |c| {
+        Ok((
+            workspaces::roles_for_account(c, &aid)?,
+            workspaces::user_access(c, &wid, &uid)?,
+        ))
+    })
+    .await?;
+    let a = current.ok_or(AppError::NotFound)?;
+    let roles = grantable(&ctx, roles);
+    let (status, message, error) = match outcome {
+        Outcome::Done => (StatusCode::OK, Some("Role saved.".to_string()), None),
+        Outcome::Refused(why) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(why.to_string()),
+        ),
+    };
+    render(
+        status,
+        &RowFragment {
+            base: base(&ctx),
+            csrf: ctx.auth.shell.csrf.clone(),
+            can_manage: true,
+            a,
+            roles,
+            message,
+            error,
+        },
+    )
+}
+
+async fn remove(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_users")?;
+    ctx.require("manage_workspace_users")?;
+    let (_, _, user_id) = path.into_inner();
+    let (scopes, ws, actor, ip) = (
+        ctx.scopes,
+        ctx.workspace.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    let refused = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            let Some(before) = workspaces::user_access(c, &ws.id, &user_id)? else {
+                return Err(AppError::NotFound);
+            };
+            let role_scopes = workspaces::role(c, &before.role_id)?
+                .map(|r| r.scopes().scopes())
+                .unwrap_or_default();
+            if scopes.union(&role_scopes) != scopes {
+                return Ok(Some(ABOVE_OWN));
+            }
+            workspaces::remove_user_access(c, &ws.id, &user_id)?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.workspace_access.revoked",
+                    actor: user_actor(&actor),
+                    resource: Resource {
+                        kind: "user",
+                        id: Some(user_id.clone()),
+                        name: before.handle.clone(),
+                    },
+                    account_id: Some(ws.account_id.clone()),
+                    workspace_id: Some(ws.id.clone()),
+                    ip: Some(ip),
+                    payload: json!({ "role": before.role_name }),
+                },
+            )?;
+            Ok::<_, AppError>(None)
+        })
+    })
+    .await?;
+    match refused {
+        Some(why) => {
+            show(
+                ctx,
+                Some(why.into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        None if is_htmx(&req) => Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body("")),
+        None => show(ctx, None, Some("Access removed.".into()), StatusCode::OK).await,
+    }
+}
