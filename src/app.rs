@@ -220,6 +220,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::workspaces::handlers::routes(cfg);
     crate::workspaces::settings::routes(cfg);
     crate::workspaces::sharing::routes(cfg);
+    crate::roles::handlers::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

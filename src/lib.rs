@@ -11,6 +11,7 @@ pub mod db;
 pub mod invitations;
 pub mod mail;
 pub mod members;
+pub mod roles;
 pub mod settings;
 pub mod users;
 pub mod web;

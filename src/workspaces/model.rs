@@ -474,3 +474,101 @@ pub fn remove_user_access(
     )
     .execute(conn)
 }
+
+/// Custom roles of an account, by name.
+pub fn custom_roles(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<WorkspaceRole>> {
+    workspace_roles::table
+        .filter(workspace_roles::account_id.eq(account_id))
+        .order(workspace_roles::name.asc())
+        .select(WorkspaceRole::as_select())
+        .load(conn)
+}
+
+pub fn role_name_taken(
+    conn: &mut DbConn,
+    account_id: &str,
+    name: &str,
+    except: Option<&str>,
+) -> QueryResult<bool> {
+    let roles: Vec<(String, String)> = workspace_roles::table
+        .filter(
+            workspace_roles::account_id
+                .is_null()
+                .or(workspace_roles::account_id.eq(account_id)),
+        )
+        .select((workspace_roles::id, workspace_roles::name))
+        .load(conn)?;
+    Ok(roles
+        .iter()
+        .any(|(id, n)| n.eq_ignore_ascii_case(name) && Some(id.as_str()) != except))
+}
+
+pub fn save_custom_role(
+    conn: &mut DbConn,
+    id: Option<&str>,
+    account_id: &str,
+    name: &str,
+    description: &str,
+    scopes_json: &str,
+    inherited: Option<&str>,
+) -> QueryResult<String> {
+    let t = now();
+    match id {
+        Some(id) => {
+            diesel::update(
+                workspace_roles::table
+                    .filter(workspace_roles::id.eq(id))
+                    .filter(workspace_roles::account_id.eq(account_id)),
+            )
+            .set((
+                workspace_roles::name.eq(name),
+                workspace_roles::description.eq(description),
+                workspace_roles::scopes.eq(scopes_json),
+                workspace_roles::inherited_role.eq(inherited),
+                workspace_roles::updated_at.eq(t),
+            ))
+            .execute(conn)?;
+            Ok(id.to_string())
+        }
+        None => {
+            let id = new_id();
+            diesel::insert_into(workspace_roles::table)
+                .values((
+                    workspace_roles::id.eq(&id),
+                    workspace_roles::account_id.eq(account_id),
+                    workspace_roles::name.eq(name),
+                    workspace_roles::description.eq(description),
+                    workspace_roles::scopes.eq(scopes_json),
+                    workspace_roles::inherited_role.eq(inherited),
+                    workspace_roles::created_at.eq(t),
+                    workspace_roles::updated_at.eq(t),
+                ))
+                .execute(conn)?;
+            Ok(id)
+        }
+    }
+}
+
+/// Where a role is used: workspaces where someone holds it, and workspaces whose default it is.
+pub fn role_usage(conn: &mut DbConn, role_id: &str) -> QueryResult<(Vec<String>, Vec<String>)> {
+    let held: Vec<String> = workspace_access::table
+        .inner_join(workspaces::table)
+        .filter(workspace_access::role_id.eq(role_id))
+        .select(workspaces::name)
+        .distinct()
+        .load(conn)?;
+    let default_of: Vec<String> = workspaces::table
+        .filter(workspaces::default_role_id.eq(role_id))
+        .select(workspaces::name)
+        .load(conn)?;
+    Ok((held, default_of))
+}
+
+pub fn delete_role(conn: &mut DbConn, account_id: &str, role_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        workspace_roles::table
+            .filter(workspace_roles::id.eq(role_id))
+            .filter(workspace_roles::account_id.eq(account_id)),
+    )
+    .execute(conn)
+}

@@ -9,5 +9,6 @@ mod browser_members;
 mod invitations;
 mod mail;
 mod members;
+mod roles;
 mod screenshots;
 mod workspaces;
