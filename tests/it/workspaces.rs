@@ -484,3 +484,83 @@ async fn the_members_panel_adds_changes_and_removes_roles_without_granting_above
         );
     }
 }
+
+#[tokio::test]
+async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_accesses_use_bounded_queries()
+ {
+    use diesel::connection::SimpleConnection;
+    let app =
+        crate::support::spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600))
+            .await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    let dash = create_ws(&ana, &acct, "Main", "main").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    let t = "2026-01-01 00:00:00";
+    let mut sql = String::from("BEGIN;");
+    let rows: Vec<String> = (0..999)
+        .map(|i| {
+            format!(
+                "('{}', '{acct}', 'Workspace {i:04}', 'ws-{i:04}', '', NULL, '{t}', '{t}')",
+                uuid::Uuid::new_v4()
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(250) {
+        sql.push_str(&format!(
+            "INSERT INTO workspaces (id, account_id, name, handle, description, default_role_id, created_at, updated_at) VALUES {};",
+            chunk.join(",")
+        ));
+    }
+    for chunk in (0..5000).collect::<Vec<_>>().chunks(500) {
+        let mut users = Vec::new();
+        let mut members = Vec::new();
+        let mut accesses = Vec::new();
+        for i in chunk {
+            let id = uuid::Uuid::new_v4();
+            users.push(format!("('{id}', 'u{i:05}@example.com', 'u{i:05}@example.com', 'u{i:05}', 'U', '{i}', 'x', '{t}', '{t}')"));
+            members.push(format!(
+                "('{}', '{acct}', '{id}', 'member', '{t}')",
+                uuid::Uuid::new_v4()
+            ));
+            accesses.push(format!(
+                "('{}', '{ws_id}', '{id}', '{VIEWER}', '{t}')",
+                uuid::Uuid::new_v4()
+            ));
+        }
+        sql.push_str(&format!("INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};", users.join(",")));
+        sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};", members.join(",")));
+        sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at) VALUES {};", accesses.join(",")));
+    }
+    sql.push_str("COMMIT;");
+    app.conn().batch_execute(&sql).expect("seed");
+    ana.get("/profile").await;
+
+    let before = app.queries.get();
+    let list = ana.get("/switcher").await;
+    let switcher_queries = app.queries.get() - before;
+    assert_eq!(
+        list.text.matches("/dashboard\"").count(),
+        50,
+        "at most 50 at once"
+    );
+    let before = app.queries.get();
+    let filtered = ana.get("/switcher?q=workspace%200998").await;
+    let filtered_queries = app.queries.get() - before;
+    assert!(filtered.text.contains("Workspace 0998") && !filtered.text.contains("Workspace 0997"));
+
+    let before = app.queries.get();
+    let panel = ana
+        .get(&dash.replace("/dashboard", "/settings/members"))
+        .await;
+    let panel_queries = app.queries.get() - before;
+    assert_eq!(panel.status, StatusCode::OK);
+    assert!(panel.text.matches("<tr id=\"access-").count() >= 5000);
+    for (what, n) in [
+        ("switcher", switcher_queries),
+        ("filtered switcher", filtered_queries),
+        ("members panel", panel_queries),
+    ] {
+        assert!(n <= 10, "{what} took {n} queries");
+    }
+}
