@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod browser_auth;
 mod browser_members;
+mod browser_workspaces;
 mod invitations;
 mod mail;
 mod members;
