@@ -564,3 +564,125 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
         assert!(n <= 10, "{what} took {n} queries");
     }
 }
+
+/// Gives `handle` an own role on the workspace (test setup).
+fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
+    use atrium::db::schema::workspace_access as wa;
+    use diesel::prelude::*;
+    let uid = crate::members::user_id(app, handle);
+    let mut c = app.conn();
+    diesel::insert_into(wa::table)
+        .values((
+            wa::id.eq(uuid::Uuid::new_v4().to_string()),
+            wa::workspace_id.eq(ws_id),
+            wa::user_id.eq(uid),
+            wa::role_id.eq(role_id),
+            wa::created_at.eq(atrium::db::now()),
+        ))
+        .execute(&mut c)
+        .expect("grant");
+}
+
+#[tokio::test]
+async fn the_permission_matrix_of_workspace_pages_and_actions() {
+    let app = spawn_app().await;
+    let owner = app.signup("owner@example.com", "owner", PW).await;
+    let acct = create_org(&owner, "Acme", "acme").await;
+    let dash = create_ws(&owner, &acct, "Production", "prod").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    let other_ws = create_ws(&owner, &acct, "Other", "other").await;
+    set_default_role(&app, &other_ws, Some(VIEWER));
+    app.signup("zed@example.com", "zed", PW).await;
+    add_member(&app, &acct, "zed", "member");
+    let zed = crate::members::user_id(&app, "zed");
+
+    const ROLE_IDS: [(&str, &str); 5] = [
+        ("wowner", "00000000-0000-4000-8000-000000000001"),
+        ("wdev", "00000000-0000-4000-8000-000000000002"),
+        ("wrunner", "00000000-0000-4000-8000-000000000003"),
+        ("wviewer", "00000000-0000-4000-8000-000000000004"),
+        ("wworker", "00000000-0000-4000-8000-000000000005"),
+    ];
+    let mut clients = vec![("owner", owner.clone())];
+    for (handle, account_role) in [
+        ("admin", "admin"),
+        ("member", "member"),
+        ("collab", "collaborator"),
+    ] {
+        let c = app
+            .signup(&format!("{handle}@example.com"), handle, PW)
+            .await;
+        add_member(&app, &acct, handle, account_role);
+        clients.push((handle, c));
+    }
+    for (handle, role_id) in ROLE_IDS {
+        let c = app
+            .signup(&format!("{handle}@example.com"), handle, PW)
+            .await;
+        add_member(&app, &acct, handle, "member");
+        grant(&app, &ws_id, handle, role_id);
+        clients.push((handle, c));
+    }
+    let outsider = app.signup("out@example.com", "out", PW).await;
+    clients.push(("outsider", outsider));
+
+    let settings = dash.replace("/dashboard", "/settings");
+    let panel = dash.replace("/dashboard", "/settings/members");
+    // (actor, dashboard, GET settings, POST settings, GET members panel, POST add member)
+    let expected: [(&str, [u16; 5]); 10] = [
+        ("owner", [200, 200, 200, 200, 303]),
+        ("admin", [200, 200, 200, 200, 303]),
+        ("wowner", [200, 200, 200, 200, 303]),
+        ("wdev", [200, 200, 403, 404, 404]),
+        ("wrunner", [200, 404, 404, 404, 404]),
+        ("wviewer", [200, 404, 404, 404, 404]),
+        ("wworker", [200, 404, 404, 404, 404]),
+        ("member", [404, 404, 404, 404, 404]),
+        ("collab", [404, 404, 404, 404, 404]),
+        ("outsider", [404, 404, 404, 404, 404]),
+    ];
+    for (actor, codes) in expected {
+        let c = &clients.iter().find(|(h, _)| *h == actor).expect("client").1;
+        let got = [
+            c.get(&dash).await.status.as_u16(),
+            c.get(&settings).await.status.as_u16(),
+            c.post_form(
+                &settings,
+                &[
+                    ("name", "Production"),
+                    ("handle", "prod"),
+                    ("description", ""),
+                    ("default_role", "none"),
+                ],
+            )
+            .await
+            .status
+            .as_u16(),
+            c.get(&panel).await.status.as_u16(),
+            c.post_form(&panel, &[("user_id", &zed), ("role_id", VIEWER)])
+                .await
+                .status
+                .as_u16(),
+        ];
+        assert_eq!(
+            got, codes,
+            "{actor}: dashboard, settings, save settings, members panel, add member"
+        );
+    }
+    // The default role: a Member sees "Other" (default Viewer); a Collaborator does not.
+    let member = &clients
+        .iter()
+        .find(|(h, _)| *h == "member")
+        .expect("member")
+        .1;
+    let collab = &clients
+        .iter()
+        .find(|(h, _)| *h == "collab")
+        .expect("collab")
+        .1;
+    assert_eq!(member.get(&other_ws).await.status, StatusCode::OK);
+    assert_eq!(collab.get(&other_ws).await.status, StatusCode::NOT_FOUND);
+    // No leak of names: the switcher of someone without access does not list the workspace.
+    assert!(!member.get("/switcher").await.text.contains("Production"));
+    assert!(member.get("/switcher").await.text.contains("Other"));
+}
