@@ -95,6 +95,8 @@ diesel::table! {
         expires_at -> Timestamp,
         responded_at -> Nullable<Timestamp>,
         accepted_by -> Nullable<Text>,
+        workspace_id -> Nullable<Text>,
+        workspace_role_id -> Nullable<Text>,
     }
 }
 

@@ -90,6 +90,25 @@ fn one_line(s: &str) -> String {
 }
 
 /// Renders and queues the invitation e-mail (inside the caller's transaction).
+/// What the invitation is to ("Acme", or "workspace Production of Acme") and the role's name.
+fn target_of(
+    c: &mut DbConn,
+    inv: &Invitation,
+    account: &Account,
+) -> Result<(String, String), AppError> {
+    match (&inv.workspace_id, &inv.workspace_role_id) {
+        (Some(wid), Some(rid)) => {
+            let ws = crate::workspaces::model::find(c, &inv.account_id, wid)?
+                .ok_or(AppError::NotFound)?;
+            let role = crate::workspaces::model::role(c, rid)?
+                .map(|r| r.name)
+                .unwrap_or_else(|| "a role".into());
+            Ok((format!("workspace {} of {}", ws.name, account.name), role))
+        }
+        _ => Ok((account.name.clone(), inv.role().label().to_string())),
+    }
+}
+
 fn queue_mail(
     c: &mut DbConn,
     cfg: &AppConfig,
@@ -100,8 +119,9 @@ fn queue_mail(
     let link = invitation_link(cfg, &inv.id, code);
     let expires = inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
     let inviter = one_line(&inv.invited_by_name);
-    let account_name = one_line(&account.name);
-    let role = inv.role().label();
+    let (target, role_name) = target_of(c, inv, account)?;
+    let account_name = one_line(&target);
+    let role = role_name.as_str();
     let text = InvitationText {
         inviter: &inviter,
         account: &account_name,
@@ -257,7 +277,9 @@ async fn invite(
                     continue;
                 }
                 let mut message = "Invitation sent.".to_string();
-                if let Some(old) = invitations::pending_for(c, &account.id, email.normalized())? {
+                if let Some(old) =
+                    invitations::pending_for(c, &account.id, email.normalized(), None)?
+                {
                     invitations::respond(c, &old.id, "revoked", None)?;
                     mail::cancel_pending(c, &old.id)?;
                     message = "Invitation sent; it replaces the earlier pending one.".into();
@@ -273,6 +295,7 @@ async fn invite(
                         invited_by: &inviter.id,
                         invited_by_name: &inviter.display_name(),
                         ttl: cfg2.settings.invitation_ttl,
+                        workspace: None,
                     },
                 )?;
                 queue_mail(c, &cfg2, &inv, &code, &account)?;
@@ -564,13 +587,17 @@ fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppErr
         Status::Expired => Some(Unusable::Expired),
         Status::Pending => {
             // The sender must still be allowed to invite with this role.
-            let inviter_role = match &inv.invited_by {
-                Some(uid) => accounts::role_of(c, &inv.account_id, uid)?,
-                None => None,
+            let ok = match (&inv.invited_by, &inv.workspace_id) {
+                (None, _) => false,
+                (Some(uid), Some(wid)) => {
+                    crate::workspaces::ctx::load(c, &inv.account_id, wid, uid)?
+                        .is_some_and(|l| l.scopes.contains("manage_workspace_users"))
+                }
+                (Some(uid), None) => accounts::role_of(c, &inv.account_id, uid)?.is_some_and(|r| {
+                    PermSet::of_role(r).has(AccountPerm::CreateInvitation)
+                        && may_assign(r, inv.role())
+                }),
             };
-            let ok = inviter_role.is_some_and(|r| {
-                PermSet::of_role(r).has(AccountPerm::CreateInvitation) && may_assign(r, inv.role())
-            });
             if ok {
                 None
             } else {
@@ -634,7 +661,10 @@ async fn open(
             csrf: mu.csrf,
             id,
             code: q.code.clone(),
-            account_name: ch.account.name.clone(),
+            account_name: {
+                let (inv, account) = (ch.inv.clone(), ch.account.clone());
+                db(&mu.pool, move |c| Ok(target_of(c, &inv, &account)?.0)).await?
+            },
             inviter: ch.inv.invited_by_name.clone(),
             role: ch.inv.role().label().into(),
             email: ch.inv.email.clone(),
@@ -682,6 +712,14 @@ enum Accepted {
     Problem(Unusable),
 }
 
+/// Where the invitee lands: the workspace, or the account's members page.
+fn destination(inv: &Invitation) -> String {
+    match &inv.workspace_id {
+        Some(w) => format!("/account/{}/workspace/{w}/dashboard", inv.account_id),
+        None => format!("/account/{}/members", inv.account_id),
+    }
+}
+
 /// Accepts in one transaction: checks again under the account lock, marks the invitation
 /// accepted only if it is still pending, creates the membership.
 fn accept_tx(
@@ -703,7 +741,7 @@ fn accept_tx(
     }
     if let Some(p) = ch.problem {
         if p == Unusable::Used && ch.inv.accepted_by.as_deref() == Some(user.id.as_str()) {
-            return Ok(Accepted::AlreadyMember(ch.account.id));
+            return Ok(Accepted::AlreadyMember(destination(&ch.inv)));
         }
         return Ok(Accepted::Problem(p));
     }
@@ -712,6 +750,9 @@ fn accept_tx(
     }
     if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
         accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
+    }
+    if let (Some(wid), Some(rid)) = (&ch.inv.workspace_id, &ch.inv.workspace_role_id) {
+        crate::workspaces::model::set_user_access(c, wid, &user.id, rid)?;
     }
     audit::record(
         c,
@@ -723,7 +764,7 @@ fn accept_tx(
             json!({ "role": ch.inv.role, "user_id": user.id }),
         ),
     )?;
-    Ok(Accepted::Joined(ch.account.id))
+    Ok(Accepted::Joined(destination(&ch.inv)))
 }
 
 async fn accept(
@@ -744,9 +785,7 @@ async fn accept(
     })
     .await?;
     match outcome {
-        Accepted::Joined(account) | Accepted::AlreadyMember(account) => {
-            Ok(redirect(&req, &format!("/account/{account}/members")))
-        }
+        Accepted::Joined(to) | Accepted::AlreadyMember(to) => Ok(redirect(&req, &to)),
         Accepted::WrongUser => Ok(redirect(
             &req,
             &format!("/invitations/{}?code={}", id, url_encode(&form.code)),
@@ -893,10 +932,7 @@ async fn signup(
     match created {
         Ok(Ok(user)) => {
             start_session(&mu.session, &user.id)?;
-            Ok(redirect(
-                &req,
-                &format!("/account/{}/members", ch.account.id),
-            ))
+            Ok(redirect(&req, &destination(&ch.inv)))
         }
         Ok(Err(errors)) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -908,4 +944,60 @@ async fn signup(
         ),
         Err(e) => Err(e),
     }
+}
+
+/// Invites `email` to one workspace with a workspace role (inside the caller's transaction):
+/// a pending invitation for the same address and workspace is replaced. On acceptance the
+/// person becomes a Collaborator of the account (unless already a member) with that role.
+#[allow(clippy::too_many_arguments)]
+pub fn invite_to_workspace(
+    c: &mut DbConn,
+    cfg: &AppConfig,
+    account: &Account,
+    workspace_id: &str,
+    role_id: &str,
+    email: &Email,
+    inviter: &User,
+    ip: &str,
+) -> Result<bool, AppError> {
+    let mut replaced = false;
+    if let Some(old) =
+        invitations::pending_for(c, &account.id, email.normalized(), Some(workspace_id))?
+    {
+        invitations::respond(c, &old.id, "revoked", None)?;
+        mail::cancel_pending(c, &old.id)?;
+        replaced = true;
+    }
+    let (inv, code) = invitations::create(
+        c,
+        &cfg.link_key,
+        &NewInvitation {
+            account_id: &account.id,
+            email: email.as_str(),
+            email_normalized: email.normalized(),
+            role: AccountRole::Collaborator,
+            invited_by: &inviter.id,
+            invited_by_name: &inviter.display_name(),
+            ttl: cfg.settings.invitation_ttl,
+            workspace: Some((workspace_id, role_id)),
+        },
+    )?;
+    queue_mail(c, cfg, &inv, &code, account)?;
+    audit::record(
+        c,
+        Event {
+            action: "atrium.invitation.created",
+            actor: user_actor(inviter),
+            resource: Resource {
+                kind: "invitation",
+                id: Some(inv.id.clone()),
+                name: inv.email.clone(),
+            },
+            account_id: Some(account.id.clone()),
+            workspace_id: Some(workspace_id.to_string()),
+            ip: Some(ip.to_string()),
+            payload: json!({ "email": inv.email, "workspace_role_id": role_id }),
+        },
+    )?;
+    Ok(replaced)
 }

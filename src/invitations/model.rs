@@ -29,6 +29,9 @@ pub struct Invitation {
     pub expires_at: chrono::NaiveDateTime,
     pub responded_at: Option<chrono::NaiveDateTime>,
     pub accepted_by: Option<String>,
+    /// Set for an invitation to one workspace (the invitee joins as Collaborator).
+    pub workspace_id: Option<String>,
+    pub workspace_role_id: Option<String>,
 }
 
 /// What a person sees about an invitation's state.
@@ -108,6 +111,8 @@ pub struct NewInvitation<'a> {
     pub invited_by: &'a str,
     pub invited_by_name: &'a str,
     pub ttl: std::time::Duration,
+    /// For a workspace invitation: the workspace and the role on it.
+    pub workspace: Option<(&'a str, &'a str)>,
 }
 
 fn expiry(ttl: std::time::Duration) -> chrono::NaiveDateTime {
@@ -137,6 +142,8 @@ pub fn create(
             invitations::invited_by_name.eq(new.invited_by_name),
             invitations::created_at.eq(now()),
             invitations::expires_at.eq(expiry(new.ttl)),
+            invitations::workspace_id.eq(new.workspace.map(|w| w.0)),
+            invitations::workspace_role_id.eq(new.workspace.map(|w| w.1)),
         ))
         .execute(conn)?;
     let inv = invitations::table
@@ -184,18 +191,23 @@ pub fn list(conn: &mut DbConn, account_id: &str, limit: i64) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// The pending invitation for this address to the account (`workspace_id` None) or to one workspace.
 pub fn pending_for(
     conn: &mut DbConn,
     account_id: &str,
     email_normalized: &str,
+    workspace_id: Option<&str>,
 ) -> QueryResult<Option<Invitation>> {
-    invitations::table
+    let mut q = invitations::table
         .filter(invitations::account_id.eq(account_id))
         .filter(invitations::email_normalized.eq(email_normalized))
         .filter(invitations::status.eq("pending"))
-        .select(Invitation::as_select())
-        .first(conn)
-        .optional()
+        .into_boxed();
+    q = match workspace_id {
+        Some(w) => q.filter(invitations::workspace_id.eq(w.to_string())),
+        None => q.filter(invitations::workspace_id.is_null()),
+    };
+    q.select(Invitation::as_select()).first(conn).optional()
 }
 
 /// Moves a pending invitation to `to`; returns false when it was no longer pending.

@@ -572,3 +572,29 @@ pub fn delete_role(conn: &mut DbConn, account_id: &str, role_id: &str) -> QueryR
     )
     .execute(conn)
 }
+
+/// A Collaborator exists only while they have access to a workspace of the account: when
+/// their last access there goes, so does their membership.
+pub fn drop_collaborator_without_access(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+) -> QueryResult<bool> {
+    let role = crate::accounts::model::role_of(conn, account_id, user_id)?;
+    if role != Some(AccountRole::Collaborator) {
+        return Ok(false);
+    }
+    let ids = workspaces::table
+        .filter(workspaces::account_id.eq(account_id.to_string()))
+        .select(workspaces::id);
+    let left: i64 = workspace_access::table
+        .filter(workspace_access::user_id.eq(user_id))
+        .filter(workspace_access::workspace_id.eq_any(ids))
+        .count()
+        .get_result(conn)?;
+    if left > 0 {
+        return Ok(false);
+    }
+    crate::accounts::model::remove_member(conn, account_id, user_id)?;
+    Ok(true)
+}

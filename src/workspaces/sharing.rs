@@ -24,6 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(add),
     )
     .route(
+        "/account/{account_id}/workspace/{workspace_id}/settings/members/invite",
+        web::post().to(invite),
+    )
+    .route(
         "/account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/role",
         web::post().to(change),
     )
@@ -329,6 +333,7 @@ async fn remove(
                 return Ok(Some(ABOVE_OWN));
             }
             workspaces::remove_user_access(c, &ws.id, &user_id)?;
+            workspaces::drop_collaborator_without_access(c, &ws.account_id, &user_id)?;
             audit::record(
                 c,
                 Event {
@@ -363,5 +368,91 @@ async fn remove(
             .content_type("text/html; charset=utf-8")
             .body("")),
         None => show(ctx, None, Some("Access removed.".into()), StatusCode::OK).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role_id: String,
+}
+
+/// Invite by e-mail as a Collaborator of the account with a role on this workspace.
+async fn invite(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    cfg: web::Data<crate::app::AppConfig>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_users")?;
+    ctx.require("manage_workspace_users")?;
+    let email = match crate::users::domain::Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(msg) => {
+            return show(
+                ctx,
+                Some(msg.into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let (scopes, account, wid, actor, ip, rid) = (
+        ctx.scopes,
+        ctx.account.clone(),
+        ctx.workspace.id.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+        form.role_id.clone(),
+    );
+    let cfg2 = cfg.clone();
+    let email2 = email.clone();
+    let outcome = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            crate::accounts::model::lock(c, &account.id)?;
+            let Some(role) = workspaces::role(c, &rid)?.filter(|r| {
+                r.account_id.is_none() || r.account_id.as_deref() == Some(account.id.as_str())
+            }) else {
+                return Ok(Err("Choose a role of this account."));
+            };
+            if scopes.union(&role.scopes().scopes()) != scopes {
+                return Ok(Err(ABOVE_OWN));
+            }
+            if crate::invitations::model::is_member_email(c, &account.id, email2.normalized())? {
+                return Ok(Err(
+                    "Already a member of the account: add them with the form above.",
+                ));
+            }
+            let replaced = crate::invitations::handlers::invite_to_workspace(
+                c, &cfg2, &account, &wid, &role.id, &email2, &actor, &ip,
+            )?;
+            Ok(Ok(replaced))
+        })
+    })
+    .await?;
+    match outcome {
+        Ok(replaced) => {
+            let msg = if replaced {
+                format!(
+                    "Invitation sent to {}; it replaces the earlier pending one.",
+                    email.as_str()
+                )
+            } else {
+                format!("Invitation sent to {}.", email.as_str())
+            };
+            show(ctx, None, Some(msg), StatusCode::OK).await
+        }
+        Err(why) => {
+            show(
+                ctx,
+                Some(why.into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }

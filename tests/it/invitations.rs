@@ -518,3 +518,77 @@ async fn while_smtp_refuses_the_invitation_stays_pending_and_is_delivered_once_w
         .await;
     assert!(tab.text.contains(">Delivered</span>"));
 }
+
+#[tokio::test]
+async fn a_workspace_invitation_makes_a_collaborator_who_goes_with_their_last_access() {
+    let (app, smtp) = app_with_smtp().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let dash = crate::workspaces::create_ws(&ana, &acct, "Production", "prod").await;
+    let panel = dash.replace("/dashboard", "/settings/members");
+    const DEVELOPER: &str = "00000000-0000-4000-8000-000000000002";
+
+    let bad = ana
+        .post_form(
+            &format!("{panel}/invite"),
+            &[("email", "not-an-email"), ("role_id", DEVELOPER)],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = ana
+        .post_form(
+            &format!("{panel}/invite"),
+            &[("email", "col@example.com"), ("role_id", DEVELOPER)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("Invitation sent to col@example.com."));
+    let path = link_for(&app, &smtp, "col@example.com", 1).await;
+    let mails = smtp.messages();
+    assert!(mails[0].subject().contains("workspace Production of Acme"));
+    assert!(
+        mails[0]
+            .text_body()
+            .unwrap_or_default()
+            .contains("as Developer")
+    );
+
+    let col = app.new_client();
+    let page = col.get(&path).await;
+    assert!(page.text.contains("workspace Production of Acme"));
+    let signup = format!(
+        "/invitations/{}/signup?code={}",
+        invitation_id(&path),
+        code_of(&path)
+    );
+    let r = col
+        .post_form(
+            &signup,
+            &[
+                ("handle", "col"),
+                ("first_name", "Col"),
+                ("last_name", ""),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(r.location(), Some(dash.clone()));
+    assert_eq!(role_in(&app, &acct, "col").as_deref(), Some("collaborator"));
+    let d = col.get(&dash).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.text.contains(">Developer</dd>"));
+    assert_eq!(
+        col.get(&format!("/account/{acct}/members")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Removing the last access removes the Collaborator membership.
+    let col_id = user_id(&app, "col");
+    let r = ana
+        .post_form(&format!("{panel}/{col_id}/remove"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(role_in(&app, &acct, "col"), None);
+    assert_eq!(col.get(&dash).await.status, StatusCode::NOT_FOUND);
+}
