@@ -199,7 +199,16 @@ async fn save(
             audit::record(
                 c,
                 Event {
-                    action: "atrium.workspace.updated",
+                    // A change of the default role alone has its own name in the audit log.
+                    action: if valid.name.as_str() == ws.name
+                        && valid.handle.as_str() == ws.handle
+                        && valid.description == ws.description
+                        && new_default_id != ws.default_role_id
+                    {
+                        "atrium.workspace.default_role_changed"
+                    } else {
+                        "atrium.workspace.updated"
+                    },
                     actor: user_actor(&user),
                     resource: Resource {
                         kind: "workspace",
