@@ -598,3 +598,20 @@ pub fn drop_collaborator_without_access(
     crate::accounts::model::remove_member(conn, account_id, user_id)?;
     Ok(true)
 }
+
+/// What deleting the workspace takes with it: member accesses and pending invitations.
+pub fn delete_counts(conn: &mut DbConn, workspace_id: &str) -> QueryResult<(i64, i64)> {
+    use crate::db::schema::invitations;
+    let accesses = count_user_accesses(conn, workspace_id)?;
+    let invites: i64 = invitations::table
+        .filter(invitations::workspace_id.eq(workspace_id))
+        .filter(invitations::status.eq("pending"))
+        .count()
+        .get_result(conn)?;
+    Ok((accesses, invites))
+}
+
+/// Deletes the workspace; accesses, visits and invitations go with it (foreign keys).
+pub fn delete(conn: &mut DbConn, workspace_id: &str) -> QueryResult<usize> {
+    diesel::delete(workspaces::table.find(workspace_id)).execute(conn)
+}

@@ -23,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/{account_id}/workspace/{workspace_id}/settings",
         web::post().to(save),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/delete",
+        web::post().to(delete),
     );
 }
 
@@ -56,6 +60,10 @@ struct SettingsPage {
     notice: Option<String>,
     login_command: String,
     api_url: String,
+    can_delete: bool,
+    workspace_handle: String,
+    delete_accesses: i64,
+    delete_invitations: i64,
 }
 
 async fn render_page(
@@ -66,9 +74,12 @@ async fn render_page(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let aid = ctx.account.id.clone();
-    let roles = db(&ctx.auth.pool, move |c| {
-        Ok(workspaces::roles_for_account(c, &aid)?)
+    let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
+    let (roles, (delete_accesses, delete_invitations)) = db(&ctx.auth.pool, move |c| {
+        Ok((
+            workspaces::roles_for_account(c, &aid)?,
+            workspaces::delete_counts(c, &wid)?,
+        ))
     })
     .await?;
     let form = form.unwrap_or_else(|| SettingsForm {
@@ -97,6 +108,10 @@ async fn render_page(
                 ctx.account.id,
                 ctx.workspace.id
             ),
+            can_delete: ctx.has("manage_workspace_settings"),
+            workspace_handle: ctx.workspace.handle.clone(),
+            delete_accesses,
+            delete_invitations,
             name: form.name,
             handle: form.handle,
             description: form.description,
@@ -258,4 +273,68 @@ async fn save(
         StatusCode::OK,
     )
     .await
+}
+
+#[derive(serde::Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirm_handle: String,
+}
+
+/// Deletes the workspace after its handle was typed exactly (checked again here), in one
+/// transaction, recorded in the account's audit log. Afterwards every URL of it is 404.
+async fn delete(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_settings")?;
+    ctx.require("manage_workspace_settings")?;
+    if form.confirm_handle.trim() != ctx.workspace.handle {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "confirm_handle",
+            "Type the workspace handle exactly to confirm.",
+        );
+        return render_page(
+            ctx,
+            &cfg,
+            None,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let (ws, user, ip) = (
+        ctx.workspace.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            crate::accounts::model::lock(c, &ws.account_id)?;
+            let (accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
+            workspaces::delete(c, &ws.id)?;
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.workspace.deleted",
+                    actor: user_actor(&user),
+                    resource: Resource { kind: "workspace", id: Some(ws.id.clone()), name: ws.handle.clone() },
+                    account_id: Some(ws.account_id.clone()),
+                    workspace_id: Some(ws.id.clone()),
+                    ip: Some(ip),
+                    payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "pending_invitations": invitations }),
+                },
+            )?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    Ok(crate::web::redirect(
+        &req,
+        &format!("/account/{}/workspaces", ctx.account.id),
+    ))
 }

@@ -686,3 +686,61 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
     assert!(!member.get("/switcher").await.text.contains("Production"));
     assert!(member.get("/switcher").await.text.contains("Other"));
 }
+
+#[tokio::test]
+async fn deleting_a_workspace_needs_its_handle_and_takes_everything_with_it() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    grant(&app, &ws_id, "bo", VIEWER);
+    let settings = dash.replace("/dashboard", "/settings");
+    let page = ana.get(&settings).await;
+    assert!(page.text.contains("aria-label=\"More workspace actions\""));
+    assert!(page.text.contains("2 member accesses"));
+    // Without manage_workspace_settings there is no menu and no deleting.
+    assert_eq!(
+        bo.post_form(
+            &dash.replace("/dashboard", "/delete"),
+            &[("confirm_handle", "prod")]
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let wrong = ana
+        .post_form(
+            &dash.replace("/dashboard", "/delete"),
+            &[("confirm_handle", "Prod")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text.contains("id=\"confirm_handle-error\""));
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 1);
+
+    let ok = ana
+        .post_form(
+            &dash.replace("/dashboard", "/delete"),
+            &[("confirm_handle", "prod")],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 0);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspace_access"), 0);
+    for path in [
+        dash.clone(),
+        settings.clone(),
+        dash.replace("/dashboard", "/settings/members"),
+    ] {
+        assert_eq!(ana.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert!(!ana.get("/switcher").await.text.contains("Production"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.workspace.deleted' AND resource_name = 'prod'"),
+        1
+    );
+}
