@@ -46,7 +46,15 @@ impl WorkspaceRole {
                 listed: ScopeSet::empty(),
             },
             None => {
-                let names: Vec<String> = serde_json::from_str(&self.scopes).unwrap_or_default();
+                let names: Vec<String> = match serde_json::from_str(&self.scopes) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // Stored by Atrium itself; unreadable means damaged data: grant only
+                        // the inherited role, and say so loudly.
+                        tracing::error!(role = %self.id, "unreadable scope list of a custom role: {e}");
+                        Vec::new()
+                    }
+                };
                 RoleScopes {
                     builtin: self.inherited_role.as_deref().and_then(BuiltinRole::parse),
                     listed: ScopeSet::from_names(names.iter().map(String::as_str)),
