@@ -35,7 +35,8 @@ async fn create_from_onboarding_and_switch_between_workspaces_of_two_accounts() 
     b.fill("Name", "Beta Org").await;
     b.fill("Handle", "beta").await;
     b.click_button("Create organization").await;
-    b.wait_for_text("Members").await;
+    b.wait_for_url(|u| u.ends_with("/members")).await;
+    b.wait_for_text("Beta Org").await;
     b.click_link("Workspaces").await;
     b.fill("Workspace name", "Research").await;
     b.click_button("Create workspace").await;
