@@ -701,6 +701,15 @@ async fn deleting_a_workspace_needs_its_handle_and_takes_everything_with_it() {
     let page = ana.get(&settings).await;
     assert!(page.text.contains("aria-label=\"More workspace actions\""));
     assert!(page.text.contains("2 member accesses"));
+    assert_eq!(
+        page.text.matches("id=\"delete-workspace\"").count(),
+        1,
+        "the delete form appears once, not in the title"
+    );
+    assert!(
+        page.text
+            .contains("<title>Workspace settings · Production · Atrium</title>")
+    );
     // Without manage_workspace_settings there is no menu and no deleting.
     assert_eq!(
         bo.post_form(
