@@ -69,11 +69,16 @@ fn base(ctx: &WorkspaceCtx) -> String {
     format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id)
 }
 
+/// Nobody gives (or takes away) a role with scopes they do not hold themselves.
+fn may_grant(own: &crate::authz::workspace::ScopeSet, role: &WorkspaceRole) -> bool {
+    role.scopes().scopes().is_subset(own)
+}
+
 /// Roles the viewer may give: those whose scopes they hold themselves.
 fn grantable(ctx: &WorkspaceCtx, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole> {
     roles
         .into_iter()
-        .filter(|r| ctx.scopes.union(&r.scopes().scopes()) == ctx.scopes)
+        .filter(|r| may_grant(&ctx.scopes, r))
         .collect()
 }
 
@@ -144,7 +149,7 @@ fn grant_tx(
         }) else {
             return Ok(Outcome::Refused("Choose a role of this account."));
         };
-        if ctx_scopes.union(&role.scopes().scopes()) != ctx_scopes {
+        if !may_grant(&ctx_scopes, &role) {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
         if crate::accounts::model::role_of(c, &ws.account_id, user_id)?.is_none() {
@@ -154,11 +159,7 @@ fn grant_tx(
         }
         let before = workspaces::user_access(c, &ws.id, user_id)?;
         if let Some(b) = &before
-            && ctx_scopes.union(
-                &workspaces::role(c, &b.role_id)?
-                    .map(|r| r.scopes().scopes())
-                    .unwrap_or_default(),
-            ) != ctx_scopes
+            && workspaces::role(c, &b.role_id)?.is_some_and(|r| !may_grant(&ctx_scopes, &r))
         {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
@@ -326,10 +327,7 @@ async fn remove(
             let Some(before) = workspaces::user_access(c, &ws.id, &user_id)? else {
                 return Err(AppError::NotFound);
             };
-            let role_scopes = workspaces::role(c, &before.role_id)?
-                .map(|r| r.scopes().scopes())
-                .unwrap_or_default();
-            if scopes.union(&role_scopes) != scopes {
+            if workspaces::role(c, &before.role_id)?.is_some_and(|r| !may_grant(&scopes, &r)) {
                 return Ok(Some(ABOVE_OWN));
             }
             workspaces::remove_user_access(c, &ws.id, &user_id)?;
@@ -418,7 +416,7 @@ async fn invite(
             }) else {
                 return Ok(Err("Choose a role of this account."));
             };
-            if scopes.union(&role.scopes().scopes()) != scopes {
+            if !may_grant(&scopes, &role) {
                 return Ok(Err(ABOVE_OWN));
             }
             if crate::invitations::model::is_member_email(c, &account.id, email2.normalized())? {
