@@ -63,10 +63,11 @@ pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<
     Ok(csrf)
 }
 
-async fn home(mu: MaybeUser, auth: Option<Auth>) -> Result<HttpResponse, AppError> {
-    let to = match (&mu.user, auth) {
-        (Some(_), Some(auth)) => crate::workspaces::handlers::home_for(&auth).await?,
-        _ => "/auth/login".into(),
+async fn home(mu: MaybeUser) -> Result<HttpResponse, AppError> {
+    // A database error is an error here, never "not logged in".
+    let to = match &mu.user {
+        Some(user) => crate::workspaces::handlers::home_for(&mu.pool, &user.id).await?,
+        None => "/auth/login".into(),
     };
     Ok(HttpResponse::SeeOther()
         .insert_header(("Location", to))

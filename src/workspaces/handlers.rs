@@ -295,12 +295,9 @@ async fn create_from_onboarding(
 
 /// Where "/" goes for a logged-in user: the last workspace used that they can still
 /// reach, else onboarding.
-pub async fn home_for(auth: &Auth) -> Result<String, AppError> {
-    let uid = auth.user.id.clone();
-    let first = db(&auth.pool, move |c| {
-        Ok(workspaces::reachable(c, &uid, "", 1)?)
-    })
-    .await?;
+pub async fn home_for(pool: &crate::db::Pool, user_id: &str) -> Result<String, AppError> {
+    let uid = user_id.to_string();
+    let first = db(pool, move |c| Ok(workspaces::reachable(c, &uid, "", 1)?)).await?;
     Ok(match first.first() {
         Some(r) => dashboard_path(&r.workspace),
         None => "/onboarding".into(),
