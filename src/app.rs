@@ -215,6 +215,7 @@ impl Application {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/{name}", web::get().to(crate::web::assets::serve))
         .route("/healthz", web::get().to(healthz));
+    crate::api::routes(cfg);
     crate::users::handlers::routes(cfg);
     crate::accounts::handlers::routes(cfg);
     crate::members::handlers::routes(cfg);

@@ -3,6 +3,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod accounts;
+pub mod api;
+pub mod apikeys;
 pub mod app;
 pub mod audit;
 pub mod authn;
@@ -12,6 +14,7 @@ pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod roles;
+pub mod service_accounts;
 pub mod settings;
 pub mod users;
 pub mod web;

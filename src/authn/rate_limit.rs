@@ -25,6 +25,18 @@ pub fn is_limited(conn: &mut DbConn, ip: &str, identifier: &str, limit: i64) -> 
     Ok(by_identifier >= limit)
 }
 
+/// True when `ip` has a failure recorded within `window` (used to record API
+/// authentication failures in the audit log at most once per window).
+pub fn recent(conn: &mut DbConn, ip: &str, window: TimeDelta) -> QueryResult<bool> {
+    let since = now() - window;
+    diesel::select(diesel::dsl::exists(
+        login_failures::table
+            .filter(login_failures::ip.eq(ip))
+            .filter(login_failures::at.gt(since)),
+    ))
+    .get_result(conn)
+}
+
 pub fn record_failure(conn: &mut DbConn, ip: &str, identifier: &str) -> QueryResult<()> {
     diesel::insert_into(login_failures::table)
         .values((

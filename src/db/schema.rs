@@ -171,6 +171,50 @@ diesel::joinable!(workspace_access -> workspaces (workspace_id));
 diesel::joinable!(workspace_access -> users (user_id));
 diesel::joinable!(workspace_access -> workspace_roles (role_id));
 diesel::joinable!(workspace_visits -> workspaces (workspace_id));
+
+diesel::table! {
+    service_accounts (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        name_normalized -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        service_account_id -> Nullable<Text>,
+        name -> Text,
+        prefix -> Text,
+        digest -> Text,
+        last4 -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    workspace_bot_access (id) {
+        id -> Text,
+        workspace_id -> Text,
+        service_account_id -> Text,
+        role_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(service_accounts -> accounts (account_id));
+diesel::joinable!(api_keys -> service_accounts (service_account_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(workspace_bot_access -> workspaces (workspace_id));
+diesel::joinable!(workspace_bot_access -> service_accounts (service_account_id));
+diesel::joinable!(workspace_bot_access -> workspace_roles (role_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -184,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
     workspace_access,
     workspace_visits,
+    service_accounts,
+    api_keys,
+    workspace_bot_access,
 );

@@ -589,10 +589,13 @@ fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppErr
             // The sender must still be allowed to invite with this role.
             let ok = match (&inv.invited_by, &inv.workspace_id) {
                 (None, _) => false,
-                (Some(uid), Some(wid)) => {
-                    crate::workspaces::ctx::load(c, &inv.account_id, wid, uid)?
-                        .is_some_and(|l| l.scopes.contains("manage_workspace_users"))
-                }
+                (Some(uid), Some(wid)) => crate::workspaces::ctx::load(
+                    c,
+                    &inv.account_id,
+                    wid,
+                    crate::workspaces::ctx::ActorRef::User(uid),
+                )?
+                .is_some_and(|l| l.scopes.contains("manage_workspace_users")),
                 (Some(uid), None) => accounts::role_of(c, &inv.account_id, uid)?.is_some_and(|r| {
                     PermSet::of_role(r).has(AccountPerm::CreateInvitation)
                         && may_assign(r, inv.role())

@@ -127,6 +127,9 @@ pub fn render_error<B: actix_web::body::MessageBody>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let status = res.status();
+    if res.request().path().starts_with("/api/") || res.request().path() == "/api" {
+        return Ok(ErrorHandlerResponse::Response(api_error_body(res)));
+    }
     let htmx = res.request().headers().get("HX-Request").is_some();
     let has_own_body = res
         .response()
@@ -181,3 +184,25 @@ pub fn render_error<B: actix_web::body::MessageBody>(
 }
 
 use futures_util::FutureExt;
+
+/// API paths keep JSON error bodies; bodiless errors (405, 413, …) get `{"detail": …}`.
+fn api_error_body<B: actix_web::body::MessageBody>(
+    res: ServiceResponse<B>,
+) -> ServiceResponse<EitherBody<B, BoxBody>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return res.map_into_left_body();
+    }
+    let status = res.status();
+    let (title, _) = describe(status);
+    let (req, _) = res.into_parts();
+    let new = HttpResponse::build(status).json(serde_json::json!({ "detail": title }));
+    ServiceResponse::new(req, new)
+        .map_into_boxed_body()
+        .map_into_right_body()
+}

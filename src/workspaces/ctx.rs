@@ -67,12 +67,20 @@ pub struct Loaded {
     pub scopes: ScopeSet,
 }
 
-/// Loads the workspace and computes the user's scopes on it.
+/// Who is asking about a workspace: a user, or a service account of some account.
+#[derive(Clone, Copy, Debug)]
+pub enum ActorRef<'a> {
+    User(&'a str),
+    ServiceAccount { id: &'a str, account_id: &'a str },
+}
+
+/// Loads the workspace and computes the actor's scopes on it with
+/// [`effective_scopes`] — the one place every page and API call gets them from.
 pub fn load(
     c: &mut crate::db::DbConn,
     account_id: &str,
     workspace_id: &str,
-    user_id: &str,
+    actor: ActorRef<'_>,
 ) -> Result<Option<Loaded>, AppError> {
     let Some(account) = accounts::find(c, account_id)? else {
         return Ok(None);
@@ -80,16 +88,34 @@ pub fn load(
     let Some(ws) = workspaces::find(c, account_id, workspace_id)? else {
         return Ok(None);
     };
-    let account_role = accounts::role_of(c, account_id, user_id)?;
-    let own = workspaces::own_role(c, &ws.id, user_id)?;
-    let default = match &ws.default_role_id {
-        Some(id) => workspaces::role(c, id)?,
-        None => None,
+    let (kind, account_role, own) = match actor {
+        ActorRef::User(user_id) => (
+            ActorKind::User,
+            accounts::role_of(c, account_id, user_id)?,
+            workspaces::own_role(c, &ws.id, user_id)?,
+        ),
+        ActorRef::ServiceAccount {
+            id,
+            account_id: home,
+        } => {
+            if home != account_id {
+                return Ok(None);
+            }
+            (
+                ActorKind::ServiceAccount,
+                Some(AccountRole::Member),
+                crate::service_accounts::model::own_role(c, &ws.id, id)?,
+            )
+        }
+    };
+    let default = match (&ws.default_role_id, kind) {
+        (Some(id), ActorKind::User) => workspaces::role(c, id)?,
+        _ => None,
     };
     let own_scopes = own.as_ref().map(WorkspaceRole::scopes);
     let default_scopes = default.as_ref().map(WorkspaceRole::scopes);
     let scopes = effective_scopes(&Inputs {
-        actor: ActorKind::User,
+        actor: kind,
         account_role,
         own_role: own_scopes.as_ref(),
         default_role: default_scopes.as_ref(),
@@ -124,7 +150,7 @@ impl FromRequest for WorkspaceCtx {
             }
             let uid = auth.user.id.clone();
             let (a, w) = (account_id.clone(), workspace_id.clone());
-            let loaded = db(&auth.pool, move |c| load(c, &a, &w, &uid)).await?;
+            let loaded = db(&auth.pool, move |c| load(c, &a, &w, ActorRef::User(&uid))).await?;
             let Some(Loaded {
                 account,
                 account_role,

@@ -1,0 +1,45 @@
+//! The JSON API under `/api` (DESIGN §5): Prefect Cloud's paths and field names, API keys
+//! as bearer tokens, FastAPI-shaped errors. Every decision about who may do what goes
+//! through the same functions as the pages (`authz::account`, `workspaces::ctx::load`).
+
+pub mod auth;
+pub mod ctx;
+pub mod error;
+pub mod me;
+pub mod openapi;
+
+use actix_web::web;
+
+pub use auth::ApiCaller;
+pub use ctx::{ApiAccount, ApiWorkspace};
+pub use error::ApiError;
+
+/// Runs `f` on a pooled connection off the async executor, with API errors.
+pub async fn db<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool
+            .get()
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task: {e}")))?
+}
+
+/// The `/api` scope.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .app_data(error::json_config())
+            .app_data(error::path_config())
+            .app_data(error::query_config())
+            .configure(me::routes)
+            .configure(openapi::routes)
+            .default_service(web::to(error::not_found)),
+    );
+}

@@ -1,0 +1,1 @@
+//! `/profile/api-keys`: a user's personal API keys.

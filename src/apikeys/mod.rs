@@ -1,0 +1,284 @@
+//! API keys (DESIGN §1): `pnu_` (user) or `pnb_` (service account) followed by 36 random
+//! base62 characters. Only the SHA-256 digest is stored, with the last four characters for
+//! the mask; lookup is one indexed equality on the digest.
+
+pub mod handlers;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::authn::digest;
+use crate::db::schema::{api_keys, service_accounts, users};
+use crate::db::{DbConn, new_id, now};
+use crate::service_accounts::model::ServiceAccount;
+use crate::users::model::User;
+
+pub const USER_PREFIX: &str = "pnu_";
+pub const BOT_PREFIX: &str = "pnb_";
+const KEY_CHARS: usize = 36;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// How often `last_used_at` is written for one key, at most.
+pub const LAST_USED_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// A new plaintext key with `prefix`.
+pub fn generate(prefix: &str) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let body: String = (0..KEY_CHARS)
+        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
+        .collect();
+    format!("{prefix}{body}")
+}
+
+/// True when `key` has the shape of an Atrium key (prefix + 36 base62 characters).
+pub fn well_formed(key: &str) -> bool {
+    let body = key
+        .strip_prefix(USER_PREFIX)
+        .or_else(|| key.strip_prefix(BOT_PREFIX));
+    matches!(body, Some(b) if b.len() == KEY_CHARS && b.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub service_account_id: Option<String>,
+    pub name: String,
+    pub prefix: String,
+    pub digest: String,
+    pub last4: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl ApiKey {
+    /// `pnb_…a1b2`: what lists show instead of the key.
+    pub fn mask(&self) -> String {
+        format!("{}…{}", self.prefix, self.last4)
+    }
+
+    pub fn is_expired_at(&self, t: NaiveDateTime) -> bool {
+        matches!(self.expires_at, Some(e) if e <= t)
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.is_expired_at(now())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    User(&'a str),
+    ServiceAccount(&'a str),
+}
+
+/// Stores a new key for `owner` and returns it with its plaintext (shown once, never stored).
+pub fn create(
+    conn: &mut DbConn,
+    owner: Owner<'_>,
+    name: &str,
+    expires_at: Option<NaiveDateTime>,
+) -> QueryResult<(ApiKey, String)> {
+    let (prefix, user_id, sa_id) = match owner {
+        Owner::User(u) => (USER_PREFIX, Some(u), None),
+        Owner::ServiceAccount(s) => (BOT_PREFIX, None, Some(s)),
+    };
+    let plain = generate(prefix);
+    let id = new_id();
+    let last4: String = plain[plain.len() - 4..].to_string();
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::id.eq(&id),
+            api_keys::user_id.eq(user_id),
+            api_keys::service_account_id.eq(sa_id),
+            api_keys::name.eq(name),
+            api_keys::prefix.eq(prefix),
+            api_keys::digest.eq(digest(&plain)),
+            api_keys::last4.eq(&last4),
+            api_keys::created_at.eq(now()),
+            api_keys::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    let key = api_keys::table
+        .find(&id)
+        .select(ApiKey::as_select())
+        .first(conn)?;
+    Ok((key, plain))
+}
+
+/// A user's personal key (`pnu_…`).
+pub fn create_user_key(
+    conn: &mut DbConn,
+    user_id: &str,
+    name: &str,
+    expires_at: Option<NaiveDateTime>,
+) -> QueryResult<(ApiKey, String)> {
+    create(conn, Owner::User(user_id), name, expires_at)
+}
+
+/// A service account's key (`pnb_…`).
+pub fn create_bot_key(
+    conn: &mut DbConn,
+    service_account_id: &str,
+    name: &str,
+    expires_at: Option<NaiveDateTime>,
+) -> QueryResult<(ApiKey, String)> {
+    create(
+        conn,
+        Owner::ServiceAccount(service_account_id),
+        name,
+        expires_at,
+    )
+}
+
+/// A user's keys, newest first (expired ones included, so the list can mark them).
+pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .order((api_keys::created_at.desc(), api_keys::id))
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
+/// A service account's keys, newest first.
+pub fn for_service_account(conn: &mut DbConn, sa_id: &str) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::service_account_id.eq(sa_id))
+        .order((api_keys::created_at.desc(), api_keys::id))
+        .select(ApiKey::as_select())
+        .load(conn)
+}
+
+/// Deletes one of a user's keys; 0 when it is not theirs.
+pub fn delete_user_key(conn: &mut DbConn, user_id: &str, key_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        api_keys::table
+            .filter(api_keys::id.eq(key_id))
+            .filter(api_keys::user_id.eq(user_id)),
+    )
+    .execute(conn)
+}
+
+/// Ends a service account's current keys: at once (`keep_until = None`: deleted), or at
+/// `keep_until` (an earlier expiration is kept).
+pub fn retire_bot_keys(
+    conn: &mut DbConn,
+    sa_id: &str,
+    keep_until: Option<NaiveDateTime>,
+) -> QueryResult<usize> {
+    match keep_until {
+        None => diesel::delete(api_keys::table.filter(api_keys::service_account_id.eq(sa_id)))
+            .execute(conn),
+        Some(t) => diesel::update(
+            api_keys::table
+                .filter(api_keys::service_account_id.eq(sa_id))
+                .filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(t)),
+                ),
+        )
+        .set(api_keys::expires_at.eq(t))
+        .execute(conn),
+    }
+}
+
+/// Whom a live key belongs to.
+#[derive(Clone, Debug)]
+pub enum KeyHolder {
+    User(User),
+    ServiceAccount(ServiceAccount),
+}
+
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub key: ApiKey,
+    pub holder: KeyHolder,
+}
+
+/// The holder of `presented`, when it is a live key: one indexed lookup by digest, plus
+/// one read of the holder. `last_used_at` is written at most once a minute per key.
+pub fn authenticate(conn: &mut DbConn, presented: &str) -> QueryResult<Option<Authenticated>> {
+    if !well_formed(presented) {
+        return Ok(None);
+    }
+    let t = now();
+    let Some(key) = api_keys::table
+        .filter(api_keys::digest.eq(digest(presented)))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if key.is_expired_at(t) {
+        return Ok(None);
+    }
+    let holder = match (&key.user_id, &key.service_account_id) {
+        (Some(u), _) => users::table
+            .find(u)
+            .select(User::as_select())
+            .first(conn)
+            .optional()?
+            .map(KeyHolder::User),
+        (None, Some(s)) => service_accounts::table
+            .find(s)
+            .select(ServiceAccount::as_select())
+            .first(conn)
+            .optional()?
+            .map(KeyHolder::ServiceAccount),
+        (None, None) => None,
+    };
+    let Some(holder) = holder else {
+        return Ok(None);
+    };
+    let stale = t - LAST_USED_EVERY;
+    if key.last_used_at.is_none_or(|u| u < stale) {
+        // Conditional, so that concurrent requests write it once.
+        diesel::update(
+            api_keys::table.filter(api_keys::id.eq(&key.id)).filter(
+                api_keys::last_used_at
+                    .is_null()
+                    .or(api_keys::last_used_at.lt(stale)),
+            ),
+        )
+        .set(api_keys::last_used_at.eq(t))
+        .execute(conn)?;
+    }
+    Ok(Some(Authenticated { key, holder }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_the_prefix_and_36_base62_characters() {
+        for prefix in [USER_PREFIX, BOT_PREFIX] {
+            let k = generate(prefix);
+            assert!(k.starts_with(prefix));
+            assert_eq!(k.len(), 40);
+            assert!(k[4..].bytes().all(|c| c.is_ascii_alphanumeric()));
+            assert!(well_formed(&k));
+        }
+        assert_ne!(generate(USER_PREFIX), generate(USER_PREFIX));
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_before_any_lookup() {
+        for bad in [
+            "",
+            "pnu_",
+            "pnx_abcdefghijklmnopqrstuvwxyz0123456789",
+            "pnu_abcdefghijklmnopqrstuvwxyz012345678",
+            "pnu_abcdefghijklmnopqrstuvwxyz01234567890",
+            "pnu_abcdefghijklmnopqrstuvwxyz01234567-9",
+            "pnu_abcdefghijklmnopqrstuvwxyz0123456é",
+        ] {
+            assert!(!well_formed(bad), "{bad}");
+        }
+    }
+}
