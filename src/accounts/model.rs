@@ -33,6 +33,28 @@ impl AccountRole {
         }
     }
 
+    /// The role's fixed id (the API's `account_role_id`; built-in roles have no table).
+    pub fn id(self) -> &'static str {
+        match self {
+            AccountRole::Owner => "00000000-0000-4000-9000-000000000001",
+            AccountRole::Admin => "00000000-0000-4000-9000-000000000002",
+            AccountRole::Member => "00000000-0000-4000-9000-000000000003",
+            AccountRole::Collaborator => "00000000-0000-4000-9000-000000000004",
+        }
+    }
+
+    /// The role with this id (compared case-insensitively, as UUIDs are).
+    pub fn from_id(id: &str) -> Option<Self> {
+        [
+            AccountRole::Owner,
+            AccountRole::Admin,
+            AccountRole::Member,
+            AccountRole::Collaborator,
+        ]
+        .into_iter()
+        .find(|r| r.id().eq_ignore_ascii_case(id.trim()))
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "owner" => Some(AccountRole::Owner),
@@ -199,6 +221,20 @@ pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Accou
         .filter(accounts::kind.eq(AccountKind::Personal.as_str()))
         .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
         .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user holding membership `membership_id` of the account.
+pub fn member_of_membership(
+    conn: &mut DbConn,
+    account_id: &str,
+    membership_id: &str,
+) -> QueryResult<Option<String>> {
+    account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::id.eq(membership_id))
+        .select(account_memberships::user_id)
         .first(conn)
         .optional()
 }

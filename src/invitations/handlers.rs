@@ -58,6 +58,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub const MAX_ADDRESSES: usize = 50;
+pub const NO_ADDRESS: &str = "Enter at least one e-mail address.";
+pub const ROLE_CHOICE: &str =
+    "Choose a role you may give: Member or Admin (Owner only for Owners).";
 
 // ---------- e-mail ----------
 
@@ -224,16 +227,14 @@ async fn invite(
     let role = AccountRole::parse(&form.role).filter(|r| invite_roles(ctx.role).contains(r));
     let mut form_error = None;
     if addresses.is_empty() {
-        form_error = Some("Enter at least one e-mail address.".to_string());
+        form_error = Some(NO_ADDRESS.to_string());
     } else if addresses.len() > MAX_ADDRESSES {
         form_error = Some(format!(
             "Invite at most {MAX_ADDRESSES} addresses at once (you entered {}).",
             addresses.len()
         ));
     } else if role.is_none() {
-        form_error = Some(
-            "Choose a role you may give: Member or Admin (Owner only for Owners).".to_string(),
-        );
+        form_error = Some(ROLE_CHOICE.to_string());
     }
     let Some(role) = role.filter(|_| form_error.is_none()) else {
         return render_list(
@@ -268,47 +269,23 @@ async fn invite(
                         continue;
                     }
                 };
-                if invitations::is_member_email(c, &account.id, email.normalized())? {
-                    results.push(AddressResult {
-                        address: raw.clone(),
-                        ok: false,
-                        message: "Already a member of this account.".into(),
-                    });
-                    continue;
-                }
-                let mut message = "Invitation sent.".to_string();
-                if let Some(old) =
-                    invitations::pending_for(c, &account.id, email.normalized(), None)?
+                let message = match invite_address(c, &cfg2, &account, &email, role, &inviter, &ip)?
                 {
-                    invitations::respond(c, &old.id, "revoked", None)?;
-                    mail::cancel_pending(c, &old.id)?;
-                    message = "Invitation sent; it replaces the earlier pending one.".into();
-                }
-                let (inv, code) = invitations::create(
-                    c,
-                    &cfg2.link_key,
-                    &NewInvitation {
-                        account_id: &account.id,
-                        email: email.as_str(),
-                        email_normalized: email.normalized(),
-                        role,
-                        invited_by: &inviter.id,
-                        invited_by_name: &inviter.display_name(),
-                        ttl: cfg2.settings.invitation_ttl,
-                        workspace: None,
-                    },
-                )?;
-                queue_mail(c, &cfg2, &inv, &code, &account)?;
-                audit::record(
-                    c,
-                    invitation_event(
-                        "atrium.invitation.created",
-                        user_actor(&inviter),
-                        &inv,
-                        &ip,
-                        json!({ "email": inv.email, "role": role.as_str() }),
-                    ),
-                )?;
+                    Invited::AlreadyMember => {
+                        results.push(AddressResult {
+                            address: raw.clone(),
+                            ok: false,
+                            message: ALREADY_MEMBER.into(),
+                        });
+                        continue;
+                    }
+                    Invited::Sent { replaced: true, .. } => {
+                        "Invitation sent; it replaces the earlier pending one.".to_string()
+                    }
+                    Invited::Sent {
+                        replaced: false, ..
+                    } => "Invitation sent.".to_string(),
+                };
                 results.push(AddressResult {
                     address: raw.clone(),
                     ok: true,
@@ -333,6 +310,63 @@ async fn invite(
         None
     };
     render_list(ctx, &cfg, results, None, leftover, StatusCode::OK).await
+}
+
+pub const ALREADY_MEMBER: &str = "Already a member of this account.";
+
+/// What inviting one address did.
+pub enum Invited {
+    AlreadyMember,
+    Sent { inv: Invitation, replaced: bool },
+}
+
+/// Invites one address to the account with `role` (inside the caller's transaction, with
+/// the account locked): a pending invitation for the same address is revoked and replaced,
+/// the e-mail is queued in the outbox, `atrium.invitation.created` is recorded.
+pub fn invite_address(
+    c: &mut DbConn,
+    cfg: &AppConfig,
+    account: &Account,
+    email: &Email,
+    role: AccountRole,
+    inviter: &User,
+    ip: &str,
+) -> Result<Invited, AppError> {
+    if invitations::is_member_email(c, &account.id, email.normalized())? {
+        return Ok(Invited::AlreadyMember);
+    }
+    let mut replaced = false;
+    if let Some(old) = invitations::pending_for(c, &account.id, email.normalized(), None)? {
+        invitations::respond(c, &old.id, "revoked", None)?;
+        mail::cancel_pending(c, &old.id)?;
+        replaced = true;
+    }
+    let (inv, code) = invitations::create(
+        c,
+        &cfg.link_key,
+        &NewInvitation {
+            account_id: &account.id,
+            email: email.as_str(),
+            email_normalized: email.normalized(),
+            role,
+            invited_by: &inviter.id,
+            invited_by_name: &inviter.display_name(),
+            ttl: cfg.settings.invitation_ttl,
+            workspace: None,
+        },
+    )?;
+    queue_mail(c, cfg, &inv, &code, account)?;
+    audit::record(
+        c,
+        invitation_event(
+            "atrium.invitation.created",
+            user_actor(inviter),
+            &inv,
+            ip,
+            json!({ "email": inv.email, "role": role.as_str() }),
+        ),
+    )?;
+    Ok(Invited::Sent { inv, replaced })
 }
 
 // ---------- the Invitations tab ----------
@@ -504,31 +538,37 @@ async fn revoke(
         client_ip(&req),
     );
     db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            let inv = invitations::find(c, &iid)?
-                .filter(|i| i.account_id == account_id)
-                .ok_or(AppError::NotFound)?;
-            if invitations::respond(c, &inv.id, "revoked", None)? {
-                mail::cancel_pending(c, &inv.id)?;
-                audit::record(
-                    c,
-                    invitation_event(
-                        "atrium.invitation.revoked",
-                        user_actor(&actor),
-                        &inv,
-                        &ip,
-                        json!({}),
-                    ),
-                )?;
-            }
-            Ok(())
-        })
+        revoke_tx(c, &account_id, &iid, user_actor(&actor), &ip)
     })
     .await?;
     Ok(redirect(
         &req,
         &format!("/account/{}/members/invitations", ctx.account.id),
     ))
+}
+
+/// Revokes the account's invitation `iid` in one transaction (its queued e-mail is
+/// cancelled, `atrium.invitation.revoked` recorded). Not pending any more: nothing to do.
+pub fn revoke_tx(
+    c: &mut DbConn,
+    account_id: &str,
+    iid: &str,
+    actor: Actor,
+    ip: &str,
+) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        let inv = invitations::find(c, iid)?
+            .filter(|i| i.account_id == account_id)
+            .ok_or(AppError::NotFound)?;
+        if invitations::respond(c, &inv.id, "revoked", None)? {
+            mail::cancel_pending(c, &inv.id)?;
+            audit::record(
+                c,
+                invitation_event("atrium.invitation.revoked", actor, &inv, ip, json!({})),
+            )?;
+        }
+        Ok(())
+    })
 }
 
 // ---------- the invitee's side ----------

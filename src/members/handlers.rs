@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 pub const LAST_OWNER: &str = "An account must keep at least one Owner.";
 pub const ABOVE_OWN_ROLE: &str = "You cannot give or change a role above your own.";
+pub const REMOVE_SELF: &str = "Use “Leave account” to leave.";
 
 /// What the viewer may do, for rendering rows.
 #[derive(Clone)]
@@ -221,7 +222,7 @@ struct RoleForm {
 }
 
 /// The outcome of a guarded membership change.
-enum Change {
+pub enum Change {
     Done(Option<MemberRow>),
     Refused(&'static str),
     NoSuchMember,
@@ -235,7 +236,9 @@ fn actor_role(
     Ok(accounts::role_of(c, account_id, user_id)?)
 }
 
-fn change_role_tx(
+/// Changes `target_id`'s account role in one transaction, deciding with the roles as they
+/// are inside it: nobody assigns or changes a role above their own, the last Owner stays.
+pub fn change_role_tx(
     c: &mut DbConn,
     account_id: &str,
     actor: &User,
@@ -404,42 +407,7 @@ async fn remove(
         target.clone(),
     );
     let outcome = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &id)?;
-            let Some(me) = actor_role(c, &id, &actor.id)? else {
-                return Err(AppError::NotFound);
-            };
-            let Some(before) = members::row(c, &id, &t)? else {
-                return Ok(Change::NoSuchMember);
-            };
-            if t == actor.id {
-                return Ok(Change::Refused("Use “Leave account” to leave."));
-            }
-            if !may_assign(me, before.role) {
-                return Ok(Change::Refused(ABOVE_OWN_ROLE));
-            }
-            if before.role == AccountRole::Owner && accounts::count_owners(c, &id)? <= 1 {
-                return Ok(Change::Refused(LAST_OWNER));
-            }
-            remove_membership(c, &id, &t)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.member.removed",
-                    actor: user_actor(&actor),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(t.clone()),
-                        name: before.handle.clone(),
-                    },
-                    account_id: Some(id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "role": before.role.as_str(), "email": before.email }),
-                },
-            )?;
-            Ok(Change::Done(None))
-        })
+        remove_member_tx(c, &id, &actor, &t, ip)
     })
     .await?;
     match outcome {
@@ -457,6 +425,54 @@ async fn remove(
         }
         other => respond_row(&req, ctx, &target, other, "Member removed.").await,
     }
+}
+
+/// Removes `target_id` from the account in one transaction (with their workspace accesses),
+/// recorded as `atrium.member.removed`. Refused for oneself, above one's own role, and for
+/// the last Owner.
+pub fn remove_member_tx(
+    c: &mut DbConn,
+    id: &str,
+    actor: &User,
+    t: &str,
+    ip: String,
+) -> Result<Change, AppError> {
+    write_tx(c, |c| {
+        accounts::lock(c, id)?;
+        let Some(me) = actor_role(c, id, &actor.id)? else {
+            return Err(AppError::NotFound);
+        };
+        let Some(before) = members::row(c, id, t)? else {
+            return Ok(Change::NoSuchMember);
+        };
+        if t == actor.id {
+            return Ok(Change::Refused(REMOVE_SELF));
+        }
+        if !may_assign(me, before.role) {
+            return Ok(Change::Refused(ABOVE_OWN_ROLE));
+        }
+        if before.role == AccountRole::Owner && accounts::count_owners(c, id)? <= 1 {
+            return Ok(Change::Refused(LAST_OWNER));
+        }
+        remove_membership(c, id, t)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.member.removed",
+                actor: user_actor(actor),
+                resource: Resource {
+                    kind: "user",
+                    id: Some(t.to_string()),
+                    name: before.handle.clone(),
+                },
+                account_id: Some(id.to_string()),
+                workspace_id: None,
+                ip: Some(ip),
+                payload: json!({ "role": before.role.as_str(), "email": before.email }),
+            },
+        )?;
+        Ok(Change::Done(None))
+    })
 }
 
 /// Removes a membership and what hangs on it in this account (workspace accesses join

@@ -120,3 +120,77 @@ pub fn row(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<Op
         .optional()?;
     Ok(row.map(to_row))
 }
+
+/// A membership with what the API shows about it.
+#[derive(Clone, Debug)]
+pub struct MembershipDetail {
+    pub membership_id: String,
+    pub user_id: String,
+    pub handle: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: AccountRole,
+    pub last_login: Option<chrono::NaiveDateTime>,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+type DetailRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<chrono::NaiveDateTime>,
+    chrono::NaiveDateTime,
+);
+
+/// Every membership of the account, by handle (one statement).
+pub fn all_details(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<MembershipDetail>> {
+    let rows: Vec<DetailRow> = account_memberships::table
+        .inner_join(users::table)
+        .filter(account_memberships::account_id.eq(account_id))
+        .order((users::handle.asc(), users::id.asc()))
+        .select((
+            account_memberships::id,
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            account_memberships::role,
+            users::last_login_at,
+            account_memberships::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                membership_id,
+                user_id,
+                handle,
+                first_name,
+                last_name,
+                email,
+                role,
+                last_login,
+                created_at,
+            )| {
+                MembershipDetail {
+                    membership_id,
+                    user_id,
+                    handle,
+                    first_name,
+                    last_name,
+                    email,
+                    role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
+                    last_login,
+                    created_at,
+                }
+            },
+        )
+        .collect())
+}

@@ -6,11 +6,11 @@ use askama::Template;
 use serde_json::json;
 
 use crate::accounts::model::AccountRole;
-use crate::audit::{self, Event, Resource};
+use crate::audit::{self, Actor, Event, Resource};
 use crate::authz::account::ACCOUNT_PERMISSIONS;
 use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, close, groups};
 use crate::authz::{AccountCtx, AccountPerm, PermSet};
-use crate::db::write_tx;
+use crate::db::{DbConn, write_tx};
 use crate::users::domain::Name;
 use crate::users::handlers::user_actor;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, redirect, render};
@@ -134,11 +134,12 @@ async fn index(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
 
 /// The role form, parsed from a urlencoded body (repeated `scopes` fields).
 #[derive(Default, Clone)]
-struct RoleForm {
-    name: String,
-    description: String,
-    inherit: String,
-    scopes: Vec<String>,
+pub struct RoleForm {
+    pub name: String,
+    pub description: String,
+    /// A built-in role's name (`BuiltinRole::as_str`), or empty for none.
+    pub inherit: String,
+    pub scopes: Vec<String>,
 }
 
 impl RoleForm {
@@ -156,7 +157,7 @@ impl RoleForm {
         f
     }
 
-    fn of(r: &WorkspaceRole) -> Self {
+    pub fn of(r: &WorkspaceRole) -> Self {
         RoleForm {
             name: r.name.clone(),
             description: r.description.clone(),
@@ -166,14 +167,15 @@ impl RoleForm {
     }
 }
 
-struct ValidRole {
-    name: String,
-    description: String,
-    inherit: Option<BuiltinRole>,
-    scopes: ScopeSet,
+pub struct ValidRole {
+    pub name: String,
+    pub description: String,
+    pub inherit: Option<BuiltinRole>,
+    pub scopes: ScopeSet,
 }
 
-fn validate(f: &RoleForm) -> Result<ValidRole, FieldErrors> {
+/// Parses a role form: the page's field names (`name`, `description`, `inherit`, `scopes`).
+pub fn validate(f: &RoleForm) -> Result<ValidRole, FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = Name::parse(&f.name, "a name", true)
         .map_err(|e| errors.add("name", e))
@@ -334,39 +336,7 @@ async fn save(
         role_id.clone(),
     );
     let saved = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            if let Some(id) = &rid
-                && !workspaces::custom_roles(c, &aid)?.iter().any(|r| &r.id == id)
-            {
-                return Err(AppError::NotFound);
-            }
-            if workspaces::role_name_taken(c, &aid, &valid.name, rid.as_deref())? {
-                return Ok(None);
-            }
-            let names: Vec<&str> = valid.scopes.names();
-            let id = workspaces::save_custom_role(
-                c,
-                rid.as_deref(),
-                &aid,
-                &valid.name,
-                &valid.description,
-                &serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()),
-                valid.inherit.map(BuiltinRole::as_str),
-            )?;
-            audit::record(
-                c,
-                Event {
-                    action: if rid.is_some() { "atrium.role.updated" } else { "atrium.role.created" },
-                    actor: user_actor(&user),
-                    resource: Resource { kind: "workspace_role", id: Some(id.clone()), name: valid.name.clone() },
-                    account_id: Some(aid.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "scopes": names, "inherit": valid.inherit.map(BuiltinRole::as_str), "description": valid.description }),
-                },
-            )?;
-            Ok::<_, AppError>(Some(id))
-        })
+        save_tx(c, &aid, rid.as_deref(), &valid, user_actor(&user), ip)
     })
     .await?;
     match saved {
@@ -376,10 +346,7 @@ async fn save(
         )),
         None => {
             let mut errors = FieldErrors::default();
-            errors.add(
-                "name",
-                "A role with this name already exists in this account.",
-            );
+            errors.add("name", NAME_TAKEN);
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &form_page(ctx, action, title, &f, errors),
@@ -464,46 +431,127 @@ async fn delete(
         client_ip(&req),
     );
     let refused = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            crate::accounts::model::lock(c, &aid)?;
-            let (held, default_of) = workspaces::role_usage(c, &role.id)?;
-            if !held.is_empty() || !default_of.is_empty() {
-                let mut parts = Vec::new();
-                if !held.is_empty() {
-                    parts.push(format!("held by members of {}", held.join(", ")));
-                }
-                if !default_of.is_empty() {
-                    parts.push(format!("the default role of {}", default_of.join(", ")));
-                }
-                return Ok(Some(format!(
-                    "{} is still in use: {}. Change those first.",
-                    role.name,
-                    parts.join("; ")
-                )));
-            }
-            workspaces::delete_role(c, &aid, &role.id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.role.deleted",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "workspace_role",
-                        id: Some(role.id.clone()),
-                        name: role.name.clone(),
-                    },
-                    account_id: Some(aid.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({}),
-                },
-            )?;
-            Ok::<_, AppError>(None)
-        })
+        delete_tx(c, &aid, &role, user_actor(&user), ip)
     })
     .await?;
     match refused {
         Some(why) => show(ctx, Some(why), None, StatusCode::UNPROCESSABLE_ENTITY).await,
         None => show(ctx, None, Some("Role deleted.".into()), StatusCode::OK).await,
     }
+}
+
+pub const NAME_TAKEN: &str = "A role with this name already exists in this account.";
+
+/// Creates (`role_id` None) or updates the account's custom role in one transaction; 404
+/// when `role_id` is not a custom role of the account. `None`: the name is taken (built-in
+/// role names included), nothing changed. Recorded as `atrium.role.created` / `….updated`.
+pub fn save_tx(
+    c: &mut DbConn,
+    aid: &str,
+    rid: Option<&str>,
+    valid: &ValidRole,
+    actor: Actor,
+    ip: String,
+) -> Result<Option<String>, AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, aid)?;
+        if let Some(id) = rid
+            && !workspaces::custom_roles(c, aid)?.iter().any(|r| r.id == id)
+        {
+            return Err(AppError::NotFound);
+        }
+        if workspaces::role_name_taken(c, aid, &valid.name, rid)? {
+            return Ok(None);
+        }
+        let names: Vec<&str> = valid.scopes.names();
+        let id = workspaces::save_custom_role(
+            c,
+            rid,
+            aid,
+            &valid.name,
+            &valid.description,
+            &serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()),
+            valid.inherit.map(BuiltinRole::as_str),
+        )?;
+        audit::record(
+            c,
+            Event {
+                action: if rid.is_some() {
+                    "atrium.role.updated"
+                } else {
+                    "atrium.role.created"
+                },
+                actor,
+                resource: Resource {
+                    kind: "workspace_role",
+                    id: Some(id.clone()),
+                    name: valid.name.clone(),
+                },
+                account_id: Some(aid.to_string()),
+                workspace_id: None,
+                ip: Some(ip),
+                payload: json!({ "scopes": names, "inherit": valid.inherit.map(BuiltinRole::as_str), "description": valid.description }),
+            },
+        )?;
+        Ok(Some(id))
+    })
+}
+
+/// Deletes the account's custom role in one transaction, unless it is in use (held by
+/// someone or a workspace's default role): then the refusal, naming where, and nothing
+/// changes. Recorded as `atrium.role.deleted`.
+pub fn delete_tx(
+    c: &mut DbConn,
+    aid: &str,
+    role: &WorkspaceRole,
+    actor: Actor,
+    ip: String,
+) -> Result<Option<String>, AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, aid)?;
+        let usage = workspaces::role_usage(c, &role.id)?;
+        if !usage.is_empty() {
+            let mut parts = Vec::new();
+            if !usage.held.is_empty() {
+                parts.push(format!("held by members of {}", usage.held.join(", ")));
+            }
+            if !usage.default_of.is_empty() {
+                parts.push(format!(
+                    "the default role of {}",
+                    usage.default_of.join(", ")
+                ));
+            }
+            if !usage.invited.is_empty() {
+                parts.push(format!(
+                    "offered by pending invitations to {}",
+                    usage.invited.join(", ")
+                ));
+            }
+            return Ok(Some(format!(
+                "{} is still in use: {}. Change those first.",
+                role.name,
+                parts.join("; ")
+            )));
+        }
+        if workspaces::delete_role(c, aid, &role.id)? == 0 {
+            return Err(AppError::NotFound);
+        }
+        audit::record(
+            c,
+            Event {
+                action: "atrium.role.deleted",
+                actor,
+                resource: Resource {
+                    kind: "workspace_role",
+                    id: Some(role.id.clone()),
+                    name: role.name.clone(),
+                },
+                account_id: Some(aid.to_string()),
+                workspace_id: None,
+                ip: Some(ip),
+                payload: json!({}),
+            },
+        )?;
+        Ok(None)
+    })
 }

@@ -14,9 +14,10 @@ use crate::app::AppConfig;
 use crate::audit::{self, Event, Resource};
 use crate::authn::Auth;
 use crate::authz::{AccountCtx, AccountPerm, PermSet};
-use crate::db::write_tx;
+use crate::db::{DbConn, write_tx};
 use crate::users::domain::{Handle, Name};
 use crate::users::handlers::user_actor;
+use crate::users::model::User;
 use crate::web::shell::AccountLink;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
 
@@ -106,55 +107,80 @@ async fn create(
 ) -> Result<Result<Workspace, FieldErrors>, AppError> {
     let (user, ip) = (auth.user.clone(), client_ip(req));
     db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &account_id)?;
-            let Some(account) = accounts::find(c, &account_id)? else { return Err(AppError::NotFound) };
-            // Decide with current data: the user's role now, not when the page was loaded.
-            let role = accounts::role_of(c, &account_id, &user.id)?;
-            if !role.is_some_and(|r| PermSet::of_role(r).has(AccountPerm::CreateWorkspace)) {
-                return Err(AppError::Forbidden);
-            }
-            let mut errors = FieldErrors::default();
-            if workspaces::handle_taken(c, &account_id, valid.handle.as_str())? {
-                errors.add("handle", "This account already has a workspace with this handle.");
-                return Ok(Err(errors));
-            }
-            if let Some(limit) = account.workspace_limit
-                && workspaces::count_in_account(c, &account_id)? >= limit
-            {
-                errors.add(
-                    "name",
-                    format!("{} has reached its limit of {limit} workspace{}. Delete one, or ask an Owner to raise the limit in the account settings.", account.name, if limit == 1 { "" } else { "s" }),
-                );
-                return Ok(Err(errors));
-            }
-            let ws = workspaces::create(
-                c,
-                &NewWorkspace {
-                    account_id: &account_id,
-                    name: valid.name.as_str(),
-                    handle: valid.handle.as_str(),
-                    description: &valid.description,
-                },
-                &user.id,
-            )?;
-            workspaces::record_visit(c, &user.id, &ws.id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.workspace.created",
-                    actor: user_actor(&user),
-                    resource: Resource { kind: "workspace", id: Some(ws.id.clone()), name: ws.handle.clone() },
-                    account_id: Some(account_id.clone()),
-                    workspace_id: Some(ws.id.clone()),
-                    ip: Some(ip),
-                    payload: json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }),
-                },
-            )?;
-            Ok(Ok(ws))
-        })
+        create_tx(c, &account_id, &user, &valid, ip)
     })
     .await
+}
+
+pub const HANDLE_TAKEN: &str = "This account already has a workspace with this handle.";
+
+/// Creates a workspace of `account_id` for `user` in one transaction, deciding with current
+/// data: the user's role now (403 without `create:workspace`), the handle free in the
+/// account, the account's workspace limit. The creator gets the Owner role on it;
+/// `atrium.workspace.created` is recorded. Field errors when refused for the input.
+pub fn create_tx(
+    c: &mut DbConn,
+    account_id: &str,
+    user: &User,
+    valid: &ValidWorkspace,
+    ip: String,
+) -> Result<Result<Workspace, FieldErrors>, AppError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        let Some(account) = accounts::find(c, account_id)? else {
+            return Err(AppError::NotFound);
+        };
+        let role = accounts::role_of(c, account_id, &user.id)?;
+        if !role.is_some_and(|r| PermSet::of_role(r).has(AccountPerm::CreateWorkspace)) {
+            return Err(AppError::Forbidden);
+        }
+        let mut errors = FieldErrors::default();
+        if workspaces::handle_taken(c, account_id, valid.handle.as_str())? {
+            errors.add("handle", HANDLE_TAKEN);
+            return Ok(Err(errors));
+        }
+        if let Some(limit) = account.workspace_limit
+            && workspaces::count_in_account(c, account_id)? >= limit
+        {
+            errors.add(
+                "name",
+                format!(
+                    "{} has reached its limit of {limit} workspace{}. Delete one, or ask an Owner to raise the limit in the account settings.",
+                    account.name,
+                    if limit == 1 { "" } else { "s" }
+                ),
+            );
+            return Ok(Err(errors));
+        }
+        let ws = workspaces::create(
+            c,
+            &NewWorkspace {
+                account_id,
+                name: valid.name.as_str(),
+                handle: valid.handle.as_str(),
+                description: &valid.description,
+            },
+            &user.id,
+        )?;
+        workspaces::record_visit(c, &user.id, &ws.id)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.workspace.created",
+                actor: user_actor(user),
+                resource: Resource {
+                    kind: "workspace",
+                    id: Some(ws.id.clone()),
+                    name: ws.handle.clone(),
+                },
+                account_id: Some(account_id.to_string()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(ip),
+                payload: json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }),
+            },
+        )?;
+        Ok(Ok(ws))
+    })
 }
 
 fn dashboard_path(ws: &Workspace) -> String {

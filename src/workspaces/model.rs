@@ -355,24 +355,45 @@ pub fn update_settings(
 /// A user's access to a workspace, for the sharing panel.
 #[derive(Clone, Debug)]
 pub struct UserAccess {
+    /// The access row's id (the API's `WorkspaceUserAccessResponse.id`).
+    pub id: String,
     pub user_id: String,
     pub handle: String,
     pub name: String,
+    pub first_name: String,
+    pub last_name: String,
     pub email: String,
     pub role_id: String,
     pub role_name: String,
+    pub created_at: chrono::NaiveDateTime,
 }
 
-type AccessRow = (String, String, String, String, String, String, String);
+type AccessRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+);
 
-fn to_access((user_id, handle, first, last, email, role_id, role_name): AccessRow) -> UserAccess {
+fn to_access(
+    (id, user_id, handle, first, last, email, role_id, role_name, created_at): AccessRow,
+) -> UserAccess {
     UserAccess {
+        id,
         user_id,
         handle,
         name: format!("{first} {last}").trim().to_string(),
+        first_name: first,
+        last_name: last,
         email,
         role_id,
         role_name,
+        created_at,
     }
 }
 
@@ -385,6 +406,7 @@ pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<U
         .filter(workspace_access::workspace_id.eq(workspace_id))
         .order(users::handle.asc())
         .select((
+            workspace_access::id,
             users::id,
             users::handle,
             users::first_name,
@@ -392,6 +414,7 @@ pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<U
             users::email,
             workspace_roles::id,
             workspace_roles::name,
+            workspace_access::created_at,
         ))
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
@@ -409,6 +432,7 @@ pub fn user_access(
         .filter(workspace_access::workspace_id.eq(workspace_id))
         .filter(workspace_access::user_id.eq(user_id))
         .select((
+            workspace_access::id,
             users::id,
             users::handle,
             users::first_name,
@@ -416,6 +440,35 @@ pub fn user_access(
             users::email,
             workspace_roles::id,
             workspace_roles::name,
+            workspace_access::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(to_access))
+}
+
+/// The workspace's access row `access_id`, with its user.
+pub fn user_access_by_id(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    access_id: &str,
+) -> QueryResult<Option<UserAccess>> {
+    use crate::db::schema::users;
+    let row: Option<AccessRow> = workspace_access::table
+        .inner_join(users::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .filter(workspace_access::id.eq(access_id))
+        .select((
+            workspace_access::id,
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            workspace_roles::id,
+            workspace_roles::name,
+            workspace_access::created_at,
         ))
         .first(conn)
         .optional()?;
@@ -557,22 +610,72 @@ pub fn save_custom_role(
     }
 }
 
-/// Where a role is used: workspaces where someone holds it, and workspaces whose default it is.
-pub fn role_usage(conn: &mut DbConn, role_id: &str) -> QueryResult<(Vec<String>, Vec<String>)> {
-    let held: Vec<String> = workspace_access::table
+/// Where a role is used, by workspace name.
+#[derive(Debug, Default)]
+pub struct RoleUsage {
+    /// Workspaces where a user or a service account holds it.
+    pub held: Vec<String>,
+    /// Workspaces whose default role it is.
+    pub default_of: Vec<String>,
+    /// Workspaces with a pending, unexpired invitation offering it.
+    pub invited: Vec<String>,
+}
+
+impl RoleUsage {
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.default_of.is_empty() && self.invited.is_empty()
+    }
+}
+
+pub fn role_usage(conn: &mut DbConn, role_id: &str) -> QueryResult<RoleUsage> {
+    use crate::db::schema::{invitations, workspace_bot_access};
+    let mut held: Vec<String> = workspace_access::table
         .inner_join(workspaces::table)
         .filter(workspace_access::role_id.eq(role_id))
         .select(workspaces::name)
         .distinct()
         .load(conn)?;
+    let bots: Vec<String> = workspace_bot_access::table
+        .inner_join(workspaces::table)
+        .filter(workspace_bot_access::role_id.eq(role_id))
+        .select(workspaces::name)
+        .distinct()
+        .load(conn)?;
+    for name in bots {
+        if !held.contains(&name) {
+            held.push(name);
+        }
+    }
     let default_of: Vec<String> = workspaces::table
         .filter(workspaces::default_role_id.eq(role_id))
         .select(workspaces::name)
         .load(conn)?;
-    Ok((held, default_of))
+    let invited: Vec<String> = invitations::table
+        .inner_join(workspaces::table.on(invitations::workspace_id.eq(workspaces::id.nullable())))
+        .filter(invitations::workspace_role_id.eq(role_id))
+        .filter(invitations::status.eq("pending"))
+        .filter(invitations::expires_at.gt(now()))
+        .select(workspaces::name)
+        .distinct()
+        .load(conn)?;
+    Ok(RoleUsage {
+        held,
+        default_of,
+        invited,
+    })
 }
 
+/// Deletes the account's custom role. Invitations that can no longer be accepted (used,
+/// revoked, expired) forget it first, so their history does not keep the role alive.
 pub fn delete_role(conn: &mut DbConn, account_id: &str, role_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::invitations;
+    diesel::update(
+        invitations::table
+            .filter(invitations::account_id.eq(account_id))
+            .filter(invitations::workspace_role_id.eq(role_id)),
+    )
+    .set(invitations::workspace_role_id.eq(None::<String>))
+    .execute(conn)?;
     diesel::delete(
         workspace_roles::table
             .filter(workspace_roles::id.eq(role_id))

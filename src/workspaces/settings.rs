@@ -7,11 +7,11 @@ use askama::Template;
 use serde_json::json;
 
 use super::WorkspaceCtx;
-use super::handlers::{WorkspaceForm, validate};
-use super::model::{self as workspaces, WorkspaceRole};
+use super::handlers::{ValidWorkspace, WorkspaceForm, validate};
+use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::app::AppConfig;
-use crate::audit::{self, Event, Resource};
-use crate::db::write_tx;
+use crate::audit::{self, Actor, Event, Resource};
+use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
@@ -31,6 +31,103 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub const NO_ACCESS: &str = "none";
+pub const DEFAULT_ROLE_CHOICE: &str = "Choose a role of this account, or No Access.";
+
+/// Saves name, handle, description and default role (`None` = No Access) in one
+/// transaction, recorded as `atrium.workspace.updated` (or
+/// `atrium.workspace.default_role_changed` when only the default role changed). `false`:
+/// the handle is taken by another workspace of the account, nothing changed.
+pub fn save_tx(
+    c: &mut DbConn,
+    ws: &Workspace,
+    valid: &ValidWorkspace,
+    new_default_id: Option<String>,
+    actor: Actor,
+    ip: String,
+) -> Result<bool, AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, &ws.account_id)?;
+        if valid.handle.as_str() != ws.handle
+            && workspaces::handle_taken(c, &ws.account_id, valid.handle.as_str())?
+        {
+            return Ok(false);
+        }
+        let role_name = |c: &mut DbConn, id: &Option<String>| -> Result<Option<String>, AppError> {
+            Ok(match id {
+                Some(id) => workspaces::role(c, id)?.map(|r| r.name),
+                None => None,
+            })
+        };
+        let old_default = role_name(c, &ws.default_role_id)?;
+        let new_default = role_name(c, &new_default_id)?;
+        workspaces::update_settings(
+            c,
+            &ws.id,
+            valid.name.as_str(),
+            valid.handle.as_str(),
+            &valid.description,
+            new_default_id.as_deref(),
+        )?;
+        audit::record(
+            c,
+            Event {
+                // A change of the default role alone has its own name in the audit log.
+                action: if valid.name.as_str() == ws.name
+                    && valid.handle.as_str() == ws.handle
+                    && valid.description == ws.description
+                    && new_default_id != ws.default_role_id
+                {
+                    "atrium.workspace.default_role_changed"
+                } else {
+                    "atrium.workspace.updated"
+                },
+                actor,
+                resource: Resource {
+                    kind: "workspace",
+                    id: Some(ws.id.clone()),
+                    name: valid.handle.as_str().into(),
+                },
+                account_id: Some(ws.account_id.clone()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(ip),
+                payload: json!({
+                    "name": { "from": ws.name, "to": valid.name.as_str() },
+                    "handle": { "from": ws.handle, "to": valid.handle.as_str() },
+                    "description": { "from": ws.description, "to": valid.description },
+                    "default_role": { "from": old_default, "to": new_default },
+                }),
+            },
+        )?;
+        Ok(true)
+    })
+}
+
+/// Deletes the workspace in one transaction; accesses, invitations and its data go with it
+/// (foreign keys). Recorded as `atrium.workspace.deleted` in the account's audit log.
+pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Result<(), AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, &ws.account_id)?;
+        let (accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
+        workspaces::delete(c, &ws.id)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.workspace.deleted",
+                actor,
+                resource: Resource {
+                    kind: "workspace",
+                    id: Some(ws.id.clone()),
+                    name: ws.handle.clone(),
+                },
+                account_id: Some(ws.account_id.clone()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(ip),
+                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "pending_invitations": invitations }),
+            },
+        )?;
+        Ok(())
+    })
+}
 
 #[derive(serde::Deserialize, Default, Clone)]
 struct SettingsForm {
@@ -167,10 +264,7 @@ async fn save(
     } else if let Some(r) = roles.iter().find(|r| r.id == form.default_role) {
         Some(r.clone())
     } else {
-        errors.add(
-            "default_role",
-            "Choose a role of this account, or No Access.",
-        );
+        errors.add("default_role", DEFAULT_ROLE_CHOICE);
         None
     };
     let valid = match parsed {
@@ -192,64 +286,13 @@ async fn save(
         ctx.auth.user.clone(),
         client_ip(&req),
     );
-    let old_default = ctx.default_role.as_ref().map(|r| r.name.clone());
-    let new_default = default_role.as_ref().map(|r| r.name.clone());
     let new_default_id = default_role.as_ref().map(|r| r.id.clone());
     let saved = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            crate::accounts::model::lock(c, &ws.account_id)?;
-            if valid.handle.as_str() != ws.handle
-                && workspaces::handle_taken(c, &ws.account_id, valid.handle.as_str())?
-            {
-                return Ok(false);
-            }
-            workspaces::update_settings(
-                c,
-                &ws.id,
-                valid.name.as_str(),
-                valid.handle.as_str(),
-                &valid.description,
-                new_default_id.as_deref(),
-            )?;
-            audit::record(
-                c,
-                Event {
-                    // A change of the default role alone has its own name in the audit log.
-                    action: if valid.name.as_str() == ws.name
-                        && valid.handle.as_str() == ws.handle
-                        && valid.description == ws.description
-                        && new_default_id != ws.default_role_id
-                    {
-                        "atrium.workspace.default_role_changed"
-                    } else {
-                        "atrium.workspace.updated"
-                    },
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "workspace",
-                        id: Some(ws.id.clone()),
-                        name: valid.handle.as_str().into(),
-                    },
-                    account_id: Some(ws.account_id.clone()),
-                    workspace_id: Some(ws.id.clone()),
-                    ip: Some(ip),
-                    payload: json!({
-                        "name": { "from": ws.name, "to": valid.name.as_str() },
-                        "handle": { "from": ws.handle, "to": valid.handle.as_str() },
-                        "description": { "from": ws.description, "to": valid.description },
-                        "default_role": { "from": old_default, "to": new_default },
-                    }),
-                },
-            )?;
-            Ok::<_, AppError>(true)
-        })
+        save_tx(c, &ws, &valid, new_default_id, user_actor(&user), ip)
     })
     .await?;
     if !saved {
-        errors.add(
-            "handle",
-            "This account already has a workspace with this handle.",
-        );
+        errors.add("handle", super::handlers::HANDLE_TAKEN);
         return render_page(
             ctx,
             &cfg,
@@ -313,24 +356,7 @@ async fn delete(
         client_ip(&req),
     );
     db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            crate::accounts::model::lock(c, &ws.account_id)?;
-            let (accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
-            workspaces::delete(c, &ws.id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.workspace.deleted",
-                    actor: user_actor(&user),
-                    resource: Resource { kind: "workspace", id: Some(ws.id.clone()), name: ws.handle.clone() },
-                    account_id: Some(ws.account_id.clone()),
-                    workspace_id: Some(ws.id.clone()),
-                    ip: Some(ip),
-                    payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "pending_invitations": invitations }),
-                },
-            )?;
-            Ok::<_, AppError>(())
-        })
+        delete_tx(c, &ws, user_actor(&user), ip)
     })
     .await?;
     Ok(crate::web::redirect(

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::WorkspaceCtx;
 use super::model::{self as workspaces, UserAccess, WorkspaceRole};
-use crate::audit::{self, Event, Resource};
+use crate::audit::{self, Actor, Event, Resource};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
@@ -70,7 +70,7 @@ fn base(ctx: &WorkspaceCtx) -> String {
 }
 
 /// Nobody gives (or takes away) a role with scopes they do not hold themselves.
-fn may_grant(own: &crate::authz::workspace::ScopeSet, role: &WorkspaceRole) -> bool {
+pub fn may_grant(own: &crate::authz::workspace::ScopeSet, role: &WorkspaceRole) -> bool {
     role.scopes().scopes().is_subset(own)
 }
 
@@ -127,10 +127,13 @@ struct AddForm {
     role_id: String,
 }
 
-enum Outcome {
+pub enum Outcome {
     Done,
     Refused(&'static str),
 }
+
+pub const ROLE_CHOICE: &str = "Choose a role of this account.";
+pub const NOT_A_MEMBER: &str = "Only members of the account can be added.";
 
 /// Grants (or changes) a user's role, inside one transaction, re-checking under the lock.
 fn grant_tx(
@@ -144,18 +147,35 @@ fn grant_tx(
 ) -> Result<Outcome, AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
+        grant(c, ctx_scopes, ws, user_actor(actor), user_id, role_id, ip)
+    })
+}
+
+/// Gives `user_id` the role `role_id` on the workspace (insert or change), inside the
+/// caller's transaction with the account locked: the role must be one of the account's,
+/// the user a member, and the granter (with `ctx_scopes`) must hold every scope of the new
+/// role and of the role it replaces. Recorded as `atrium.workspace_access.granted` or
+/// `….role_changed`.
+pub fn grant(
+    c: &mut DbConn,
+    ctx_scopes: crate::authz::workspace::ScopeSet,
+    ws: &workspaces::Workspace,
+    actor: Actor,
+    user_id: &str,
+    role_id: &str,
+    ip: String,
+) -> Result<Outcome, AppError> {
+    {
         let Some(role) = workspaces::role(c, role_id)?.filter(|r| {
             r.account_id.is_none() || r.account_id.as_deref() == Some(ws.account_id.as_str())
         }) else {
-            return Ok(Outcome::Refused("Choose a role of this account."));
+            return Ok(Outcome::Refused(ROLE_CHOICE));
         };
         if !may_grant(&ctx_scopes, &role) {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
         if crate::accounts::model::role_of(c, &ws.account_id, user_id)?.is_none() {
-            return Ok(Outcome::Refused(
-                "Only members of the account can be added.",
-            ));
+            return Ok(Outcome::Refused(NOT_A_MEMBER));
         }
         let before = workspaces::user_access(c, &ws.id, user_id)?;
         if let Some(b) = &before
@@ -174,7 +194,7 @@ fn grant_tx(
                 } else {
                     "atrium.workspace_access.granted"
                 },
-                actor: user_actor(actor),
+                actor,
                 resource: Resource {
                     kind: "user",
                     id: Some(user_id.into()),
@@ -187,7 +207,7 @@ fn grant_tx(
             },
         )?;
         Ok(Outcome::Done)
-    })
+    }
 }
 
 async fn add(
@@ -323,33 +343,7 @@ async fn remove(
         client_ip(&req),
     );
     let refused = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            let Some(before) = workspaces::user_access(c, &ws.id, &user_id)? else {
-                return Err(AppError::NotFound);
-            };
-            if workspaces::role(c, &before.role_id)?.is_some_and(|r| !may_grant(&scopes, &r)) {
-                return Ok(Some(ABOVE_OWN));
-            }
-            workspaces::remove_user_access(c, &ws.id, &user_id)?;
-            workspaces::drop_collaborator_without_access(c, &ws.account_id, &user_id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.workspace_access.revoked",
-                    actor: user_actor(&actor),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(user_id.clone()),
-                        name: before.handle.clone(),
-                    },
-                    account_id: Some(ws.account_id.clone()),
-                    workspace_id: Some(ws.id.clone()),
-                    ip: Some(ip),
-                    payload: json!({ "role": before.role_name }),
-                },
-            )?;
-            Ok::<_, AppError>(None)
-        })
+        revoke_tx(c, scopes, &ws, user_actor(&actor), &user_id, ip)
     })
     .await?;
     match refused {
@@ -367,6 +361,48 @@ async fn remove(
             .body("")),
         None => show(ctx, None, Some("Access removed.".into()), StatusCode::OK).await,
     }
+}
+
+/// Removes `user_id`'s access to the workspace in one transaction (404 when they have
+/// none); refused when the role they hold has scopes the remover lacks. A Collaborator
+/// whose last access in the account this was stops being a member. Recorded as
+/// `atrium.workspace_access.revoked`.
+pub fn revoke_tx(
+    c: &mut DbConn,
+    scopes: crate::authz::workspace::ScopeSet,
+    ws: &workspaces::Workspace,
+    actor: Actor,
+    user_id: &str,
+    ip: String,
+) -> Result<Option<&'static str>, AppError> {
+    write_tx(c, |c| {
+        crate::accounts::model::lock(c, &ws.account_id)?;
+        let Some(before) = workspaces::user_access(c, &ws.id, user_id)? else {
+            return Err(AppError::NotFound);
+        };
+        if workspaces::role(c, &before.role_id)?.is_some_and(|r| !may_grant(&scopes, &r)) {
+            return Ok(Some(ABOVE_OWN));
+        }
+        workspaces::remove_user_access(c, &ws.id, user_id)?;
+        workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.workspace_access.revoked",
+                actor,
+                resource: Resource {
+                    kind: "user",
+                    id: Some(user_id.to_string()),
+                    name: before.handle.clone(),
+                },
+                account_id: Some(ws.account_id.clone()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(ip),
+                payload: json!({ "role": before.role_name }),
+            },
+        )?;
+        Ok(None)
+    })
 }
 
 #[derive(Deserialize)]
@@ -414,7 +450,7 @@ async fn invite(
             let Some(role) = workspaces::role(c, &rid)?.filter(|r| {
                 r.account_id.is_none() || r.account_id.as_deref() == Some(account.id.as_str())
             }) else {
-                return Ok(Err("Choose a role of this account."));
+                return Ok(Err(ROLE_CHOICE));
             };
             if !may_grant(&scopes, &role) {
                 return Ok(Err(ABOVE_OWN));
