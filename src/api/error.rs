@@ -17,6 +17,9 @@ pub enum ApiError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// 403 with the reason (e.g. a role above the caller's own).
+    #[error("denied: {0}")]
+    Denied(String),
     /// Bad input: `(location, message)` pairs; the location is `["body", field]` etc.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -28,10 +31,12 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// One entry of a 422 body.
+/// One entry of a 422 body. `loc` is `["body", "field"]`, or `["body", 0, "field"]` for
+/// an item of a list body (strings and integers, like FastAPI).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
-    pub loc: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub loc: Vec<serde_json::Value>,
     pub msg: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -43,6 +48,15 @@ impl FieldError {
             loc: vec!["body".into(), field.into()],
             msg: msg.into(),
             kind: "value_error".into(),
+        }
+    }
+
+    /// An error at `loc` (e.g. `["body", 0, "email"]`) of the given FastAPI `type`.
+    pub fn at(loc: Vec<serde_json::Value>, kind: &str, msg: impl Into<String>) -> Self {
+        FieldError {
+            loc,
+            msg: msg.into(),
+            kind: kind.into(),
         }
     }
 }
@@ -105,7 +119,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -119,6 +133,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => detail(status, INVALID_CREDENTIALS),
             ApiError::NotFound => detail(status, "Not found"),
             ApiError::Forbidden => detail(status, "Forbidden"),
+            ApiError::Denied(msg) => detail(status, msg),
             ApiError::Validation(errors) => HttpResponse::build(status).json(ValidationDetail {
                 detail: errors.clone(),
             }),

@@ -2,11 +2,17 @@
 //! as bearer tokens, FastAPI-shaped errors. Every decision about who may do what goes
 //! through the same functions as the pages (`authz::account`, `workspaces::ctx::load`).
 
+pub mod accounts;
 pub mod auth;
+pub mod body;
 pub mod ctx;
 pub mod error;
+pub mod invitations;
 pub mod me;
 pub mod openapi;
+pub mod roles;
+pub mod user_access;
+pub mod workspaces;
 
 use actix_web::web;
 
@@ -31,6 +37,14 @@ where
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task: {e}")))?
 }
 
+/// A path id that must be a UUID, as stored (lowercase, hyphenated); anything else is 404.
+/// Parsed in the handler, after the caller was authenticated (401 comes first).
+pub fn path_uuid(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::NotFound)
+}
+
 /// The `/api` scope.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -40,6 +54,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::query_config())
             .configure(me::routes)
             .configure(openapi::routes)
-            .default_service(web::to(error::not_found)),
+            .configure(accounts::routes)
+            .configure(invitations::routes)
+            .configure(workspaces::routes)
+            .configure(user_access::routes)
+            .configure(roles::routes)
+            // Unmatched paths; below a workspace it checks the key first (401), then 404.
+            .default_service(web::to(workspaces::fallback)),
     );
 }

@@ -38,6 +38,11 @@ struct Base;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
     doc.merge(super::me::Doc::openapi());
+    doc.merge(super::accounts::Doc::openapi());
+    doc.merge(super::invitations::Doc::openapi());
+    doc.merge(super::workspaces::Doc::openapi());
+    doc.merge(super::user_access::Doc::openapi());
+    doc.merge(super::roles::Doc::openapi());
     doc
 }
 

@@ -317,7 +317,10 @@ pub const ALREADY_MEMBER: &str = "Already a member of this account.";
 /// What inviting one address did.
 pub enum Invited {
     AlreadyMember,
-    Sent { inv: Invitation, replaced: bool },
+    Sent {
+        inv: Box<Invitation>,
+        replaced: bool,
+    },
 }
 
 /// Invites one address to the account with `role` (inside the caller's transaction, with
@@ -366,7 +369,10 @@ pub fn invite_address(
             json!({ "email": inv.email, "role": role.as_str() }),
         ),
     )?;
-    Ok(Invited::Sent { inv, replaced })
+    Ok(Invited::Sent {
+        inv: Box::new(inv),
+        replaced,
+    })
 }
 
 // ---------- the Invitations tab ----------

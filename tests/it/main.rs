@@ -2,6 +2,10 @@
 
 mod support;
 
+mod api_accounts;
+mod api_roles;
+mod api_support;
+mod api_workspaces;
 mod auth;
 mod binary;
 mod browser_auth;

@@ -1,0 +1,315 @@
+//! Reading JSON bodies field by field, so every 422 names the field it is about
+//! (`["body", "name"]`, `["body", 0, "email"]`) with FastAPI's messages and types, and
+//! "absent" can be told from "null" (PATCH bodies: absent = unchanged).
+
+use serde_json::{Map, Value};
+
+use super::ApiError;
+use super::error::FieldError;
+
+/// Parses a request body. An empty body is `{}` when the body is optional (the filter
+/// endpoints), and a 422 when it is required.
+pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        if required {
+            return Err(ApiError::Validation(vec![FieldError::at(
+                vec!["body".into()],
+                "missing",
+                "Field required",
+            )]));
+        }
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::Validation(vec![FieldError::at(
+            vec!["body".into(), e.column().into()],
+            "json_invalid",
+            format!("JSON decode error: {e}"),
+        )])
+    })
+}
+
+/// Collects the field errors of one body.
+#[derive(Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    pub fn push(&mut self, loc: Vec<Value>, kind: &str, msg: impl Into<String>) {
+        self.0.push(FieldError::at(loc, kind, msg));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Err(422)` when anything was collected.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+/// A JSON object at a location of the body.
+pub struct Obj<'a> {
+    map: Option<&'a Map<String, Value>>,
+    loc: Vec<Value>,
+}
+
+/// A present field: absent, null, or a value.
+pub enum Field<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Field<T> {
+    /// Absent or null as `None`.
+    pub fn value(self) -> Option<T> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// The object `v` at `loc`; anything else is one 422 at `loc`.
+    pub fn at(v: &'a Value, loc: Vec<Value>, errors: &mut Errors) -> Obj<'a> {
+        match v {
+            Value::Object(m) => Obj { map: Some(m), loc },
+            _ => {
+                errors.push(
+                    loc.clone(),
+                    "model_attributes_type",
+                    "Input should be a valid dictionary or object to extract fields from",
+                );
+                Obj { map: None, loc }
+            }
+        }
+    }
+
+    /// The top-level body object.
+    pub fn body(v: &'a Value, errors: &mut Errors) -> Obj<'a> {
+        Obj::at(v, vec!["body".into()], errors)
+    }
+
+    pub fn loc(&self, name: &str) -> Vec<Value> {
+        let mut l = self.loc.clone();
+        l.push(name.into());
+        l
+    }
+
+    fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.map.and_then(|m| m.get(name))
+    }
+
+    /// Reads a field with `conv`; a conversion failure is a 422 of `kind` with `msg`.
+    fn field<T>(
+        &self,
+        name: &str,
+        errors: &mut Errors,
+        kind: &str,
+        msg: &str,
+        conv: impl FnOnce(&Value) -> Option<T>,
+    ) -> Field<T> {
+        match self.raw(name) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(v) => match conv(v) {
+                Some(t) => Field::Value(t),
+                None => {
+                    errors.push(self.loc(name), kind, msg);
+                    Field::Absent
+                }
+            },
+        }
+    }
+
+    pub fn string(&self, name: &str, errors: &mut Errors) -> Field<String> {
+        self.field(
+            name,
+            errors,
+            "string_type",
+            "Input should be a valid string",
+            |v| v.as_str().map(str::to_string),
+        )
+    }
+
+    /// A UUID, as lowercase hyphenated text (how Atrium stores ids).
+    pub fn uuid(&self, name: &str, errors: &mut Errors) -> Field<String> {
+        self.field(
+            name,
+            errors,
+            "uuid_parsing",
+            "Input should be a valid UUID",
+            |v| {
+                v.as_str()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                    .map(|u| u.to_string())
+            },
+        )
+    }
+
+    pub fn bool(&self, name: &str, errors: &mut Errors) -> Field<bool> {
+        self.field(
+            name,
+            errors,
+            "bool_type",
+            "Input should be a valid boolean",
+            Value::as_bool,
+        )
+    }
+
+    pub fn int(&self, name: &str, errors: &mut Errors) -> Field<i64> {
+        self.field(
+            name,
+            errors,
+            "int_type",
+            "Input should be a valid integer",
+            Value::as_i64,
+        )
+    }
+
+    pub fn strings(&self, name: &str, errors: &mut Errors) -> Field<Vec<String>> {
+        self.field(
+            name,
+            errors,
+            "list_type",
+            "Input should be a valid list of strings",
+            |v| {
+                v.as_array()?
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            },
+        )
+    }
+
+    pub fn uuids(&self, name: &str, errors: &mut Errors) -> Field<Vec<String>> {
+        self.field(
+            name,
+            errors,
+            "uuid_parsing",
+            "Input should be a valid list of UUIDs",
+            |v| {
+                v.as_array()?
+                    .iter()
+                    .map(|s| {
+                        s.as_str()
+                            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                            .map(|u| u.to_string())
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// A nested object (absent or null: `None`).
+    pub fn object(&self, name: &str, errors: &mut Errors) -> Option<Obj<'a>> {
+        match self.raw(name) {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let before = errors.0.len();
+                let o = Obj::at(v, self.loc(name), errors);
+                if errors.0.len() > before {
+                    None
+                } else {
+                    Some(o)
+                }
+            }
+        }
+    }
+
+    /// A required field: absent or null is "Field required".
+    pub fn required<T>(&self, name: &str, errors: &mut Errors, f: Field<T>) -> Option<T> {
+        match f {
+            Field::Value(v) => Some(v),
+            Field::Absent if self.raw(name).is_some() => None, // already reported
+            _ => {
+                if self.map.is_some() {
+                    errors.push(self.loc(name), "missing", "Field required");
+                }
+                None
+            }
+        }
+    }
+
+    /// `limit` (0–200, default 200) and `offset` (≥ 0, default 0) of the filter bodies.
+    pub fn paging(&self, errors: &mut Errors) -> (usize, usize) {
+        let limit = match self.int("limit", errors) {
+            Field::Value(n) if (0..=200).contains(&n) => n as usize,
+            Field::Value(_) => {
+                errors.push(
+                    self.loc("limit"),
+                    "less_than_equal",
+                    "Input should be between 0 and 200",
+                );
+                0
+            }
+            _ => 200,
+        };
+        let offset = match self.int("offset", errors) {
+            Field::Value(n) if n >= 0 => n as usize,
+            Field::Value(_) => {
+                errors.push(
+                    self.loc("offset"),
+                    "greater_than_equal",
+                    "Input should be greater than or equal to 0",
+                );
+                0
+            }
+            _ => 0,
+        };
+        (limit, offset)
+    }
+
+    /// `{"any_": [...]}` of a nested filter: strings.
+    pub fn any_strings(&self, name: &str, errors: &mut Errors) -> Option<Vec<String>> {
+        self.object(name, errors)
+            .and_then(|o| o.strings("any_", errors).value())
+    }
+
+    /// `{"any_": [...]}` of a nested filter: UUIDs.
+    pub fn any_uuids(&self, name: &str, errors: &mut Errors) -> Option<Vec<String>> {
+        self.object(name, errors)
+            .and_then(|o| o.uuids("any_", errors).value())
+    }
+}
+
+/// Pages a list the way the filter endpoints do.
+pub fn page<T>(items: Vec<T>, limit: usize, offset: usize) -> Vec<T> {
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+/// Case-insensitive "contains", the filters' `like_`.
+pub fn like(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Maps the page forms' field names to the API's, for 422 bodies.
+pub fn fields_to_api(
+    errors: crate::web::FieldErrors,
+    prefix: &[Value],
+    rename: &[(&str, &str)],
+) -> ApiError {
+    ApiError::Validation(
+        errors
+            .0
+            .into_iter()
+            .map(|(f, m)| {
+                let name = rename
+                    .iter()
+                    .find(|(from, _)| *from == f)
+                    .map(|(_, to)| *to)
+                    .unwrap_or(f);
+                let mut loc = vec![Value::from("body")];
+                loc.extend(prefix.iter().cloned());
+                loc.push(name.into());
+                FieldError::at(loc, "value_error", m)
+            })
+            .collect(),
+    )
+}
