@@ -2,6 +2,7 @@
 
 mod support;
 
+mod api_me;
 mod auth;
 mod binary;
 mod browser_auth;
