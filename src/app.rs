@@ -224,6 +224,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::workspaces::settings::routes(cfg);
     crate::workspaces::sharing::routes(cfg);
     crate::roles::handlers::routes(cfg);
+    crate::transfers::handlers::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {
@@ -270,6 +271,7 @@ fn spawn_housekeeping(pool: Pool) {
                 let mut c = pool.get()?;
                 crate::authn::session_store::prune(&mut c)?;
                 crate::authn::rate_limit::prune(&mut c)?;
+                crate::transfers::expire_stale(&mut c)?;
                 Ok(())
             })
             .await;

@@ -16,6 +16,7 @@ pub mod members;
 pub mod roles;
 pub mod service_accounts;
 pub mod settings;
+pub mod transfers;
 pub mod users;
 pub mod web;
 pub mod workspaces;

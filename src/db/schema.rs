@@ -215,6 +215,27 @@ diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(workspace_bot_access -> workspaces (workspace_id));
 diesel::joinable!(workspace_bot_access -> service_accounts (service_account_id));
 diesel::joinable!(workspace_bot_access -> workspace_roles (role_id));
+
+diesel::table! {
+    workspace_transfers (id) {
+        id -> Text,
+        workspace_id -> Nullable<Text>,
+        workspace_name -> Text,
+        workspace_handle -> Text,
+        source_account_id -> Text,
+        target_account_id -> Text,
+        new_handle -> Nullable<Text>,
+        status -> Text,
+        requested_by -> Nullable<Text>,
+        requested_by_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -231,4 +252,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_accounts,
     api_keys,
     workspace_bot_access,
+    workspace_transfers,
 );

@@ -15,6 +15,11 @@ pub struct AccountLink {
 }
 
 impl AccountLink {
+    /// Owner or Admin of the account.
+    pub fn is_admin(&self) -> bool {
+        self.role >= AccountRole::Admin
+    }
+
     pub fn from(a: &Account, role: AccountRole) -> Self {
         AccountLink {
             id: a.id.clone(),

@@ -710,19 +710,28 @@ pub fn drop_collaborator_without_access(
     Ok(true)
 }
 
-/// What deleting the workspace takes with it: member accesses and pending invitations.
-pub fn delete_counts(conn: &mut DbConn, workspace_id: &str) -> QueryResult<(i64, i64)> {
+/// What deleting the workspace takes with it: member accesses, service-account accesses
+/// and pending invitations.
+pub fn delete_counts(conn: &mut DbConn, workspace_id: &str) -> QueryResult<(i64, i64, i64)> {
     use crate::db::schema::invitations;
     let accesses = count_user_accesses(conn, workspace_id)?;
+    let bot_accesses = crate::service_accounts::model::count_bot_accesses(conn, workspace_id)?;
     let invites: i64 = invitations::table
         .filter(invitations::workspace_id.eq(workspace_id))
         .filter(invitations::status.eq("pending"))
         .count()
         .get_result(conn)?;
-    Ok((accesses, invites))
+    Ok((accesses, bot_accesses, invites))
 }
 
-/// Deletes the workspace; accesses, visits and invitations go with it (foreign keys).
-pub fn delete(conn: &mut DbConn, workspace_id: &str) -> QueryResult<usize> {
-    diesel::delete(workspaces::table.find(workspace_id)).execute(conn)
+/// Deletes the workspace if it is (still) in `account_id`; accesses (users' and service
+/// accounts'), visits and invitations go with it (foreign keys). Returns the rows deleted:
+/// 0 when a concurrent transfer or delete got there first.
+pub fn delete(conn: &mut DbConn, account_id: &str, workspace_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        workspaces::table
+            .filter(workspaces::id.eq(workspace_id))
+            .filter(workspaces::account_id.eq(account_id)),
+    )
+    .execute(conn)
 }

@@ -107,8 +107,11 @@ pub fn save_tx(
 pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Result<(), AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
-        let (accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
-        workspaces::delete(c, &ws.id)?;
+        let (accesses, bot_accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
+        if workspaces::delete(c, &ws.account_id, &ws.id)? == 0 {
+            // A concurrent transfer or delete got there first.
+            return Err(AppError::NotFound);
+        }
         audit::record(
             c,
             Event {
@@ -122,7 +125,7 @@ pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Re
                 account_id: Some(ws.account_id.clone()),
                 workspace_id: Some(ws.id.clone()),
                 ip: Some(ip),
-                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "pending_invitations": invitations }),
+                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations }),
             },
         )?;
         Ok(())
@@ -160,7 +163,9 @@ struct SettingsPage {
     can_delete: bool,
     workspace_handle: String,
     delete_accesses: i64,
+    delete_bot_accesses: i64,
     delete_invitations: i64,
+    can_transfer: bool,
 }
 
 async fn render_page(
@@ -172,13 +177,14 @@ async fn render_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
-    let (roles, (delete_accesses, delete_invitations)) = db(&ctx.auth.pool, move |c| {
-        Ok((
-            workspaces::roles_for_account(c, &aid)?,
-            workspaces::delete_counts(c, &wid)?,
-        ))
-    })
-    .await?;
+    let (roles, (delete_accesses, delete_bot_accesses, delete_invitations)) =
+        db(&ctx.auth.pool, move |c| {
+            Ok((
+                workspaces::roles_for_account(c, &aid)?,
+                workspaces::delete_counts(c, &wid)?,
+            ))
+        })
+        .await?;
     let form = form.unwrap_or_else(|| SettingsForm {
         name: ctx.workspace.name.clone(),
         handle: ctx.workspace.handle.clone(),
@@ -208,7 +214,9 @@ async fn render_page(
             can_delete: ctx.has("manage_workspace_settings"),
             workspace_handle: ctx.workspace.handle.clone(),
             delete_accesses,
+            delete_bot_accesses,
             delete_invitations,
+            can_transfer: crate::transfers::may_initiate(ctx.account_role),
             name: form.name,
             handle: form.handle,
             description: form.description,
@@ -222,14 +230,30 @@ async fn render_page(
     )
 }
 
-async fn show(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+#[derive(serde::Deserialize)]
+struct ShowQuery {
+    #[serde(default)]
+    notice: String,
+}
+
+async fn show(
+    ctx: WorkspaceCtx,
+    cfg: web::Data<AppConfig>,
+    q: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_settings")?;
+    let notice = (q.notice == "transferred").then(|| {
+        format!(
+            "{} now belongs to {}. Users outside it and the previous account's service accounts lost access.",
+            ctx.workspace.name, ctx.account.name
+        )
+    });
     render_page(
         ctx,
         &cfg,
         None,
         FieldErrors::default(),
-        None,
+        notice,
         StatusCode::OK,
     )
     .await

@@ -6,27 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::members::{PW, create_org, user_id};
+pub use crate::support::reference::{assert_items_match_schema, assert_matches_schema};
+
 use crate::support::{Client, TestApp};
-// TEMPORARY until main has tests/it/support/reference.rs: required fields only.
-pub fn assert_matches_schema(value: &Value, name: &str) {
-    let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string("/work/shared/reference/prefect-cloud-openapi.json")
-            .expect("reference"),
-    )
-    .expect("json");
-    let s = &doc["components"]["schemas"][name];
-    for r in s["required"].as_array().cloned().unwrap_or_default() {
-        let r = r.as_str().expect("name");
-        assert!(value.get(r).is_some(), "{name}: {r} missing in {value}");
-    }
-}
-
-pub fn assert_items_match_schema(value: &Value, name: &str) {
-    for v in value.as_array().expect("array") {
-        assert_matches_schema(v, name);
-    }
-}
-
 pub const OWNER_ROLE: &str = "00000000-0000-4000-8000-000000000001";
 pub const DEVELOPER_ROLE: &str = "00000000-0000-4000-8000-000000000002";
 pub const RUNNER_ROLE: &str = "00000000-0000-4000-8000-000000000003";

@@ -3,6 +3,7 @@
 mod support;
 
 mod api_accounts;
+mod api_me;
 mod api_roles;
 mod api_support;
 mod api_workspaces;

@@ -23,7 +23,7 @@ pub async fn create_ws(c: &Client, account_id: &str, name: &str, handle: &str) -
     r.location().expect("dashboard")
 }
 
-fn set_default_role(app: &TestApp, dashboard: &str, role_id: Option<&str>) {
+pub fn set_default_role(app: &TestApp, dashboard: &str, role_id: Option<&str>) {
     use diesel::prelude::*;
     let ws_id = dashboard
         .split('/')
@@ -37,7 +37,7 @@ fn set_default_role(app: &TestApp, dashboard: &str, role_id: Option<&str>) {
         .expect("set default role");
 }
 
-const VIEWER: &str = "00000000-0000-4000-8000-000000000004";
+pub const VIEWER: &str = "00000000-0000-4000-8000-000000000004";
 
 #[tokio::test]
 async fn onboarding_creates_the_first_workspace_and_the_dashboard_shows_how_to_connect() {

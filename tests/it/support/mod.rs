@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod reference;
 pub mod smtp;
 
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,566 @@
+//! Transfer pages: the transfer form with its live preview (htmx) under Workspace
+//! Settings, and the account's Transfers page where target admins approve or decline
+//! requests and source admins cancel them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Decision, Preview, TransferError, TransferRequest};
+use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::app::AppConfig;
+use crate::authz::account::{AccountCtx, AccountPerm};
+use crate::db::write_tx;
+use crate::mail::{self, OutgoingMail};
+use crate::users::handlers::user_actor;
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, is_htmx, redirect, render};
+use crate::workspaces::WorkspaceCtx;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let ws = "/account/{account_id}/workspace/{workspace_id}/settings/transfer";
+    cfg.route(ws, web::get().to(show))
+        .route(ws, web::post().to(submit))
+        .route(
+            "/account/{account_id}/workspace/{workspace_id}/settings/transfer/preview",
+            web::get().to(preview_fragment),
+        )
+        .route(
+            "/account/{account_id}/transfers",
+            web::get().to(requests_page),
+        )
+        .route(
+            "/account/{account_id}/transfers/{transfer_id}/approve",
+            web::post().to(approve),
+        )
+        .route(
+            "/account/{account_id}/transfers/{transfer_id}/decline",
+            web::post().to(decline),
+        )
+        .route(
+            "/account/{account_id}/transfers/{transfer_id}/cancel",
+            web::post().to(cancel),
+        );
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct TransferForm {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    new_handle: String,
+}
+
+/// One account the user may pick as the target.
+pub struct TargetOption {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "transfers/_preview.html")]
+struct PreviewFragment {
+    preview: Option<Preview>,
+    needs_approval: bool,
+}
+
+#[derive(Template)]
+#[template(path = "transfers/transfer.html")]
+struct TransferPage {
+    shell: Shell,
+    base: String,
+    workspace_name: String,
+    workspace_handle: String,
+    account_name: String,
+    targets: Vec<TargetOption>,
+    form: TransferForm,
+    errors: FieldErrors,
+    fragment: PreviewFragment,
+    open_request: Option<TransferRequest>,
+    notice: Option<String>,
+}
+
+/// Only those who may transfer (`delete:workspace` in the source) get past this.
+fn require_initiator(ctx: &WorkspaceCtx) -> Result<(), AppError> {
+    ctx.require_to_see("see_workspace_settings")?;
+    if super::may_initiate(ctx.account_role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The target (one of the user's accounts, not the source) and the preview for it.
+async fn compute(
+    ctx: &WorkspaceCtx,
+    form: &TransferForm,
+) -> Result<(Vec<(Account, AccountRole)>, Option<Preview>), AppError> {
+    let (uid, source, ws, form) = (
+        ctx.auth.user.id.clone(),
+        ctx.account.id.clone(),
+        ctx.workspace.clone(),
+        form.clone(),
+    );
+    db(&ctx.auth.pool, move |c| {
+        let targets = super::targets_for(c, &uid, &source)?;
+        let preview = match targets.iter().find(|(a, _)| a.id == form.target) {
+            Some((a, _)) => Some(super::preview(c, &ws, a, &form.new_handle)?),
+            None => None,
+        };
+        Ok((targets, preview))
+    })
+    .await
+}
+
+async fn page(
+    ctx: WorkspaceCtx,
+    form: TransferForm,
+    mut errors: FieldErrors,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (targets, preview) = compute(&ctx, &form).await?;
+    let wid = ctx.workspace.id.clone();
+    let open_request = db(&ctx.auth.pool, move |c| {
+        Ok(super::open_for_workspace(c, &wid)?)
+    })
+    .await?;
+    let needs_approval = targets
+        .iter()
+        .find(|(a, _)| a.id == form.target)
+        .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
+    if let Some(p) = &preview {
+        for (field, msg) in &p.problems {
+            if !errors.has(field) {
+                errors.add(field_name(field), msg.clone());
+            }
+        }
+    }
+    let base = format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id);
+    render(
+        status,
+        &TransferPage {
+            base,
+            workspace_name: ctx.workspace.name.clone(),
+            workspace_handle: ctx.workspace.handle.clone(),
+            account_name: ctx.account.name.clone(),
+            targets: targets
+                .iter()
+                .map(|(a, r)| TargetOption {
+                    id: a.id.clone(),
+                    label: if super::may_receive(Some(*r)) {
+                        format!("{} ({})", a.name, a.handle)
+                    } else {
+                        format!("{} ({}) — needs an admin's approval", a.name, a.handle)
+                    },
+                })
+                .collect(),
+            form,
+            errors,
+            fragment: PreviewFragment {
+                preview,
+                needs_approval,
+            },
+            open_request,
+            notice,
+            shell: ctx.auth.shell.at("workspace-settings"),
+        },
+    )
+}
+
+/// Form field names for the preview's problems (the API calls the target `to_account_id`).
+fn field_name(f: &str) -> &'static str {
+    if f == "new_handle" {
+        "new_handle"
+    } else {
+        "target"
+    }
+}
+
+async fn show(ctx: WorkspaceCtx, q: web::Query<TransferForm>) -> Result<HttpResponse, AppError> {
+    require_initiator(&ctx)?;
+    page(
+        ctx,
+        q.into_inner(),
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn preview_fragment(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    q: web::Query<TransferForm>,
+) -> Result<HttpResponse, AppError> {
+    require_initiator(&ctx)?;
+    if !is_htmx(&req) {
+        let q = q.into_inner();
+        return page(ctx, q, FieldErrors::default(), None, StatusCode::OK).await;
+    }
+    let form = q.into_inner();
+    let (targets, preview) = compute(&ctx, &form).await?;
+    let needs_approval = targets
+        .iter()
+        .find(|(a, _)| a.id == form.target)
+        .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
+    render(
+        StatusCode::OK,
+        &PreviewFragment {
+            preview,
+            needs_approval,
+        },
+    )
+}
+
+async fn submit(
+    req: HttpRequest,
+    ctx: WorkspaceCtx,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<TransferForm>,
+) -> Result<HttpResponse, AppError> {
+    require_initiator(&ctx)?;
+    let form = form.into_inner();
+    let (targets, _) = compute(&ctx, &form).await?;
+    let Some((target, role)) = targets.into_iter().find(|(a, _)| a.id == form.target) else {
+        let mut errors = FieldErrors::default();
+        errors.add("target", "Choose the account to transfer the workspace to.");
+        return page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let (source, ws_id, user, ip) = (
+        ctx.account.id.clone(),
+        ctx.workspace.id.clone(),
+        ctx.auth.user.clone(),
+        client_ip(&req),
+    );
+    let new_handle = form.new_handle.clone();
+    if super::may_receive(Some(role)) {
+        let target_id = target.id.clone();
+        let result = db(&ctx.auth.pool, move |c| {
+            write_tx(c, |c| {
+                super::lock_accounts(c, &source, &target_id)?;
+                super::execute(
+                    c,
+                    &super::Move {
+                        source_id: &source,
+                        workspace_id: &ws_id,
+                        target_id: &target_id,
+                        new_handle: &new_handle,
+                    },
+                    &user_actor(&user),
+                    Some(ip),
+                    None,
+                )
+            })
+            .map(Ok)
+            .or_else(|e| match e {
+                TransferError::Db(d) => Err(AppError::from(d)),
+                other => Ok(Err(other)),
+            })
+        })
+        .await?;
+        return match result {
+            Ok(p) => Ok(redirect(
+                &req,
+                &format!(
+                    "/account/{}/workspace/{}/settings?notice=transferred",
+                    p.target.id, p.workspace.id
+                ),
+            )),
+            Err(TransferError::Gone) => Err(AppError::NotFound),
+            Err(TransferError::Invalid(problems)) => {
+                let mut errors = FieldErrors::default();
+                for (f, m) in problems {
+                    errors.add(field_name(f), m);
+                }
+                page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            Err(TransferError::Db(e)) => Err(e.into()),
+        };
+    }
+    // Not an admin of the target: a request for its admins to approve.
+    let base_url = cfg.base();
+    let target_id = target.id.clone();
+    let result = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| {
+            super::lock_accounts(c, &source, &target_id)?;
+            let Some(ws) = crate::workspaces::model::find(c, &source, &ws_id)? else {
+                return Err(TransferError::Gone);
+            };
+            let Some(target) = accounts::find(c, &target_id)? else {
+                return Err(TransferError::Gone);
+            };
+            let p = super::preview(c, &ws, &target, &new_handle)?;
+            if !p.is_valid() {
+                return Err(TransferError::Invalid(p.problems));
+            }
+            let r = super::create_request(c, &p, &new_handle, &user, Some(ip))?;
+            notify_admins(c, &r, &target, &user, &base_url)?;
+            Ok(r)
+        })
+        .map(Ok)
+        .or_else(|e| match e {
+            TransferError::Db(d) => Err(AppError::from(d)),
+            other => Ok(Err(other)),
+        })
+    })
+    .await?;
+    match result {
+        Ok(r) => {
+            let notice = format!(
+                "Transfer requested. An Owner or Admin of {} must approve it by {}.",
+                target.name,
+                r.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            page(
+                ctx,
+                TransferForm::default(),
+                FieldErrors::default(),
+                Some(notice),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(TransferError::Gone) => Err(AppError::NotFound),
+        Err(TransferError::Invalid(problems)) => {
+            let mut errors = FieldErrors::default();
+            for (f, m) in problems {
+                errors.add(field_name(f), m);
+            }
+            page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(TransferError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/transfer_request.html")]
+struct RequestMailHtml<'a> {
+    requester: &'a str,
+    workspace: &'a str,
+    handle: &'a str,
+    target: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/transfer_request.txt")]
+struct RequestMailText<'a> {
+    requester: &'a str,
+    workspace: &'a str,
+    handle: &'a str,
+    target: &'a str,
+    link: &'a str,
+    expires: &'a str,
+}
+
+/// E-mails every Owner and Admin of the target (through the outbox, same transaction).
+fn notify_admins(
+    c: &mut crate::db::DbConn,
+    r: &TransferRequest,
+    target: &Account,
+    requester: &crate::users::model::User,
+    base_url: &str,
+) -> Result<(), TransferError> {
+    let link = format!("{base_url}/account/{}/transfers", target.id);
+    let expires = r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let name = requester.display_name();
+    let render_err = |e: askama::Error| {
+        TransferError::Db(diesel::result::Error::QueryBuilderError(
+            format!("mail template: {e}").into(),
+        ))
+    };
+    let html = RequestMailHtml {
+        requester: &name,
+        workspace: &r.workspace_name,
+        handle: &r.workspace_handle,
+        target: &target.name,
+        link: &link,
+        expires: &expires,
+    }
+    .render()
+    .map_err(render_err)?;
+    let text = RequestMailText {
+        requester: &name,
+        workspace: &r.workspace_name,
+        handle: &r.workspace_handle,
+        target: &target.name,
+        link: &link,
+        expires: &expires,
+    }
+    .render()
+    .map_err(render_err)?;
+    for to in super::admin_emails(c, &target.id)? {
+        mail::enqueue(
+            c,
+            OutgoingMail {
+                kind: "transfer_request",
+                ref_id: Some(r.id.clone()),
+                account_id: Some(target.id.clone()),
+                to,
+                subject: format!(
+                    "{name} asks to transfer the workspace {} to {}",
+                    r.workspace_name, target.name
+                ),
+                text: text.clone(),
+                html: html.clone(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "transfers/requests.html")]
+struct RequestsPage {
+    shell: Shell,
+    account_id: String,
+    account_name: String,
+    can_approve: bool,
+    incoming: Vec<TransferRequest>,
+    outgoing: Vec<TransferRequest>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn requests_view(
+    ctx: AccountCtx,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let aid = ctx.account.id.clone();
+    let (incoming, outgoing) = db(&ctx.auth.pool, move |c| {
+        use crate::db::schema::workspace_transfers as t;
+        use diesel::prelude::*;
+        let outgoing = t::table
+            .filter(t::source_account_id.eq(&aid))
+            .filter(t::status.eq("pending"))
+            .filter(t::expires_at.gt(crate::db::now()))
+            .order(t::created_at.desc())
+            .select(TransferRequest::as_select())
+            .load(c)?;
+        Ok((super::incoming(c, &aid)?, outgoing))
+    })
+    .await?;
+    render(
+        StatusCode::OK,
+        &RequestsPage {
+            account_id: ctx.account.id.clone(),
+            account_name: ctx.account.name.clone(),
+            can_approve: ctx.can(AccountPerm::CreateWorkspace),
+            incoming,
+            outgoing,
+            notice,
+            error,
+            shell: ctx.auth.shell.at("transfers"),
+        },
+    )
+}
+
+/// Only Owners and Admins have anything to do here.
+fn require_admin(ctx: &AccountCtx) -> Result<(), AppError> {
+    if ctx.can(AccountPerm::CreateWorkspace) || ctx.can(AccountPerm::DeleteWorkspace) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+async fn requests_page(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    require_admin(&ctx)?;
+    requests_view(ctx, None, None).await
+}
+
+/// The request `id`, when it concerns `account_id` on the given side.
+async fn load_request(
+    ctx: &AccountCtx,
+    id: String,
+    side: fn(&TransferRequest) -> &str,
+) -> Result<TransferRequest, AppError> {
+    let aid = ctx.account.id.clone();
+    let r = db(&ctx.auth.pool, move |c| Ok(super::find(c, &id)?)).await?;
+    r.filter(|r| side(r) == aid).ok_or(AppError::NotFound)
+}
+
+async fn approve(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&ctx)?;
+    ctx.require(AccountPerm::CreateWorkspace)?;
+    let (_, id) = path.into_inner();
+    let r = load_request(&ctx, id, |r| &r.target_account_id).await?;
+    let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
+    let decision = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| super::approve(c, &r.id, &user, Some(ip))).map_err(|e| match e {
+            TransferError::Db(d) => AppError::from(d),
+            TransferError::Gone => AppError::NotFound,
+            TransferError::Invalid(p) => AppError::Internal(anyhow::anyhow!("{p:?}")),
+        })
+    })
+    .await?;
+    match decision {
+        Decision::Done(p) => Ok(redirect(
+            &req,
+            &format!(
+                "/account/{}/workspace/{}/settings?notice=transferred",
+                p.target.id, p.workspace.id
+            ),
+        )),
+        Decision::Failed(why) => {
+            requests_view(ctx, None, Some(format!("The transfer failed: {why}"))).await
+        }
+        Decision::NotOpen(why) => requests_view(ctx, None, Some(why)).await,
+    }
+}
+
+async fn close_as(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    id: String,
+    status: &'static str,
+) -> Result<HttpResponse, AppError> {
+    let side: fn(&TransferRequest) -> &str = if status == "declined" {
+        |r| &r.target_account_id
+    } else {
+        |r| &r.source_account_id
+    };
+    let r = load_request(&ctx, id, side).await?;
+    let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
+    let closed = db(&ctx.auth.pool, move |c| {
+        write_tx(c, |c| super::close_request(c, &r, status, &user, Some(ip))).map_err(|e| match e {
+            TransferError::Db(d) => AppError::from(d),
+            _ => AppError::NotFound,
+        })
+    })
+    .await?;
+    let msg = if closed {
+        format!("Transfer request {status}.")
+    } else {
+        "That request was no longer open.".to_string()
+    };
+    requests_view(ctx, Some(msg), None).await
+}
+
+async fn decline(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&ctx)?;
+    ctx.require(AccountPerm::CreateWorkspace)?;
+    close_as(req, ctx, path.into_inner().1, "declined").await
+}
+
+async fn cancel(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&ctx)?;
+    ctx.require(AccountPerm::DeleteWorkspace)?;
+    close_as(req, ctx, path.into_inner().1, "cancelled").await
+}
