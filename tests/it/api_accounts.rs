@@ -499,3 +499,149 @@ async fn api_invitations_filter_and_revoke() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(events(&app, "atrium.invitation.revoked"), 1);
 }
+
+#[tokio::test]
+async fn api_every_account_endpoint_is_404_for_a_stranger_and_changes_nothing() {
+    let app = spawn_app().await;
+    let o = org(&app).await;
+    let ws = api_ws(&app, &o.ana_key, &o.account, "prod").await;
+    member(&app, &o.account, "bo", "member").await;
+    grant(&app, &ws, "bo", VIEWER_ROLE);
+    let bo_m = membership_id(&app, &o.account, "bo");
+    let access: String = {
+        use atrium::db::schema::workspace_access as a;
+        use diesel::prelude::*;
+        a::table
+            .filter(a::workspace_id.eq(&ws))
+            .filter(a::user_id.eq(crate::members::user_id(&app, "bo")))
+            .select(a::id)
+            .first(&mut app.conn())
+            .expect("access")
+    };
+    let inv = post(
+        &app,
+        &o.ana_key,
+        &format!("/api/accounts/{}/invitations/", o.account),
+        json!([{"email": "new@example.com", "account_role_id": ACCOUNT_MEMBER}]),
+    )
+    .await;
+    let inv = inv.body[0]["id"].as_str().expect("id").to_string();
+    let role = post(
+        &app,
+        &o.ana_key,
+        &format!("/api/accounts/{}/workspace_roles/", o.account),
+        json!({"name": "Auditor", "scopes": ["see_flows"]}),
+    )
+    .await;
+    let role = role.body["id"].as_str().expect("id").to_string();
+
+    // eve has her own account and a service account there; neither reaches Acme.
+    app.signup("eve@example.com", "eve", crate::members::PW)
+        .await;
+    let eve = user_key(&app, "eve");
+    let personal = get(&app, &eve, "/api/me/").await.body["personal_account_id"]
+        .as_str()
+        .expect("personal")
+        .to_string();
+    let (_, eve_bot) = bot(&app, &personal, "ci");
+
+    let a = format!("/api/accounts/{}", o.account);
+    let w = format!("{a}/workspaces/{ws}");
+    let bo_id = crate::members::user_id(&app, "bo");
+    let calls: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, a.clone(), None),
+        (
+            Method::POST,
+            format!("{a}/account_memberships/filter"),
+            Some(json!({})),
+        ),
+        (
+            Method::PATCH,
+            format!("{a}/account_memberships/{bo_m}"),
+            Some(json!({"account_role_id": ACCOUNT_ADMIN})),
+        ),
+        (
+            Method::DELETE,
+            format!("{a}/account_memberships/{bo_m}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{a}/invitations/"),
+            Some(json!([{"email": "x@example.com", "account_role_id": ACCOUNT_MEMBER}])),
+        ),
+        (
+            Method::POST,
+            format!("{a}/invitations/filter"),
+            Some(json!({})),
+        ),
+        (Method::POST, format!("{a}/invitations/{inv}/revoke"), None),
+        (
+            Method::POST,
+            format!("{a}/workspaces/"),
+            Some(json!({"name": "X", "handle": "x"})),
+        ),
+        (
+            Method::POST,
+            format!("{a}/workspaces/filter"),
+            Some(json!({})),
+        ),
+        (Method::GET, w.clone(), None),
+        (Method::PATCH, w.clone(), Some(json!({"name": "Mine"}))),
+        (Method::DELETE, w.clone(), None),
+        (
+            Method::POST,
+            format!("{a}/workspace_roles/"),
+            Some(json!({"name": "X", "scopes": ["see_flows"]})),
+        ),
+        (
+            Method::POST,
+            format!("{a}/workspace_roles/filter"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("{a}/workspace_roles/{role}"), None),
+        (
+            Method::PATCH,
+            format!("{a}/workspace_roles/{role}"),
+            Some(json!({"name": "Mine"})),
+        ),
+        (Method::DELETE, format!("{a}/workspace_roles/{role}"), None),
+        (
+            Method::POST,
+            format!("{w}/user_access/"),
+            Some(json!({"user_id": bo_id, "workspace_role_id": OWNER_ROLE})),
+        ),
+        (
+            Method::POST,
+            format!("{w}/user_access/filter"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("{w}/user_access/{access}"), None),
+        (Method::DELETE, format!("{w}/user_access/{access}"), None),
+    ];
+    let snapshot = || {
+        [
+            "SELECT COUNT(*) AS n FROM account_memberships",
+            "SELECT COUNT(*) AS n FROM invitations WHERE status = 'pending'",
+            "SELECT COUNT(*) AS n FROM workspaces",
+            "SELECT COUNT(*) AS n FROM workspace_roles",
+            "SELECT COUNT(*) AS n FROM workspace_access",
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action NOT LIKE 'atrium.api_key.%'",
+        ]
+        .map(|q| app.count(q))
+    };
+    let before = snapshot();
+    for key in [&eve, &eve_bot] {
+        for (method, path, body) in &calls {
+            let r = call(&app, Some(key), method.clone(), path, body.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {}",
+                r.body
+            );
+            assert_eq!(r.detail(), "Not found", "{method} {path}");
+        }
+    }
+    assert_eq!(snapshot(), before, "nothing changed");
+}
