@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod error;
 pub mod me;
 pub mod openapi;
+pub mod transfers;
 
 use actix_web::web;
 
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::query_config())
             .configure(me::routes)
             .configure(openapi::routes)
+            .configure(transfers::routes)
             .default_service(web::to(error::not_found)),
     );
 }

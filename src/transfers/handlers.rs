@@ -357,7 +357,7 @@ struct RequestMailText<'a> {
 }
 
 /// E-mails every Owner and Admin of the target (through the outbox, same transaction).
-fn notify_admins(
+pub fn notify_admins(
     c: &mut crate::db::DbConn,
     r: &TransferRequest,
     target: &Account,
