@@ -566,7 +566,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
 }
 
 /// Gives `handle` an own role on the workspace (test setup).
-fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
+pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
     use atrium::db::schema::workspace_access as wa;
     use diesel::prelude::*;
     let uid = crate::members::user_id(app, handle);
