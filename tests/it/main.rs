@@ -12,6 +12,7 @@ mod browser_workspaces;
 mod invitations;
 mod mail;
 mod members;
+mod prefect_cli;
 mod roles;
 mod screenshots;
 mod transfers;
