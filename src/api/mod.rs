@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod me;
 pub mod openapi;
 pub mod roles;
+pub mod transfers;
 pub mod user_access;
 pub mod workspaces;
 
@@ -54,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::query_config())
             .configure(me::routes)
             .configure(openapi::routes)
+            .configure(transfers::routes)
             .configure(accounts::routes)
             .configure(invitations::routes)
             .configure(workspaces::routes)

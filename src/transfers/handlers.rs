@@ -235,56 +235,21 @@ async fn submit(
         client_ip(&req),
     );
     let new_handle = form.new_handle.clone();
-    if super::may_receive(Some(role)) {
-        let target_id = target.id.clone();
-        let result = db(&ctx.auth.pool, move |c| {
-            write_tx(c, |c| {
-                super::lock_accounts(c, &source, &target_id)?;
-                super::execute(
-                    c,
-                    &super::Move {
-                        source_id: &source,
-                        workspace_id: &ws_id,
-                        target_id: &target_id,
-                        new_handle: &new_handle,
-                    },
-                    &user_actor(&user),
-                    Some(ip),
-                    None,
-                )
-            })
-            .map(Ok)
-            .or_else(|e| match e {
-                TransferError::Db(d) => Err(AppError::from(d)),
-                other => Ok(Err(other)),
-            })
-        })
-        .await?;
-        return match result {
-            Ok(p) => Ok(redirect(
-                &req,
-                &format!(
-                    "/account/{}/workspace/{}/settings?notice=transferred",
-                    p.target.id, p.workspace.id
-                ),
-            )),
-            Err(TransferError::Gone) => Err(AppError::NotFound),
-            Err(TransferError::Invalid(problems)) => {
-                let mut errors = FieldErrors::default();
-                for (f, m) in problems {
-                    errors.add(field_name(f), m);
-                }
-                page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
-            }
-            Err(TransferError::Db(e)) => Err(e.into()),
-        };
-    }
-    // Not an admin of the target: a request for its admins to approve.
-    let base_url = cfg.base();
-    let target_id = target.id.clone();
+    let (base_url, target_id) = (cfg.base(), target.id.clone());
+    // Owner/Admin of the target: moved at once. Otherwise: a request for its admins.
     let result = db(&ctx.auth.pool, move |c| {
         write_tx(c, |c| {
             super::lock_accounts(c, &source, &target_id)?;
+            if super::may_receive(Some(role)) {
+                let m = super::Move {
+                    source_id: &source,
+                    workspace_id: &ws_id,
+                    target_id: &target_id,
+                    new_handle: &new_handle,
+                };
+                let p = super::execute(c, &m, &user_actor(&user), Some(ip), None)?;
+                return Ok(Outcome::Moved(Box::new(p)));
+            }
             let Some(ws) = crate::workspaces::model::find(c, &source, &ws_id)? else {
                 return Err(TransferError::Gone);
             };
@@ -297,7 +262,7 @@ async fn submit(
             }
             let r = super::create_request(c, &p, &new_handle, &user, Some(ip))?;
             notify_admins(c, &r, &target, &user, &base_url)?;
-            Ok(r)
+            Ok(Outcome::Requested(Box::new(r)))
         })
         .map(Ok)
         .or_else(|e| match e {
@@ -307,7 +272,14 @@ async fn submit(
     })
     .await?;
     match result {
-        Ok(r) => {
+        Ok(Outcome::Moved(p)) => Ok(redirect(
+            &req,
+            &format!(
+                "/account/{}/workspace/{}/settings?notice=transferred",
+                p.target.id, p.workspace.id
+            ),
+        )),
+        Ok(Outcome::Requested(r)) => {
             let notice = format!(
                 "Transfer requested. An Owner or Admin of {} must approve it by {}.",
                 target.name,
@@ -334,6 +306,11 @@ async fn submit(
     }
 }
 
+enum Outcome {
+    Moved(Box<Preview>),
+    Requested(Box<TransferRequest>),
+}
+
 #[derive(Template)]
 #[template(path = "mail/transfer_request.html")]
 struct RequestMailHtml<'a> {
@@ -357,7 +334,7 @@ struct RequestMailText<'a> {
 }
 
 /// E-mails every Owner and Admin of the target (through the outbox, same transaction).
-fn notify_admins(
+pub fn notify_admins(
     c: &mut crate::db::DbConn,
     r: &TransferRequest,
     target: &Account,

@@ -431,33 +431,40 @@ impl TransferRequest {
     }
 }
 
-fn request_event(
+/// Records `action` about request `r` in the audit logs of both accounts.
+fn record_request_event(
+    c: &mut DbConn,
     action: &'static str,
     actor: &Actor,
     r: &TransferRequest,
-    account_id: &str,
     ip: Option<String>,
-    extra: serde_json::Value,
-) -> Event {
-    Event {
-        action,
-        actor: actor.clone(),
-        resource: Resource {
-            kind: "workspace_transfer",
-            id: Some(r.id.clone()),
-            name: r.workspace_name.clone(),
-        },
-        account_id: Some(account_id.to_string()),
-        workspace_id: r.workspace_id.clone(),
-        ip,
-        payload: json!({
-            "workspace_handle": r.workspace_handle,
-            "from_account_id": r.source_account_id,
-            "to_account_id": r.target_account_id,
-            "new_handle": r.new_handle,
-            "detail": extra,
-        }),
+    detail: serde_json::Value,
+) -> QueryResult<()> {
+    for account_id in [&r.source_account_id, &r.target_account_id] {
+        audit::record(
+            c,
+            Event {
+                action,
+                actor: actor.clone(),
+                resource: Resource {
+                    kind: "workspace_transfer",
+                    id: Some(r.id.clone()),
+                    name: r.workspace_name.clone(),
+                },
+                account_id: Some(account_id.clone()),
+                workspace_id: r.workspace_id.clone(),
+                ip: ip.clone(),
+                payload: json!({
+                    "workspace_handle": r.workspace_handle,
+                    "from_account_id": r.source_account_id,
+                    "to_account_id": r.target_account_id,
+                    "new_handle": r.new_handle,
+                    "detail": detail,
+                }),
+            },
+        )?;
     }
+    Ok(())
 }
 
 /// Records a request (in both accounts' logs). Call inside `write_tx` after
@@ -504,19 +511,14 @@ pub fn create_request(
         .execute(c)?;
     let r = find(c, &id)?.ok_or(TransferError::Gone)?;
     let actor = crate::users::handlers::user_actor(requester);
-    for account in [&r.source_account_id, &r.target_account_id] {
-        audit::record(
-            c,
-            request_event(
-                "atrium.workspace.transfer_requested",
-                &actor,
-                &r,
-                account,
-                ip.clone(),
-                json!({}),
-            ),
-        )?;
-    }
+    record_request_event(
+        c,
+        "atrium.workspace.transfer_requested",
+        &actor,
+        &r,
+        ip.clone(),
+        json!({}),
+    )?;
     Ok(r)
 }
 
@@ -623,19 +625,14 @@ pub fn approve(
     let actor = crate::users::handlers::user_actor(approver);
     let fail = |c: &mut DbConn, why: String| -> Result<Decision, TransferError> {
         close(c, &r.id, "failed", Some(&approver.id), Some(&why))?;
-        for account in [&r.source_account_id, &r.target_account_id] {
-            audit::record(
-                c,
-                request_event(
-                    "atrium.workspace.transfer_failed",
-                    &actor,
-                    &r,
-                    account,
-                    ip.clone(),
-                    json!({ "reason": why }),
-                ),
-            )?;
-        }
+        record_request_event(
+            c,
+            "atrium.workspace.transfer_failed",
+            &actor,
+            &r,
+            ip.clone(),
+            json!({ "reason": why }),
+        )?;
         Ok(Decision::Failed(why))
     };
     let requester_role = match &r.requested_by {
@@ -668,19 +665,14 @@ pub fn approve(
     ) {
         Ok(p) => {
             close(c, &r.id, "done", Some(&approver.id), Some("transferred"))?;
-            for account in [&r.source_account_id, &r.target_account_id] {
-                audit::record(
-                    c,
-                    request_event(
-                        "atrium.workspace.transfer_approved",
-                        &actor,
-                        &r,
-                        account,
-                        ip.clone(),
-                        json!({}),
-                    ),
-                )?;
-            }
+            record_request_event(
+                c,
+                "atrium.workspace.transfer_approved",
+                &actor,
+                &r,
+                ip.clone(),
+                json!({}),
+            )?;
             Ok(Decision::Done(Box::new(p)))
         }
         Err(TransferError::Gone) => fail(
@@ -717,12 +709,7 @@ pub fn close_request(
         "atrium.workspace.transfer_cancelled"
     };
     let actor = crate::users::handlers::user_actor(by);
-    for account in [&r.source_account_id, &r.target_account_id] {
-        audit::record(
-            c,
-            request_event(action, &actor, r, account, ip.clone(), json!({})),
-        )?;
-    }
+    record_request_event(c, action, &actor, r, ip, json!({}))?;
     Ok(true)
 }
 

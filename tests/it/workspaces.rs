@@ -566,7 +566,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
 }
 
 /// Gives `handle` an own role on the workspace (test setup).
-fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
+pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
     use atrium::db::schema::workspace_access as wa;
     use diesel::prelude::*;
     let uid = crate::members::user_id(app, handle);
@@ -582,6 +582,23 @@ fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
         .execute(&mut c)
         .expect("grant");
 }
+
+/// (actor, invite by e-mail, change a role inline, remove, transfer page, delete with a wrong
+/// handle). A workspace Owner who is only a Member of the account manages the workspace but
+/// may not move it out (403); a Developer sees the settings (403 on their actions) but not the
+/// members (404).
+const MORE_ACTIONS: [(&str, [u16; 5]); 10] = [
+    ("owner", [200, 200, 200, 200, 422]),
+    ("admin", [200, 200, 200, 200, 422]),
+    ("wowner", [200, 200, 200, 403, 422]),
+    ("wdev", [404, 404, 404, 403, 403]),
+    ("wrunner", [404, 404, 404, 404, 404]),
+    ("wviewer", [404, 404, 404, 404, 404]),
+    ("wworker", [404, 404, 404, 404, 404]),
+    ("member", [404, 404, 404, 404, 404]),
+    ("collab", [404, 404, 404, 404, 404]),
+    ("outsider", [404, 404, 404, 404, 404]),
+];
 
 #[tokio::test]
 async fn the_permission_matrix_of_workspace_pages_and_actions() {
@@ -669,6 +686,98 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
             "{actor}: dashboard, settings, save settings, members panel, add member"
         );
     }
+    // More actions: invite by e-mail, inline role change, remove, the transfer page, delete
+    // (with a wrong handle, so an allowed delete answers 422 and changes nothing). A victim is
+    // given a role again before each remove.
+    app.signup("vic@example.com", "vic", PW).await;
+    add_member(&app, &acct, "vic", "member");
+    let vic = crate::members::user_id(&app, "vic");
+    let transfer = dash.replace("/dashboard", "/settings/transfer");
+    let delete = dash.replace("/dashboard", "/delete");
+    // (actor, invite, change role inline, remove, transfer page, delete)
+    let more: [(&str, [u16; 5]); 10] = MORE_ACTIONS;
+    for (actor, codes) in more {
+        let c = &clients.iter().find(|(h, _)| *h == actor).expect("client").1;
+        {
+            use atrium::db::schema::workspace_access as wa;
+            use diesel::prelude::*;
+            let mut conn = app.conn();
+            diesel::delete(wa::table.filter(wa::user_id.eq(&vic)))
+                .execute(&mut conn)
+                .expect("reset");
+        }
+        grant(&app, &ws_id, "vic", VIEWER);
+        let email = format!("{actor}-guest@example.com");
+        let got = [
+            c.post_form(
+                &format!("{panel}/invite"),
+                &[("email", &email), ("role_id", VIEWER)],
+            )
+            .await
+            .status
+            .as_u16(),
+            c.post_htmx(&format!("{panel}/{zed}/role"), &[("role_id", VIEWER)])
+                .await
+                .status
+                .as_u16(),
+            c.post_form(&format!("{panel}/{vic}/remove"), &[])
+                .await
+                .status
+                .as_u16(),
+            c.get(&transfer).await.status.as_u16(),
+            c.post_form(&delete, &[("confirm_handle", "wrong")])
+                .await
+                .status
+                .as_u16(),
+        ];
+        assert_eq!(
+            got, codes,
+            "{actor}: invite, change inline, remove, transfer page, delete"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) AS n FROM workspaces"),
+        2,
+        "nothing deleted"
+    );
+    // A Member with no own role on "Other" reaches it through its default role (Viewer):
+    // the dashboard, and nothing else.
+    let member = &clients
+        .iter()
+        .find(|(h, _)| *h == "member")
+        .expect("member")
+        .1;
+    let other_settings = other_ws.replace("/dashboard", "/settings");
+    let other_panel = other_ws.replace("/dashboard", "/settings/members");
+    let got = [
+        member.get(&other_ws).await.status.as_u16(),
+        member.get(&other_settings).await.status.as_u16(),
+        member.get(&other_panel).await.status.as_u16(),
+        member
+            .post_form(&other_panel, &[("user_id", &zed), ("role_id", VIEWER)])
+            .await
+            .status
+            .as_u16(),
+        member
+            .get(&other_ws.replace("/dashboard", "/settings/transfer"))
+            .await
+            .status
+            .as_u16(),
+        member
+            .post_form(
+                &other_ws.replace("/dashboard", "/delete"),
+                &[("confirm_handle", "other")],
+            )
+            .await
+            .status
+            .as_u16(),
+    ];
+    assert_eq!(
+        got,
+        [200, 404, 404, 404, 404, 404],
+        "member with the default role: dashboard, settings, panel, add, transfer, delete"
+    );
+
     // The default role: a Member sees "Other" (default Viewer); a Collaborator does not.
     let member = &clients
         .iter()

@@ -1,0 +1,239 @@
+//! `POST {workspace}/validate_transfer` and `POST {workspace}/transfer` (reference document:
+//! body `{"to_account_id", "new_handle"}`; needs `delete:workspace` in the source account).
+//! The same preview and transaction as the Transfer page.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use utoipa::{OpenApi, ToSchema};
+
+use super::{ApiError, ApiWorkspace, db};
+use crate::apikeys::KeyHolder;
+use crate::authz::account::AccountPerm;
+use crate::db::write_tx;
+use crate::transfers::{self, Move, Preview, TransferError};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
+        web::post().to(validate_transfer),
+    )
+    .route(
+        "/accounts/{account_id}/workspaces/{workspace_id}/transfer",
+        web::post().to(transfer),
+    );
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(validate_transfer, transfer))]
+pub struct Doc;
+
+/// `Body_transfer_workspace_…` / `Body_validate_transfer_workspace_…`.
+#[derive(Deserialize, ToSchema)]
+pub struct TransferBody {
+    #[schema(format = Uuid)]
+    pub to_account_id: String,
+    #[serde(default)]
+    pub new_handle: Option<String>,
+}
+
+/// What the preview says, as the reference's `{category: [{key: string}]}` object.
+fn preview_json(p: &Preview) -> Value {
+    let mut out = Map::new();
+    let list = |items: Vec<Value>| Value::Array(items);
+    out.insert(
+        "users_losing_access".into(),
+        list(p
+            .users_losing
+            .iter()
+            .map(|u| json!({"user_id": u.user_id, "handle": u.handle, "role": u.role_name, "detail": u.outcome}))
+            .collect()),
+    );
+    out.insert(
+        "users_losing_custom_roles".into(),
+        list(p
+            .users_falling_back
+            .iter()
+            .map(|u| json!({"user_id": u.user_id, "handle": u.handle, "role": u.role_name, "detail": u.outcome}))
+            .collect()),
+    );
+    out.insert(
+        "service_accounts_losing_access".into(),
+        list(
+            p.bots_losing
+                .iter()
+                .map(|(id, name)| json!({"bot_id": id, "name": name}))
+                .collect(),
+        ),
+    );
+    out.insert(
+        "invitations_revoked".into(),
+        list(
+            p.invitations_revoked
+                .iter()
+                .map(|(id, email)| json!({"invitation_id": id, "email": email}))
+                .collect(),
+        ),
+    );
+    out.insert(
+        "custom_roles".into(),
+        list(p.custom_roles.iter().map(|n| json!({"name": n})).collect()),
+    );
+    out.insert(
+        "handle".into(),
+        list(vec![json!({
+            "handle": p.final_handle,
+            "conflict": if p.handle_conflict { "true" } else { "false" },
+        })]),
+    );
+    out.insert(
+        "errors".into(),
+        list(
+            p.problems
+                .iter()
+                .map(|(f, m)| json!({"field": f, "message": m}))
+                .collect(),
+        ),
+    );
+    Value::Object(out)
+}
+
+/// The caller's checks: `delete:workspace` in the source (403), a user key (service
+/// accounts are never admins), and a target account the caller belongs to (422 otherwise,
+/// without saying whether it exists).
+fn check(ctx: &ApiWorkspace, body: &TransferBody) -> Result<(), ApiError> {
+    if !ctx.perms.has(AccountPerm::DeleteWorkspace) {
+        return Err(ApiError::Forbidden);
+    }
+    if uuid::Uuid::parse_str(&body.to_account_id).is_err() {
+        return Err(ApiError::field("to_account_id", "Not a valid account id."));
+    }
+    Ok(())
+}
+
+fn user_of(ctx: &ApiWorkspace) -> Result<crate::users::model::User, ApiError> {
+    match &ctx.caller.holder {
+        KeyHolder::User(u) => Ok(u.clone()),
+        KeyHolder::ServiceAccount(_) => Err(ApiError::Forbidden),
+    }
+}
+
+/// Returns the target's role for the caller, or 422 when the caller is not a member.
+fn target_role(
+    c: &mut crate::db::DbConn,
+    user_id: &str,
+    source: &str,
+    target: &str,
+) -> Result<crate::accounts::model::Account, ApiError> {
+    transfers::targets_for(c, user_id, source)?
+        .into_iter()
+        .find(|(a, _)| a.id == target)
+        .map(|(a, _)| a)
+        .ok_or_else(|| {
+            ApiError::field(
+                "to_account_id",
+                "Unknown account, or one you are not a member of.",
+            )
+        })
+}
+
+/// Lists what the transfer would change and what blocks it; changes nothing.
+#[utoipa::path(post, path = "/api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
+    tag = "workspaces", request_body = TransferBody,
+    params(("account_id" = uuid::Uuid, Path), ("workspace_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Object), (status = 401, body = super::error::Detail),
+        (status = 403, body = super::error::Detail), (status = 404, body = super::error::Detail),
+        (status = 422, body = super::error::ValidationDetail)),
+    security(("api_key" = [])))]
+pub async fn validate_transfer(
+    ctx: ApiWorkspace,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    check(&ctx, &body)?;
+    let user = user_of(&ctx)?;
+    let ws = ctx.workspace.clone();
+    let p = db(&ctx.caller.pool, move |c| {
+        let target = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
+        Ok(transfers::preview(
+            c,
+            &ws,
+            &target,
+            body.new_handle.as_deref().unwrap_or(""),
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(preview_json(&p)))
+}
+
+/// Moves the workspace (204); when the caller is not Owner/Admin of the target, records a
+/// request for its admins instead (202 with the request id).
+#[utoipa::path(post, path = "/api/accounts/{account_id}/workspaces/{workspace_id}/transfer",
+    tag = "workspaces", request_body = TransferBody,
+    params(("account_id" = uuid::Uuid, Path), ("workspace_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Transferred"), (status = 202, body = Object),
+        (status = 401, body = super::error::Detail), (status = 403, body = super::error::Detail),
+        (status = 404, body = super::error::Detail), (status = 422, body = super::error::ValidationDetail)),
+    security(("api_key" = [])))]
+pub async fn transfer(
+    ctx: ApiWorkspace,
+    cfg: web::Data<crate::app::AppConfig>,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    check(&ctx, &body)?;
+    let user = user_of(&ctx)?;
+    let (ws, ip, base) = (ctx.workspace.clone(), ctx.caller.ip.clone(), cfg.base());
+    let outcome = db(&ctx.caller.pool, move |c| {
+        let target = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
+        let role = crate::accounts::model::role_of(c, &target.id, &user.id)?;
+        let new_handle = body.new_handle.unwrap_or_default();
+        let result = write_tx(c, |c| {
+            transfers::lock_accounts(c, &ws.account_id, &target.id)?;
+            if transfers::may_receive(role) {
+                transfers::execute(
+                    c,
+                    &Move {
+                        source_id: &ws.account_id,
+                        workspace_id: &ws.id,
+                        target_id: &target.id,
+                        new_handle: &new_handle,
+                    },
+                    &crate::users::handlers::user_actor(&user),
+                    Some(ip.clone()),
+                    None,
+                )?;
+                return Ok(None);
+            }
+            let Some(current) = crate::workspaces::model::find(c, &ws.account_id, &ws.id)? else {
+                return Err(TransferError::Gone);
+            };
+            let p = transfers::preview(c, &current, &target, &new_handle)?;
+            if !p.is_valid() {
+                return Err(TransferError::Invalid(p.problems));
+            }
+            let r = transfers::create_request(c, &p, &new_handle, &user, Some(ip.clone()))?;
+            crate::transfers::handlers::notify_admins(c, &r, &target, &user, &base)?;
+            Ok(Some(r.id))
+        });
+        match result {
+            Ok(r) => Ok(r),
+            Err(TransferError::Gone) => Err(ApiError::NotFound),
+            Err(TransferError::Invalid(problems)) => Err(ApiError::Validation(
+                problems
+                    .into_iter()
+                    .map(|(f, m)| super::error::FieldError::body(f, m))
+                    .collect(),
+            )),
+            Err(TransferError::Db(e)) => Err(e.into()),
+        }
+    })
+    .await?;
+    Ok(match outcome {
+        None => HttpResponse::NoContent().finish(),
+        Some(id) => HttpResponse::Accepted().json(json!({
+            "detail": "Transfer requested: an Owner or Admin of the target account must approve it within 7 days.",
+            "transfer_request_id": id,
+        })),
+    })
+}
