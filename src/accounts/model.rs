@@ -33,17 +33,26 @@ impl AccountRole {
         }
     }
 
-    /// The role's fixed id (the API's `account_role_id`; built-in roles have no table).
-    pub fn id(self) -> &'static str {
-        match self {
-            AccountRole::Owner => "00000000-0000-4000-9000-000000000001",
-            AccountRole::Admin => "00000000-0000-4000-9000-000000000002",
-            AccountRole::Member => "00000000-0000-4000-9000-000000000003",
-            AccountRole::Collaborator => "00000000-0000-4000-9000-000000000004",
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "owner" => Some(AccountRole::Owner),
+            "admin" => Some(AccountRole::Admin),
+            "member" => Some(AccountRole::Member),
+            "collaborator" => Some(AccountRole::Collaborator),
+            _ => None,
         }
     }
 
-    /// The role with this id (compared case-insensitively, as UUIDs are).
+    /// The fixed id of a built-in account role (the API's `account_role_id`).
+    pub fn id(self) -> &'static str {
+        match self {
+            AccountRole::Owner => "00000000-0000-4000-8000-0000000000a1",
+            AccountRole::Admin => "00000000-0000-4000-8000-0000000000a2",
+            AccountRole::Member => "00000000-0000-4000-8000-0000000000a3",
+            AccountRole::Collaborator => "00000000-0000-4000-8000-0000000000a4",
+        }
+    }
+
     pub fn from_id(id: &str) -> Option<Self> {
         [
             AccountRole::Owner,
@@ -53,16 +62,6 @@ impl AccountRole {
         ]
         .into_iter()
         .find(|r| r.id().eq_ignore_ascii_case(id.trim()))
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "owner" => Some(AccountRole::Owner),
-            "admin" => Some(AccountRole::Admin),
-            "member" => Some(AccountRole::Member),
-            "collaborator" => Some(AccountRole::Collaborator),
-            _ => None,
-        }
     }
 }
 

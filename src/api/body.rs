@@ -1,5 +1,5 @@
 //! Reading JSON bodies field by field, so every 422 names the field it is about
-//! (`["body", "name"]`, `["body", 0, "email"]`) with FastAPI's messages and types, and
+//! (`["body", "name"]`, `["body", "0", "email"]`) with FastAPI's messages and types, and
 //! "absent" can be told from "null" (PATCH bodies: absent = unchanged).
 
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
     }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::Validation(vec![FieldError::at(
-            vec!["body".into(), e.column().into()],
+            vec!["body".into(), e.column().to_string()],
             "json_invalid",
             format!("JSON decode error: {e}"),
         )])
@@ -34,7 +34,7 @@ pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
 pub struct Errors(pub Vec<FieldError>);
 
 impl Errors {
-    pub fn push(&mut self, loc: Vec<Value>, kind: &str, msg: impl Into<String>) {
+    pub fn push(&mut self, loc: Vec<String>, kind: &str, msg: impl Into<String>) {
         self.0.push(FieldError::at(loc, kind, msg));
     }
 
@@ -55,7 +55,7 @@ impl Errors {
 /// A JSON object at a location of the body.
 pub struct Obj<'a> {
     map: Option<&'a Map<String, Value>>,
-    loc: Vec<Value>,
+    loc: Vec<String>,
 }
 
 /// A present field: absent, null, or a value.
@@ -77,7 +77,7 @@ impl<T> Field<T> {
 
 impl<'a> Obj<'a> {
     /// The object `v` at `loc`; anything else is one 422 at `loc`.
-    pub fn at(v: &'a Value, loc: Vec<Value>, errors: &mut Errors) -> Obj<'a> {
+    pub fn at(v: &'a Value, loc: Vec<String>, errors: &mut Errors) -> Obj<'a> {
         match v {
             Value::Object(m) => Obj { map: Some(m), loc },
             _ => {
@@ -96,7 +96,7 @@ impl<'a> Obj<'a> {
         Obj::at(v, vec!["body".into()], errors)
     }
 
-    pub fn loc(&self, name: &str) -> Vec<Value> {
+    pub fn loc(&self, name: &str) -> Vec<String> {
         let mut l = self.loc.clone();
         l.push(name.into());
         l
@@ -292,7 +292,7 @@ pub fn like(haystack: &str, needle: &str) -> bool {
 /// Maps the page forms' field names to the API's, for 422 bodies.
 pub fn fields_to_api(
     errors: crate::web::FieldErrors,
-    prefix: &[Value],
+    prefix: &[String],
     rename: &[(&str, &str)],
 ) -> ApiError {
     ApiError::Validation(
@@ -305,7 +305,7 @@ pub fn fields_to_api(
                     .find(|(from, _)| *from == f)
                     .map(|(_, to)| *to)
                     .unwrap_or(f);
-                let mut loc = vec![Value::from("body")];
+                let mut loc = vec!["body".to_string()];
                 loc.extend(prefix.iter().cloned());
                 loc.push(name.into());
                 FieldError::at(loc, "value_error", m)

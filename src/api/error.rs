@@ -31,12 +31,11 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// One entry of a 422 body. `loc` is `["body", "field"]`, or `["body", 0, "field"]` for
-/// an item of a list body (strings and integers, like FastAPI).
+/// One entry of a 422 body. `loc` is `["body", "field"]`, or `["body", "0", "field"]` for
+/// an item of a list body.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
-    #[schema(value_type = Vec<Object>)]
-    pub loc: Vec<serde_json::Value>,
+    pub loc: Vec<String>,
     pub msg: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -51,8 +50,8 @@ impl FieldError {
         }
     }
 
-    /// An error at `loc` (e.g. `["body", 0, "email"]`) of the given FastAPI `type`.
-    pub fn at(loc: Vec<serde_json::Value>, kind: &str, msg: impl Into<String>) -> Self {
+    /// An error at `loc` (e.g. `["body", "0", "email"]`) of the given FastAPI `type`.
+    pub fn at(loc: Vec<String>, kind: &str, msg: impl Into<String>) -> Self {
         FieldError {
             loc,
             msg: msg.into(),

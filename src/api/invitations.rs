@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
 use super::accounts::utc;
@@ -147,7 +146,7 @@ pub async fn create_invitations(
     let mut wanted: Vec<(usize, Email, AccountRole)> = Vec::new();
     let mut above_own = false;
     for (i, item) in items.iter().enumerate() {
-        let o = Obj::at(item, vec!["body".into(), Value::from(i)], &mut errors);
+        let o = Obj::at(item, vec!["body".into(), i.to_string()], &mut errors);
         let f = o.string("email", &mut errors);
         let email = o
             .required("email", &mut errors, f)
@@ -209,7 +208,7 @@ pub async fn create_invitations(
                     Invited::Sent { inv, .. } => created.push(*inv),
                     Invited::AlreadyMember => {
                         return Err(ApiError::Validation(vec![super::error::FieldError::at(
-                            vec!["body".into(), Value::from(*i), "email".into()],
+                            vec!["body".into(), i.to_string(), "email".into()],
                             "value_error",
                             ALREADY_MEMBER,
                         )]));

@@ -116,18 +116,18 @@ pub async fn upsert_user_access(
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
     let v = body::parse(&raw, true)?;
-    let (items, single): (Vec<(Vec<Value>, &Value)>, bool) = match &v {
+    let (items, single): (Vec<(Vec<String>, &Value)>, bool) = match &v {
         Value::Array(a) => (
             a.iter()
                 .enumerate()
-                .map(|(i, item)| (vec![Value::from("body"), Value::from(i)], item))
+                .map(|(i, item)| (vec!["body".to_string(), i.to_string()], item))
                 .collect(),
             false,
         ),
-        other => (vec![(vec![Value::from("body")], other)], true),
+        other => (vec![(vec!["body".to_string()], other)], true),
     };
     let mut errors = Errors::default();
-    let mut wanted: Vec<(Vec<Value>, String, String)> = Vec::new();
+    let mut wanted: Vec<(Vec<String>, String, String)> = Vec::new();
     for (loc, item) in items {
         let o = Obj::at(item, loc.clone(), &mut errors);
         let f = o.uuid("user_id", &mut errors);
