@@ -42,6 +42,27 @@ impl AccountRole {
             _ => None,
         }
     }
+
+    /// The fixed id of a built-in account role (the API's `account_role_id`).
+    pub fn id(self) -> &'static str {
+        match self {
+            AccountRole::Owner => "00000000-0000-4000-8000-0000000000a1",
+            AccountRole::Admin => "00000000-0000-4000-8000-0000000000a2",
+            AccountRole::Member => "00000000-0000-4000-8000-0000000000a3",
+            AccountRole::Collaborator => "00000000-0000-4000-8000-0000000000a4",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        [
+            AccountRole::Owner,
+            AccountRole::Admin,
+            AccountRole::Member,
+            AccountRole::Collaborator,
+        ]
+        .into_iter()
+        .find(|r| r.id().eq_ignore_ascii_case(id.trim()))
+    }
 }
 
 impl std::fmt::Display for AccountRole {
