@@ -3,6 +3,7 @@
 //! through the same functions as the pages (`authz::account`, `workspaces::ctx::load`).
 
 pub mod auth;
+pub mod bots;
 pub mod ctx;
 pub mod error;
 pub mod me;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::path_config())
             .app_data(error::query_config())
             .configure(me::routes)
+            .configure(bots::routes)
             .configure(openapi::routes)
             .configure(transfers::routes)
             .default_service(web::to(error::not_found)),

@@ -30,6 +30,11 @@ pub fn normalize(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// Zero-width and bidirectional-override characters: they make one name look like another.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// A service account name: 1–100 characters after trimming, no control characters.
 pub fn parse_name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
@@ -39,7 +44,10 @@ pub fn parse_name(raw: &str) -> Result<String, &'static str> {
     if name.chars().count() > NAME_MAX {
         return Err("Use at most 100 characters.");
     }
-    if name.chars().any(char::is_control) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err("Use letters, digits, spaces and punctuation only.");
     }
     Ok(name.to_string())
