@@ -2,11 +2,13 @@
 
 mod support;
 
+mod api_keys;
 mod api_me;
 mod auth;
 mod binary;
 mod browser_auth;
 mod browser_members;
+mod browser_service_accounts;
 mod browser_transfers;
 mod browser_workspaces;
 mod invitations;
@@ -15,5 +17,6 @@ mod members;
 mod prefect_cli;
 mod roles;
 mod screenshots;
+mod service_accounts;
 mod transfers;
 mod workspaces;
