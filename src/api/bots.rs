@@ -814,8 +814,8 @@ pub async fn upsert_bot_access(
 
 fn sort_accesses(rows: &mut [BotAccess], sort: BotAccessSort) {
     match sort {
-        BotAccessSort::CreatedAsc => rows.sort_by(|a, b| a.created_at.cmp(&b.created_at)),
-        BotAccessSort::CreatedDesc => rows.sort_by(|a, b| b.created_at.cmp(&a.created_at)),
+        BotAccessSort::CreatedAsc => rows.sort_by_key(|a| a.created_at),
+        BotAccessSort::CreatedDesc => rows.sort_by_key(|a| std::cmp::Reverse(a.created_at)),
         BotAccessSort::BotNameAsc => {
             rows.sort_by_key(|a| sas::normalize(&a.name));
         }
