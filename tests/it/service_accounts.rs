@@ -1308,92 +1308,18 @@ async fn the_openapi_document_lists_the_bots_endpoints() {
     }
 }
 
-/// Checks `value` against the reference document's schema `name`: required fields, no
-/// fields it does not define, and the JSON types of the defined ones (nested objects too).
+/// The reference document's schema `name` (required fields, types, formats), and no field
+/// the schema does not define where it forbids others (`additionalProperties: false`).
 fn check_schema(value: &Value, name: &str) {
-    let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/prefect-cloud-openapi.json"
-        ))
-        .expect("reference document"),
-    )
-    .expect("json");
-    let mut errors = Vec::new();
-    check(
-        &doc,
-        value,
-        &doc["components"]["schemas"][name],
-        name,
-        &mut errors,
-    );
-    assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
-}
-
-fn check(doc: &Value, v: &Value, s: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(r) = s["$ref"].as_str() {
-        let name = r.trim_start_matches("#/components/schemas/");
-        return check(doc, v, &doc["components"]["schemas"][name], at, errors);
-    }
-    if let Some(alts) = s["anyOf"].as_array() {
-        let ok = alts.iter().any(|a| {
-            let mut e = Vec::new();
-            check(doc, v, a, at, &mut e);
-            e.is_empty()
-        });
-        if !ok {
-            errors.push(format!("{at}: {v} matches no alternative"));
+    use crate::support::reference::{assert_matches_schema, schema};
+    assert_matches_schema(value, name);
+    let s = schema(name);
+    if s["additionalProperties"] == json!(false) {
+        for key in value.as_object().expect("an object").keys() {
+            assert!(
+                s["properties"].get(key).is_some(),
+                "{name}: unexpected field {key}"
+            );
         }
-        return;
-    }
-    let ok = match s["type"].as_str() {
-        Some("string") => {
-            v.is_string()
-                && match s["format"].as_str() {
-                    Some("uuid") => v.as_str().is_some_and(|u| uuid::Uuid::parse_str(u).is_ok()),
-                    Some("date-time") => v
-                        .as_str()
-                        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
-                    _ => true,
-                }
-        }
-        Some("integer") => v.is_i64() || v.is_u64(),
-        Some("boolean") => v.is_boolean(),
-        Some("null") => v.is_null(),
-        Some("array") => match v.as_array() {
-            Some(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    check(doc, item, &s["items"], &format!("{at}[{i}]"), errors);
-                }
-                true
-            }
-            None => false,
-        },
-        Some("object") | None if s["properties"].is_object() => match v.as_object() {
-            Some(obj) => {
-                for req in s["required"].as_array().into_iter().flatten() {
-                    if let Some(r) = req.as_str()
-                        && !obj.contains_key(r)
-                    {
-                        errors.push(format!("{at}: missing {r}"));
-                    }
-                }
-                for (k, val) in obj {
-                    match s["properties"].get(k) {
-                        Some(ps) => check(doc, val, ps, &format!("{at}.{k}"), errors),
-                        None if s["additionalProperties"] == json!(false) => {
-                            errors.push(format!("{at}: unexpected field {k}"))
-                        }
-                        None => {}
-                    }
-                }
-                true
-            }
-            None => false,
-        },
-        _ => true,
-    };
-    if !ok {
-        errors.push(format!("{at}: {v} is not {s}"));
     }
 }
