@@ -359,6 +359,26 @@ mod tests {
     }
 
     #[test]
+    fn an_expiration_date_means_the_end_of_that_day_and_the_past_is_refused() {
+        assert_eq!(parse_expiration_date("  "), Ok(None));
+        let t = parse_expiration_date("2999-12-31").unwrap().unwrap();
+        assert_eq!(
+            t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            "2999-12-31 23:59:59"
+        );
+        let today = chrono::Utc::now()
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        assert!(
+            parse_expiration_date(&today).unwrap().is_some(),
+            "today is fine"
+        );
+        assert_eq!(parse_expiration_date("2001-01-01"), Err(EXPIRATION_PAST));
+        assert!(parse_expiration_date("31/12/2999").is_err());
+    }
+
+    #[test]
     fn malformed_keys_are_refused_before_any_lookup() {
         for bad in [
             "",

@@ -438,3 +438,29 @@ pub fn workspaces_of(
         .select((Workspace::as_select(), accounts::name, accounts::handle))
         .load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_free_of_invisible_characters() {
+        assert_eq!(parse_name("  ci bot "), Ok("ci bot".to_string()));
+        assert!(parse_name("").is_err());
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        assert!(
+            parse_name(&"é".repeat(100)).is_ok(),
+            "characters, not bytes"
+        );
+        for bad in [
+            "a\nb",
+            "a\u{0}b",
+            "ad\u{202e}min",
+            "zero\u{200b}width",
+            "\u{feff}bom",
+        ] {
+            assert!(parse_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(normalize(" CI-Bot "), "ci-bot");
+    }
+}

@@ -225,7 +225,7 @@ async fn the_service_accounts_page_is_gated_per_account_role() {
         let p = c.get(&page).await;
         assert_eq!(p.status, StatusCode::OK);
         assert!(p.text.contains("Create service account"));
-        assert!(p.text.contains("Rotate the key of ci-bot"));
+        assert!(p.text.contains("Rotate key of ci-bot"));
         assert!(p.text.contains("Delete ci-bot"));
     }
     create_sa(&adam, &acct, "admin-bot", None).await;
