@@ -225,6 +225,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::workspaces::sharing::routes(cfg);
     crate::roles::handlers::routes(cfg);
     crate::transfers::handlers::routes(cfg);
+    crate::apikeys::handlers::routes(cfg);
+    crate::service_accounts::handlers::routes(cfg);
+    crate::service_accounts::sharing::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

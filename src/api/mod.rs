@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod body;
+pub mod bots;
 pub mod ctx;
 pub mod error;
 pub mod invitations;
@@ -54,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::path_config())
             .app_data(error::query_config())
             .configure(me::routes)
+            .configure(bots::routes)
             .configure(openapi::routes)
             .configure(transfers::routes)
             .configure(accounts::routes)

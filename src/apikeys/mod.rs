@@ -67,6 +67,72 @@ impl ApiKey {
     pub fn is_expired(&self) -> bool {
         self.is_expired_at(now())
     }
+
+    pub fn created_label(&self) -> String {
+        when(&Some(self.created_at))
+    }
+
+    /// `Never`, or when it expires.
+    pub fn expires_label(&self) -> String {
+        when(&self.expires_at)
+    }
+
+    /// `Never`, or when it was last used (to the minute).
+    pub fn last_used_label(&self) -> String {
+        when(&self.last_used_at)
+    }
+}
+
+/// The one-time panel shown right after a key was made: the key, and how to use it.
+#[derive(Clone, Debug)]
+pub struct Reveal {
+    pub title: String,
+    pub key: String,
+    /// `prefect cloud login -k <key> --workspace <account>/<workspace>`
+    pub login_command: String,
+    /// `<public url>/api`, for `PREFECT_CLOUD_API_URL`.
+    pub api_url: String,
+}
+
+impl Reveal {
+    /// `workspace`: `account-handle/workspace-handle`, or a placeholder.
+    pub fn new(title: impl Into<String>, key: String, workspace: &str, public_base: &str) -> Self {
+        Reveal {
+            title: title.into(),
+            login_command: format!("prefect cloud login -k {key} --workspace {workspace}"),
+            api_url: format!("{public_base}/api"),
+            key,
+        }
+    }
+}
+
+pub const EXPIRATION_PAST: &str = "Choose an expiration in the future.";
+
+/// An expiration date from a form (`YYYY-MM-DD`, empty = never). The key works until the
+/// end of that day (UTC); a day in the past is refused.
+pub fn parse_expiration_date(raw: &str) -> Result<Option<NaiveDateTime>, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(
+        |_| "Enter a date as YYYY-MM-DD, or leave it empty for a key that never expires.",
+    )?;
+    let end = day
+        .and_hms_micro_opt(23, 59, 59, 999_999)
+        .ok_or("Enter a date as YYYY-MM-DD.")?;
+    if end <= now() {
+        return Err(EXPIRATION_PAST);
+    }
+    Ok(Some(end))
+}
+
+/// How lists show a moment: `2026-12-31 23:59 UTC`, or `Never`.
+pub fn when(t: &Option<NaiveDateTime>) -> String {
+    match t {
+        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => "Never".into(),
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -193,6 +259,31 @@ pub enum KeyHolder {
     ServiceAccount(ServiceAccount),
 }
 
+impl KeyHolder {
+    /// The holder as the actor the permission function takes.
+    pub fn actor_ref(&self) -> crate::workspaces::ctx::ActorRef<'_> {
+        use crate::workspaces::ctx::ActorRef;
+        match self {
+            KeyHolder::User(u) => ActorRef::User(&u.id),
+            KeyHolder::ServiceAccount(s) => ActorRef::ServiceAccount {
+                id: &s.id,
+                account_id: &s.account_id,
+            },
+        }
+    }
+
+    /// Who the audit log names.
+    pub fn audit_actor(&self) -> crate::audit::Actor {
+        match self {
+            KeyHolder::User(u) => crate::users::handlers::user_actor(u),
+            KeyHolder::ServiceAccount(s) => crate::audit::Actor::ServiceAccount {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     pub key: ApiKey,
@@ -265,6 +356,26 @@ mod tests {
             assert!(well_formed(&k));
         }
         assert_ne!(generate(USER_PREFIX), generate(USER_PREFIX));
+    }
+
+    #[test]
+    fn an_expiration_date_means_the_end_of_that_day_and_the_past_is_refused() {
+        assert_eq!(parse_expiration_date("  "), Ok(None));
+        let t = parse_expiration_date("2999-12-31").unwrap().unwrap();
+        assert_eq!(
+            t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            "2999-12-31 23:59:59"
+        );
+        let today = chrono::Utc::now()
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        assert!(
+            parse_expiration_date(&today).unwrap().is_some(),
+            "today is fine"
+        );
+        assert_eq!(parse_expiration_date("2001-01-01"), Err(EXPIRATION_PAST));
+        assert!(parse_expiration_date("31/12/2999").is_err());
     }
 
     #[test]

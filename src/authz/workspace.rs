@@ -600,6 +600,12 @@ pub fn effective_scopes(i: &Inputs<'_>) -> ScopeSet {
     own.union(&default)
 }
 
+/// DESIGN §2 guard: nobody gives (or changes, or takes away) a workspace role with scopes
+/// they do not hold themselves. `own` is the granter's effective scopes on the workspace.
+pub fn may_grant(own: &ScopeSet, role: &RoleScopes) -> bool {
+    role.scopes().is_subset(own)
+}
+
 /// DESIGN §2 rule 4: a workspace exists for an actor only if they have at least one scope.
 pub fn can_see_workspace(scopes: &ScopeSet) -> bool {
     !scopes.is_empty()

@@ -30,6 +30,11 @@ pub fn normalize(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// Zero-width and bidirectional-override characters: they make one name look like another.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// A service account name: 1–100 characters after trimming, no control characters.
 pub fn parse_name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
@@ -39,7 +44,10 @@ pub fn parse_name(raw: &str) -> Result<String, &'static str> {
     if name.chars().count() > NAME_MAX {
         return Err("Use at most 100 characters.");
     }
-    if name.chars().any(char::is_control) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err("Use letters, digits, spaces and punctuation only.");
     }
     Ok(name.to_string())
@@ -191,17 +199,21 @@ pub struct BotAccess {
     pub name: String,
     pub role_id: String,
     pub role_name: String,
+    pub created_at: NaiveDateTime,
 }
 
-type BotAccessRow = (String, String, String, String, String);
+type BotAccessRow = (String, String, String, String, String, NaiveDateTime);
 
-fn to_bot_access((id, service_account_id, name, role_id, role_name): BotAccessRow) -> BotAccess {
+fn to_bot_access(
+    (id, service_account_id, name, role_id, role_name, created_at): BotAccessRow,
+) -> BotAccess {
     BotAccess {
         id,
         service_account_id,
         name,
         role_id,
         role_name,
+        created_at,
     }
 }
 
@@ -221,6 +233,7 @@ pub fn bot_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<Bo
             service_accounts::name,
             workspace_roles::id,
             workspace_roles::name,
+            workspace_bot_access::created_at,
         ))
         .load(conn)?;
     Ok(rows.into_iter().map(to_bot_access).collect())
@@ -242,10 +255,111 @@ pub fn bot_access(
             service_accounts::name,
             workspace_roles::id,
             workspace_roles::name,
+            workspace_bot_access::created_at,
         ))
         .first(conn)
         .optional()?;
     Ok(row.map(to_bot_access))
+}
+
+/// One access of the workspace by its own id (the API's `bot_access/{id}`).
+pub fn bot_access_by_id(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    access_id: &str,
+) -> QueryResult<Option<BotAccess>> {
+    let row: Option<BotAccessRow> = workspace_bot_access::table
+        .inner_join(service_accounts::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_bot_access::workspace_id.eq(workspace_id))
+        .filter(workspace_bot_access::id.eq(access_id))
+        .select((
+            workspace_bot_access::id,
+            service_accounts::id,
+            service_accounts::name,
+            workspace_roles::id,
+            workspace_roles::name,
+            workspace_bot_access::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(to_bot_access))
+}
+
+/// How many workspaces each service account of the account has a role on (those with
+/// none are absent).
+pub fn access_counts(
+    conn: &mut DbConn,
+    account_id: &str,
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = workspace_bot_access::table
+        .inner_join(service_accounts::table)
+        .filter(service_accounts::account_id.eq(account_id))
+        .group_by(workspace_bot_access::service_account_id)
+        .select((
+            workspace_bot_access::service_account_id,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The API's bot filter (`BotFilter`): ids, exact names, a case-insensitive partial name.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub ids: Option<Vec<String>>,
+    pub names: Option<Vec<String>>,
+    pub like: Option<String>,
+}
+
+/// Service accounts of the account matching `f`, by name, each with its newest key.
+pub fn filter(
+    conn: &mut DbConn,
+    account_id: &str,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<Listed>> {
+    let mut q = service_accounts::table
+        .filter(service_accounts::account_id.eq(account_id))
+        .into_boxed();
+    if let Some(ids) = &f.ids {
+        q = q.filter(service_accounts::id.eq_any(ids.clone()));
+    }
+    if let Some(names) = &f.names {
+        q = q.filter(service_accounts::name.eq_any(names.clone()));
+    }
+    if let Some(like) = f.like.as_deref().map(normalize).filter(|l| !l.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            like.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q = q.filter(service_accounts::name_normalized.like(pattern).escape('\\'));
+    }
+    let sas: Vec<ServiceAccount> = q
+        .order((service_accounts::name_normalized, service_accounts::id))
+        .limit(limit)
+        .offset(offset)
+        .select(ServiceAccount::as_select())
+        .load(conn)?;
+    let ids: Vec<&str> = sas.iter().map(|s| s.id.as_str()).collect();
+    let keys: Vec<ApiKey> = api_keys::table
+        .filter(api_keys::service_account_id.eq_any(ids))
+        .order((api_keys::created_at.desc(), api_keys::id))
+        .select(ApiKey::as_select())
+        .load(conn)?;
+    Ok(sas
+        .into_iter()
+        .map(|sa| {
+            let key = keys
+                .iter()
+                .find(|k| k.service_account_id.as_deref() == Some(sa.id.as_str()))
+                .cloned();
+            Listed { sa, key }
+        })
+        .collect())
 }
 
 pub fn count_bot_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
@@ -323,4 +437,30 @@ pub fn workspaces_of(
         .order((workspaces::name.asc(), workspaces::id))
         .select((Workspace::as_select(), accounts::name, accounts::handle))
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_free_of_invisible_characters() {
+        assert_eq!(parse_name("  ci bot "), Ok("ci bot".to_string()));
+        assert!(parse_name("").is_err());
+        assert!(parse_name(&"x".repeat(101)).is_err());
+        assert!(
+            parse_name(&"é".repeat(100)).is_ok(),
+            "characters, not bytes"
+        );
+        for bad in [
+            "a\nb",
+            "a\u{0}b",
+            "ad\u{202e}min",
+            "zero\u{200b}width",
+            "\u{feff}bom",
+        ] {
+            assert!(parse_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(normalize(" CI-Bot "), "ci-bot");
+    }
 }

@@ -54,6 +54,7 @@ pub struct WorkspaceLink {
     pub name: String,
     pub see_settings: bool,
     pub see_members: bool,
+    pub see_service_accounts: bool,
 }
 
 impl WorkspaceLink {

@@ -173,6 +173,7 @@ impl FromRequest for WorkspaceCtx {
                 name: workspace.name.clone(),
                 see_settings: scopes.contains("see_workspace_settings"),
                 see_members: scopes.contains("see_workspace_users"),
+                see_service_accounts: scopes.contains("see_workspace_service_accounts"),
             });
             Ok(WorkspaceCtx {
                 auth,

@@ -347,9 +347,12 @@ struct DashboardPage {
 
 async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
     let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
-    let members = db(&ctx.auth.pool, move |c| {
+    let (members, service_accounts) = db(&ctx.auth.pool, move |c| {
         write_tx(c, |c| workspaces::record_visit(c, &uid, &wid))?;
-        Ok(workspaces::count_user_accesses(c, &wid)?)
+        Ok((
+            workspaces::count_user_accesses(c, &wid)?,
+            crate::service_accounts::model::count_bot_accesses(c, &wid)?,
+        ))
     })
     .await?;
     let api_url = format!(
@@ -367,7 +370,7 @@ async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpR
         account_handle: ctx.account.handle.clone(),
         ws: ctx.workspace.clone(),
         members,
-        service_accounts: 0,
+        service_accounts,
         login_command,
         api_url,
         shell: ctx.auth.shell.at("dashboard"),

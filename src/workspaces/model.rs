@@ -62,6 +62,22 @@ impl WorkspaceRole {
             }
         }
     }
+
+    /// May someone holding `own` on a workspace give (or take away) this role there?
+    /// ([`crate::authz::workspace::may_grant`]: only roles within one's own scopes.)
+    pub fn grantable_by(&self, own: &ScopeSet) -> bool {
+        crate::authz::workspace::may_grant(own, &self.scopes())
+    }
+
+    /// Is this a role of `account_id` (a built-in role, or one of the account's own)?
+    pub fn usable_in(&self, account_id: &str) -> bool {
+        self.account_id.as_deref().is_none_or(|a| a == account_id)
+    }
+}
+
+/// The roles someone holding `own` on a workspace may give there.
+pub fn grantable(own: &ScopeSet, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole> {
+    roles.into_iter().filter(|r| r.grantable_by(own)).collect()
 }
 
 /// The fixed id of a built-in role.
@@ -313,6 +329,16 @@ pub fn reachable(
             },
         )
         .collect())
+}
+
+/// The account's workspaces by name (at most `limit`).
+pub fn in_account(conn: &mut DbConn, account_id: &str, limit: i64) -> QueryResult<Vec<Workspace>> {
+    workspaces::table
+        .filter(workspaces::account_id.eq(account_id))
+        .order((workspaces::name.asc(), workspaces::id.asc()))
+        .limit(limit)
+        .select(Workspace::as_select())
+        .load(conn)
 }
 
 /// Roles usable in the account's workspaces: the built-in ones, then the account's custom roles.

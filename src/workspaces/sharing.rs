@@ -71,15 +71,12 @@ fn base(ctx: &WorkspaceCtx) -> String {
 
 /// Nobody gives (or takes away) a role with scopes they do not hold themselves.
 pub fn may_grant(own: &crate::authz::workspace::ScopeSet, role: &WorkspaceRole) -> bool {
-    role.scopes().scopes().is_subset(own)
+    role.grantable_by(own)
 }
 
 /// Roles the viewer may give: those whose scopes they hold themselves.
 fn grantable(ctx: &WorkspaceCtx, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole> {
-    roles
-        .into_iter()
-        .filter(|r| may_grant(&ctx.scopes, r))
-        .collect()
+    workspaces::grantable(&ctx.scopes, roles)
 }
 
 async fn show(

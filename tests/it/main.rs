@@ -3,6 +3,7 @@
 mod support;
 
 mod api_accounts;
+mod api_keys;
 mod api_me;
 mod api_roles;
 mod api_support;
@@ -11,6 +12,7 @@ mod auth;
 mod binary;
 mod browser_auth;
 mod browser_members;
+mod browser_service_accounts;
 mod browser_transfers;
 mod browser_workspaces;
 mod invitations;
@@ -19,5 +21,6 @@ mod members;
 mod prefect_cli;
 mod roles;
 mod screenshots;
+mod service_accounts;
 mod transfers;
 mod workspaces;

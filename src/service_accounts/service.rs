@@ -1,0 +1,583 @@
+//! The service-account operations, shared by the pages and the JSON API: create (with an
+//! optional first workspace role), rename, rotate the key, delete, and give, change or take
+//! away a workspace role. Each change is one transaction that re-checks the caller's
+//! permissions with the same functions as the extractors (`authz::account_permissions`,
+//! `workspaces::ctx::load`), under the account lock, and records its audit events in it.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::json;
+
+use super::model::{self, BotAccess, ServiceAccount};
+use crate::accounts::model::{self as accounts, AccountRole};
+use crate::apikeys::{ApiKey, KeyHolder};
+use crate::audit::{self, Event, Resource};
+use crate::authz::account::{AccountPerm, PermSet, account_permissions};
+use crate::authz::workspace::ScopeSet;
+use crate::db::{DbConn, now, write_tx};
+use crate::web::AppError;
+use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
+use crate::workspaces::sharing::ABOVE_OWN;
+
+/// The longest an old key may keep working after a rotation (DESIGN §3).
+pub const MAX_OVERLAP: TimeDelta = TimeDelta::hours(48);
+
+pub const NAME_TAKEN: &str = "A service account with this name already exists in this account.";
+pub use crate::apikeys::EXPIRATION_PAST;
+pub const OVERLAP_TOO_LONG: &str = "The old key can keep working for at most 48 hours.";
+pub const UNKNOWN_ROLE: &str = "Choose a workspace role of this account.";
+pub const UNKNOWN_WORKSPACE: &str = "Choose a workspace of this account.";
+pub const UNKNOWN_SERVICE_ACCOUNT: &str = "Choose a service account of this account.";
+
+/// Who asks, and from where.
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub holder: KeyHolder,
+    pub ip: String,
+}
+
+/// Which input a message is about; each edge maps it to its own field name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Expiration,
+    Workspace,
+    Role,
+    Overlap,
+    ServiceAccount,
+}
+
+/// A message about one input (`item`: its position in a list of several).
+#[derive(Clone, Debug)]
+pub struct Invalid {
+    pub item: Option<usize>,
+    pub field: Field,
+    pub msg: String,
+}
+
+impl Invalid {
+    fn new(field: Field, msg: impl Into<String>) -> Self {
+        Invalid {
+            item: None,
+            field,
+            msg: msg.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaError {
+    /// Bad input: nothing was changed.
+    #[error("invalid input")]
+    Invalid(Vec<Invalid>),
+    /// The caller may see this but not do it; the message says why.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<diesel::result::Error> for SaError {
+    fn from(e: diesel::result::Error) -> Self {
+        SaError::App(e.into())
+    }
+}
+
+fn invalid(field: Field, msg: impl Into<String>) -> SaError {
+    SaError::Invalid(vec![Invalid::new(field, msg)])
+}
+
+/// The caller's permissions in the account; `NotFound` when it does not exist for them.
+fn account_perms(c: &mut DbConn, who: &Who, account_id: &str) -> Result<PermSet, SaError> {
+    let role = match &who.holder {
+        KeyHolder::User(u) => accounts::role_of(c, account_id, &u.id)?,
+        KeyHolder::ServiceAccount(s) => (s.account_id == account_id).then_some(AccountRole::Member),
+    };
+    account_permissions(role)
+        .map(|(_, p)| p)
+        .ok_or(SaError::NotFound)
+}
+
+/// `read:bot` to see service accounts at all (404 otherwise), then `p` (403 otherwise).
+fn require_bot(c: &mut DbConn, who: &Who, account_id: &str, p: AccountPerm) -> Result<(), SaError> {
+    let perms = account_perms(c, who, account_id)?;
+    if !perms.has(AccountPerm::ReadBot) {
+        return Err(SaError::NotFound);
+    }
+    if !perms.has(p) {
+        return Err(SaError::Forbidden);
+    }
+    Ok(())
+}
+
+/// The workspace and the caller's scopes on it (`None`: it does not exist for them).
+fn scopes_on(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    workspace_id: &str,
+) -> Result<Option<(Workspace, ScopeSet)>, SaError> {
+    let loaded = crate::workspaces::ctx::load(c, account_id, workspace_id, who.holder.actor_ref())?;
+    Ok(loaded
+        .filter(|l| !l.scopes.is_empty())
+        .map(|l| (l.workspace, l.scopes)))
+}
+
+/// The workspace, when the caller may manage its service accounts: 404 when they may not
+/// see them, 403 when they may see but not change them.
+fn managed_workspace(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    workspace_id: &str,
+) -> Result<(Workspace, ScopeSet), SaError> {
+    let Some((ws, scopes)) = scopes_on(c, who, account_id, workspace_id)? else {
+        return Err(SaError::NotFound);
+    };
+    if !scopes.contains("see_workspace_service_accounts") {
+        return Err(SaError::NotFound);
+    }
+    if !scopes.contains("manage_workspace_service_accounts") {
+        return Err(SaError::Forbidden);
+    }
+    Ok((ws, scopes))
+}
+
+fn role_of_account(
+    c: &mut DbConn,
+    account_id: &str,
+    role_id: &str,
+) -> Result<Option<WorkspaceRole>, SaError> {
+    if uuid::Uuid::parse_str(role_id).is_err() {
+        return Ok(None);
+    }
+    Ok(workspaces::role(c, role_id)?.filter(|r| r.usable_in(account_id)))
+}
+
+fn check_expiration(expires_at: Option<NaiveDateTime>, errors: &mut Vec<Invalid>) {
+    if expires_at.is_some_and(|t| t <= now()) {
+        errors.push(Invalid::new(Field::Expiration, EXPIRATION_PAST));
+    }
+}
+
+fn sa_resource(sa: &ServiceAccount) -> Resource {
+    Resource {
+        kind: "service_account",
+        id: Some(sa.id.clone()),
+        name: sa.name.clone(),
+    }
+}
+
+fn key_resource(key: &ApiKey) -> Resource {
+    Resource {
+        kind: "api_key",
+        id: Some(key.id.clone()),
+        name: key.mask(),
+    }
+}
+
+fn when(t: Option<NaiveDateTime>) -> serde_json::Value {
+    match t {
+        Some(t) => json!(t.and_utc().to_rfc3339()),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// What a new service account is made of (raw input; checked here).
+#[derive(Clone, Debug)]
+pub struct NewServiceAccount {
+    pub name: String,
+    pub expires_at: Option<NaiveDateTime>,
+    /// A first workspace and role: `(workspace_id, role_id)`.
+    pub access: Option<(String, String)>,
+}
+
+pub struct Created {
+    pub sa: ServiceAccount,
+    pub key: ApiKey,
+    /// The key's plaintext: shown once, never stored.
+    pub plain: String,
+    pub access: Option<(Workspace, BotAccess)>,
+}
+
+/// Creates a service account (account role Member, always) with its first key, and the
+/// optional first workspace role — which must be one the creator may give there.
+pub fn create(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    new: NewServiceAccount,
+) -> Result<Created, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        require_bot(c, who, account_id, AccountPerm::CreateBot)?;
+        let mut errors = Vec::new();
+        let name = match model::parse_name(&new.name) {
+            Ok(n) if model::name_taken(c, account_id, &n, None)? => {
+                errors.push(Invalid::new(Field::Name, NAME_TAKEN));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(msg) => {
+                errors.push(Invalid::new(Field::Name, msg));
+                None
+            }
+        };
+        check_expiration(new.expires_at, &mut errors);
+        let mut grant: Option<(Workspace, WorkspaceRole)> = None;
+        if let Some((ws_id, role_id)) = &new.access {
+            match scopes_on(c, who, account_id, ws_id)? {
+                None => errors.push(Invalid::new(Field::Workspace, UNKNOWN_WORKSPACE)),
+                Some((_, scopes)) if !scopes.contains("manage_workspace_service_accounts") => {
+                    errors.push(Invalid::new(
+                        Field::Workspace,
+                        "You cannot share service accounts into this workspace.",
+                    ))
+                }
+                Some((ws, scopes)) => match role_of_account(c, account_id, role_id)? {
+                    None => errors.push(Invalid::new(Field::Role, UNKNOWN_ROLE)),
+                    Some(r) if !r.grantable_by(&scopes) => {
+                        errors.push(Invalid::new(Field::Role, ABOVE_OWN))
+                    }
+                    Some(r) => grant = Some((ws, r)),
+                },
+            }
+        }
+        let Some(name) = name.filter(|_| errors.is_empty()) else {
+            return Err(SaError::Invalid(errors));
+        };
+        let created_by = match &who.holder {
+            KeyHolder::User(u) => Some(u.id.as_str()),
+            KeyHolder::ServiceAccount(_) => None,
+        };
+        let (sa, key, plain) = model::create(c, account_id, &name, created_by, new.expires_at)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.service_account.created",
+                actor: who.holder.audit_actor(),
+                resource: sa_resource(&sa),
+                account_id: Some(account_id.into()),
+                workspace_id: None,
+                ip: Some(who.ip.clone()),
+                payload: json!({ "name": sa.name, "account_role": AccountRole::Member.as_str() }),
+            },
+        )?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.api_key.created",
+                actor: who.holder.audit_actor(),
+                resource: key_resource(&key),
+                account_id: Some(account_id.into()),
+                workspace_id: None,
+                ip: Some(who.ip.clone()),
+                payload: json!({
+                    "service_account_id": sa.id,
+                    "service_account": sa.name,
+                    "expiration": when(key.expires_at),
+                }),
+            },
+        )?;
+        let access = match grant {
+            Some((ws, role)) => {
+                let a = set_access(c, who, &ws, &sa, &role, None)?;
+                Some((ws, a))
+            }
+            None => None,
+        };
+        Ok(Created {
+            sa,
+            key,
+            plain,
+            access,
+        })
+    })
+}
+
+/// Renames a service account (unique in the account, compared case-insensitively).
+pub fn rename(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    sa_id: &str,
+    raw_name: &str,
+) -> Result<ServiceAccount, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
+        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
+        let name = model::parse_name(raw_name).map_err(|m| invalid(Field::Name, m))?;
+        if name == sa.name {
+            return Ok(sa);
+        }
+        if model::name_taken(c, account_id, &name, Some(&sa.id))? {
+            return Err(invalid(Field::Name, NAME_TAKEN));
+        }
+        model::rename(c, &sa.id, &name)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.service_account.renamed",
+                actor: who.holder.audit_actor(),
+                resource: Resource {
+                    kind: "service_account",
+                    id: Some(sa.id.clone()),
+                    name: name.clone(),
+                },
+                account_id: Some(account_id.into()),
+                workspace_id: None,
+                ip: Some(who.ip.clone()),
+                payload: json!({ "from": sa.name, "to": name }),
+            },
+        )?;
+        model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)
+    })
+}
+
+pub struct Rotated {
+    pub sa: ServiceAccount,
+    pub key: ApiKey,
+    pub plain: String,
+    /// Until when the previous key keeps working (`None`: it stopped at once).
+    pub old_until: Option<NaiveDateTime>,
+}
+
+/// A new key for the service account. The old keys stop at once (`overlap` `None` or
+/// zero) or after `overlap`, at most 48 hours.
+pub fn rotate(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    sa_id: &str,
+    expires_at: Option<NaiveDateTime>,
+    overlap: Option<TimeDelta>,
+) -> Result<Rotated, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
+        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
+        let mut errors = Vec::new();
+        check_expiration(expires_at, &mut errors);
+        match overlap {
+            Some(d) if d > MAX_OVERLAP => {
+                errors.push(Invalid::new(Field::Overlap, OVERLAP_TOO_LONG))
+            }
+            Some(d) if d < TimeDelta::zero() => errors.push(Invalid::new(
+                Field::Overlap,
+                "Enter a number of hours from 0 to 48.",
+            )),
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(SaError::Invalid(errors));
+        }
+        let old_until = overlap
+            .filter(|d| *d > TimeDelta::zero())
+            .map(|d| now() + d);
+        let old_keys = crate::apikeys::for_service_account(c, &sa.id)?;
+        let (key, plain) = model::rotate(c, &sa, expires_at, old_until)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.api_key.rotated",
+                actor: who.holder.audit_actor(),
+                resource: key_resource(&key),
+                account_id: Some(account_id.into()),
+                workspace_id: None,
+                ip: Some(who.ip.clone()),
+                payload: json!({
+                    "service_account_id": sa.id,
+                    "service_account": sa.name,
+                    "expiration": when(key.expires_at),
+                    "old_keys": old_keys.iter().map(ApiKey::mask).collect::<Vec<_>>(),
+                    "old_keys_stop": match old_until {
+                        Some(t) => json!(t.and_utc().to_rfc3339()),
+                        None => json!("now"),
+                    },
+                }),
+            },
+        )?;
+        Ok(Rotated {
+            sa,
+            key,
+            plain,
+            old_until,
+        })
+    })
+}
+
+/// Deletes a service account: its keys stop at once, its workspace roles go with it.
+pub fn delete(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    sa_id: &str,
+) -> Result<ServiceAccount, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        require_bot(c, who, account_id, AccountPerm::DeleteBot)?;
+        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
+        let keys = crate::apikeys::for_service_account(c, &sa.id)?;
+        let reached: Vec<String> = model::workspaces_of(c, &sa.id)?
+            .into_iter()
+            .map(|(w, _, _)| w.handle)
+            .collect();
+        model::delete(c, &sa.id)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.service_account.deleted",
+                actor: who.holder.audit_actor(),
+                resource: sa_resource(&sa),
+                account_id: Some(account_id.into()),
+                workspace_id: None,
+                ip: Some(who.ip.clone()),
+                payload: json!({ "name": sa.name, "workspaces": reached }),
+            },
+        )?;
+        for key in &keys {
+            audit::record(
+                c,
+                Event {
+                    action: "atrium.api_key.deleted",
+                    actor: who.holder.audit_actor(),
+                    resource: key_resource(key),
+                    account_id: Some(account_id.into()),
+                    workspace_id: None,
+                    ip: Some(who.ip.clone()),
+                    payload: json!({ "service_account_id": sa.id, "service_account": sa.name }),
+                },
+            )?;
+        }
+        Ok(sa)
+    })
+}
+
+/// Sets the role and records it (`granted` or `role_changed`); no event when unchanged.
+fn set_access(
+    c: &mut DbConn,
+    who: &Who,
+    ws: &Workspace,
+    sa: &ServiceAccount,
+    role: &WorkspaceRole,
+    before: Option<&BotAccess>,
+) -> Result<BotAccess, SaError> {
+    if let Some(b) = before
+        && b.role_id == role.id
+    {
+        return Ok(b.clone());
+    }
+    model::set_bot_access(c, &ws.id, &sa.id, &role.id)?;
+    audit::record(
+        c,
+        Event {
+            action: if before.is_some() {
+                "atrium.workspace_access.role_changed"
+            } else {
+                "atrium.workspace_access.granted"
+            },
+            actor: who.holder.audit_actor(),
+            resource: sa_resource(sa),
+            account_id: Some(ws.account_id.clone()),
+            workspace_id: Some(ws.id.clone()),
+            ip: Some(who.ip.clone()),
+            payload: json!({ "from": before.map(|b| b.role_name.clone()), "to": role.name }),
+        },
+    )?;
+    model::bot_access(c, &ws.id, &sa.id)?.ok_or(SaError::NotFound)
+}
+
+/// One grant: a service account of the account and a workspace role id.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub service_account_id: String,
+    pub role_id: String,
+}
+
+/// Gives (or changes) the workspace roles of service accounts, all or nothing. Nobody
+/// gives a role, or changes one, with scopes they do not hold themselves.
+pub fn grant(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    workspace_id: &str,
+    grants: &[Grant],
+) -> Result<Vec<BotAccess>, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        let (ws, scopes) = managed_workspace(c, who, account_id, workspace_id)?;
+        let many = grants.len() > 1;
+        let at = |i: usize, field: Field, msg: &str| {
+            SaError::Invalid(vec![Invalid {
+                item: many.then_some(i),
+                field,
+                msg: msg.into(),
+            }])
+        };
+        let mut done = Vec::with_capacity(grants.len());
+        for (i, g) in grants.iter().enumerate() {
+            let sa = if uuid::Uuid::parse_str(&g.service_account_id).is_ok() {
+                model::find(c, account_id, &g.service_account_id)?
+            } else {
+                None
+            };
+            let Some(sa) = sa else {
+                return Err(at(i, Field::ServiceAccount, UNKNOWN_SERVICE_ACCOUNT));
+            };
+            let Some(role) = role_of_account(c, account_id, &g.role_id)? else {
+                return Err(at(i, Field::Role, UNKNOWN_ROLE));
+            };
+            if !role.grantable_by(&scopes) {
+                return Err(SaError::Refused(ABOVE_OWN));
+            }
+            let before = model::bot_access(c, &ws.id, &sa.id)?;
+            if let Some(b) = &before
+                && workspaces::role(c, &b.role_id)?.is_some_and(|r| !r.grantable_by(&scopes))
+            {
+                return Err(SaError::Refused(ABOVE_OWN));
+            }
+            done.push(set_access(c, who, &ws, &sa, &role, before.as_ref())?);
+        }
+        Ok(done)
+    })
+}
+
+/// Takes a service account's role on the workspace away.
+pub fn revoke(
+    c: &mut DbConn,
+    who: &Who,
+    account_id: &str,
+    workspace_id: &str,
+    sa_id: &str,
+) -> Result<BotAccess, SaError> {
+    write_tx(c, |c| {
+        accounts::lock(c, account_id)?;
+        let (ws, scopes) = managed_workspace(c, who, account_id, workspace_id)?;
+        let before = model::bot_access(c, &ws.id, sa_id)?.ok_or(SaError::NotFound)?;
+        if workspaces::role(c, &before.role_id)?.is_some_and(|r| !r.grantable_by(&scopes)) {
+            return Err(SaError::Refused(ABOVE_OWN));
+        }
+        model::remove_bot_access(c, &ws.id, sa_id)?;
+        audit::record(
+            c,
+            Event {
+                action: "atrium.workspace_access.revoked",
+                actor: who.holder.audit_actor(),
+                resource: Resource {
+                    kind: "service_account",
+                    id: Some(before.service_account_id.clone()),
+                    name: before.name.clone(),
+                },
+                account_id: Some(ws.account_id.clone()),
+                workspace_id: Some(ws.id.clone()),
+                ip: Some(who.ip.clone()),
+                payload: json!({ "role": before.role_name }),
+            },
+        )?;
+        Ok(before)
+    })
+}
