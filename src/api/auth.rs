@@ -18,31 +18,14 @@ pub struct ApiCaller {
     pub ip: String,
 }
 
-/// The key holder as the actor the permission function takes.
-pub fn actor_ref_of(holder: &KeyHolder) -> ActorRef<'_> {
-    match holder {
-        KeyHolder::User(u) => ActorRef::User(&u.id),
-        KeyHolder::ServiceAccount(s) => ActorRef::ServiceAccount {
-            id: &s.id,
-            account_id: &s.account_id,
-        },
-    }
-}
-
 impl ApiCaller {
     pub fn actor_ref(&self) -> ActorRef<'_> {
-        actor_ref_of(&self.holder)
+        self.holder.actor_ref()
     }
 
     /// Who the audit log names.
     pub fn audit_actor(&self) -> Actor {
-        match &self.holder {
-            KeyHolder::User(u) => crate::users::handlers::user_actor(u),
-            KeyHolder::ServiceAccount(s) => Actor::ServiceAccount {
-                id: s.id.clone(),
-                name: s.name.clone(),
-            },
-        }
+        self.holder.audit_actor()
     }
 
     pub fn user(&self) -> Option<&crate::users::model::User> {

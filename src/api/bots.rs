@@ -396,25 +396,17 @@ fn unreadable(e: serde_json::Error) -> ApiError {
     }])
 }
 
-/// A required JSON body.
+/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]).
 fn body<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldError {
-            loc: vec!["body".into()],
-            msg: "Field required".into(),
-            kind: "missing".into(),
-        }]));
-    }
-    serde_json::from_slice(raw).map_err(unreadable)
+    serde_json::from_value(super::body::parse(raw, true)?).map_err(unreadable)
 }
 
 /// An optional JSON body: absent or `null` is the default.
 fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(raw).map_err(|_| ApiError::field("body", "Not UTF-8"))?;
-    if text.trim().is_empty() || text.trim() == "null" {
-        return Ok(T::default());
+    match super::body::parse(raw, false)? {
+        serde_json::Value::Null => Ok(T::default()),
+        v => serde_json::from_value(v).map_err(unreadable),
     }
-    serde_json::from_str(text).map_err(unreadable)
 }
 
 /// A date-time from the API (RFC 3339; without an offset it is UTC).
@@ -463,11 +455,7 @@ fn limit_offset(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), A
 
 /// A UUID path segment (anything else: 404).
 fn path_id(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
-    req.match_info()
-        .get(name)
-        .and_then(|id| uuid::Uuid::parse_str(id).ok())
-        .map(|u| u.to_string())
-        .ok_or(ApiError::NotFound)
+    super::ctx::path_id(req, name).ok_or(ApiError::NotFound)
 }
 
 fn who(caller: &super::ApiCaller) -> Who {
@@ -632,7 +620,7 @@ pub async fn read_bot(
         let Some(sa) = sas::find(c, &aid, &id)? else {
             return Ok(None);
         };
-        let key = apikeys::for_service_account(c, &sa.id)?.into_iter().next();
+        let key = apikeys::newest_for_service_account(c, &sa.id)?;
         Ok(Some((sa, key)))
     })
     .await?;

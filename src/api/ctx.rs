@@ -55,11 +55,13 @@ pub fn account_role(
     })
 }
 
-fn path_id(req: &HttpRequest, name: &str) -> Option<String> {
+/// A UUID path segment, as lowercase hyphenated text (how ids are stored); `None` for
+/// anything else (callers answer 404).
+pub fn path_id(req: &HttpRequest, name: &str) -> Option<String> {
     req.match_info()
         .get(name)
-        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-        .map(str::to_string)
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(|u| u.to_string())
 }
 
 impl FromRequest for ApiAccount {
@@ -134,7 +136,7 @@ impl FromRequest for ApiWorkspace {
             let (account_id, workspace_id) = ids.ok_or(ApiError::NotFound)?;
             let holder = caller.holder.clone();
             let loaded = db(&caller.pool, move |c| {
-                let actor = super::auth::actor_ref_of(&holder);
+                let actor = holder.actor_ref();
                 Ok(load(c, &account_id, &workspace_id, actor)?)
             })
             .await?;

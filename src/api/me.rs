@@ -180,23 +180,19 @@ pub async fn my_accounts(
                     accounts::handle,
                 ))
                 .load(c)?,
+            // A service account belongs to one account, always as Member; its own id
+            // stands for the membership.
             KeyHolder::ServiceAccount(s) => accounts::table
                 .find(&s.account_id)
-                .select((
-                    accounts::id,
-                    accounts::id,
-                    accounts::name,
-                    accounts::kind,
-                    accounts::handle,
-                ))
-                .load::<(String, String, String, String, String)>(c)?
+                .select((accounts::id, accounts::name, accounts::handle))
+                .load::<(String, String, String)>(c)?
                 .into_iter()
-                .map(|(_, id, name, _, handle)| {
+                .map(|(id, name, handle)| {
                     (
                         s.id.clone(),
                         id,
                         name,
-                        AccountRole::Member.as_str().to_string(),
+                        AccountRole::Member.as_str().into(),
                         handle,
                     )
                 })
@@ -243,7 +239,7 @@ pub async fn my_workspace_scopes(
         else {
             return Ok(None);
         };
-        let actor = super::auth::actor_ref_of(&holder);
+        let actor = holder.actor_ref();
         Ok(load(c, &account_id, &workspace_id, actor)?.map(|l| l.scopes))
     })
     .await?;

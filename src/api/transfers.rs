@@ -118,17 +118,22 @@ fn user_of(ctx: &ApiWorkspace) -> Result<crate::users::model::User, ApiError> {
     }
 }
 
-/// Returns the target's role for the caller, or 422 when the caller is not a member.
+/// The target account and the caller's role there, or 422 when the caller is not a member.
 fn target_role(
     c: &mut crate::db::DbConn,
     user_id: &str,
     source: &str,
     target: &str,
-) -> Result<crate::accounts::model::Account, ApiError> {
+) -> Result<
+    (
+        crate::accounts::model::Account,
+        crate::accounts::model::AccountRole,
+    ),
+    ApiError,
+> {
     transfers::targets_for(c, user_id, source)?
         .into_iter()
         .find(|(a, _)| a.id == target)
-        .map(|(a, _)| a)
         .ok_or_else(|| {
             ApiError::field(
                 "to_account_id",
@@ -154,7 +159,7 @@ pub async fn validate_transfer(
     let user = user_of(&ctx)?;
     let ws = ctx.workspace.clone();
     let p = db(&ctx.caller.pool, move |c| {
-        let target = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
+        let (target, _) = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
         Ok(transfers::preview(
             c,
             &ws,
@@ -185,12 +190,11 @@ pub async fn transfer(
     let user = user_of(&ctx)?;
     let (ws, ip, base) = (ctx.workspace.clone(), ctx.caller.ip.clone(), cfg.base());
     let outcome = db(&ctx.caller.pool, move |c| {
-        let target = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
-        let role = crate::accounts::model::role_of(c, &target.id, &user.id)?;
+        let (target, role) = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
         let new_handle = body.new_handle.unwrap_or_default();
         let result = write_tx(c, |c| {
             transfers::lock_accounts(c, &ws.account_id, &target.id)?;
-            if transfers::may_receive(role) {
+            if transfers::may_receive(Some(role)) {
                 transfers::execute(
                     c,
                     &Move {

@@ -218,6 +218,16 @@ pub fn for_service_account(conn: &mut DbConn, sa_id: &str) -> QueryResult<Vec<Ap
         .load(conn)
 }
 
+/// A service account's newest key (the one lists show).
+pub fn newest_for_service_account(conn: &mut DbConn, sa_id: &str) -> QueryResult<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::service_account_id.eq(sa_id))
+        .order((api_keys::created_at.desc(), api_keys::id))
+        .select(ApiKey::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Deletes one of a user's keys; 0 when it is not theirs.
 pub fn delete_user_key(conn: &mut DbConn, user_id: &str, key_id: &str) -> QueryResult<usize> {
     diesel::delete(

@@ -90,11 +90,12 @@ fn require_initiator(ctx: &WorkspaceCtx) -> Result<(), AppError> {
     }
 }
 
-/// The target (one of the user's accounts, not the source) and the preview for it.
+/// The accounts the user may pick, the preview for the chosen one, and whether moving
+/// there needs an admin's approval (the user is not Owner/Admin of it).
 async fn compute(
     ctx: &WorkspaceCtx,
     form: &TransferForm,
-) -> Result<(Vec<(Account, AccountRole)>, Option<Preview>), AppError> {
+) -> Result<(Vec<(Account, AccountRole)>, Option<Preview>, bool), AppError> {
     let (uid, source, ws, form) = (
         ctx.auth.user.id.clone(),
         ctx.account.id.clone(),
@@ -107,7 +108,11 @@ async fn compute(
             Some((a, _)) => Some(super::preview(c, &ws, a, &form.new_handle)?),
             None => None,
         };
-        Ok((targets, preview))
+        let needs_approval = targets
+            .iter()
+            .find(|(a, _)| a.id == form.target)
+            .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
+        Ok((targets, preview, needs_approval))
     })
     .await
 }
@@ -119,16 +124,12 @@ async fn page(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (targets, preview) = compute(&ctx, &form).await?;
+    let (targets, preview, needs_approval) = compute(&ctx, &form).await?;
     let wid = ctx.workspace.id.clone();
     let open_request = db(&ctx.auth.pool, move |c| {
         Ok(super::open_for_workspace(c, &wid)?)
     })
     .await?;
-    let needs_approval = targets
-        .iter()
-        .find(|(a, _)| a.id == form.target)
-        .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
     if let Some(p) = &preview {
         for (field, msg) in &p.problems {
             if !errors.has(field) {
@@ -200,11 +201,7 @@ async fn preview_fragment(
         return page(ctx, q, FieldErrors::default(), None, StatusCode::OK).await;
     }
     let form = q.into_inner();
-    let (targets, preview) = compute(&ctx, &form).await?;
-    let needs_approval = targets
-        .iter()
-        .find(|(a, _)| a.id == form.target)
-        .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
+    let (_, preview, needs_approval) = compute(&ctx, &form).await?;
     render(
         StatusCode::OK,
         &PreviewFragment {
@@ -222,7 +219,12 @@ async fn submit(
 ) -> Result<HttpResponse, AppError> {
     require_initiator(&ctx)?;
     let form = form.into_inner();
-    let (targets, _) = compute(&ctx, &form).await?;
+    // Only the list of targets here: the preview is computed once, under the locks.
+    let (uid, src) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
+    let targets = db(&ctx.auth.pool, move |c| {
+        Ok(super::targets_for(c, &uid, &src)?)
+    })
+    .await?;
     let Some((target, role)) = targets.into_iter().find(|(a, _)| a.id == form.target) else {
         let mut errors = FieldErrors::default();
         errors.add("target", "Choose the account to transfer the workspace to.");
