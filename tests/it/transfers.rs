@@ -715,3 +715,41 @@ async fn the_api_validates_and_transfers_with_the_reference_shapes() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// An approval racing the workspace's deletion: either the workspace moved (and the delete
+/// found it gone) or it was deleted (and the request closed as failed) — never both.
+#[tokio::test]
+async fn approval_racing_delete_has_exactly_one_outcome() {
+    for round in 0..6 {
+        let (w, gil, gamma) = request_world().await;
+        let id = request(&w, &gamma).await;
+        let approve_path = format!("/account/{gamma}/transfers/{id}/approve");
+        let delete = w.dash.replace("/dashboard", "/delete");
+        let confirm = [("confirm_handle", "prod")];
+        let (a, d) = tokio::join!(
+            gil.post_form(&approve_path, &[]),
+            w.ana.post_form(&delete, &confirm),
+        );
+        let status = |s: &str| {
+            w.app.count(&format!(
+                "SELECT COUNT(*) AS n FROM workspace_transfers WHERE status = '{s}'"
+            ))
+        };
+        match account_of(&w.app, &w.ws) {
+            None => {
+                assert_eq!(d.status, StatusCode::SEE_OTHER, "round {round}");
+                assert_eq!(a.status, StatusCode::OK, "round {round}");
+                assert_eq!(status("failed"), 1, "round {round}");
+                assert_eq!(events(&w.app, "atrium.workspace.transferred", &gamma), 0);
+            }
+            Some(now_in) => {
+                assert_eq!(now_in, gamma, "round {round}");
+                assert_eq!(a.status, StatusCode::SEE_OTHER, "round {round}");
+                assert_eq!(d.status, StatusCode::NOT_FOUND, "round {round}");
+                assert_eq!(status("done"), 1, "round {round}");
+                assert_eq!(events(&w.app, "atrium.workspace.deleted", &w.acme), 0);
+            }
+        }
+        assert_eq!(status("pending"), 0, "round {round}");
+    }
+}
