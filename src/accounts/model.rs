@@ -96,6 +96,8 @@ pub struct Account {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub workspace_limit: Option<i64>,
+    /// How many days the account keeps its audit events.
+    pub audit_retention_days: i32,
 }
 
 impl Account {

@@ -1,5 +1,7 @@
 //! The audit log: one function records an event inside the caller's transaction.
 
+pub mod catalog;
+
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -77,6 +79,11 @@ struct NewEvent {
 
 /// Records `event`. Call it with the connection of the transaction that makes the change.
 pub fn record(conn: &mut DbConn, event: Event) -> QueryResult<()> {
+    debug_assert!(
+        catalog::find(event.action).is_some(),
+        "{} is not in audit::catalog::ACTIONS",
+        event.action
+    );
     let (kind, actor_id, actor_name) = event.actor.parts();
     let row = NewEvent {
         event_id: new_id(),

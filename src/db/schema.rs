@@ -24,6 +24,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         workspace_limit -> Nullable<BigInt>,
+        audit_retention_days -> Integer,
     }
 }
 

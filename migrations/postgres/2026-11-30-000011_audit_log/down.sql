@@ -1,0 +1,5 @@
+DROP INDEX audit_events_account_occurred;
+DROP INDEX audit_events_account_actor;
+DROP INDEX audit_events_account_workspace;
+DROP INDEX audit_events_account_action;
+ALTER TABLE accounts DROP COLUMN audit_retention_days;

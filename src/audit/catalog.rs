@@ -1,0 +1,388 @@
+//! Every event Atrium records: its name, the group the audit log's action filter lists it
+//! under, a short label, and the sentence the log shows for it.
+//!
+//! A sentence has placeholders: `{actor}` (who did it), `{target}` (the resource's name),
+//! `{ws}` (the workspace's name), `{change}` (" from A to B" when the payload says so, for
+//! role changes) and `{role}` (" as R" when the payload names a role).
+
+/// A group of the action filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Authentication,
+    Account,
+    Members,
+    Invitations,
+    Workspaces,
+    Access,
+    Roles,
+    ServiceAccounts,
+    ApiKeys,
+    Transfers,
+    Mail,
+}
+
+impl Group {
+    pub const ALL: [Group; 11] = [
+        Group::Authentication,
+        Group::Account,
+        Group::Members,
+        Group::Invitations,
+        Group::Workspaces,
+        Group::Access,
+        Group::Roles,
+        Group::ServiceAccounts,
+        Group::ApiKeys,
+        Group::Transfers,
+        Group::Mail,
+    ];
+
+    /// The value the filter form sends for "everything in this group".
+    pub fn key(self) -> &'static str {
+        match self {
+            Group::Authentication => "group:authentication",
+            Group::Account => "group:account",
+            Group::Members => "group:members",
+            Group::Invitations => "group:invitations",
+            Group::Workspaces => "group:workspaces",
+            Group::Access => "group:access",
+            Group::Roles => "group:roles",
+            Group::ServiceAccounts => "group:service_accounts",
+            Group::ApiKeys => "group:api_keys",
+            Group::Transfers => "group:transfers",
+            Group::Mail => "group:mail",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Group::Authentication => "Authentication",
+            Group::Account => "Account",
+            Group::Members => "Members",
+            Group::Invitations => "Invitations",
+            Group::Workspaces => "Workspaces",
+            Group::Access => "Workspace access",
+            Group::Roles => "Roles",
+            Group::ServiceAccounts => "Service accounts",
+            Group::ApiKeys => "API keys",
+            Group::Transfers => "Transfers",
+            Group::Mail => "E-mail",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| g.key() == key)
+    }
+
+    /// The names of the events in this group.
+    pub fn actions(self) -> impl Iterator<Item = &'static ActionInfo> {
+        ACTIONS.iter().filter(move |a| a.group == self)
+    }
+}
+
+/// One kind of event.
+#[derive(Debug)]
+pub struct ActionInfo {
+    pub name: &'static str,
+    pub group: Group,
+    pub label: &'static str,
+    pub sentence: &'static str,
+}
+
+const fn a(
+    name: &'static str,
+    group: Group,
+    label: &'static str,
+    sentence: &'static str,
+) -> ActionInfo {
+    ActionInfo {
+        name,
+        group,
+        label,
+        sentence,
+    }
+}
+
+use Group::*;
+
+/// Every event name Atrium records (a test fails when one is recorded that is not here).
+pub const ACTIONS: &[ActionInfo] = &[
+    a(
+        "atrium.user.signed_up",
+        Authentication,
+        "Signed up",
+        "{actor} signed up",
+    ),
+    a(
+        "atrium.user.logged_in",
+        Authentication,
+        "Logged in",
+        "{actor} logged in",
+    ),
+    a(
+        "atrium.user.login_failed",
+        Authentication,
+        "Failed log-in",
+        "A log-in as {target} failed",
+    ),
+    a(
+        "atrium.user.logged_out",
+        Authentication,
+        "Logged out",
+        "{actor} logged out",
+    ),
+    a(
+        "atrium.user.password_changed",
+        Authentication,
+        "Password changed",
+        "{actor} changed their password",
+    ),
+    a(
+        "atrium.user.updated",
+        Authentication,
+        "Profile updated",
+        "{actor} updated their profile",
+    ),
+    a(
+        "atrium.account.created",
+        Account,
+        "Account created",
+        "{actor} created the account {target}",
+    ),
+    a(
+        "atrium.account.updated",
+        Account,
+        "Account settings changed",
+        "{actor} changed the settings of the account {target}",
+    ),
+    a(
+        "atrium.account.deleted",
+        Account,
+        "Account deleted",
+        "{actor} deleted the account {target}",
+    ),
+    a(
+        "atrium.member.role_changed",
+        Members,
+        "Member role changed",
+        "{actor} changed {target}'s account role{change}",
+    ),
+    a(
+        "atrium.member.removed",
+        Members,
+        "Member removed",
+        "{actor} removed {target} from the account",
+    ),
+    a(
+        "atrium.member.left",
+        Members,
+        "Member left",
+        "{actor} left the account",
+    ),
+    a(
+        "atrium.invitation.created",
+        Invitations,
+        "Invitation sent",
+        "{actor} invited {target}{role}",
+    ),
+    a(
+        "atrium.invitation.resent",
+        Invitations,
+        "Invitation resent",
+        "{actor} resent the invitation to {target}",
+    ),
+    a(
+        "atrium.invitation.revoked",
+        Invitations,
+        "Invitation revoked",
+        "{actor} revoked the invitation to {target}",
+    ),
+    a(
+        "atrium.invitation.accepted",
+        Invitations,
+        "Invitation accepted",
+        "{actor} accepted the invitation{role}",
+    ),
+    a(
+        "atrium.invitation.declined",
+        Invitations,
+        "Invitation declined",
+        "{actor} declined the invitation",
+    ),
+    a(
+        "atrium.workspace.created",
+        Workspaces,
+        "Workspace created",
+        "{actor} created workspace {ws}",
+    ),
+    a(
+        "atrium.workspace.updated",
+        Workspaces,
+        "Workspace settings changed",
+        "{actor} changed the settings of workspace {ws}",
+    ),
+    a(
+        "atrium.workspace.default_role_changed",
+        Workspaces,
+        "Default role changed",
+        "{actor} changed the default role of workspace {ws}{change}",
+    ),
+    a(
+        "atrium.workspace.deleted",
+        Workspaces,
+        "Workspace deleted",
+        "{actor} deleted workspace {ws}",
+    ),
+    a(
+        "atrium.workspace_access.granted",
+        Access,
+        "Access granted",
+        "{actor} gave {target} access to workspace {ws}{change}",
+    ),
+    a(
+        "atrium.workspace_access.role_changed",
+        Access,
+        "Workspace role changed",
+        "{actor} changed {target}'s role in workspace {ws}{change}",
+    ),
+    a(
+        "atrium.workspace_access.revoked",
+        Access,
+        "Access removed",
+        "{actor} removed {target}'s access to workspace {ws}",
+    ),
+    a(
+        "atrium.role.created",
+        Roles,
+        "Role created",
+        "{actor} created the role {target}",
+    ),
+    a(
+        "atrium.role.updated",
+        Roles,
+        "Role changed",
+        "{actor} changed the role {target}",
+    ),
+    a(
+        "atrium.role.deleted",
+        Roles,
+        "Role deleted",
+        "{actor} deleted the role {target}",
+    ),
+    a(
+        "atrium.service_account.created",
+        ServiceAccounts,
+        "Service account created",
+        "{actor} created the service account {target}",
+    ),
+    a(
+        "atrium.service_account.renamed",
+        ServiceAccounts,
+        "Service account renamed",
+        "{actor} renamed the service account {target}{change}",
+    ),
+    a(
+        "atrium.service_account.deleted",
+        ServiceAccounts,
+        "Service account deleted",
+        "{actor} deleted the service account {target}",
+    ),
+    a(
+        "atrium.api_key.created",
+        ApiKeys,
+        "API key created",
+        "{actor} created the API key {target}",
+    ),
+    a(
+        "atrium.api_key.rotated",
+        ApiKeys,
+        "API key rotated",
+        "{actor} rotated the API key {target}",
+    ),
+    a(
+        "atrium.api_key.deleted",
+        ApiKeys,
+        "API key deleted",
+        "{actor} deleted the API key {target}",
+    ),
+    a(
+        "atrium.api_key.authentication_failed",
+        ApiKeys,
+        "API authentication failed",
+        "A call to the API with an invalid key ({target}) was refused",
+    ),
+    a(
+        "atrium.workspace.transferred",
+        Transfers,
+        "Workspace transferred",
+        "{actor} transferred workspace {ws}",
+    ),
+    a(
+        "atrium.workspace.transfer_requested",
+        Transfers,
+        "Transfer requested",
+        "{actor} asked to transfer workspace {target}",
+    ),
+    a(
+        "atrium.workspace.transfer_approved",
+        Transfers,
+        "Transfer approved",
+        "{actor} approved the transfer of workspace {target}",
+    ),
+    a(
+        "atrium.workspace.transfer_declined",
+        Transfers,
+        "Transfer declined",
+        "{actor} declined the transfer of workspace {target}",
+    ),
+    a(
+        "atrium.workspace.transfer_cancelled",
+        Transfers,
+        "Transfer cancelled",
+        "{actor} cancelled the transfer of workspace {target}",
+    ),
+    a(
+        "atrium.workspace.transfer_failed",
+        Transfers,
+        "Transfer failed",
+        "The transfer of workspace {target} failed",
+    ),
+    a(
+        "atrium.workspace.transfer_expired",
+        Transfers,
+        "Transfer expired",
+        "The request to transfer workspace {target} expired",
+    ),
+    a(
+        "atrium.email.delivery_failed",
+        Mail,
+        "E-mail not delivered",
+        "An e-mail to {target} could not be delivered",
+    ),
+];
+
+/// The entry for `name`, if Atrium records such events.
+pub fn find(name: &str) -> Option<&'static ActionInfo> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_group_has_events() {
+        let mut names: Vec<_> = ACTIONS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        for g in Group::ALL {
+            assert!(g.actions().next().is_some(), "{g:?} is empty");
+            assert_eq!(Group::from_key(g.key()), Some(g));
+        }
+        assert!(ACTIONS.iter().all(
+            |a| a.name.starts_with("atrium.") && a.sentence.contains('{')
+                || a.sentence.starts_with("An ")
+        ));
+    }
+}
