@@ -228,6 +228,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::apikeys::handlers::routes(cfg);
     crate::service_accounts::handlers::routes(cfg);
     crate::service_accounts::sharing::routes(cfg);
+    crate::audit::handlers::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {
@@ -275,6 +276,14 @@ fn spawn_housekeeping(pool: Pool) {
                 crate::authn::session_store::prune(&mut c)?;
                 crate::authn::rate_limit::prune(&mut c)?;
                 crate::transfers::expire_stale(&mut c)?;
+                let purged = crate::audit::retention::sweep(
+                    &mut c,
+                    crate::db::now(),
+                    crate::audit::retention::BATCH,
+                )?;
+                if purged > 0 {
+                    tracing::info!("audit retention: deleted {purged} events");
+                }
                 Ok(())
             })
             .await;

@@ -357,7 +357,18 @@
   // Content swapped in by htmx: set initial state of new confirm inputs.
   doc.addEventListener("htmx:load", function (event) { syncConfirm(event.target); });
 
+  /* ---------- the viewer's time zone, for the times the server writes ---------- */
+  function rememberTimeZone() {
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+    if (!tz || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(tz)) return;
+    var current = (doc.cookie.match(/(?:^|;\s*)atrium_tz=([^;]*)/) || [])[1];
+    if (current === encodeURIComponent(tz)) return;
+    doc.cookie = "atrium_tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
+  }
+
   function init() {
+    rememberTimeZone();
     syncNavToggle(true);
     syncConfirm(doc);
     if (mobile.addEventListener) mobile.addEventListener("change", function () { syncNavToggle(false); });

@@ -36,6 +36,21 @@ pub struct AccountForm {
     /// Settings page only: empty = unlimited.
     #[serde(default)]
     pub workspace_limit: String,
+    /// Settings page only: days the audit log keeps events (empty = the default).
+    #[serde(default)]
+    pub audit_retention_days: String,
+}
+
+/// Parses how many days audit events are kept (empty = the default).
+fn parse_retention(raw: &str) -> Result<i32, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(crate::audit::retention::DEFAULT_DAYS);
+    }
+    match raw.parse::<i32>() {
+        Ok(n) if crate::audit::retention::DAYS.contains(&n) => Ok(n),
+        _ => Err("Enter a whole number of days from 1 to 3650, or leave it empty for 365."),
+    }
 }
 
 /// Parses the optional workspace limit (empty = unlimited).
@@ -189,6 +204,7 @@ impl SettingsPage {
                     .workspace_limit
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
+                audit_retention_days: ctx.account.audit_retention_days.to_string(),
             },
             errors: FieldErrors::default(),
             delete_error: None,
@@ -230,6 +246,9 @@ async fn update(
         .map_err(|e| errors.add("workspace_limit", e))
         .ok()
         .flatten();
+    let retention = parse_retention(&form.audit_retention_days)
+        .map_err(|e| errors.add("audit_retention_days", e))
+        .unwrap_or(ctx.account.audit_retention_days);
     if !errors.is_empty() {
         let mut p = SettingsPage::of(ctx);
         p.form = form;
@@ -246,7 +265,16 @@ async fn update(
             {
                 return Ok(false);
             }
-            accounts::update(c, &account.id, name.as_str(), handle.as_str(), limit)?;
+            accounts::update(
+                c,
+                &account.id,
+                accounts::Settings {
+                    name: name.as_str(),
+                    handle: handle.as_str(),
+                    workspace_limit: limit,
+                    audit_retention_days: retention,
+                },
+            )?;
             audit::record(
                 c,
                 Event {
@@ -264,6 +292,7 @@ async fn update(
                         "name": { "from": account.name, "to": name.as_str() },
                         "handle": { "from": account.handle, "to": handle.as_str() },
                         "workspace_limit": { "from": account.workspace_limit, "to": limit },
+                        "audit_retention_days": { "from": account.audit_retention_days, "to": retention },
                     }),
                 },
             )?;
@@ -277,6 +306,7 @@ async fn update(
             name: form.name.trim().into(),
             handle: form.handle.trim().into(),
             workspace_limit: limit.map(|n| n.to_string()).unwrap_or_default(),
+            audit_retention_days: retention.to_string(),
         };
         p.account_handle = p.form.handle.clone();
         p.notice = Some("Account settings saved.".into());

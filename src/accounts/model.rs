@@ -259,18 +259,21 @@ pub fn lock(conn: &mut DbConn, account_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-pub fn update(
-    conn: &mut DbConn,
-    id: &str,
-    name: &str,
-    handle: &str,
-    workspace_limit: Option<i64>,
-) -> QueryResult<()> {
+/// The account's settings page.
+pub struct Settings<'a> {
+    pub name: &'a str,
+    pub handle: &'a str,
+    pub workspace_limit: Option<i64>,
+    pub audit_retention_days: i32,
+}
+
+pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
-            accounts::name.eq(name),
-            accounts::handle.eq(handle),
-            accounts::workspace_limit.eq(workspace_limit),
+            accounts::name.eq(s.name),
+            accounts::handle.eq(s.handle),
+            accounts::workspace_limit.eq(s.workspace_limit),
+            accounts::audit_retention_days.eq(s.audit_retention_days),
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -102,6 +102,11 @@ impl<'a> Obj<'a> {
         l
     }
 
+    /// True when the field is there and not null.
+    pub fn has(&self, name: &str) -> bool {
+        !matches!(self.raw(name), None | Some(Value::Null))
+    }
+
     fn raw(&self, name: &str) -> Option<&'a Value> {
         self.map.and_then(|m| m.get(name))
     }

@@ -8,6 +8,7 @@ pub mod body;
 pub mod bots;
 pub mod ctx;
 pub mod error;
+pub mod events;
 pub mod invitations;
 pub mod me;
 pub mod openapi;
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(workspaces::routes)
             .configure(user_access::routes)
             .configure(roles::routes)
+            .configure(events::routes)
             // Unmatched paths; below a workspace it checks the key first (401), then 404.
             .default_service(web::to(workspaces::fallback)),
     );

@@ -1,6 +1,10 @@
 //! The audit log: one function records an event inside the caller's transaction.
 
 pub mod catalog;
+pub mod handlers;
+pub mod query;
+pub mod retention;
+pub mod view;
 
 use diesel::prelude::*;
 use serde_json::Value;

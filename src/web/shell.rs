@@ -20,6 +20,12 @@ impl AccountLink {
         self.role >= AccountRole::Admin
     }
 
+    /// May the user read the account's audit log (the sidebar shows the link only then).
+    pub fn sees_audit_log(&self) -> bool {
+        crate::authz::account::PermSet::of_role(self.role)
+            .has(crate::authz::AccountPerm::ReadAuditEvent)
+    }
+
     pub fn from(a: &Account, role: AccountRole) -> Self {
         AccountLink {
             id: a.id.clone(),

@@ -1,4 +1,3 @@
-DROP INDEX audit_events_account_occurred;
 DROP INDEX audit_events_account_actor;
 DROP INDEX audit_events_account_workspace;
 DROP INDEX audit_events_account_action;
