@@ -8,6 +8,7 @@ mod api_me;
 mod api_roles;
 mod api_support;
 mod api_workspaces;
+mod audit_coverage;
 mod auth;
 mod binary;
 mod browser_auth;
