@@ -275,7 +275,8 @@ fn spawn_housekeeping(pool: Pool) {
                 let mut c = pool.get()?;
                 crate::authn::session_store::prune(&mut c)?;
                 crate::authn::rate_limit::prune(&mut c)?;
-                crate::transfers::expire_stale(&mut c)?;
+                // The expiry and its audit events commit together.
+                db::write_tx(&mut c, crate::transfers::expire_stale)?;
                 let purged = crate::audit::retention::sweep(
                     &mut c,
                     crate::db::now(),

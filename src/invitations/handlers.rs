@@ -178,7 +178,8 @@ fn invitation_event(
             name: inv.email.clone(),
         },
         account_id: Some(inv.account_id.clone()),
-        workspace_id: None,
+        // A workspace invitation's events belong to that workspace too, like its creation.
+        workspace_id: inv.workspace_id.clone(),
         ip: Some(ip.to_string()),
         payload,
     }

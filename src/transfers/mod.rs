@@ -552,15 +552,39 @@ pub fn open_for_workspace(c: &mut DbConn, ws_id: &str) -> QueryResult<Option<Tra
         .optional()
 }
 
-/// Marks pending requests past their expiry as expired.
+/// Marks pending requests past their expiry as expired, each recorded as
+/// `atrium.workspace.transfer_expired` (by the system) in both accounts' logs. Call it
+/// inside the transaction that should hold the change (`db::write_tx`).
 pub fn expire_stale(c: &mut DbConn) -> QueryResult<usize> {
-    diesel::update(
-        workspace_transfers::table
-            .filter(workspace_transfers::status.eq("pending"))
-            .filter(workspace_transfers::expires_at.le(now())),
-    )
-    .set(workspace_transfers::status.eq("expired"))
-    .execute(c)
+    let cutoff = now();
+    let stale: Vec<TransferRequest> = workspace_transfers::table
+        .filter(workspace_transfers::status.eq("pending"))
+        .filter(workspace_transfers::expires_at.le(cutoff))
+        .order(workspace_transfers::id.asc())
+        .select(TransferRequest::as_select())
+        .load(c)?;
+    let mut expired = 0;
+    for r in &stale {
+        let n = diesel::update(
+            workspace_transfers::table
+                .filter(workspace_transfers::id.eq(&r.id))
+                .filter(workspace_transfers::status.eq("pending")),
+        )
+        .set(workspace_transfers::status.eq("expired"))
+        .execute(c)?;
+        if n == 1 {
+            record_request_event(
+                c,
+                "atrium.workspace.transfer_expired",
+                &Actor::System,
+                r,
+                None,
+                json!({}),
+            )?;
+            expired += 1;
+        }
+    }
+    Ok(expired)
 }
 
 /// Moves a pending request to `status`; false when it was no longer pending.
@@ -613,7 +637,16 @@ pub fn approve(
         return Err(TransferError::Gone);
     };
     if r.status == "pending" && r.expires_at <= now() {
-        close(c, &r.id, "expired", None, Some("expired before approval"))?;
+        if close(c, &r.id, "expired", None, Some("expired before approval"))? {
+            record_request_event(
+                c,
+                "atrium.workspace.transfer_expired",
+                &Actor::System,
+                &r,
+                None,
+                json!({ "reason": "expired before approval" }),
+            )?;
+        }
         return Ok(Decision::NotOpen("This request expired.".into()));
     }
     if r.status != "pending" {

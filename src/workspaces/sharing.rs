@@ -180,6 +180,10 @@ pub fn grant(
         {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
+        if before.as_ref().is_some_and(|b| b.role_id == role.id) {
+            // The same role again: nothing changes, nothing is recorded.
+            return Ok(Outcome::Done);
+        }
         workspaces::set_user_access(c, &ws.id, user_id, &role.id)?;
         let after = workspaces::user_access(c, &ws.id, user_id)?;
         let handle = after.as_ref().map(|a| a.handle.clone()).unwrap_or_default();

@@ -8,6 +8,7 @@ mod api_me;
 mod api_roles;
 mod api_support;
 mod api_workspaces;
+mod audit_coverage;
 mod audit_log;
 mod auth;
 mod binary;

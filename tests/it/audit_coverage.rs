@@ -1,0 +1,2620 @@
+//! Audit coverage (issue #7, point 1): every state-changing route records its event, in
+//! the same transaction as the change.
+//!
+//! - `every_state_changing_route_has_a_scenario` reads the route table out of `src/` (no
+//!   hand-copied list) and compares it with [`COVERED`] and [`EXEMPT`]: a new POST/PUT/
+//!   PATCH/DELETE route without a scenario fails here, and so does a scenario for a route
+//!   that is gone.
+//! - `every_route_records_its_event` drives each of those routes over HTTP against the real
+//!   application (session + CSRF for pages, a bearer key for `/api`) and checks the rows
+//!   that appeared in `audit_events` for that request: action, actor, target, account and
+//!   workspace. Refused changes (validation errors) must record nothing. At the end every
+//!   action name in the table must be in `audit::catalog::ACTIONS`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::api_support::{
+    ACCOUNT_ADMIN, ACCOUNT_MEMBER, DEVELOPER_ROLE, OWNER_ROLE, VIEWER_ROLE, bot, call, grant_bot,
+    membership_id, user_key,
+};
+use crate::members::{PW, add_member, user_id};
+use crate::support::{Client, Page, TestApp, spawn_app};
+
+// ---------------------------------------------------------------------------------------
+// The route table, read from the sources
+// ---------------------------------------------------------------------------------------
+
+/// Every state-changing route that has a scenario in `every_route_records_its_event`
+/// (method and path as registered; a path registered with and without a trailing slash
+/// is one route).
+const COVERED: &[&str] = &[
+    // Authentication and profile
+    "POST /auth/signup",
+    "POST /auth/login",
+    "POST /auth/logout",
+    "POST /profile",
+    "POST /profile/password",
+    "POST /profile/api-keys",
+    "POST /profile/api-keys/{key_id}/delete",
+    // Accounts and members
+    "POST /accounts/new",
+    "POST /account/{account_id}/settings",
+    "POST /account/{account_id}/delete",
+    "POST /account/{account_id}/members/{user_id}/role",
+    "POST /account/{account_id}/members/{user_id}/remove",
+    "POST /account/{account_id}/leave",
+    // Invitations
+    "POST /account/{account_id}/invitations",
+    "POST /account/{account_id}/invitations/{invitation_id}/resend",
+    "POST /account/{account_id}/invitations/{invitation_id}/revoke",
+    "POST /invitations/{invitation_id}/accept",
+    "POST /invitations/{invitation_id}/decline",
+    "POST /invitations/{invitation_id}/signup",
+    // Workspaces, default role, people's access
+    "POST /onboarding/workspace",
+    "POST /account/{account_id}/workspaces",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings",
+    "POST /account/{account_id}/workspace/{workspace_id}/delete",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/members",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/members/invite",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/role",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/remove",
+    // Roles
+    "POST /account/{account_id}/roles/new",
+    "POST /account/{account_id}/roles/{role_id}/edit",
+    "POST /account/{account_id}/roles/{role_id}/delete",
+    // Service accounts
+    "POST /account/{account_id}/service-accounts",
+    "POST /account/{account_id}/service-accounts/{sa_id}/rename",
+    "POST /account/{account_id}/service-accounts/{sa_id}/rotate",
+    "POST /account/{account_id}/service-accounts/{sa_id}/delete",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/role",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/remove",
+    // Transfers
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/transfer",
+    "POST /account/{account_id}/transfers/{transfer_id}/approve",
+    "POST /account/{account_id}/transfers/{transfer_id}/decline",
+    "POST /account/{account_id}/transfers/{transfer_id}/cancel",
+    // The JSON API
+    "PATCH /api/accounts/{account_id}/account_memberships/{id}",
+    "DELETE /api/accounts/{account_id}/account_memberships/{id}",
+    "POST /api/accounts/{account_id}/invitations",
+    "POST /api/accounts/{account_id}/invitations/{id}/revoke",
+    "POST /api/accounts/{account_id}/workspaces",
+    "PATCH /api/accounts/{account_id}/workspaces/{workspace_id}",
+    "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}",
+    "POST /api/accounts/{account_id}/workspace_roles",
+    "PATCH /api/accounts/{account_id}/workspace_roles/{id}",
+    "DELETE /api/accounts/{account_id}/workspace_roles/{id}",
+    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/user_access",
+    "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/user_access/{id}",
+    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/transfer",
+    "POST /api/accounts/{account_id}/bots",
+    "PATCH /api/accounts/{account_id}/bots/{id}",
+    "DELETE /api/accounts/{account_id}/bots/{id}",
+    "POST /api/accounts/{account_id}/bots/{id}/rotate_api_key",
+    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access",
+    "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/{id}",
+];
+
+/// State-changing methods whose routes change nothing persistent, with the reason. Besides
+/// these, every path ending in `/filter` or `/filter/next` is exempt: those are POSTs only
+/// because the filter travels in a JSON body (Prefect Cloud's API), and they only read.
+const EXEMPT: &[(&str, &str)] = &[(
+    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
+    "computes the transfer preview and answers it; nothing is written",
+)];
+
+fn exempt_by_rule(path: &str) -> bool {
+    path.ends_with("/filter") || path.ends_with("/filter/next")
+}
+
+const CHANGING: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read src")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The text without `//` comments (line and doc comments), so that examples in comments
+/// are not read as registrations. String literals holding `//` are kept (URLs do not
+/// appear in route paths).
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("//") {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads a Rust string literal starting at `s[0] == '"'`; returns it and the rest.
+fn string_literal(s: &str) -> Option<(String, &str)> {
+    let rest = s.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    Some((rest[..end].to_string(), &rest[end + 1..]))
+}
+
+/// `let name = "…";` and `const NAME: &str = "…";` bindings of a file.
+fn string_bindings(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        let decl = t
+            .strip_prefix("let ")
+            .or_else(|| t.strip_prefix("const "))
+            .or_else(|| t.strip_prefix("pub const "));
+        let Some(decl) = decl else { continue };
+        let Some((lhs, rhs)) = decl.split_once('=') else {
+            continue;
+        };
+        let name = lhs.split(':').next().unwrap_or_default().trim();
+        if let Some((value, _)) = string_literal(rhs.trim()) {
+            out.push((name.to_string(), value));
+        }
+    }
+    out
+}
+
+/// Expands `format!` arguments of the form `"{name}/x/{{id}}"` with the file's bindings.
+fn expand_format(fmt: &str, bindings: &[(String, String)], at: &str) -> String {
+    let mut out = String::new();
+    let mut rest = fmt;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            out.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            out.push('}');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let end = r
+                .find('}')
+                .unwrap_or_else(|| panic!("{at}: bad format string"));
+            let name = &r[..end];
+            let value = bindings
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{at}: `{{{name}}}` is not a string binding"));
+            out.push_str(&value.1);
+            rest = &r[end + 1..];
+        } else {
+            let c = rest.chars().next().expect("char");
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The (METHOD, path) pairs a file registers with `.route(path, web::method()…)`.
+fn routes_in(file: &Path, prefix: &str) -> Vec<(String, String)> {
+    let raw = std::fs::read_to_string(file).expect("read source");
+    let text = strip_comments(&raw);
+    let name = file.display().to_string();
+    for unsupported in [
+        "web::resource(",
+        ".service(web::resource",
+        "#[post(",
+        "#[get(",
+    ] {
+        assert!(
+            !text.contains(unsupported),
+            "{name} registers routes with `{unsupported}`, which this scanner does not read: \
+             teach tests/it/audit_coverage.rs about it"
+        );
+    }
+    let bindings = string_bindings(&text);
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("route(") {
+        let preceded_by_dot = rest[..i].trim_end().ends_with('.') || rest[..i].ends_with("cfg.");
+        rest = &rest[i + "route(".len()..];
+        if !preceded_by_dot {
+            continue;
+        }
+        let at = format!("{name}: route({}", &rest[..rest.len().min(60)]);
+        let arg = rest.trim_start();
+        let (path, after) = if arg.starts_with('"') {
+            string_literal(arg).unwrap_or_else(|| panic!("{at}: unreadable path"))
+        } else if let Some(f) = arg.strip_prefix("&format!(") {
+            let (fmt, after) =
+                string_literal(f.trim_start()).unwrap_or_else(|| panic!("{at}: unreadable"));
+            (expand_format(&fmt, &bindings, &at), after)
+        } else {
+            let ident: String = arg
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let value = bindings
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == ident)
+                .unwrap_or_else(|| panic!("{at}: cannot read the path argument"));
+            (value.1.clone(), &arg[ident.len()..])
+        };
+        let after = after.trim_start();
+        let after = after.strip_prefix(')').unwrap_or(after).trim_start(); // format!(…)
+        let after = after
+            .strip_prefix(',')
+            .unwrap_or_else(|| panic!("{at}: expected `,` after the path"))
+            .trim_start();
+        let method = after
+            .strip_prefix("web::")
+            .and_then(|m| m.split_once("()"))
+            .map(|(m, _)| m.to_ascii_uppercase())
+            .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_alphabetic()))
+            .unwrap_or_else(|| panic!("{at}: expected `web::<method>()` after the path"));
+        let full = format!("{prefix}{path}");
+        let full = match full.strip_suffix('/') {
+            Some(p) if !p.is_empty() => p.to_string(),
+            _ => full,
+        };
+        out.push((method, full));
+    }
+    out
+}
+
+/// The `/api` scope's prefix, read from `src/api/mod.rs`.
+fn api_prefix() -> String {
+    let text = std::fs::read_to_string(src_dir().join("api").join("mod.rs")).expect("api");
+    let i = text
+        .find("web::scope(")
+        .expect("src/api/mod.rs registers the API under web::scope(…)");
+    string_literal(text[i + "web::scope(".len()..].trim_start())
+        .expect("the scope's path")
+        .0
+}
+
+/// Every state-changing route, as "METHOD /path".
+fn discovered_routes() -> BTreeSet<String> {
+    let api = src_dir().join("api");
+    let prefix = api_prefix();
+    let mut files = Vec::new();
+    rust_files(&src_dir(), &mut files);
+    let mut all = BTreeSet::new();
+    for f in files {
+        let p = if f.starts_with(&api) {
+            prefix.as_str()
+        } else {
+            ""
+        };
+        for (m, path) in routes_in(&f, p) {
+            if CHANGING.contains(&m.as_str()) {
+                all.insert(format!("{m} {path}"));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn every_state_changing_route_has_a_scenario() {
+    let found = discovered_routes();
+    // A sanity check of the scanner: it sees pages and the API.
+    assert!(
+        found.contains("POST /auth/login")
+            && found.contains("POST /api/accounts/{account_id}/bots")
+    );
+    let covered: BTreeSet<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    let exempt: BTreeSet<String> = EXEMPT.iter().map(|(r, _)| r.to_string()).collect();
+    let mut problems = Vec::new();
+    for r in &found {
+        let path = r.split_once(' ').map(|(_, p)| p).unwrap_or_default();
+        if !covered.contains(r) && !exempt.contains(r) && !exempt_by_rule(path) {
+            problems.push(format!("{r} has no audit coverage scenario"));
+        }
+    }
+    for r in covered.iter().chain(exempt.iter()) {
+        if !found.contains(r) {
+            problems.push(format!(
+                "{r} is listed in tests/it/audit_coverage.rs but no such route is registered"
+            ));
+        }
+    }
+    for r in &covered {
+        if exempt.contains(r) {
+            problems.push(format!("{r} is both covered and exempt"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Expected events and the check of one request
+// ---------------------------------------------------------------------------------------
+
+/// Who is expected to have done it.
+#[derive(Clone, Debug)]
+enum Who {
+    User(String),
+    Bot(String),
+    Anonymous,
+    System,
+}
+
+impl Who {
+    fn parts(&self) -> (&'static str, Option<String>) {
+        match self {
+            Who::User(id) => ("user", Some(id.clone())),
+            Who::Bot(id) => ("service_account", Some(id.clone())),
+            Who::Anonymous => ("anonymous", None),
+            Who::System => ("system", None),
+        }
+    }
+}
+
+/// One expected row: (action, actor kind, actor id, resource kind, resource id, account,
+/// workspace).
+type Row = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn ev(
+    action: &str,
+    who: &Who,
+    target: (&str, Option<&str>),
+    account: Option<&str>,
+    workspace: Option<&str>,
+) -> Row {
+    let (kind, id) = who.parts();
+    (
+        action.to_string(),
+        kind.to_string(),
+        id,
+        target.0.to_string(),
+        target.1.map(str::to_string),
+        account.map(str::to_string),
+        workspace.map(str::to_string),
+    )
+}
+
+#[derive(QueryableByName)]
+struct EventRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    actor_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    actor_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    resource_kind: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    resource_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    account_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    workspace_id: Option<String>,
+}
+
+/// Events the background mail sender records on its own (a delivery that failed for good),
+/// outside any request. They can land at any moment, so they are not counted against the
+/// request under test. (In these tests mail goes to outbox files and does not fail.)
+const BACKGROUND: &[&str] = &["atrium.email.delivery_failed"];
+
+/// Collects what every scenario found, so that one run reports every gap at once.
+struct Audit<'a> {
+    app: &'a TestApp,
+    exercised: BTreeSet<String>,
+    failures: Vec<String>,
+}
+
+impl<'a> Audit<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Audit {
+            app,
+            exercised: BTreeSet::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    /// The newest event id now: the rows of a request are those above it.
+    fn mark(&self) -> i64 {
+        self.app
+            .count("SELECT COALESCE(MAX(id), 0) AS n FROM audit_events")
+    }
+
+    fn rows_since(&self, since: i64) -> Vec<EventRow> {
+        let mut c = self.app.conn();
+        diesel::sql_query(format!(
+            "SELECT action, actor_kind, actor_id, resource_kind, resource_id, account_id, \
+             workspace_id FROM audit_events WHERE id > {since} ORDER BY id"
+        ))
+        .load::<EventRow>(&mut c)
+        .expect("audit rows")
+        .into_iter()
+        .filter(|r| !BACKGROUND.contains(&r.action.as_str()))
+        .collect()
+    }
+
+    /// Checks the answer's status class and the rows recorded since `since` against
+    /// `expected` (as a multiset: order does not matter).
+    fn check(
+        &mut self,
+        route: &str,
+        what: &str,
+        since: i64,
+        status: StatusCode,
+        ok: bool,
+        expected: Vec<Row>,
+    ) {
+        assert!(
+            COVERED.contains(&route),
+            "scenario for {route}, which is not in COVERED"
+        );
+        self.exercised.insert(route.to_string());
+        let good_status = if ok {
+            status.is_success() || status.is_redirection()
+        } else {
+            status.is_client_error()
+        };
+        if !good_status {
+            self.failures.push(format!(
+                "{route} ({what}): answered {status}, expected {}",
+                if ok { "success" } else { "a refusal (4xx)" }
+            ));
+        }
+        let rows = self.rows_since(since);
+        let mut got: Vec<Row> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.action.clone(),
+                    r.actor_kind.clone(),
+                    r.actor_id.clone(),
+                    r.resource_kind.clone(),
+                    r.resource_id.clone(),
+                    r.account_id.clone(),
+                    r.workspace_id.clone(),
+                )
+            })
+            .collect();
+        let mut want = expected;
+        got.sort();
+        want.sort();
+        if got != want {
+            let fmt = |v: &[Row]| {
+                if v.is_empty() {
+                    "    (none)".to_string()
+                } else {
+                    v.iter()
+                        .map(|r| format!("    {r:?}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+            };
+            self.failures.push(format!(
+                "{route} ({what}):\n  expected\n{}\n  recorded\n{}",
+                fmt(&want),
+                fmt(&got)
+            ));
+        }
+    }
+
+    fn page(&mut self, route: &str, what: &str, since: i64, p: &Page, expected: Vec<Row>) {
+        let ok = !expected.is_empty();
+        if !(p.status.is_success() || p.status.is_redirection()) && ok {
+            let snippet: String = p.text.chars().take(300).collect();
+            self.failures.push(format!(
+                "{route} ({what}): body of the {}: {snippet}",
+                p.status
+            ));
+        }
+        self.check(route, what, since, p.status, ok, expected);
+    }
+
+    /// A refused change: a 4xx and no event.
+    fn refused(&mut self, route: &str, what: &str, since: i64, p: &Page) {
+        self.check(route, what, since, p.status, false, Vec::new());
+    }
+
+    fn api(
+        &mut self,
+        route: &str,
+        what: &str,
+        since: i64,
+        r: &(StatusCode, Value),
+        expected: Vec<Row>,
+    ) {
+        let ok = !expected.is_empty();
+        if !r.0.is_success() && ok {
+            self.failures
+                .push(format!("{route} ({what}): body of the {}: {}", r.0, r.1));
+        }
+        self.check(route, what, since, r.0, ok, expected);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers to drive the routes
+// ---------------------------------------------------------------------------------------
+
+/// The first column of the first row of `sql`, as text.
+fn text(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<V>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .v
+}
+
+fn texts(app: &TestApp, sql: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    diesel::sql_query(sql)
+        .load::<V>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|r| r.v)
+        .collect()
+}
+
+fn personal(app: &TestApp, handle: &str) -> String {
+    text(
+        app,
+        &format!("SELECT id AS v FROM accounts WHERE handle = '{handle}' AND kind = 'personal'"),
+    )
+}
+
+fn account_by_handle(app: &TestApp, handle: &str) -> String {
+    text(
+        app,
+        &format!("SELECT id AS v FROM accounts WHERE handle = '{handle}'"),
+    )
+}
+
+fn ws_by_handle(app: &TestApp, account: &str, handle: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM workspaces WHERE account_id = '{account}' AND handle = '{handle}'"
+        ),
+    )
+}
+
+fn invitation_id(app: &TestApp, email: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM invitations WHERE email = '{email}' ORDER BY created_at DESC"
+        ),
+    )
+}
+
+fn sa_by_name(app: &TestApp, account: &str, name: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM service_accounts WHERE account_id = '{account}' AND name = '{name}'"
+        ),
+    )
+}
+
+fn keys_of_sa(app: &TestApp, sa: &str) -> Vec<String> {
+    texts(
+        app,
+        &format!("SELECT id AS v FROM api_keys WHERE service_account_id = '{sa}'"),
+    )
+}
+
+fn newest_key_of_sa(app: &TestApp, sa: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM api_keys WHERE service_account_id = '{sa}' \
+             ORDER BY created_at DESC, id DESC"
+        ),
+    )
+}
+
+fn role_by_name(app: &TestApp, account: &str, name: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM workspace_roles WHERE account_id = '{account}' AND name = '{name}'"
+        ),
+    )
+}
+
+fn open_transfer(app: &TestApp, ws: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT id AS v FROM workspace_transfers WHERE workspace_id = '{ws}' AND status = 'pending'"
+        ),
+    )
+}
+
+/// Moves a pending transfer request's expiry into the past.
+fn expire_request(app: &TestApp, id: &str) {
+    diesel::sql_query(format!(
+        "UPDATE workspace_transfers SET expires_at = '2000-01-01 00:00:00' WHERE id = '{id}'"
+    ))
+    .execute(&mut app.conn())
+    .expect("expire the request");
+}
+
+/// The invitee's link (path and query) as the Invitations tab offers it to copy.
+async fn invitation_link(admin: &Client, account: &str, invitation: &str) -> String {
+    let page = admin
+        .get(&format!("/account/{account}/members/invitations"))
+        .await;
+    let marker = format!("id=\"link-{invitation}\"");
+    let i = page
+        .text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no link for {invitation} on the Invitations tab"));
+    let rest = &page.text[i..];
+    let start = rest.find('>').expect("tag end") + 1;
+    let end = rest.find("</code>").expect("code end");
+    let link = rest[start..end]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&#x3D;", "=")
+        .replace("&#61;", "=");
+    let i = link.find("/invitations/").expect("path in the link");
+    link[i..].to_string()
+}
+
+fn code_of(link: &str) -> String {
+    link.split("code=").nth(1).unwrap_or_default().to_string()
+}
+
+async fn api(
+    app: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let r = call(app, Some(key), method, path, body).await;
+    (r.status, r.body)
+}
+
+fn id_in(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_string()
+}
+
+/// A workspace made for a scenario through the page (its event is not under test here).
+async fn make_ws(c: &Client, account: &str, handle: &str) -> String {
+    crate::workspaces::create_ws(c, account, handle, handle)
+        .await
+        .split('/')
+        .nth(4)
+        .expect("workspace id")
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// The scenarios
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_route_records_its_event() {
+    let app = spawn_app().await;
+    let mut a = Audit::new(&app);
+
+    // ----- authentication and profile -----
+    let ana = app.new_client();
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/auth/signup",
+            &[
+                ("email", "ana@example.com"),
+                ("handle", "ana"),
+                ("first_name", "Ana"),
+                ("last_name", "Lima"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    let ana_id = user_id(&app, "ana");
+    let ana_home = personal(&app, "ana");
+    let ana_u = Who::User(ana_id.clone());
+    let me = ("user", Some(ana_id.as_str()));
+    a.page(
+        "POST /auth/signup",
+        "sign-up",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.signed_up",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form(
+            "/auth/signup",
+            &[
+                ("email", "ana@example.com"),
+                ("handle", "ana-two"),
+                ("first_name", "Ana"),
+                ("last_name", "Two"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    a.refused("POST /auth/signup", "e-mail taken", t, &r);
+
+    let other = app.new_client();
+    let t = a.mark();
+    let r = other
+        .post_form(
+            "/auth/login",
+            &[("login", "ana@example.com"), ("password", PW)],
+        )
+        .await;
+    a.page(
+        "POST /auth/login",
+        "log-in",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.logged_in",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    // A failed log-in records one event, by nobody yet, about the user it named.
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form(
+            "/auth/login",
+            &[("login", "ana"), ("password", "not the password")],
+        )
+        .await;
+    // The log-in page answers 200 with the message beside the form.
+    a.check(
+        "POST /auth/login",
+        "failed log-in",
+        t,
+        r.status,
+        true,
+        vec![ev(
+            "atrium.user.login_failed",
+            &Who::Anonymous,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = other.post_form("/auth/logout", &[]).await;
+    a.page(
+        "POST /auth/logout",
+        "log-out",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.logged_out",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/profile",
+            &[("first_name", "Ana"), ("last_name", "Lima Costa")],
+        )
+        .await;
+    a.page(
+        "POST /profile",
+        "names",
+        t,
+        &r,
+        vec![ev("atrium.user.updated", &ana_u, me, Some(&ana_home), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form("/profile", &[("first_name", ""), ("last_name", "x")])
+        .await;
+    a.refused("POST /profile", "empty first name", t, &r);
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/profile/password",
+            &[
+                ("current_password", PW),
+                ("new_password", "another long password"),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /profile/password",
+        "password change",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.password_changed",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/profile/password",
+            &[
+                ("current_password", "wrong one"),
+                ("new_password", "yet another password"),
+            ],
+        )
+        .await;
+    a.refused("POST /profile/password", "wrong current password", t, &r);
+
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/profile/api-keys",
+            &[("name", "laptop"), ("expiration", "")],
+        )
+        .await;
+    let key_id = text(
+        &app,
+        &format!("SELECT id AS v FROM api_keys WHERE user_id = '{ana_id}' AND name = 'laptop'"),
+    );
+    a.page(
+        "POST /profile/api-keys",
+        "personal key",
+        t,
+        &r,
+        vec![ev(
+            "atrium.api_key.created",
+            &ana_u,
+            ("api_key", Some(&key_id)),
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/profile/api-keys/{key_id}/delete"), &[])
+        .await;
+    a.page(
+        "POST /profile/api-keys/{key_id}/delete",
+        "personal key",
+        t,
+        &r,
+        vec![ev(
+            "atrium.api_key.deleted",
+            &ana_u,
+            ("api_key", Some(&key_id)),
+            Some(&ana_home),
+            None,
+        )],
+    );
+
+    // ----- onboarding and accounts -----
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/onboarding/workspace",
+            &[
+                ("account_id", &ana_home),
+                ("name", "Sandbox"),
+                ("handle", "sandbox"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    let sandbox = ws_by_handle(&app, &ana_home, "sandbox");
+    a.page(
+        "POST /onboarding/workspace",
+        "first workspace",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.created",
+            &ana_u,
+            ("workspace", Some(&sandbox)),
+            Some(&ana_home),
+            Some(&sandbox),
+        )],
+    );
+
+    let t = a.mark();
+    let r = ana
+        .post_form("/accounts/new", &[("name", "Acme"), ("handle", "acme")])
+        .await;
+    let acme = account_by_handle(&app, "acme");
+    a.page(
+        "POST /accounts/new",
+        "organization",
+        t,
+        &r,
+        vec![ev(
+            "atrium.account.created",
+            &ana_u,
+            ("account", Some(&acme)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/accounts/new",
+            &[("name", "Bad"), ("handle", "Bad Handle")],
+        )
+        .await;
+    a.refused("POST /accounts/new", "bad handle", t, &r);
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/settings"),
+            &[
+                ("name", "Acme Corp"),
+                ("handle", "acme"),
+                ("workspace_limit", "100"),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/settings",
+        "name and workspace limit",
+        t,
+        &r,
+        vec![ev(
+            "atrium.account.updated",
+            &ana_u,
+            ("account", Some(&acme)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/settings"),
+            &[
+                ("name", "Acme Corp"),
+                ("handle", "acme"),
+                ("workspace_limit", "-3"),
+            ],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/settings",
+        "bad workspace limit",
+        t,
+        &r,
+    );
+
+    ana.post_form("/accounts/new", &[("name", "Doomed"), ("handle", "doomed")])
+        .await;
+    let doomed = account_by_handle(&app, "doomed");
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{doomed}/delete"),
+            &[("confirm_handle", "doom")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/delete",
+        "wrong handle typed",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{doomed}/delete"),
+            &[("confirm_handle", "doomed")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/delete",
+        "organization",
+        t,
+        &r,
+        vec![ev(
+            "atrium.account.deleted",
+            &ana_u,
+            ("account", Some(&doomed)),
+            Some(&doomed),
+            None,
+        )],
+    );
+
+    // ----- members -----
+    app.signup("bo@example.com", "bo", PW).await;
+    app.signup("cy@example.com", "cy", PW).await;
+    let dee = app.signup("dee@example.com", "dee", PW).await;
+    let (bo_id, cy_id, dee_id) = (
+        user_id(&app, "bo"),
+        user_id(&app, "cy"),
+        user_id(&app, "dee"),
+    );
+    for h in ["bo", "cy", "dee"] {
+        add_member(&app, &acme, h, "member");
+    }
+    let t = a.mark();
+    let r = ana
+        .post_htmx(
+            &format!("/account/{acme}/members/{bo_id}/role"),
+            &[("role", "admin")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/members/{user_id}/role",
+        "member to admin",
+        t,
+        &r,
+        vec![ev(
+            "atrium.member.role_changed",
+            &ana_u,
+            ("user", Some(&bo_id)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_htmx(
+            &format!("/account/{acme}/members/{ana_id}/role"),
+            &[("role", "member")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/members/{user_id}/role",
+        "the last Owner",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/account/{acme}/members/{cy_id}/remove"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/members/{user_id}/remove",
+        "a member",
+        t,
+        &r,
+        vec![ev(
+            "atrium.member.removed",
+            &ana_u,
+            ("user", Some(&cy_id)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = dee.post_form(&format!("/account/{acme}/leave"), &[]).await;
+    a.page(
+        "POST /account/{account_id}/leave",
+        "a member leaves",
+        t,
+        &r,
+        vec![ev(
+            "atrium.member.left",
+            &Who::User(dee_id.clone()),
+            ("user", Some(&dee_id)),
+            Some(&acme),
+            None,
+        )],
+    );
+
+    // ----- invitations (account) -----
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/invitations"),
+            &[("emails", "ivo@example.com"), ("role", "member")],
+        )
+        .await;
+    let ivo_inv = invitation_id(&app, "ivo@example.com");
+    a.page(
+        "POST /account/{account_id}/invitations",
+        "one address",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.created",
+            &ana_u,
+            ("invitation", Some(&ivo_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/invitations/{ivo_inv}/resend"),
+            &[],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/invitations/{invitation_id}/resend",
+        "pending",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.resent",
+            &ana_u,
+            ("invitation", Some(&ivo_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/invitations/{ivo_inv}/revoke"),
+            &[],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/invitations/{invitation_id}/revoke",
+        "pending",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.revoked",
+            &ana_u,
+            ("invitation", Some(&ivo_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+
+    // Accept: an existing user who was invited.
+    let eve = app.signup("eve@example.com", "eve", PW).await;
+    let eve_id = user_id(&app, "eve");
+    ana.post_form(
+        &format!("/account/{acme}/invitations"),
+        &[("emails", "eve@example.com"), ("role", "member")],
+    )
+    .await;
+    let eve_inv = invitation_id(&app, "eve@example.com");
+    let link = invitation_link(&ana, &acme, &eve_inv).await;
+    let t = a.mark();
+    let r = eve
+        .post_form(
+            &format!("/invitations/{eve_inv}/accept"),
+            &[("code", "wrong-code")],
+        )
+        .await;
+    a.refused(
+        "POST /invitations/{invitation_id}/accept",
+        "wrong code",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = eve
+        .post_form(
+            &format!("/invitations/{eve_inv}/accept"),
+            &[("code", &code_of(&link))],
+        )
+        .await;
+    a.page(
+        "POST /invitations/{invitation_id}/accept",
+        "account invitation",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.accepted",
+            &Who::User(eve_id.clone()),
+            ("invitation", Some(&eve_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+
+    // Decline, by someone not logged in.
+    ana.post_form(
+        &format!("/account/{acme}/invitations"),
+        &[("emails", "fay@example.com"), ("role", "member")],
+    )
+    .await;
+    let fay_inv = invitation_id(&app, "fay@example.com");
+    let link = invitation_link(&ana, &acme, &fay_inv).await;
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form(
+            &format!("/invitations/{fay_inv}/decline"),
+            &[("code", &code_of(&link))],
+        )
+        .await;
+    a.page(
+        "POST /invitations/{invitation_id}/decline",
+        "anonymous invitee",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.declined",
+            &Who::Anonymous,
+            ("invitation", Some(&fay_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+
+    // ----- workspaces -----
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/workspaces"),
+            &[
+                ("name", "Production"),
+                ("handle", "prod"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    let prod = ws_by_handle(&app, &acme, "prod");
+    let wsr = ("workspace", Some(prod.as_str()));
+    a.page(
+        "POST /account/{account_id}/workspaces",
+        "in an account",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.created",
+            &ana_u,
+            wsr,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/workspaces"),
+            &[("name", "Again"), ("handle", "prod"), ("description", "")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspaces",
+        "handle taken",
+        t,
+        &r,
+    );
+    let settings = format!("/account/{acme}/workspace/{prod}/settings");
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", "Production EU"),
+                ("handle", "prod"),
+                ("description", "EU"),
+                ("default_role", "none"),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings",
+        "name",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.updated",
+            &ana_u,
+            wsr,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", "Production EU"),
+                ("handle", "prod"),
+                ("description", "EU"),
+                ("default_role", VIEWER_ROLE),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings",
+        "default role only",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.default_role_changed",
+            &ana_u,
+            wsr,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &settings,
+            &[
+                ("name", ""),
+                ("handle", "prod"),
+                ("description", ""),
+                ("default_role", "none"),
+            ],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings",
+        "empty name",
+        t,
+        &r,
+    );
+
+    // The Members panel.
+    let members = format!("{settings}/members");
+    let bo_r = ("user", Some(bo_id.as_str()));
+    let t = a.mark();
+    let r = ana
+        .post_form(&members, &[("user_id", &bo_id), ("role_id", VIEWER_ROLE)])
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/members",
+        "a member",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.granted",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_htmx(
+            &format!("{members}/{bo_id}/role"),
+            &[("role_id", DEVELOPER_ROLE)],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/role",
+        "viewer to developer",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.role_changed",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{members}/{bo_id}/remove"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/remove",
+        "a member",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.revoked",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("{members}/invite"),
+            &[("email", "hal@example.com"), ("role_id", VIEWER_ROLE)],
+        )
+        .await;
+    let hal_inv = invitation_id(&app, "hal@example.com");
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/members/invite",
+        "by e-mail",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.created",
+            &ana_u,
+            ("invitation", Some(&hal_inv)),
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("{members}/invite"),
+            &[("email", "not an address"), ("role_id", VIEWER_ROLE)],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/members/invite",
+        "bad address",
+        t,
+        &r,
+    );
+
+    // Sign-up from the workspace invitation: the new user's sign-up is recorded in their
+    // personal account and the acceptance in the inviting account — one event per account.
+    let link = invitation_link(&ana, &acme, &hal_inv).await;
+    let hal = app.new_client();
+    let t = a.mark();
+    let r = hal
+        .post_form(
+            &format!("/invitations/{hal_inv}/signup?code={}", code_of(&link)),
+            &[
+                ("handle", "hal"),
+                ("first_name", "Hal"),
+                ("last_name", "H"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    let hal_id = texts(&app, "SELECT id AS v FROM users WHERE handle = 'hal'")
+        .pop()
+        .unwrap_or_default();
+    let hal_home = texts(&app, "SELECT id AS v FROM accounts WHERE handle = 'hal'")
+        .pop()
+        .unwrap_or_default();
+    let hal_u = Who::User(hal_id.clone());
+    a.page(
+        "POST /invitations/{invitation_id}/signup",
+        "workspace invitation",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.user.signed_up",
+                &hal_u,
+                ("user", Some(&hal_id)),
+                Some(&hal_home),
+                None,
+            ),
+            ev(
+                "atrium.invitation.accepted",
+                &hal_u,
+                ("invitation", Some(&hal_inv)),
+                Some(&acme),
+                Some(&prod),
+            ),
+        ],
+    );
+
+    // Delete a workspace.
+    let tmp = make_ws(&ana, &acme, "tmp").await;
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/workspace/{tmp}/delete"),
+            &[("confirm_handle", "tm")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/delete",
+        "wrong handle typed",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/workspace/{tmp}/delete"),
+            &[("confirm_handle", "tmp")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/delete",
+        "typed handle",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.deleted",
+            &ana_u,
+            ("workspace", Some(&tmp)),
+            Some(&acme),
+            Some(&tmp),
+        )],
+    );
+
+    // ----- roles -----
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/roles/new"),
+            &[
+                ("name", "Ops"),
+                ("description", ""),
+                ("inherit", ""),
+                ("scopes", "see_flows"),
+            ],
+        )
+        .await;
+    let ops = role_by_name(&app, &acme, "Ops");
+    let role_r = ("workspace_role", Some(ops.as_str()));
+    a.page(
+        "POST /account/{account_id}/roles/new",
+        "custom role",
+        t,
+        &r,
+        vec![ev("atrium.role.created", &ana_u, role_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/roles/new"),
+            &[("name", "Nothing"), ("description", ""), ("inherit", "")],
+        )
+        .await;
+    a.refused("POST /account/{account_id}/roles/new", "no scope", t, &r);
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/roles/{ops}/edit"),
+            &[
+                ("name", "Ops"),
+                ("description", "Runs"),
+                ("inherit", "viewer"),
+                ("scopes", "see_flows"),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/roles/{role_id}/edit",
+        "custom role",
+        t,
+        &r,
+        vec![ev("atrium.role.updated", &ana_u, role_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/account/{acme}/roles/{ops}/delete"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/roles/{role_id}/delete",
+        "unused custom role",
+        t,
+        &r,
+        vec![ev("atrium.role.deleted", &ana_u, role_r, Some(&acme), None)],
+    );
+
+    // ----- service accounts (pages) -----
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/service-accounts"),
+            &[
+                ("name", "ci"),
+                ("expiration", ""),
+                ("workspace_id", "none"),
+                ("role_id", VIEWER_ROLE),
+            ],
+        )
+        .await;
+    let ci = sa_by_name(&app, &acme, "ci");
+    let ci_r = ("service_account", Some(ci.as_str()));
+    let ci_key = newest_key_of_sa(&app, &ci);
+    // Documented set: creating a service account also creates its first key, and each is
+    // its own row (the key's row is what "API keys" in the log filter finds).
+    a.page(
+        "POST /account/{account_id}/service-accounts",
+        "with its first key",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.service_account.created",
+                &ana_u,
+                ci_r,
+                Some(&acme),
+                None,
+            ),
+            ev(
+                "atrium.api_key.created",
+                &ana_u,
+                ("api_key", Some(&ci_key)),
+                Some(&acme),
+                None,
+            ),
+        ],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/service-accounts"),
+            &[
+                ("name", "CI"),
+                ("expiration", ""),
+                ("workspace_id", "none"),
+                ("role_id", VIEWER_ROLE),
+            ],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/service-accounts",
+        "name taken",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/service-accounts/{ci}/rename"),
+            &[("name", "ci-runner")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/service-accounts/{sa_id}/rename",
+        "new name",
+        t,
+        &r,
+        vec![ev(
+            "atrium.service_account.renamed",
+            &ana_u,
+            ci_r,
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/service-accounts/{ci}/rotate"),
+            &[("expiration", ""), ("overlap_hours", "24")],
+        )
+        .await;
+    let ci_key2 = newest_key_of_sa(&app, &ci);
+    a.page(
+        "POST /account/{account_id}/service-accounts/{sa_id}/rotate",
+        "with overlap",
+        t,
+        &r,
+        vec![ev(
+            "atrium.api_key.rotated",
+            &ana_u,
+            ("api_key", Some(&ci_key2)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let sa_panel = format!("{settings}/service-accounts");
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &sa_panel,
+            &[("service_account_id", &ci), ("role_id", VIEWER_ROLE)],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts",
+        "viewer",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.granted",
+            &ana_u,
+            ci_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_htmx(
+            &format!("{sa_panel}/{ci}/role"),
+            &[("role_id", DEVELOPER_ROLE)],
+        )
+        .await;
+    a.page("POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/role", "to developer", t, &r, vec![
+        ev("atrium.workspace_access.role_changed", &ana_u, ci_r, Some(&acme), Some(&prod)),
+    ]);
+    let t = a.mark();
+    let r = ana.post_form(&format!("{sa_panel}/{ci}/remove"), &[]).await;
+    a.page("POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/remove", "its access", t, &r, vec![
+        ev("atrium.workspace_access.revoked", &ana_u, ci_r, Some(&acme), Some(&prod)),
+    ]);
+    // Documented set: deleting a service account records its deletion and one
+    // `api_key.deleted` per key that stopped with it (here the rotated key and the one
+    // still in its overlap), so each key's history ends in the log.
+    let ci_keys = keys_of_sa(&app, &ci);
+    assert_eq!(
+        ci_keys.len(),
+        2,
+        "the new key and the old one in its overlap"
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/service-accounts/{ci}/delete"),
+            &[],
+        )
+        .await;
+    let mut want = vec![ev(
+        "atrium.service_account.deleted",
+        &ana_u,
+        ci_r,
+        Some(&acme),
+        None,
+    )];
+    for k in &ci_keys {
+        want.push(ev(
+            "atrium.api_key.deleted",
+            &ana_u,
+            ("api_key", Some(k)),
+            Some(&acme),
+            None,
+        ));
+    }
+    a.page(
+        "POST /account/{account_id}/service-accounts/{sa_id}/delete",
+        "with two keys",
+        t,
+        &r,
+        want,
+    );
+
+    // ----- transfers (pages) -----
+    // Ana owns Acme and Beta; Gil owns Gamma, where Ana is only a Member (→ requests).
+    ana.post_form("/accounts/new", &[("name", "Beta"), ("handle", "beta")])
+        .await;
+    let beta = account_by_handle(&app, "beta");
+    let gil = app.signup("gil@example.com", "gil", PW).await;
+    let gil_id = user_id(&app, "gil");
+    let gil_u = Who::User(gil_id.clone());
+    gil.post_form("/accounts/new", &[("name", "Gamma"), ("handle", "gamma")])
+        .await;
+    let gamma = account_by_handle(&app, "gamma");
+    add_member(&app, &gamma, "ana", "member");
+
+    let mover = make_ws(&ana, &acme, "mover").await;
+    let transfer = |ws: &str| format!("/account/{acme}/workspace/{ws}/settings/transfer");
+    const TRANSFER: &str = "POST /account/{account_id}/workspace/{workspace_id}/settings/transfer";
+    let t = a.mark();
+    let r = ana
+        .post_form(&transfer(&mover), &[("target", &beta), ("new_handle", "")])
+        .await;
+    // Documented set: a transfer is recorded in both accounts' logs, one row each.
+    a.page(
+        TRANSFER,
+        "to an account Ana owns",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.workspace.transferred",
+                &ana_u,
+                ("workspace", Some(&mover)),
+                Some(&acme),
+                Some(&mover),
+            ),
+            ev(
+                "atrium.workspace.transferred",
+                &ana_u,
+                ("workspace", Some(&mover)),
+                Some(&beta),
+                Some(&mover),
+            ),
+        ],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &transfer(&prod),
+            &[("target", "no-such-account"), ("new_handle", "")],
+        )
+        .await;
+    a.refused(TRANSFER, "not a target", t, &r);
+
+    // A request (in both logs), then approved by Gil: the move and the approval, each in
+    // both logs (the approval closes the request; the move is the same event as a direct
+    // transfer, so filtering on "Workspace transferred" finds every move).
+    let req_rows = |action: &str, who: &Who, id: &str, ws: &str| {
+        vec![
+            ev(
+                action,
+                who,
+                ("workspace_transfer", Some(id)),
+                Some(&acme),
+                Some(ws),
+            ),
+            ev(
+                action,
+                who,
+                ("workspace_transfer", Some(id)),
+                Some(&gamma),
+                Some(ws),
+            ),
+        ]
+    };
+    let req1 = make_ws(&ana, &acme, "req1").await;
+    let t = a.mark();
+    let r = ana
+        .post_form(&transfer(&req1), &[("target", &gamma), ("new_handle", "")])
+        .await;
+    let id1 = open_transfer(&app, &req1);
+    a.page(
+        TRANSFER,
+        "a request",
+        t,
+        &r,
+        req_rows("atrium.workspace.transfer_requested", &ana_u, &id1, &req1),
+    );
+    let t = a.mark();
+    let r = gil
+        .post_form(&format!("/account/{gamma}/transfers/{id1}/approve"), &[])
+        .await;
+    let mut want = req_rows("atrium.workspace.transfer_approved", &gil_u, &id1, &req1);
+    want.push(ev(
+        "atrium.workspace.transferred",
+        &gil_u,
+        ("workspace", Some(&req1)),
+        Some(&acme),
+        Some(&req1),
+    ));
+    want.push(ev(
+        "atrium.workspace.transferred",
+        &gil_u,
+        ("workspace", Some(&req1)),
+        Some(&gamma),
+        Some(&req1),
+    ));
+    a.page(
+        "POST /account/{account_id}/transfers/{transfer_id}/approve",
+        "open request",
+        t,
+        &r,
+        want,
+    );
+
+    let req2 = make_ws(&ana, &acme, "req2").await;
+    ana.post_form(&transfer(&req2), &[("target", &gamma), ("new_handle", "")])
+        .await;
+    let id2 = open_transfer(&app, &req2);
+    let t = a.mark();
+    let r = gil
+        .post_form(&format!("/account/{gamma}/transfers/{id2}/decline"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/transfers/{transfer_id}/decline",
+        "open request",
+        t,
+        &r,
+        req_rows("atrium.workspace.transfer_declined", &gil_u, &id2, &req2),
+    );
+
+    let req3 = make_ws(&ana, &acme, "req3").await;
+    ana.post_form(&transfer(&req3), &[("target", &gamma), ("new_handle", "")])
+        .await;
+    let id3 = open_transfer(&app, &req3);
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/account/{acme}/transfers/{id3}/cancel"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/transfers/{transfer_id}/cancel",
+        "open request",
+        t,
+        &r,
+        req_rows("atrium.workspace.transfer_cancelled", &ana_u, &id3, &req3),
+    );
+
+    // Approving a request that expired closes it as expired: recorded as the system's.
+    let req4 = make_ws(&ana, &acme, "req4").await;
+    ana.post_form(&transfer(&req4), &[("target", &gamma), ("new_handle", "")])
+        .await;
+    let id4 = open_transfer(&app, &req4);
+    expire_request(&app, &id4);
+    let t = a.mark();
+    let r = gil
+        .post_form(&format!("/account/{gamma}/transfers/{id4}/approve"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/transfers/{transfer_id}/approve",
+        "expired request",
+        t,
+        &r,
+        req_rows(
+            "atrium.workspace.transfer_expired",
+            &Who::System,
+            &id4,
+            &req4,
+        ),
+    );
+
+    // Housekeeping (not a route): pending requests past their expiry are closed, recorded
+    // as the system's in both logs, in the same transaction.
+    let req5 = make_ws(&ana, &acme, "req5").await;
+    ana.post_form(&transfer(&req5), &[("target", &gamma), ("new_handle", "")])
+        .await;
+    let id5 = open_transfer(&app, &req5);
+    let t = a.mark();
+    expire_request(&app, &id5);
+    let n = atrium::db::write_tx(&mut app.conn(), atrium::transfers::expire_stale)
+        .expect("expire_stale");
+    // (1 unless the application's own housekeeping tick got there first: the rows are
+    // the same either way.)
+    assert!(n <= 1, "one stale request");
+    let mut got: Vec<Row> = a
+        .rows_since(t)
+        .into_iter()
+        .map(|r| {
+            (
+                r.action,
+                r.actor_kind,
+                r.actor_id,
+                r.resource_kind,
+                r.resource_id,
+                r.account_id,
+                r.workspace_id,
+            )
+        })
+        .collect();
+    let mut want = req_rows(
+        "atrium.workspace.transfer_expired",
+        &Who::System,
+        &id5,
+        &req5,
+    );
+    got.sort();
+    want.sort();
+    if got != want {
+        a.failures.push(format!(
+            "transfers::expire_stale (housekeeping):\n  expected {want:?}\n  recorded {got:?}"
+        ));
+    }
+
+    // ----- the JSON API -----
+    let key = user_key(&app, "ana");
+    let base = format!("/api/accounts/{acme}");
+    app.signup("ivy@example.com", "ivy", PW).await;
+    add_member(&app, &acme, "ivy", "member");
+    let ivy_id = user_id(&app, "ivy");
+    let ivy_m = membership_id(&app, &acme, "ivy");
+    let ivy_r = ("user", Some(ivy_id.as_str()));
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("{base}/account_memberships/{ivy_m}"),
+        Some(json!({"account_role_id": ACCOUNT_ADMIN})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/account_memberships/{id}",
+        "member to admin",
+        t,
+        &r,
+        vec![ev(
+            "atrium.member.role_changed",
+            &ana_u,
+            ivy_r,
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("{base}/account_memberships/{ivy_m}"),
+        Some(json!({"account_role_id": "owner"})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/account_memberships/{id}",
+        "not a role id",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{base}/account_memberships/{ivy_m}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/account_memberships/{id}",
+        "a member",
+        t,
+        &r,
+        vec![ev(
+            "atrium.member.removed",
+            &ana_u,
+            ivy_r,
+            Some(&acme),
+            None,
+        )],
+    );
+
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/invitations/"),
+        Some(json!([{"email": "jo@example.com", "account_role_id": ACCOUNT_MEMBER}])),
+    )
+    .await;
+    let jo_inv = r.1[0]["id"].as_str().unwrap_or_default().to_string();
+    a.api(
+        "POST /api/accounts/{account_id}/invitations",
+        "one address",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.created",
+            &ana_u,
+            ("invitation", Some(&jo_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/invitations/"),
+        Some(json!([{"email": "nope", "account_role_id": ACCOUNT_MEMBER}])),
+    )
+    .await;
+    a.api(
+        "POST /api/accounts/{account_id}/invitations",
+        "bad address",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/invitations/{jo_inv}/revoke"),
+        None,
+    )
+    .await;
+    a.api(
+        "POST /api/accounts/{account_id}/invitations/{id}/revoke",
+        "pending",
+        t,
+        &r,
+        vec![ev(
+            "atrium.invitation.revoked",
+            &ana_u,
+            ("invitation", Some(&jo_inv)),
+            Some(&acme),
+            None,
+        )],
+    );
+
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/workspaces/"),
+        Some(json!({"name": "API", "handle": "api-ws"})),
+    )
+    .await;
+    let api_ws = id_in(&r.1);
+    let aw = ("workspace", Some(api_ws.as_str()));
+    a.api(
+        "POST /api/accounts/{account_id}/workspaces",
+        "create",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.created",
+            &ana_u,
+            aw,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/workspaces/"),
+        Some(json!({"name": "", "handle": "Bad Handle"})),
+    )
+    .await;
+    a.api(
+        "POST /api/accounts/{account_id}/workspaces",
+        "bad input",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let wpath = format!("{base}/workspaces/{api_ws}");
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &wpath,
+        Some(json!({"name": "API two"})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/workspaces/{workspace_id}",
+        "name",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.updated",
+            &ana_u,
+            aw,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &wpath,
+        Some(json!({"default_workspace_role_id": VIEWER_ROLE})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/workspaces/{workspace_id}",
+        "default role",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.default_role_changed",
+            &ana_u,
+            aw,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/workspace_roles/"),
+        Some(json!({"name": "Auditor", "scopes": ["see_flows"]})),
+    )
+    .await;
+    let auditor = id_in(&r.1);
+    let ar = ("workspace_role", Some(auditor.as_str()));
+    a.api(
+        "POST /api/accounts/{account_id}/workspace_roles",
+        "custom role",
+        t,
+        &r,
+        vec![ev("atrium.role.created", &ana_u, ar, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("{base}/workspace_roles/{auditor}"),
+        Some(json!({"description": "Reads"})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/workspace_roles/{id}",
+        "description",
+        t,
+        &r,
+        vec![ev("atrium.role.updated", &ana_u, ar, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{base}/workspace_roles/{auditor}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspace_roles/{id}",
+        "unused",
+        t,
+        &r,
+        vec![ev("atrium.role.deleted", &ana_u, ar, Some(&acme), None)],
+    );
+
+    let ua = format!("{wpath}/user_access");
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{ua}/"),
+        Some(json!({"user_id": bo_id, "workspace_role_id": VIEWER_ROLE})),
+    )
+    .await;
+    let bo_access = id_in(&r.1);
+    a.api(
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/user_access",
+        "one user",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.granted",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{ua}/"),
+        Some(json!({"user_id": bo_id, "workspace_role_id": VIEWER_ROLE})),
+    )
+    .await;
+    // The same role again changes nothing, so nothing is recorded (a 200 all the same).
+    a.check(
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/user_access",
+        "unchanged role",
+        t,
+        r.0,
+        true,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{ua}/{bo_access}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/user_access/{id}",
+        "one user",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.revoked",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+
+    // Bots: created, renamed, rotated, shared by another bot's key, deleted.
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/bots/"),
+        Some(json!({"name": "api-bot"})),
+    )
+    .await;
+    let api_bot = id_in(&r.1);
+    let br = ("service_account", Some(api_bot.as_str()));
+    let bot_key1 = newest_key_of_sa(&app, &api_bot);
+    a.api(
+        "POST /api/accounts/{account_id}/bots",
+        "with its first key",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.service_account.created",
+                &ana_u,
+                br,
+                Some(&acme),
+                None,
+            ),
+            ev(
+                "atrium.api_key.created",
+                &ana_u,
+                ("api_key", Some(&bot_key1)),
+                Some(&acme),
+                None,
+            ),
+        ],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("{base}/bots/{api_bot}"),
+        Some(json!({"name": "api-bot-2"})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/bots/{id}",
+        "rename",
+        t,
+        &r,
+        vec![ev(
+            "atrium.service_account.renamed",
+            &ana_u,
+            br,
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PATCH,
+        &format!("{base}/bots/{api_bot}"),
+        Some(json!({"name": " "})),
+    )
+    .await;
+    a.api(
+        "PATCH /api/accounts/{account_id}/bots/{id}",
+        "blank name",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/bots/{api_bot}/rotate_api_key"),
+        Some(json!({})),
+    )
+    .await;
+    let bot_key2 = newest_key_of_sa(&app, &api_bot);
+    a.api(
+        "POST /api/accounts/{account_id}/bots/{id}/rotate_api_key",
+        "old key stops now",
+        t,
+        &r,
+        vec![ev(
+            "atrium.api_key.rotated",
+            &ana_u,
+            ("api_key", Some(&bot_key2)),
+            Some(&acme),
+            None,
+        )],
+    );
+    // A service account that manages the workspace's service accounts shares api-bot.
+    let (ops_bot, ops_key) = bot(&app, &acme, "ops-bot");
+    grant_bot(&app, &api_ws, &ops_bot, OWNER_ROLE);
+    let ops_b = Who::Bot(ops_bot.clone());
+    let ba = format!("{wpath}/bot_access");
+    let t = a.mark();
+    let r = api(
+        &app,
+        &ops_key,
+        Method::POST,
+        &format!("{ba}/"),
+        Some(json!({"bot_id": api_bot, "workspace_role_id": VIEWER_ROLE})),
+    )
+    .await;
+    let bot_access = id_in(&r.1);
+    a.api(
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access",
+        "by a service account",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.granted",
+            &ops_b,
+            br,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &ops_key,
+        Method::DELETE,
+        &format!("{ba}/{bot_access}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/{id}",
+        "by a service account",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace_access.revoked",
+            &ops_b,
+            br,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let api_bot_keys = keys_of_sa(&app, &api_bot);
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{base}/bots/{api_bot}"),
+        None,
+    )
+    .await;
+    let mut want = vec![ev(
+        "atrium.service_account.deleted",
+        &ana_u,
+        br,
+        Some(&acme),
+        None,
+    )];
+    for k in &api_bot_keys {
+        want.push(ev(
+            "atrium.api_key.deleted",
+            &ana_u,
+            ("api_key", Some(k)),
+            Some(&acme),
+            None,
+        ));
+    }
+    a.api(
+        "DELETE /api/accounts/{account_id}/bots/{id}",
+        "with its key",
+        t,
+        &r,
+        want,
+    );
+
+    // Transfer through the API, then delete it in its new account.
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{wpath}/transfer"),
+        Some(json!({"to_account_id": beta})),
+    )
+    .await;
+    a.api(
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/transfer",
+        "to an account Ana owns",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.workspace.transferred",
+                &ana_u,
+                aw,
+                Some(&acme),
+                Some(&api_ws),
+            ),
+            ev(
+                "atrium.workspace.transferred",
+                &ana_u,
+                aw,
+                Some(&beta),
+                Some(&api_ws),
+            ),
+        ],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("/api/accounts/{beta}/workspaces/{api_ws}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}",
+        "typed by the caller",
+        t,
+        &r,
+        vec![ev(
+            "atrium.workspace.deleted",
+            &ana_u,
+            aw,
+            Some(&beta),
+            Some(&api_ws),
+        )],
+    );
+
+    // ----- every covered route was exercised, and only catalogued names were recorded -----
+    for route in COVERED {
+        if !a.exercised.contains(*route) {
+            a.failures
+                .push(format!("{route} is in COVERED but no scenario drove it"));
+        }
+    }
+    let failures = std::mem::take(&mut a.failures);
+    assert!(
+        failures.is_empty(),
+        "\n{} problem(s):\n{}\n",
+        failures.len(),
+        failures.join("\n")
+    );
+    recorded_actions_are_in_the_catalog(&app);
+}
+
+/// Every action name in `audit_events` (after all the scenarios above) is one the audit
+/// log's catalog knows, so the log page can name and filter it.
+fn recorded_actions_are_in_the_catalog(app: &TestApp) {
+    let names = texts(app, "SELECT DISTINCT action AS v FROM audit_events");
+    assert!(
+        names.len() > 30,
+        "the scenarios recorded many kinds: {names:?}"
+    );
+    let unknown: Vec<_> = names
+        .iter()
+        .filter(|n| atrium::audit::catalog::find(n).is_none())
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "not in audit::catalog::ACTIONS: {unknown:?}"
+    );
+}
