@@ -20,29 +20,33 @@ pub fn seed(
     n: usize,
 ) {
     use atrium::audit::{Actor, Event, Resource, record};
+    use diesel::Connection;
     let mut c = app.conn();
-    for i in 0..n {
-        record(
-            &mut c,
-            Event {
-                action,
-                actor: Actor::User {
-                    id: actor.0.into(),
-                    name: actor.1.into(),
+    c.transaction::<_, diesel::result::Error, _>(|c| {
+        for i in 0..n {
+            record(
+                c,
+                Event {
+                    action,
+                    actor: Actor::User {
+                        id: actor.0.into(),
+                        name: actor.1.into(),
+                    },
+                    resource: Resource {
+                        kind: "user",
+                        id: Some(format!("00000000-0000-4000-8000-{i:012}")),
+                        name: format!("target{i}"),
+                    },
+                    account_id: Some(account.into()),
+                    workspace_id: ws.map(str::to_string),
+                    ip: Some("192.0.2.7".into()),
+                    payload: json!({"from": "Viewer", "to": "Developer", "n": i}),
                 },
-                resource: Resource {
-                    kind: "user",
-                    id: Some(format!("00000000-0000-4000-8000-{i:012}")),
-                    name: format!("target{i}"),
-                },
-                account_id: Some(account.into()),
-                workspace_id: ws.map(str::to_string),
-                ip: Some("192.0.2.7".into()),
-                payload: json!({"from": "Viewer", "to": "Developer", "n": i}),
-            },
-        )
-        .expect("record");
-    }
+            )?;
+        }
+        Ok(())
+    })
+    .expect("record");
 }
 
 /// The text of an HTML page with askama's escapes undone.

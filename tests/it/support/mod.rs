@@ -243,6 +243,9 @@ impl Client {
         let inner = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
+            // Drop idle connections before the server's 5 s keep-alive closes them, so a
+            // request after a long pause never races the close (IncompleteMessage).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("http client");
         Client {
