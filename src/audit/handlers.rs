@@ -302,6 +302,27 @@ fn names_of(list: &[(String, String)]) -> Names {
     }
 }
 
+/// The account's workspaces and, when the form is valid, what `then` makes of its filter
+/// (one pooled connection for both).
+async fn load<T: Send + 'static>(
+    ctx: &AccountCtx,
+    form: &FilterForm,
+    tz: Tz,
+    then: impl FnOnce(&mut DbConn, &str, &Filter) -> Result<T, AppError> + Send + 'static,
+) -> Result<(Vec<(String, String)>, Result<T, FieldErrors>), AppError> {
+    let account_id = ctx.account.id.clone();
+    let form = form.clone();
+    db(&ctx.auth.pool, move |c| {
+        let list = workspace_names(c, &account_id)?;
+        let outcome = match parse_filter(c, &account_id, &form, tz)? {
+            Ok(f) => Ok(then(c, &account_id, &f)?),
+            Err(e) => Err(e),
+        };
+        Ok((list, outcome))
+    })
+    .await
+}
+
 async fn index(
     req: HttpRequest,
     ctx: AccountCtx,
@@ -310,15 +331,9 @@ async fn index(
     ctx.require_to_see(AccountPerm::ReadAuditEvent)?;
     let form = form.into_inner();
     let tz = viewer_zone(&req);
-    let account_id = ctx.account.id.clone();
-    let form2 = form.clone();
-    let (list, outcome) = db(&ctx.auth.pool, move |c| {
-        let list = workspace_names(c, &account_id)?;
-        let outcome = match parse_filter(c, &account_id, &form2, tz)? {
-            Ok(f) => Ok(query::page(c, &account_id, &f, form2.cursor(), PAGE_SIZE)?),
-            Err(e) => Err(e),
-        };
-        Ok((list, outcome))
+    let cursor = form.cursor();
+    let (list, outcome) = load(&ctx, &form, tz, move |c, account_id, f| {
+        Ok(query::page(c, account_id, f, cursor, PAGE_SIZE)?)
     })
     .await?;
     let names = names_of(&list);
@@ -509,12 +524,7 @@ async fn export(
         }
     };
     let tz = viewer_zone(&req);
-    let account_id = ctx.account.id.clone();
-    let (list, filter) = db(&ctx.auth.pool, move |c| {
-        let list = workspace_names(c, &account_id)?;
-        Ok((list, parse_filter(c, &account_id, &form, tz)?))
-    })
-    .await?;
+    let (list, filter) = load(&ctx, &form, tz, |_, _, f| Ok(f.clone())).await?;
     let filter = match filter {
         Ok(f) => f,
         Err(errors) => {

@@ -40,44 +40,50 @@ pub fn sweep(c: &mut DbConn, now: NaiveDateTime, batch: i64) -> QueryResult<usiz
         if oldest.is_none_or(|t| t >= cutoff) {
             continue;
         }
-        loop {
-            let n = write_tx(c, |c| {
-                let old: Vec<i64> = audit_events::table
-                    .filter(audit_events::account_id.eq(&account_id))
-                    .filter(audit_events::occurred_at.lt(cutoff))
-                    .order(audit_events::id.asc())
-                    .select(audit_events::id)
-                    .limit(batch)
-                    .load(c)?;
-                diesel::delete(audit_events::table.filter(audit_events::id.eq_any(old))).execute(c)
-            })?;
-            deleted += n;
-            if (n as i64) < batch {
-                break;
-            }
-        }
-    }
-    let cutoff = now - TimeDelta::days(i64::from(DEFAULT_DAYS));
-    loop {
-        let n = write_tx(c, |c| {
-            let live = accounts::table.select(accounts::id.nullable());
-            let old: Vec<i64> = audit_events::table
+        deleted += in_batches(c, batch, |c| {
+            audit_events::table
+                .filter(audit_events::account_id.eq(&account_id))
                 .filter(audit_events::occurred_at.lt(cutoff))
-                .filter(
-                    audit_events::account_id
-                        .is_null()
-                        .or(audit_events::account_id.ne_all(live)),
-                )
-                .order(audit_events::occurred_at.asc())
+                .order(audit_events::id.asc())
                 .select(audit_events::id)
                 .limit(batch)
-                .load(c)?;
-            diesel::delete(audit_events::table.filter(audit_events::id.eq_any(old))).execute(c)
+                .load(c)
+        })?;
+    }
+    let cutoff = now - TimeDelta::days(i64::from(DEFAULT_DAYS));
+    deleted += in_batches(c, batch, |c| {
+        let live = accounts::table.select(accounts::id.nullable());
+        audit_events::table
+            .filter(audit_events::occurred_at.lt(cutoff))
+            .filter(
+                audit_events::account_id
+                    .is_null()
+                    .or(audit_events::account_id.ne_all(live)),
+            )
+            .order(audit_events::occurred_at.asc())
+            .select(audit_events::id)
+            .limit(batch)
+            .load(c)
+    })?;
+    Ok(deleted)
+}
+
+/// Deletes the rows `pick` names, `batch` at a time, each batch in its own transaction,
+/// until a batch comes back short.
+fn in_batches(
+    c: &mut DbConn,
+    batch: i64,
+    pick: impl Fn(&mut DbConn) -> QueryResult<Vec<i64>>,
+) -> QueryResult<usize> {
+    let mut deleted = 0;
+    loop {
+        let n = write_tx(c, |c| {
+            let ids = pick(c)?;
+            diesel::delete(audit_events::table.filter(audit_events::id.eq_any(ids))).execute(c)
         })?;
         deleted += n;
         if (n as i64) < batch {
-            break;
+            return Ok(deleted);
         }
     }
-    Ok(deleted)
 }
