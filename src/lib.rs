@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod roles;
+pub mod seed;
 pub mod service_accounts;
 pub mod settings;
 pub mod transfers;

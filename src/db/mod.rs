@@ -92,6 +92,7 @@ impl Manager {
     fn establish_raw(&self) -> Result<DbConn, DbError> {
         match self.backend {
             Backend::Sqlite => {
+                sqlite_process_config();
                 let mut conn = diesel::SqliteConnection::establish(&self.target)?;
                 conn.batch_execute(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
@@ -104,6 +105,24 @@ impl Manager {
             }
         }
     }
+}
+
+/// Once per process, before SQLite initializes: no memory-usage statistics. With them on
+/// (the bundled library's default) every allocation inside SQLite takes one global mutex,
+/// which all pooled connections contend for under load (seen in `perf` as futex waits
+/// around `sqlite3MemSize`). Atrium never reads those statistics.
+fn sqlite_process_config() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` is called before any connection is opened by this
+        // process (the first `establish` comes here first); afterwards SQLite would answer
+        // SQLITE_MISUSE and change nothing, which is harmless.
+        let rc =
+            unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!("sqlite3_config(MEMSTATUS, 0) answered {rc}");
+        }
+    });
 }
 
 impl ManageConnection for Manager {

@@ -81,7 +81,15 @@ pub fn page(
         }
         query
     };
-    let total: i64 = base().count().get_result(conn)?;
+    // Unfiltered, the count needs no user rows: it reads the membership index only.
+    let total: i64 = if filtered {
+        base().count().get_result(conn)?
+    } else {
+        account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id))
+            .count()
+            .get_result(conn)?
+    };
     let offset = (page.max(1) - 1) * PAGE_SIZE;
     let rows: Vec<RawRow> = base()
         .order((users::handle.asc(), users::id.asc()))

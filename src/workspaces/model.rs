@@ -501,6 +501,48 @@ pub fn user_access_by_id(
     Ok(row.map(to_access))
 }
 
+/// Up to `limit` users with an own role on the workspace whose handle sorts after `after`
+/// (keyset paging: the cost does not grow with the page number), by handle.
+pub fn user_accesses_page(
+    conn: &mut DbConn,
+    workspace_id: &str,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<UserAccess>> {
+    use crate::db::schema::users;
+    let rows: Vec<AccessRow> = workspace_access::table
+        .inner_join(users::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .filter(users::handle.gt(after))
+        .order(users::handle.asc())
+        .limit(limit)
+        .select((
+            workspace_access::id,
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            workspace_roles::id,
+            workspace_roles::name,
+            workspace_access::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(to_access).collect())
+}
+
+/// Members of the account, counted up to `cap` (so the answer costs at most `cap` index
+/// entries, whatever the size of the account).
+pub fn count_members_capped(conn: &mut DbConn, account_id: &str, cap: i64) -> QueryResult<i64> {
+    let ids: Vec<String> = account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .select(account_memberships::user_id)
+        .limit(cap)
+        .load(conn)?;
+    Ok(ids.len() as i64)
+}
+
 /// Account members without an own role on the workspace (candidates to add), by handle.
 pub fn members_without_access(
     conn: &mut DbConn,
@@ -519,6 +561,23 @@ pub fn members_without_access(
         .limit(500)
         .select((users::id, users::handle))
         .load(conn)
+}
+
+/// The member of the account whose handle or e-mail is `who` (case-insensitively).
+pub fn member_by_handle_or_email(
+    conn: &mut DbConn,
+    account_id: &str,
+    who: &str,
+) -> QueryResult<Option<String>> {
+    use crate::db::schema::users;
+    let who = who.trim().to_lowercase();
+    account_memberships::table
+        .inner_join(users::table)
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(users::handle.eq(&who).or(users::email_normalized.eq(&who)))
+        .select(users::id)
+        .first(conn)
+        .optional()
 }
 
 /// Gives the user `role_id` on the workspace (insert or update).

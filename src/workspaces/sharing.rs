@@ -47,11 +47,26 @@ struct PanelPage {
     csrf: String,
     can_manage: bool,
     rows: Vec<UserAccess>,
+    /// Users with a role here (all pages).
+    total: i64,
+    /// `?after=` for the next page, when there is one.
+    next: Option<String>,
+    /// This page starts after the first one.
+    paged: bool,
     roles: Vec<WorkspaceRole>,
-    candidates: Vec<(String, String)>,
+    /// The account members to pick from, when the account is small enough for a list;
+    /// `None`: a field for a handle or an e-mail address instead.
+    candidates: Option<Vec<(String, String)>>,
+    /// The pick list is empty: everyone already has a role here.
+    nobody_to_add: bool,
     error: Option<String>,
     notice: Option<String>,
 }
+
+/// Rows of the members panel per page.
+pub const PANEL_PAGE: i64 = 50;
+/// Up to this many account members, "Add a member" offers a list; above, a field.
+pub const PICK_LIST_MAX: i64 = 200;
 
 #[derive(Template)]
 #[template(path = "workspaces/_member_row.html")]
@@ -79,31 +94,60 @@ fn grantable(ctx: &WorkspaceCtx, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole
     workspaces::grantable(&ctx.scopes, roles)
 }
 
+#[derive(Deserialize, Default)]
+struct PanelQuery {
+    /// Handle of the last row of the previous page.
+    #[serde(default)]
+    after: String,
+}
+
 async fn show(
     ctx: WorkspaceCtx,
+    after: String,
     error: Option<String>,
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;
     let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
-    let (rows, roles, candidates) = db(&ctx.auth.pool, move |c| {
-        Ok((
-            workspaces::user_accesses(c, &wid)?,
-            workspaces::roles_for_account(c, &aid)?,
-            workspaces::members_without_access(c, &aid, &wid)?,
-        ))
+    let can_manage = ctx.has("manage_workspace_users");
+    let after: String = after.chars().take(100).collect();
+    let a2 = after.clone();
+    // Every statement here is bounded: one page of rows (keyset), a count of index entries,
+    // and the pick list only for accounts small enough to list.
+    let (mut rows, total, roles, candidates) = db(&ctx.auth.pool, move |c| {
+        let rows = workspaces::user_accesses_page(c, &wid, &a2, PANEL_PAGE + 1)?;
+        let total = workspaces::count_user_accesses(c, &wid)?;
+        let roles = workspaces::roles_for_account(c, &aid)?;
+        let candidates = if can_manage
+            && workspaces::count_members_capped(c, &aid, PICK_LIST_MAX + 1)? <= PICK_LIST_MAX
+        {
+            Some(workspaces::members_without_access(c, &aid, &wid)?)
+        } else {
+            None
+        };
+        Ok((rows, total, roles, candidates))
     })
     .await?;
+    let next = if rows.len() as i64 > PANEL_PAGE {
+        rows.truncate(PANEL_PAGE as usize);
+        rows.last().map(|r| r.handle.clone())
+    } else {
+        None
+    };
     let roles = grantable(&ctx, roles);
     render(
         status,
         &PanelPage {
             base: base(&ctx),
             csrf: ctx.auth.shell.csrf.clone(),
-            can_manage: ctx.has("manage_workspace_users"),
+            can_manage,
             rows,
+            total,
+            next,
+            paged: !after.is_empty(),
             roles,
+            nobody_to_add: candidates.as_ref().is_some_and(Vec::is_empty),
             candidates,
             error,
             notice,
@@ -112,14 +156,18 @@ async fn show(
     )
 }
 
-async fn panel(ctx: WorkspaceCtx) -> Result<HttpResponse, AppError> {
-    show(ctx, None, None, StatusCode::OK).await
+async fn panel(ctx: WorkspaceCtx, query: web::Query<PanelQuery>) -> Result<HttpResponse, AppError> {
+    show(ctx, query.into_inner().after, None, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
 struct AddForm {
+    /// From the pick list (small accounts).
     #[serde(default)]
     user_id: String,
+    /// Typed handle or e-mail address (large accounts).
+    #[serde(default)]
+    member: String,
     #[serde(default)]
     role_id: String,
 }
@@ -224,8 +272,20 @@ async fn add(
         ctx.auth.user.clone(),
         client_ip(&req),
     );
-    let (uid, rid) = (form.user_id.clone(), form.role_id.clone());
+    let (uid, who, rid) = (
+        form.user_id.clone(),
+        form.member.clone(),
+        form.role_id.clone(),
+    );
     let outcome = db(&ctx.auth.pool, move |c| {
+        let uid = if uid.is_empty() && !who.trim().is_empty() {
+            match workspaces::member_by_handle_or_email(c, &ws.account_id, &who)? {
+                Some(id) => id,
+                None => return Ok(Outcome::Refused(NOT_A_MEMBER)),
+            }
+        } else {
+            uid
+        };
         grant_tx(c, scopes, &ws, &actor, &uid, &rid, ip)
     })
     .await?;
@@ -234,6 +294,7 @@ async fn add(
         Outcome::Refused(why) => {
             show(
                 ctx,
+                String::new(),
                 Some(why.into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -285,6 +346,7 @@ async fn change(
             Outcome::Refused(why) => {
                 show(
                     ctx,
+                    String::new(),
                     Some(why.into()),
                     None,
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -351,6 +413,7 @@ async fn remove(
         Some(why) => {
             show(
                 ctx,
+                String::new(),
                 Some(why.into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -360,7 +423,16 @@ async fn remove(
         None if is_htmx(&req) => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body("")),
-        None => show(ctx, None, Some("Access removed.".into()), StatusCode::OK).await,
+        None => {
+            show(
+                ctx,
+                String::new(),
+                None,
+                Some("Access removed.".into()),
+                StatusCode::OK,
+            )
+            .await
+        }
     }
 }
 
@@ -428,6 +500,7 @@ async fn invite(
         Err(msg) => {
             return show(
                 ctx,
+                String::new(),
                 Some(msg.into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -478,11 +551,12 @@ async fn invite(
             } else {
                 format!("Invitation sent to {}.", email.as_str())
             };
-            show(ctx, None, Some(msg), StatusCode::OK).await
+            show(ctx, String::new(), None, Some(msg), StatusCode::OK).await
         }
         Err(why) => {
             show(
                 ctx,
+                String::new(),
                 Some(why.into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,

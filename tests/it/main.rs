@@ -22,6 +22,7 @@ mod invitations;
 mod mail;
 mod members;
 mod prefect_cli;
+mod query_counts;
 mod roles;
 mod screenshots;
 mod service_accounts;
