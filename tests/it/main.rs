@@ -18,6 +18,7 @@ mod browser_members;
 mod browser_service_accounts;
 mod browser_transfers;
 mod browser_workspaces;
+mod invariants;
 mod invitations;
 mod mail;
 mod members;
