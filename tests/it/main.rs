@@ -20,6 +20,7 @@ mod browser_transfers;
 mod browser_workspaces;
 mod invariants;
 mod invitations;
+mod limits;
 mod mail;
 mod members;
 mod prefect_cli;
