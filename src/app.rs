@@ -19,7 +19,7 @@ use crate::authn::csrf::{self, PublicOrigin};
 use crate::authn::session_store::DbSessionStore;
 use crate::db::{self, Pool};
 use crate::settings::Settings;
-use crate::web::{AppError, error::render_error, headers};
+use crate::web::{AppError, error::render_error, headers, limits};
 
 /// Settings plus what was derived from them at start.
 pub struct AppConfig {
@@ -158,13 +158,15 @@ impl Application {
                 .app_data(config.clone())
                 .app_data(pool_data.clone())
                 .app_data(origin.clone())
-                .app_data(web::FormConfig::default().limit(256 * 1024))
+                .app_data(form_config())
+                .app_data(web::PayloadConfig::new(limits::MAX_BODY))
                 .configure(routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound)
                 }))
                 .wrap(from_fn(csrf::guard))
                 .wrap(sessions)
+                .wrap(from_fn(limits::body_limit))
                 .wrap(errors)
                 .wrap(from_fn(cache_and_log))
                 .wrap(headers::security_headers())
@@ -209,6 +211,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Form bodies: at most [`limits::MAX_BODY`]; a larger one (sent without a length, so the
+/// `body_limit` middleware could not refuse it up front) gets the same 413 page.
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limits::MAX_BODY)
+        .error_handler(|err, req| {
+            if let actix_web::error::UrlencodedError::Overflow { .. } = err {
+                actix_web::error::InternalError::from_response(err, limits::too_large(req.path()))
+                    .into()
+            } else {
+                err.into()
+            }
+        })
 }
 
 /// The route table: every domain registers its routes here.

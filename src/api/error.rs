@@ -161,7 +161,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// Unreadable JSON bodies answer 422 like FastAPI, not 400.
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default()
-        .limit(64 * 1024)
+        .limit(crate::web::limits::MAX_BODY)
         .error_handler(|err, _req: &HttpRequest| {
             let msg = match &err {
                 JsonPayloadError::Deserialize(e) => e.to_string(),
@@ -172,7 +172,7 @@ pub fn json_config() -> actix_web::web::JsonConfig {
                 | JsonPayloadError::OverflowKnownLength { .. } => {
                     return actix_web::error::InternalError::from_response(
                         err,
-                        detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+                        crate::web::limits::too_large("/api"),
                     )
                     .into();
                 }

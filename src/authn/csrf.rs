@@ -7,16 +7,16 @@
 use actix_session::SessionExt;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use url::Url;
 
 use super::SESSION_CSRF;
+use crate::web::limits::{MAX_BODY, too_large};
 
 pub const HEADER: &str = "X-CSRF-Token";
 pub const FIELD: &str = "csrf_token";
-const MAX_FORM: usize = 256 * 1024;
 
 /// The configured public origin, for the Origin check.
 #[derive(Clone)]
@@ -117,8 +117,12 @@ pub async fn guard<B: MessageBody>(
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         if is_form {
             let body = match req.extract::<web::Bytes>().await {
-                Ok(b) if b.len() <= MAX_FORM => b,
-                _ => return Ok(forbidden(req, "unreadable form")),
+                Ok(b) if b.len() <= MAX_BODY => b,
+                Ok(_) => return Ok(too_large_response(req)),
+                Err(e) if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Ok(too_large_response(req));
+                }
+                Err(_) => return Ok(forbidden(req, "unreadable form")),
             };
             provided = url::form_urlencoded::parse(&body)
                 .find(|(k, _)| k == FIELD)
@@ -133,6 +137,11 @@ pub async fn guard<B: MessageBody>(
             .map(ServiceResponse::map_into_left_body),
         _ => Ok(forbidden(req, "missing or wrong token")),
     }
+}
+
+fn too_large_response<B>(req: ServiceRequest) -> ServiceResponse<EitherBody<B>> {
+    let resp = too_large(req.path());
+    req.into_response(resp).map_into_right_body()
 }
 
 fn bytes_to_payload(buf: web::Bytes) -> actix_web::dev::Payload {

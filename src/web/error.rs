@@ -108,6 +108,7 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
             "There is nothing here, or you do not have access to it.",
         ),
         405 => ("Not allowed", "That action is not available here."),
+        413 => ("Request too large", super::limits::TOO_LARGE),
         429 => (
             "Too many requests",
             "Slow down a little and try again in a minute.",

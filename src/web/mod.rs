@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod error;
 pub mod headers;
+pub mod limits;
 pub mod shell;
 
 use actix_web::http::StatusCode;

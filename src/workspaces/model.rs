@@ -189,6 +189,14 @@ pub fn count_user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult
         .get_result(conn)
 }
 
+/// The users holding an access to the workspace.
+pub fn users_with_access(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<String>> {
+    workspace_access::table
+        .filter(workspace_access::workspace_id.eq(workspace_id))
+        .select(workspace_access::user_id)
+        .load(conn)
+}
+
 /// Removes the user's accesses to the workspaces of an account (they left or were removed).
 pub fn remove_user_accesses_in_account(
     conn: &mut DbConn,

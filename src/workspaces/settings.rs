@@ -103,14 +103,23 @@ pub fn save_tx(
 }
 
 /// Deletes the workspace in one transaction; accesses, invitations and its data go with it
-/// (foreign keys). Recorded as `atrium.workspace.deleted` in the account's audit log.
+/// (foreign keys), and so do the Collaborators whose last access in the account it held
+/// (a Collaborator exists only through a workspace access, DESIGN §1). Recorded as
+/// `atrium.workspace.deleted` in the account's audit log.
 pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Result<(), AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
         let (accesses, bot_accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
+        let holders = workspaces::users_with_access(c, &ws.id)?;
         if workspaces::delete(c, &ws.account_id, &ws.id)? == 0 {
             // A concurrent transfer or delete got there first.
             return Err(AppError::NotFound);
+        }
+        let mut collaborators_removed = 0;
+        for user_id in &holders {
+            if workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)? {
+                collaborators_removed += 1;
+            }
         }
         audit::record(
             c,
@@ -125,7 +134,7 @@ pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Re
                 account_id: Some(ws.account_id.clone()),
                 workspace_id: Some(ws.id.clone()),
                 ip: Some(ip),
-                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations }),
+                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed }),
             },
         )?;
         Ok(())

@@ -35,7 +35,7 @@ async fn api_read_account_answers_members_and_hides_it_from_others() {
     let r = get(&app, &eve, &path).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.detail(), "Not found");
-    let col = member(&app, &o.account, "col", "collaborator").await;
+    let col = crate::api_support::collaborator(&app, &o.account, "col").await;
     assert_eq!(get(&app, &col, &path).await.status, StatusCode::NOT_FOUND);
     for p in [
         format!("/api/accounts/{UNKNOWN}"),
@@ -139,7 +139,7 @@ async fn api_memberships_filter_lists_users_and_service_accounts_with_filters() 
     .expect_422("body.account_memberships.user_id.any_");
 
     // A Collaborator or a stranger: 404.
-    let col = member(&app, &o.account, "col", "collaborator").await;
+    let col = crate::api_support::collaborator(&app, &o.account, "col").await;
     assert_eq!(
         post(&app, &col, &path, json!({})).await.status,
         StatusCode::NOT_FOUND

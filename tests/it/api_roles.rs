@@ -235,7 +235,7 @@ async fn api_read_and_filter_workspace_roles_list_builtin_and_the_accounts_own()
         get(&app, &eve, &one(&auditor)).await.status,
         StatusCode::NOT_FOUND
     );
-    let col = member(&app, &o.account, "col", "collaborator").await;
+    let col = crate::api_support::collaborator(&app, &o.account, "col").await;
     assert_eq!(
         post(&app, &col, &filter, json!({})).await.status,
         StatusCode::NOT_FOUND

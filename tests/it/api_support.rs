@@ -221,6 +221,30 @@ pub async fn member(app: &TestApp, account: &str, handle: &str, role: &str) -> S
     user_key(app, handle)
 }
 
+/// Signs up `handle` as a Collaborator of the account. A Collaborator exists only with a
+/// workspace access (DESIGN §1), so they get Viewer on a workspace of their own,
+/// `<handle>-space`, made for them.
+pub async fn collaborator(app: &TestApp, account: &str, handle: &str) -> String {
+    use diesel::prelude::*;
+    let key = member(app, account, handle, "collaborator").await;
+    let ws = uuid::Uuid::new_v4().to_string();
+    let t = atrium::db::now();
+    diesel::insert_into(atrium::db::schema::workspaces::table)
+        .values((
+            atrium::db::schema::workspaces::id.eq(&ws),
+            atrium::db::schema::workspaces::account_id.eq(account),
+            atrium::db::schema::workspaces::name.eq(format!("{handle} space")),
+            atrium::db::schema::workspaces::handle.eq(format!("{handle}-space")),
+            atrium::db::schema::workspaces::description.eq(""),
+            atrium::db::schema::workspaces::created_at.eq(t),
+            atrium::db::schema::workspaces::updated_at.eq(t),
+        ))
+        .execute(&mut app.conn())
+        .expect("collaborator's workspace");
+    grant(app, &ws, handle, VIEWER_ROLE);
+    key
+}
+
 /// The membership id of `handle` in the account.
 pub fn membership_id(app: &TestApp, account: &str, handle: &str) -> String {
     use atrium::db::schema::account_memberships as m;

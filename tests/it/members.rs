@@ -397,6 +397,7 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let mut users = Vec::new();
         let mut members = Vec::new();
+        let mut accounts = Vec::new();
         for i in chunk {
             let id = uuid::Uuid::new_v4();
             users.push(format!(
@@ -406,10 +407,23 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
                 "('{}', '{account_id}', '{id}', 'member', '{t}')",
                 uuid::Uuid::new_v4()
             ));
+            // Everyone has a personal account (as sign-up makes it).
+            let personal = uuid::Uuid::new_v4();
+            accounts.push(format!(
+                "('{personal}', 'personal', 'User {i:05}', 'user{i:05}', '{t}', '{t}')"
+            ));
+            members.push(format!(
+                "('{}', '{personal}', '{id}', 'owner', '{t}')",
+                uuid::Uuid::new_v4()
+            ));
         }
         sql.push_str(&format!(
             "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};",
             users.join(",")
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
+            accounts.join(",")
         ));
         sql.push_str(&format!(
             "INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};",

@@ -462,6 +462,14 @@ async fn deleting_removes_every_dependent_row() {
         );
     }
     assert_eq!(account_of(app, ws), None);
+    // eve was a Collaborator of Acme through this workspace only: she goes with it (a
+    // Collaborator exists only while they have a workspace access, DESIGN §1). The
+    // Members keep their membership.
+    assert_eq!(crate::members::role_in(app, &w.acme, "eve"), None);
+    assert_eq!(
+        crate::members::role_in(app, &w.acme, "bo").as_deref(),
+        Some("member")
+    );
     // Its PREFECT_API_URL answers 404 (JSON) for a key that reached it before.
     let key = crate::api_me::user_key(app, "ana");
     let (status, _) = crate::api_me::api_get(

@@ -516,9 +516,19 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
         let mut users = Vec::new();
         let mut members = Vec::new();
         let mut accesses = Vec::new();
+        let mut accounts = Vec::new();
         for i in chunk {
             let id = uuid::Uuid::new_v4();
             users.push(format!("('{id}', 'u{i:05}@example.com', 'u{i:05}@example.com', 'u{i:05}', 'U', '{i}', 'x', '{t}', '{t}')"));
+            // Everyone has a personal account (as sign-up makes it).
+            let personal = uuid::Uuid::new_v4();
+            accounts.push(format!(
+                "('{personal}', 'personal', 'U {i}', 'u{i:05}', '{t}', '{t}')"
+            ));
+            members.push(format!(
+                "('{}', '{personal}', '{id}', 'owner', '{t}')",
+                uuid::Uuid::new_v4()
+            ));
             members.push(format!(
                 "('{}', '{acct}', '{id}', 'member', '{t}')",
                 uuid::Uuid::new_v4()
@@ -529,6 +539,10 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
             ));
         }
         sql.push_str(&format!("INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};", users.join(",")));
+        sql.push_str(&format!(
+            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
+            accounts.join(",")
+        ));
         sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};", members.join(",")));
         sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at) VALUES {};", accesses.join(",")));
     }
@@ -643,6 +657,10 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
         add_member(&app, &acct, handle, account_role);
         clients.push((handle, c));
     }
+    // A Collaborator exists through a workspace access: theirs is on a workspace of its own.
+    let space = create_ws(&owner, &acct, "Collab space", "collab-space").await;
+    let space_id = space.split('/').nth(4).expect("id").to_string();
+    grant(&app, &space_id, "collab", VIEWER);
     for (handle, role_id) in ROLE_IDS {
         let c = app
             .signup(&format!("{handle}@example.com"), handle, PW)
@@ -748,7 +766,7 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
     }
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM workspaces"),
-        2,
+        3,
         "nothing deleted"
     );
     // A Member with no own role on "Other" reaches it through its default role (Viewer):

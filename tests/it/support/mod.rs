@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod invariants;
 pub mod reference;
 pub mod smtp;
 
@@ -85,14 +86,42 @@ pub struct TestApp {
     pub settings: Settings,
     pub queries: atrium::db::QueryCounter,
     handle: actix_web::dev::ServerHandle,
+    /// Run the invariant checker when the test ends (see [`TestApp::skip_invariants`]).
+    check_invariants: std::sync::atomic::AtomicBool,
+    // Dropped after `Drop::drop` has run, so the checker still sees the database.
     _db: TestDb,
     pub dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Every test ends with the invariant checker (SECURITY.md §3.1), on the database
+        // the test leaves behind. A test that already failed reports its own failure.
+        let check = self
+            .check_invariants
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let found = if check && !std::thread::panicking() {
+            self.invariant_violations()
+        } else {
+            Vec::new()
+        };
         // `stop` sends the command at once; the returned future only waits for it.
         drop(self.handle.stop(false));
+        const SHOWN: usize = 20;
+        let more = match found.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!("\n  … and {n} more"),
+        };
+        assert!(
+            found.is_empty(),
+            "the data breaks Atrium's invariants at the end of this test:\n  {}{more}\n",
+            found
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
     }
 }
 
@@ -136,6 +165,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         settings,
         queries,
         handle,
+        check_invariants: std::sync::atomic::AtomicBool::new(true),
         _db: db,
         dir,
     }
@@ -149,6 +179,21 @@ impl TestApp {
     /// A second, independent browser-like client (its own cookies).
     pub fn new_client(&self) -> Client {
         Client::new(&self.base)
+    }
+
+    /// What the invariant checker finds now (empty when the data is sound).
+    pub fn invariant_violations(&self) -> Vec<String> {
+        match self.pool.get() {
+            Ok(mut c) => invariants::check(&mut c),
+            Err(e) => vec![format!("no connection for the invariant checker: {e}")],
+        }
+    }
+
+    /// For a test that breaks the data on purpose: do not run the invariant checker when
+    /// it ends. Say why at the call.
+    pub fn skip_invariants(&self) {
+        self.check_invariants
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn conn(&self) -> atrium::db::PooledConn {

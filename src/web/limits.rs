@@ -1,0 +1,51 @@
+//! Request size limits: every form and JSON body is at most [`MAX_BODY`] bytes. A request
+//! that declares more (`Content-Length`) is answered 413 before the session is loaded or
+//! the body read; a body that turns out larger while it is read (chunked) is stopped by
+//! the extractors' limits, set from the same constant. Nothing of a refused request is
+//! stored.
+
+use actix_web::HttpResponse;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+
+/// The largest request body Atrium reads: forms (pages) and JSON (`/api`).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What a refused page request says (shown on the error page).
+pub const TOO_LARGE: &str =
+    "The request is larger than Atrium accepts (64 KiB). Shorten what you entered and try again.";
+
+/// The 413 answer: `{"detail": …}` under `/api`, a short text for pages (which the error
+/// page handler turns into the error page).
+pub fn too_large(path: &str) -> HttpResponse {
+    if path == "/api" || path.starts_with("/api/") {
+        HttpResponse::PayloadTooLarge().json(serde_json::json!({
+            "detail": "Request body too large (at most 64 KiB)"
+        }))
+    } else {
+        HttpResponse::PayloadTooLarge()
+            .content_type("text/plain; charset=utf-8")
+            .body(TOO_LARGE)
+    }
+}
+
+/// Middleware: 413 for a request whose declared length is above [`MAX_BODY`].
+pub async fn body_limit<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        let resp = too_large(req.path());
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}

@@ -1,0 +1,312 @@
+//! The invariant checker itself (SECURITY.md §3.1; `support/invariants.rs`): it finds
+//! nothing in data the application wrote, and it reports each kind of damage when the
+//! data is broken on purpose. Every other test runs it when it ends.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use reqwest::StatusCode;
+
+use crate::api_support::{VIEWER_ROLE, bot, grant, grant_bot};
+use crate::members::{PW, add_member, create_org, user_id};
+use crate::support::invariants;
+use crate::support::{TestApp, spawn_app};
+use crate::workspaces::create_ws;
+
+/// The id of the workspace a dashboard path names.
+fn ws_of(dashboard: &str) -> String {
+    dashboard
+        .split('/')
+        .nth(4)
+        .expect("workspace id")
+        .to_string()
+}
+
+fn text(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(&mut app.conn())
+        .expect("text query")
+        .t
+}
+
+struct World {
+    acme: String,
+    personal: String,
+    prod: String,
+    elsewhere: String,
+    col: String,
+    sa: String,
+    invitation: String,
+}
+
+/// Ana owns `acme` (workspace `prod`); Bo is a Member; Col is a Collaborator with Viewer on
+/// `prod`; a service account has Viewer on `prod`; bob@example.com is invited. Ana's
+/// personal account has a workspace `side`.
+async fn world(app: &TestApp) -> World {
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    app.signup("bo@example.com", "bo", PW).await;
+    app.signup("col@example.com", "col", PW).await;
+    let acme = create_org(&ana, "Acme", "acme").await;
+    let prod = ws_of(&create_ws(&ana, &acme, "Prod", "prod").await);
+    let personal = text(app, "SELECT id AS t FROM accounts WHERE handle = 'ana'");
+    let elsewhere = ws_of(&create_ws(&ana, &personal, "Side", "side").await);
+    add_member(app, &acme, "bo", "member");
+    add_member(app, &acme, "col", "collaborator");
+    grant(app, &prod, "col", VIEWER_ROLE);
+    let (sa, _key) = bot(app, &acme, "deployer");
+    grant_bot(app, &prod, &sa, VIEWER_ROLE);
+    let r = ana
+        .post_form(
+            &format!("/account/{acme}/invitations"),
+            &[("emails", "bob@example.com"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "invite: {}", r.text);
+    let invitation = text(
+        app,
+        "SELECT id AS t FROM invitations WHERE email_normalized = 'bob@example.com'",
+    );
+    World {
+        acme,
+        personal,
+        prod,
+        elsewhere,
+        col: user_id(app, "col"),
+        sa,
+        invitation,
+    }
+}
+
+/// Breaks the data with `sql` inside a transaction (foreign keys not enforced in it), runs
+/// the checker there, and rolls back; returns what the checker found.
+fn found_after(app: &TestApp, sql: &str) -> Vec<String> {
+    let mut pooled = app.conn();
+    let conn: &mut atrium::db::DbConn = &mut pooled;
+    let mut found = Vec::new();
+    let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        match c {
+            atrium::db::DbConn::Sqlite(_) => c.batch_execute("PRAGMA defer_foreign_keys = ON")?,
+            atrium::db::DbConn::Postgres(_) => {
+                c.batch_execute("SET LOCAL session_replication_role = replica")?
+            }
+        }
+        c.batch_execute(sql)?;
+        found = invariants::violations(c);
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    found
+}
+
+#[tokio::test]
+async fn the_checker_reports_each_kind_of_broken_data() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    assert_eq!(app.invariant_violations(), Vec::<String>::new());
+
+    let (acme, personal, prod, elsewhere, col, sa, inv) = (
+        &w.acme,
+        &w.personal,
+        &w.prod,
+        &w.elsewhere,
+        &w.col,
+        &w.sa,
+        &w.invitation,
+    );
+    let t = "'2026-01-01 00:00:00'";
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "account without an Owner: organization account acme",
+            format!(
+                "DELETE FROM account_memberships WHERE account_id = '{acme}' AND role = 'owner'"
+            ),
+        ),
+        (
+            "Collaborator without a workspace access in the account",
+            format!("DELETE FROM workspace_access WHERE user_id = '{col}'"),
+        ),
+        (
+            "workspace access of a user who is not a member of the workspace's account: prod",
+            format!(
+                "DELETE FROM account_memberships WHERE user_id = '{col}' AND account_id = '{acme}'"
+            ),
+        ),
+        (
+            "workspace access of a service account of another account: prod / deployer",
+            format!("UPDATE service_accounts SET account_id = '{personal}' WHERE id = '{sa}'"),
+        ),
+        (
+            "custom role of another account used in a workspace: access",
+            format!(
+                "INSERT INTO workspace_roles (id, account_id, builtin, name, description, scopes,
+                     inherited_role, created_at, updated_at)
+                 VALUES ('r-elsewhere', '{personal}', NULL, 'Mine', '', '[]', 'viewer', {t}, {t});
+                 UPDATE workspace_access SET role_id = 'r-elsewhere' WHERE user_id = '{col}'"
+            ),
+        ),
+        (
+            "custom role of another account used in a workspace: default role of prod",
+            format!(
+                "INSERT INTO workspace_roles (id, account_id, builtin, name, description, scopes,
+                     inherited_role, created_at, updated_at)
+                 VALUES ('r-elsewhere', '{personal}', NULL, 'Mine', '', '[]', 'viewer', {t}, {t});
+                 UPDATE workspaces SET default_role_id = 'r-elsewhere' WHERE id = '{prod}'"
+            ),
+        ),
+        (
+            "workspace role neither built in nor an account's",
+            "UPDATE workspace_roles SET builtin = NULL WHERE name = 'Viewer'".to_string(),
+        ),
+        (
+            "workspace of no account",
+            format!("UPDATE workspaces SET account_id = 'gone' WHERE id = '{prod}'"),
+        ),
+        (
+            "orphan workspaces.account_id -> accounts: gone",
+            format!("UPDATE workspaces SET account_id = 'gone' WHERE id = '{prod}'"),
+        ),
+        (
+            "invitation state inconsistent",
+            format!("UPDATE invitations SET status = 'accepted' WHERE id = '{inv}'"),
+        ),
+        (
+            "invitation state inconsistent",
+            format!(
+                "UPDATE invitations SET responded_at = {t}, accepted_by = '{col}' WHERE id = '{inv}'"
+            ),
+        ),
+        (
+            "invitation role does not match its target",
+            format!("UPDATE invitations SET role = 'collaborator' WHERE id = '{inv}'"),
+        ),
+        (
+            "pending workspace invitation to a workspace of another account",
+            format!(
+                "UPDATE invitations SET workspace_id = '{elsewhere}', role = 'collaborator',
+                     workspace_role_id = '{VIEWER_ROLE}' WHERE id = '{inv}'"
+            ),
+        ),
+        (
+            "invitation without its e-mail",
+            format!("DELETE FROM outbox WHERE ref_id = '{inv}'"),
+        ),
+        (
+            "revoked invitation whose e-mail is still waiting",
+            format!(
+                "UPDATE invitations SET status = 'revoked', responded_at = {t} WHERE id = '{inv}';
+                 UPDATE outbox SET status = 'pending' WHERE ref_id = '{inv}'"
+            ),
+        ),
+        (
+            "invitation with two e-mails waiting",
+            format!(
+                "INSERT INTO outbox (id, kind, ref_id, account_id, to_addr, subject, text_body,
+                     html_body, status, attempts, next_attempt_at, created_at)
+                 VALUES ('o-1', 'invitation', '{inv}', '{acme}', 'bob@example.com', 's', 't',
+                     'h', 'pending', 0, {t}, {t}),
+                        ('o-2', 'invitation', '{inv}', '{acme}', 'bob@example.com', 's', 't',
+                     'h', 'pending', 0, {t}, {t})"
+            ),
+        ),
+        (
+            "service account without a key",
+            format!("DELETE FROM api_keys WHERE service_account_id = '{sa}'"),
+        ),
+        (
+            "API key of a holder that is gone",
+            format!(
+                "UPDATE api_keys SET service_account_id = 'gone' WHERE service_account_id = '{sa}'"
+            ),
+        ),
+        (
+            "API key prefix does not match its holder",
+            format!("UPDATE api_keys SET prefix = 'pnu_' WHERE service_account_id = '{sa}'"),
+        ),
+        (
+            "user without their personal account: bo",
+            "UPDATE accounts SET handle = 'bo-moved' WHERE handle = 'bo'".to_string(),
+        ),
+        (
+            "personal account of no user: bo-moved",
+            "UPDATE accounts SET handle = 'bo-moved' WHERE handle = 'bo'".to_string(),
+        ),
+        (
+            "organization handle taken by a user: acme",
+            "UPDATE users SET handle = 'acme' WHERE handle = 'col'".to_string(),
+        ),
+        (
+            "handle not in lower case: workspace Prod",
+            format!("UPDATE workspaces SET handle = 'Prod' WHERE id = '{prod}'"),
+        ),
+        (
+            "transfer to its own account",
+            format!(
+                "INSERT INTO workspace_transfers (id, workspace_id, workspace_name,
+                     workspace_handle, source_account_id, target_account_id, status,
+                     requested_by_name, created_at, expires_at)
+                 VALUES ('t-1', '{prod}', 'Prod', 'prod', '{acme}', '{acme}', 'pending', 'Ana',
+                     {t}, {t})"
+            ),
+        ),
+        (
+            "audit event whose actor kind and id disagree",
+            "UPDATE audit_events SET actor_id = NULL WHERE actor_kind = 'user'".to_string(),
+        ),
+        (
+            "audit event not named atrium.<resource>.<action>",
+            "UPDATE audit_events SET action = 'created'".to_string(),
+        ),
+        (
+            "audit event of a workspace but of no account",
+            format!("UPDATE audit_events SET account_id = NULL WHERE workspace_id = '{prod}'"),
+        ),
+    ];
+    let mut missed = Vec::new();
+    for (expected, sql) in &cases {
+        let found = found_after(&app, sql);
+        if !found.iter().any(|f| f.starts_with(expected)) {
+            missed.push(format!(
+                "expected `{expected}…` after\n    {sql}\n  found {found:?}"
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "\n{}\n", missed.join("\n"));
+    // The SQLite pragmas are part of the check there.
+    if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
+        let found = found_after(
+            &app,
+            &format!("UPDATE workspace_access SET user_id = 'gone' WHERE user_id = '{col}'"),
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("foreign_key_check: workspace_access row")),
+            "{found:?}"
+        );
+    }
+    // Every change above was rolled back: the data is sound again (and the end-of-test
+    // check runs on it).
+    assert_eq!(app.invariant_violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_test_that_leaves_broken_data_fails_unless_it_opts_out() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acme = create_org(&ana, "Acme", "acme").await;
+    // The last Owner goes, behind the application's back.
+    diesel::sql_query(format!(
+        "DELETE FROM account_memberships WHERE account_id = '{acme}'"
+    ))
+    .execute(&mut app.conn())
+    .expect("delete the owner");
+    assert_eq!(
+        app.invariant_violations(),
+        vec!["account without an Owner: organization account acme".to_string()]
+    );
+    // This test broke the data on purpose: without this line its end-of-test check fails.
+    app.skip_invariants();
+}

@@ -1,0 +1,313 @@
+//! The invariant checker (SECURITY.md §3.1): SQL that must find nothing in a database
+//! Atrium has written, whatever requests it served and in whatever order. Every test
+//! runs it at its end (`TestApp`'s `Drop`), so a change that leaves the data in a state
+//! the design forbids fails the test that made it, on either backend.
+//!
+//! Each check is a query returning one text row per violation (`v`). The checks are the
+//! rules of DESIGN.md §1–§2 that hold by construction; rules that only hold for live rows
+//! of a certain age, or that the design lets drift (a pending transfer request whose
+//! workspace was moved by someone else, the audit rows of a deleted account), are not here.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use atrium::db::DbConn;
+
+/// (name, query): the query lists the rows that break the rule, as text in column `v`.
+pub const CHECKS: &[(&str, &str)] = &[
+    // Accounts and memberships -----------------------------------------------------------
+    (
+        "account without an Owner",
+        "SELECT a.kind || ' account ' || a.handle AS v FROM accounts a
+         WHERE NOT EXISTS (SELECT 1 FROM account_memberships m
+                           WHERE m.account_id = a.id AND m.role = 'owner')",
+    ),
+    (
+        "duplicate membership",
+        "SELECT account_id || ' / ' || user_id AS v FROM account_memberships
+         GROUP BY account_id, user_id HAVING COUNT(*) > 1",
+    ),
+    (
+        "Collaborator without a workspace access in the account",
+        "SELECT a.handle || ' / ' || u.handle AS v FROM account_memberships m
+         JOIN accounts a ON a.id = m.account_id JOIN users u ON u.id = m.user_id
+         WHERE m.role = 'collaborator' AND NOT EXISTS (
+             SELECT 1 FROM workspace_access wa JOIN workspaces w ON w.id = wa.workspace_id
+             WHERE w.account_id = m.account_id AND wa.user_id = m.user_id)",
+    ),
+    (
+        "user without their personal account",
+        "SELECT u.handle AS v FROM users u
+         WHERE NOT EXISTS (SELECT 1 FROM accounts a
+                           WHERE a.kind = 'personal' AND a.handle = u.handle)",
+    ),
+    (
+        "personal account of no user",
+        "SELECT a.handle AS v FROM accounts a
+         WHERE a.kind = 'personal'
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.handle = a.handle)",
+    ),
+    (
+        "organization handle taken by a user",
+        "SELECT a.handle AS v FROM accounts a JOIN users u ON u.handle = a.handle
+         WHERE a.kind = 'organization'",
+    ),
+    (
+        "handle not in lower case",
+        "SELECT 'user ' || handle AS v FROM users WHERE handle <> lower(handle)
+         UNION ALL SELECT 'account ' || handle FROM accounts WHERE handle <> lower(handle)
+         UNION ALL SELECT 'workspace ' || handle FROM workspaces WHERE handle <> lower(handle)",
+    ),
+    // Workspaces and accesses ------------------------------------------------------------
+    (
+        "workspace of no account",
+        "SELECT w.id AS v FROM workspaces w
+         WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = w.account_id)",
+    ),
+    (
+        "duplicate workspace access (user)",
+        "SELECT workspace_id || ' / ' || user_id AS v FROM workspace_access
+         GROUP BY workspace_id, user_id HAVING COUNT(*) > 1",
+    ),
+    (
+        "duplicate workspace access (service account)",
+        "SELECT workspace_id || ' / ' || service_account_id AS v FROM workspace_bot_access
+         GROUP BY workspace_id, service_account_id HAVING COUNT(*) > 1",
+    ),
+    (
+        "workspace access of a user who is not a member of the workspace's account",
+        "SELECT w.handle || ' / ' || u.handle AS v
+         FROM workspace_access wa JOIN workspaces w ON w.id = wa.workspace_id
+         JOIN users u ON u.id = wa.user_id
+         WHERE NOT EXISTS (SELECT 1 FROM account_memberships m
+                           WHERE m.account_id = w.account_id AND m.user_id = wa.user_id)",
+    ),
+    (
+        "workspace access of a service account of another account",
+        "SELECT w.handle || ' / ' || s.name AS v
+         FROM workspace_bot_access b
+         JOIN workspaces w ON w.id = b.workspace_id
+         JOIN service_accounts s ON s.id = b.service_account_id
+         WHERE s.account_id <> w.account_id",
+    ),
+    (
+        "custom role of another account used in a workspace",
+        "SELECT 'access ' || wa.id AS v FROM workspace_access wa
+           JOIN workspaces w ON w.id = wa.workspace_id
+           JOIN workspace_roles r ON r.id = wa.role_id
+          WHERE r.account_id IS NOT NULL AND r.account_id <> w.account_id
+         UNION ALL
+         SELECT 'service account access ' || b.id FROM workspace_bot_access b
+           JOIN workspaces w ON w.id = b.workspace_id
+           JOIN workspace_roles r ON r.id = b.role_id
+          WHERE r.account_id IS NOT NULL AND r.account_id <> w.account_id
+         UNION ALL
+         SELECT 'default role of ' || w.handle FROM workspaces w
+           JOIN workspace_roles r ON r.id = w.default_role_id
+          WHERE r.account_id IS NOT NULL AND r.account_id <> w.account_id
+         UNION ALL
+         SELECT 'pending invitation ' || i.id FROM invitations i
+           JOIN workspace_roles r ON r.id = i.workspace_role_id
+          WHERE i.status = 'pending' AND r.account_id IS NOT NULL
+            AND r.account_id <> i.account_id",
+    ),
+    (
+        "workspace role neither built in nor an account's",
+        "SELECT id AS v FROM workspace_roles
+         WHERE (account_id IS NULL) <> (builtin IS NOT NULL)",
+    ),
+    // Invitations ------------------------------------------------------------------------
+    (
+        "invitation state inconsistent",
+        "SELECT id || ' (' || status || ')' AS v FROM invitations
+         WHERE (status = 'pending' AND (responded_at IS NOT NULL OR accepted_by IS NOT NULL))
+            OR (status <> 'pending' AND responded_at IS NULL)
+            OR (status <> 'accepted' AND accepted_by IS NOT NULL)",
+    ),
+    (
+        "invitation role does not match its target",
+        "SELECT id || ' (' || role || ')' AS v FROM invitations
+         WHERE (workspace_id IS NULL) = (role = 'collaborator')",
+    ),
+    (
+        "pending workspace invitation to a workspace of another account",
+        "SELECT i.id AS v FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
+         WHERE i.status = 'pending' AND w.account_id <> i.account_id",
+    ),
+    (
+        "invitation without its e-mail",
+        "SELECT i.id AS v FROM invitations i
+         WHERE NOT EXISTS (SELECT 1 FROM outbox o
+                           WHERE o.ref_id = i.id AND o.kind = 'invitation')",
+    ),
+    (
+        "invitation with two e-mails waiting",
+        "SELECT ref_id AS v FROM outbox WHERE kind = 'invitation' AND status = 'pending'
+         GROUP BY ref_id HAVING COUNT(*) > 1",
+    ),
+    (
+        "revoked invitation whose e-mail is still waiting",
+        "SELECT i.id AS v FROM invitations i JOIN outbox o ON o.ref_id = i.id
+         WHERE i.status = 'revoked' AND o.kind = 'invitation' AND o.status = 'pending'",
+    ),
+    // Service accounts and API keys ------------------------------------------------------
+    (
+        "API key of a holder that is gone",
+        "SELECT k.id AS v FROM api_keys k
+         WHERE (k.user_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = k.user_id))
+            OR (k.service_account_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM service_accounts s
+                                WHERE s.id = k.service_account_id))",
+    ),
+    (
+        "API key prefix does not match its holder",
+        "SELECT id AS v FROM api_keys
+         WHERE (user_id IS NULL) = (service_account_id IS NULL)
+            OR (prefix = 'pnu_') <> (user_id IS NOT NULL)",
+    ),
+    (
+        "service account without a key",
+        "SELECT s.name AS v FROM service_accounts s
+         WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.service_account_id = s.id)",
+    ),
+    // Transfers and the audit log --------------------------------------------------------
+    (
+        "transfer to its own account",
+        "SELECT id AS v FROM workspace_transfers WHERE source_account_id = target_account_id",
+    ),
+    (
+        "audit event whose actor kind and id disagree",
+        "SELECT event_id AS v FROM audit_events
+         WHERE (actor_kind IN ('user', 'service_account')) <> (actor_id IS NOT NULL)",
+    ),
+    (
+        "audit event not named atrium.<resource>.<action>",
+        "SELECT event_id || ' ' || action AS v FROM audit_events
+         WHERE action NOT LIKE 'atrium.%.%'",
+    ),
+    (
+        "audit event of a workspace but of no account",
+        "SELECT event_id || ' ' || action AS v FROM audit_events
+         WHERE workspace_id IS NOT NULL AND account_id IS NULL",
+    ),
+];
+
+#[derive(QueryableByName)]
+struct V {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+#[derive(QueryableByName)]
+struct Fk {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    child: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    col: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    parent: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pcol: String,
+}
+
+fn rows(conn: &mut DbConn, sql: &str) -> Result<Vec<String>, String> {
+    diesel::sql_query(sql)
+        .load::<V>(conn)
+        .map(|r| r.into_iter().map(|v| v.v).collect())
+        .map_err(|e| format!("query failed: {e}\n{sql}"))
+}
+
+/// Every single-column foreign key of the schema, read from the database itself (so a new
+/// table's keys are checked without editing this file).
+fn foreign_keys(conn: &mut DbConn) -> Result<Vec<Fk>, String> {
+    let sql = match conn {
+        DbConn::Sqlite(_) => {
+            "SELECT m.name AS child, p.\"from\" AS col, p.\"table\" AS parent,
+                    COALESCE(p.\"to\", 'id') AS pcol
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) p
+             WHERE m.type = 'table'"
+        }
+        DbConn::Postgres(_) => {
+            "SELECT c.conrelid::regclass::text AS child, a.attname::text AS col,
+                    c.confrelid::regclass::text AS parent, af.attname::text AS pcol
+             FROM pg_constraint c
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1]
+             WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+               AND array_length(c.conkey, 1) = 1"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Fk>(conn)
+        .map_err(|e| format!("listing foreign keys failed: {e}"))
+}
+
+/// What breaks the invariants, as "check: row" lines; empty when the database is sound.
+/// Runs on the caller's connection (inside its transaction, if any).
+pub fn violations(conn: &mut DbConn) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |name: &str, r: Result<Vec<String>, String>| match r {
+        Ok(rows) => out.extend(rows.into_iter().map(|v| format!("{name}: {v}"))),
+        Err(e) => out.push(format!("{name}: {e}")),
+    };
+    // Clean foreign keys. SQLite enforces them only on connections that ask (all of
+    // Atrium's do); the orphan queries run on both backends, so PostgreSQL is checked the
+    // same way rather than trusted.
+    if matches!(conn, DbConn::Sqlite(_)) {
+        push(
+            "foreign_key_check",
+            rows(
+                conn,
+                "SELECT \"table\" || ' row ' || COALESCE(CAST(rowid AS TEXT), '?') || ' -> '
+                        || parent AS v FROM pragma_foreign_key_check",
+            ),
+        );
+        push(
+            "integrity_check",
+            rows(
+                conn,
+                "SELECT integrity_check AS v FROM pragma_integrity_check
+                 WHERE integrity_check <> 'ok'",
+            ),
+        );
+    }
+    match foreign_keys(conn) {
+        Ok(fks) => {
+            if fks.is_empty() {
+                push("foreign keys", Err("none found in the schema".into()));
+            }
+            for fk in fks {
+                let sql = format!(
+                    "SELECT CAST(c.\"{col}\" AS TEXT) AS v FROM \"{child}\" c
+                     WHERE c.\"{col}\" IS NOT NULL AND NOT EXISTS
+                       (SELECT 1 FROM \"{parent}\" p WHERE p.\"{pcol}\" = c.\"{col}\")",
+                    child = fk.child,
+                    col = fk.col,
+                    parent = fk.parent,
+                    pcol = fk.pcol
+                );
+                let name = format!("orphan {}.{} -> {}", fk.child, fk.col, fk.parent);
+                push(&name, rows(conn, &sql));
+            }
+        }
+        Err(e) => push("foreign keys", Err(e)),
+    }
+    for (name, sql) in CHECKS {
+        push(name, rows(conn, sql));
+    }
+    out
+}
+
+/// Runs [`violations`] in one read-only snapshot (PostgreSQL: REPEATABLE READ), so the
+/// checks see one state even while a background task writes.
+pub fn check(conn: &mut DbConn) -> Vec<String> {
+    let pg = matches!(conn, DbConn::Postgres(_));
+    let r = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        if pg {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        }
+        Ok(violations(c))
+    });
+    r.unwrap_or_else(|e| vec![format!("invariant checker could not run: {e}")])
+}
