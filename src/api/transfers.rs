@@ -98,17 +98,25 @@ fn preview_json(p: &Preview) -> Value {
     Value::Object(out)
 }
 
-/// The caller's checks: `delete:workspace` in the source (403), a user key (service
-/// accounts are never admins), and a target account the caller belongs to (422 otherwise,
-/// without saying whether it exists).
-fn check(ctx: &ApiWorkspace, body: &TransferBody) -> Result<(), ApiError> {
+/// The caller's checks, before the body is read (so a bad body tells nobody that the
+/// workspace exists, nor who may move it): `delete:workspace` in the source (403); then the
+/// body (422), naming a target account the caller belongs to (422 otherwise, without
+/// saying whether it exists).
+fn check(ctx: &ApiWorkspace, raw: &[u8]) -> Result<TransferBody, ApiError> {
     if !ctx.perms.has(AccountPerm::DeleteWorkspace) {
         return Err(ApiError::Forbidden);
     }
+    let body: TransferBody = serde_json::from_slice(raw).map_err(|e| {
+        ApiError::Validation(vec![super::error::FieldError::at(
+            vec!["body".into()],
+            "value_error",
+            e.to_string(),
+        )])
+    })?;
     if uuid::Uuid::parse_str(&body.to_account_id).is_err() {
         return Err(ApiError::field("to_account_id", "Not a valid account id."));
     }
-    Ok(())
+    Ok(body)
 }
 
 fn user_of(ctx: &ApiWorkspace) -> Result<crate::users::model::User, ApiError> {
@@ -152,10 +160,9 @@ fn target_role(
     security(("api_key" = [])))]
 pub async fn validate_transfer(
     ctx: ApiWorkspace,
-    body: web::Json<TransferBody>,
+    raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    check(&ctx, &body)?;
+    let body = check(&ctx, &raw)?;
     let user = user_of(&ctx)?;
     let ws = ctx.workspace.clone();
     let p = db(&ctx.caller.pool, move |c| {
@@ -183,10 +190,9 @@ pub async fn validate_transfer(
 pub async fn transfer(
     ctx: ApiWorkspace,
     cfg: web::Data<crate::app::AppConfig>,
-    body: web::Json<TransferBody>,
+    raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    check(&ctx, &body)?;
+    let body = check(&ctx, &raw)?;
     let user = user_of(&ctx)?;
     let (ws, ip, base) = (ctx.workspace.clone(), ctx.caller.ip.clone(), cfg.base());
     let outcome = db(&ctx.caller.pool, move |c| {

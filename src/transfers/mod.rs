@@ -303,6 +303,10 @@ pub fn execute(
     if !p.is_valid() {
         return Err(TransferError::Invalid(p.problems));
     }
+    // Everyone with an access before the move: afterwards none of them has this workspace in
+    // the source, so a Collaborator of the source whose only access it was stops being one
+    // there, whether they lost the access or keep it as a member of the target.
+    let holders = wsm::users_with_access(c, &ws.id)?;
     let removed_users: Vec<&str> = p
         .users_losing
         .iter()
@@ -341,7 +345,7 @@ pub fn execute(
             .set(workspaces::default_role_id.eq(None::<String>))
             .execute(c)?;
     }
-    for uid in &removed_users {
+    for uid in &holders {
         wsm::drop_collaborator_without_access(c, source_id, uid)?;
     }
     let payload = json!({

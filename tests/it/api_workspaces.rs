@@ -753,3 +753,51 @@ async fn api_openapi_document_lists_every_implemented_path() {
         );
     }
 }
+
+/// The API's transfer endpoints check the key and the caller's rights before they read the
+/// body (they read it with a typed extractor that could answer first): a bad body must not
+/// answer 422 to a caller without a key, a stranger, or someone who may not move the
+/// workspace.
+#[tokio::test]
+async fn api_transfer_checks_the_caller_before_the_body() {
+    let app = spawn_app().await;
+    let o = org(&app).await;
+    let ws = api_ws(&app, &o.ana_key, &o.account, "prod").await;
+    let dev = member(&app, &o.account, "dev", "member").await;
+    grant(&app, &ws, "dev", DEVELOPER_ROLE);
+    app.signup("out@example.com", "out", PW).await;
+    let out = user_key(&app, "out");
+    for what in ["validate_transfer", "transfer"] {
+        let path = format!("/api/accounts/{}/workspaces/{ws}/{what}", o.account);
+        for body in [json!({}), json!({"to_account_id": "not an id"})] {
+            let answer = |key: Option<String>| {
+                let (app, path, body) = (&app, path.clone(), body.clone());
+                async move {
+                    call(app, key.as_deref(), Method::POST, &path, Some(body))
+                        .await
+                        .status
+                }
+            };
+            assert_eq!(
+                answer(None).await,
+                StatusCode::UNAUTHORIZED,
+                "{what} {body}"
+            );
+            assert_eq!(
+                answer(Some(out.clone())).await,
+                StatusCode::NOT_FOUND,
+                "{what}"
+            );
+            assert_eq!(
+                answer(Some(dev.clone())).await,
+                StatusCode::FORBIDDEN,
+                "{what}"
+            );
+            assert_eq!(
+                answer(Some(o.ana_key.clone())).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{what} {body}"
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access_control;
 mod api_accounts;
 mod api_keys;
 mod api_me;

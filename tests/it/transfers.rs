@@ -761,3 +761,36 @@ async fn approval_racing_delete_has_exactly_one_outcome() {
         assert_eq!(status("pending"), 0, "round {round}");
     }
 }
+
+/// A Collaborator of the source who is a member of the target keeps their access when the
+/// workspace moves; if it was their only access in the source, their Collaborator
+/// membership there ends (DESIGN §1), as it does for those who lose the access.
+#[tokio::test]
+async fn a_collaborator_who_keeps_access_in_the_target_leaves_the_source() {
+    let w = world().await;
+    let app = &w.app;
+    add_member(app, &w.beta, "eve", "member");
+    let key = crate::api_me::user_key(app, "ana");
+    let (s, b) = api_post(
+        app,
+        Some(&key),
+        &format!("/api/accounts/{}/workspaces/{}/transfer", w.acme, w.ws),
+        serde_json::json!({ "to_account_id": w.beta, "new_handle": "prod-2" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) AS n FROM workspace_access wa JOIN users u ON u.id = wa.user_id
+             WHERE wa.workspace_id = '{}' AND u.handle = 'eve'",
+            w.ws
+        )),
+        1,
+        "eve, a member of Beta, keeps her access"
+    );
+    assert_eq!(crate::members::role_in(app, &w.acme, "eve"), None);
+    assert_eq!(
+        crate::members::role_in(app, &w.beta, "eve").as_deref(),
+        Some("member")
+    );
+}

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod invariants;
 pub mod reference;
+pub mod routes;
 pub mod smtp;
 
 use std::sync::{Arc, Mutex};
