@@ -31,6 +31,28 @@ type RawRow = (
     Option<chrono::NaiveDateTime>,
 );
 
+/// The columns of a [`RawRow`].
+#[allow(clippy::type_complexity)]
+fn member_columns() -> (
+    users::id,
+    users::handle,
+    users::first_name,
+    users::last_name,
+    users::email,
+    account_memberships::role,
+    users::last_login_at,
+) {
+    (
+        users::id,
+        users::handle,
+        users::first_name,
+        users::last_name,
+        users::email,
+        account_memberships::role,
+        users::last_login_at,
+    )
+}
+
 fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> MemberRow {
     MemberRow {
         user_id,
@@ -95,15 +117,7 @@ pub fn page(
         .order((users::handle.asc(), users::id.asc()))
         .limit(PAGE_SIZE)
         .offset(offset)
-        .select((
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            account_memberships::role,
-            users::last_login_at,
-        ))
+        .select(member_columns())
         .load(conn)?;
     let rows = rows.into_iter().map(to_row).collect();
     Ok((rows, total))
@@ -115,15 +129,7 @@ pub fn row(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<Op
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
         .filter(account_memberships::user_id.eq(user_id))
-        .select((
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            account_memberships::role,
-            users::last_login_at,
-        ))
+        .select(member_columns())
         .first(conn)
         .optional()?;
     Ok(row.map(to_row))

@@ -431,6 +431,33 @@ fn to_access(
     }
 }
 
+/// The columns of an [`AccessRow`], for the queries that join an access with its user and role.
+#[allow(clippy::type_complexity)]
+fn access_columns() -> (
+    workspace_access::id,
+    crate::db::schema::users::id,
+    crate::db::schema::users::handle,
+    crate::db::schema::users::first_name,
+    crate::db::schema::users::last_name,
+    crate::db::schema::users::email,
+    workspace_roles::id,
+    workspace_roles::name,
+    workspace_access::created_at,
+) {
+    use crate::db::schema::users;
+    (
+        workspace_access::id,
+        users::id,
+        users::handle,
+        users::first_name,
+        users::last_name,
+        users::email,
+        workspace_roles::id,
+        workspace_roles::name,
+        workspace_access::created_at,
+    )
+}
+
 /// Users with an own role on the workspace, by handle.
 pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<UserAccess>> {
     use crate::db::schema::users;
@@ -439,17 +466,7 @@ pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<U
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
         .order(users::handle.asc())
-        .select((
-            workspace_access::id,
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            workspace_roles::id,
-            workspace_roles::name,
-            workspace_access::created_at,
-        ))
+        .select(access_columns())
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
 }
@@ -465,17 +482,7 @@ pub fn user_access(
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
         .filter(workspace_access::user_id.eq(user_id))
-        .select((
-            workspace_access::id,
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            workspace_roles::id,
-            workspace_roles::name,
-            workspace_access::created_at,
-        ))
+        .select(access_columns())
         .first(conn)
         .optional()?;
     Ok(row.map(to_access))
@@ -493,17 +500,7 @@ pub fn user_access_by_id(
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
         .filter(workspace_access::id.eq(access_id))
-        .select((
-            workspace_access::id,
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            workspace_roles::id,
-            workspace_roles::name,
-            workspace_access::created_at,
-        ))
+        .select(access_columns())
         .first(conn)
         .optional()?;
     Ok(row.map(to_access))
@@ -525,17 +522,7 @@ pub fn user_accesses_page(
         .filter(users::handle.gt(after))
         .order(users::handle.asc())
         .limit(limit)
-        .select((
-            workspace_access::id,
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-            workspace_roles::id,
-            workspace_roles::name,
-            workspace_access::created_at,
-        ))
+        .select(access_columns())
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
 }
