@@ -564,6 +564,9 @@ pub fn revoke_tx(
     ip: &str,
 ) -> Result<(), AppError> {
     write_tx(c, |c| {
+        // Under the account lock, like acceptance: an invitee accepting at the same moment
+        // then sees either the invitation revoked or themselves already joined.
+        accounts::lock(c, account_id)?;
         let inv = invitations::find(c, iid)?
             .filter(|i| i.account_id == account_id)
             .ok_or(AppError::NotFound)?;
@@ -755,7 +758,8 @@ struct CodeForm {
 }
 
 /// Outcome of accepting.
-enum Accepted {
+#[derive(Debug)]
+pub enum Accepted {
     Joined(String),
     AlreadyMember(String),
     WrongUser,
@@ -770,8 +774,19 @@ fn destination(inv: &Invitation) -> String {
     }
 }
 
-/// Accepts in one transaction: checks again under the account lock, marks the invitation
-/// accepted only if it is still pending, creates the membership.
+/// Accepts invitation `id` with `code` as `user` in one write transaction: checks again
+/// under the account lock, marks the invitation accepted only if it is still pending,
+/// creates the membership.
+pub fn accept_invitation(
+    c: &mut DbConn,
+    id: &str,
+    code: &str,
+    user: &User,
+    ip: &str,
+) -> Result<Accepted, AppError> {
+    write_tx(c, |c| accept_tx(c, id, code, user, ip))
+}
+
 fn accept_tx(
     c: &mut DbConn,
     id: &str,
@@ -796,7 +811,12 @@ fn accept_tx(
         return Ok(Accepted::Problem(p));
     }
     if !invitations::respond(c, &ch.inv.id, "accepted", Some(&user.id))? {
-        return Ok(Accepted::Problem(Unusable::Used));
+        // Answered by someone else since it was read: say how.
+        let problem = match check(c, id, code)?.and_then(|ch| ch.problem) {
+            Some(p) => p,
+            None => Unusable::Used,
+        };
+        return Ok(Accepted::Problem(problem));
     }
     if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
         accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
@@ -831,7 +851,7 @@ async fn accept(
         client_ip(&req),
     );
     let outcome = db(&auth.pool, move |c| {
-        write_tx(c, |c| accept_tx(c, &id2, &code, &user, &ip))
+        accept_invitation(c, &id2, &code, &user, &ip)
     })
     .await?;
     match outcome {

@@ -26,6 +26,7 @@ mod mail;
 mod members;
 mod prefect_cli;
 mod query_counts;
+mod races;
 mod roles;
 mod screenshots;
 mod service_accounts;
