@@ -359,6 +359,7 @@ pub fn invite_address(
             workspace: None,
         },
     )?;
+    crate::faults::point("invite_after_row");
     queue_mail(c, cfg, &inv, &code, account)?;
     audit::record(
         c,
@@ -370,6 +371,7 @@ pub fn invite_address(
             json!({ "email": inv.email, "role": role.as_str() }),
         ),
     )?;
+    crate::faults::point("invite_before_commit");
     Ok(Invited::Sent {
         inv: Box::new(inv),
         replaced,
@@ -818,6 +820,7 @@ fn accept_tx(
         };
         return Ok(Accepted::Problem(problem));
     }
+    crate::faults::point("accept_after_respond");
     if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
         accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
     }
@@ -834,6 +837,7 @@ fn accept_tx(
             json!({ "role": ch.inv.role, "user_id": user.id }),
         ),
     )?;
+    crate::faults::point("accept_before_commit");
     Ok(Accepted::Joined(destination(&ch.inv)))
 }
 

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod invariants;
+pub mod process;
 pub mod reference;
 pub mod routes;
 pub mod smtp;
