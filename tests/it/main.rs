@@ -25,6 +25,7 @@ mod invitations;
 mod limits;
 mod mail;
 mod members;
+mod postgres_restart;
 mod prefect_cli;
 mod query_counts;
 mod races;

@@ -330,6 +330,20 @@ impl Client {
         self.finish(r).await
     }
 
+    /// The status of a GET, or `None` when the connection failed (refused, reset, or no
+    /// answer within 10 s).
+    pub async fn try_get(&self, path: &str, headers: &[(&str, &str)]) -> Option<StatusCode> {
+        let mut rb = self.inner.get(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        rb.timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+    }
+
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
         let mut rb = self.inner.get(format!("{}{}", self.base, path));
         for (k, v) in headers {
