@@ -174,6 +174,9 @@ pub fn renew(
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Invitation>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     invitations::table
         .find(id)
         .select(Invitation::as_select())

@@ -94,6 +94,9 @@ pub fn create(
 }
 
 pub fn find(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option<ServiceAccount>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     service_accounts::table
         .filter(service_accounts::id.eq(id))
         .filter(service_accounts::account_id.eq(account_id))

@@ -26,6 +26,12 @@ impl Email {
         if !s.validate_email() || !s.contains('@') {
             return Err("Enter a valid e-mail address, like name@example.com.");
         }
+        // A domain with a dot, not an IP literal (SECURITY.md §2.3): `validator` accepts
+        // `user@localhost` and `user@[127.0.0.1]`, which no invitation should go to.
+        let domain = s.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        if !domain.contains('.') || domain.starts_with('[') || domain.ends_with('.') {
+            return Err("Enter an address with a full domain name, like name@example.com.");
+        }
         Ok(Email {
             original: s.to_string(),
             normalized: s.to_lowercase(),
@@ -189,6 +195,8 @@ mod tests {
             "a b@example.com",
             "ana@example.com\r\nBcc: x@y.z",
             "<a@b.c>",
+            "ana@localhost",
+            "ana@[127.0.0.1]",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
