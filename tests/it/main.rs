@@ -19,6 +19,7 @@ mod browser_members;
 mod browser_service_accounts;
 mod browser_transfers;
 mod browser_workspaces;
+mod browser_xss;
 mod hostile_input;
 mod invariants;
 mod invitations;
