@@ -570,6 +570,9 @@ pub fn member_by_handle_or_email(
     account_id: &str,
     who: &str,
 ) -> QueryResult<Option<String>> {
+    if crate::db::holds_nul(who) {
+        return Ok(None);
+    }
     use crate::db::schema::users;
     let who = who.trim().to_lowercase();
     account_memberships::table

@@ -1158,6 +1158,10 @@ async fn hostile_json_bodies_get_422_at_the_field_or_are_stored_literally() {
     // Names are unique per account: renames happen in a second account.
     let other = create_org(&o.ana, "Other", "other").await;
     let (other_sa, _) = bot(&app, &other, "renamed-bot");
+    let membership = format!(
+        "/api/accounts/{a}/account_memberships/{}",
+        crate::api_support::membership_id(&app, &a, "bo")
+    );
     let post = Method::POST;
     let patch = Method::PATCH;
     let wss = format!("/api/accounts/{a}/workspaces/");
@@ -1331,6 +1335,44 @@ async fn hostile_json_bodies_get_422_at_the_field_or_are_stored_literally() {
         .await;
     }
 
+    // A rotated key's expiry, and how long the old one keeps working.
+    let rotate = format!("/api/accounts/{a}/bots/{sa}/rotate_api_key");
+    for (label, v, want) in api_dates() {
+        n += 1;
+        let body = json!({"api_key_expiration": v});
+        check_api(
+            &app,
+            &key,
+            (&post, &rotate),
+            body,
+            ("api_key_expiration", label),
+            want,
+            None,
+        )
+        .await;
+    }
+    // (5 is a fine number of seconds.)
+    let not_seconds = wrong_types().into_iter().filter(|(l, _)| *l != "number");
+    for (label, v) in not_seconds.chain([
+        ("negative", json!(-1)),
+        ("above 48 hours", json!(48 * 3600 + 1)),
+        ("i64 max", json!(i64::MAX)),
+        ("text", json!("3600")),
+    ]) {
+        n += 1;
+        let body = json!({"old_key_expires_in_seconds": v});
+        check_api(
+            &app,
+            &key,
+            (&post, &rotate),
+            body,
+            ("old_key_expires_in_seconds", label),
+            Refuse,
+            None,
+        )
+        .await;
+    }
+
     // Expiry of a service account's first key.
     for (label, v, want) in api_dates() {
         n += 1;
@@ -1389,6 +1431,8 @@ async fn hostile_json_bodies_get_422_at_the_field_or_are_stored_literally() {
         ),
         (&patch, &one_ws, json!({}), "default_workspace_role_id"),
         (&post, &bots, json!({"name": "role bot"}), "account_role_id"),
+        (&patch, &membership, json!({}), "account_role_id"),
+        (&patch, &other_bot, json!({}), "account_role_id"),
     ];
     for (method, path, base, field) in ids {
         for (label, v) in bad_ids() {
@@ -1728,4 +1772,209 @@ async fn the_audit_log_filters_take_any_text() {
         .await;
     assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(n > 200, "{n} cases");
+}
+
+// ---------- the remaining form fields: ids, typed members, confirmations, passwords ----------
+
+#[tokio::test]
+async fn hostile_ids_and_free_text_in_the_remaining_forms() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let other = create_org(&ana, "Other", "other").await;
+    let dash = create_ws(&ana, &acct, "Prod", "prod").await;
+    let ws = ws_id(&dash);
+    let other_ws = ws_id(&create_ws(&ana, &other, "Theirs", "theirs").await);
+    app.signup("cy@example.com", "cy", PW).await;
+    crate::members::add_member(&app, &acct, "cy", "member");
+    crate::service_accounts::create_sa(&ana, &acct, "ci-bot", None).await;
+    let sa = text_of(
+        &app,
+        "SELECT id AS t FROM service_accounts WHERE name = 'ci-bot'",
+    );
+    let w = format!("/account/{acct}/workspace/{ws}");
+    let sas = format!("/account/{acct}/service-accounts");
+
+    let mut texts: Vec<String> = names(true).into_iter().map(|c| c.input).collect();
+    texts.extend(
+        [
+            "not-a-uuid",
+            UNKNOWN,
+            "0",
+            "-1",
+            "9223372036854775808",
+            "OWNER",
+            "superadmin",
+            &other_ws,
+            "acme",
+            " acme ",
+            "ACME",
+        ]
+        .map(String::from),
+    );
+    // (path, the other fields, field, where the message is): every value is refused,
+    // 422 with the message, nothing written. (`alert`: the page's error banner.)
+    let rotate_err = format!("rotate-exp-{sa}-error");
+    #[allow(clippy::type_complexity)]
+    let forms: Vec<(String, Vec<(&str, &str)>, &str, &str)> = vec![
+        (
+            format!("{w}/settings/members"),
+            vec![("role_id", VIEWER_ROLE)],
+            "member",
+            "alert",
+        ),
+        (
+            format!("{w}/settings/members"),
+            vec![("member", "cy")],
+            "role_id",
+            "alert",
+        ),
+        (
+            format!("{w}/settings/members/invite"),
+            vec![("email", "z@example.com")],
+            "role_id",
+            "alert",
+        ),
+        (
+            format!("{w}/settings"),
+            vec![("name", "Prod"), ("handle", "prod"), ("description", "")],
+            "default_role",
+            "default_role-error",
+        ),
+        (
+            sas.clone(),
+            vec![("name", "some bot"), ("role_id", VIEWER_ROLE)],
+            "workspace_id",
+            "workspace_id-error",
+        ),
+        (
+            sas.clone(),
+            vec![("name", "some bot"), ("workspace_id", &ws)],
+            "role_id",
+            "role_id-error",
+        ),
+        (
+            format!("{w}/settings/service-accounts"),
+            vec![("role_id", VIEWER_ROLE)],
+            "service_account_id",
+            "alert",
+        ),
+        (
+            format!("{w}/settings/service-accounts"),
+            vec![("service_account_id", &sa)],
+            "role_id",
+            "alert",
+        ),
+        (
+            format!("/account/{acct}/delete"),
+            vec![],
+            "confirm_handle",
+            "alert",
+        ),
+        (
+            format!("{w}/delete"),
+            vec![],
+            "confirm_handle",
+            "confirm_handle-error",
+        ),
+        (
+            format!("{sas}/{sa}/rotate"),
+            vec![("overlap_hours", "0")],
+            "expiration",
+            &rotate_err,
+        ),
+        (
+            "/profile/password".into(),
+            vec![("new_password", "a new long password")],
+            "current_password",
+            "current_password-error",
+        ),
+    ];
+    let mut n = 0;
+    for (path, base, field, marker) in &forms {
+        for v in &texts {
+            // Values a field takes: the account's own handle confirms the deletion, an
+            // empty workspace means none, a far date is a fine expiry.
+            let fine = (*field == "confirm_handle"
+                && !path.contains("/workspace/")
+                && ["acme", " acme "].contains(&v.as_str()))
+                || (matches!(*field, "workspace_id" | "expiration") && v.trim().is_empty());
+            if fine {
+                continue;
+            }
+            n += 1;
+            let before = writes(&app);
+            let mut fields = base.clone();
+            fields.push((field, v));
+            let r = ana.post_form(path, &fields).await;
+            let at = format!("{path} {field}={v:?}");
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{at}: {}",
+                r.status
+            );
+            let shown = if *marker == "alert" {
+                r.text.contains("role=\"alert\"")
+            } else {
+                message_at(&r.text, marker).is_some_and(|m| !m.is_empty())
+            };
+            assert!(shown, "{at}: no message ({marker})");
+            assert_eq!(writes(&app), before, "{at}: written");
+        }
+    }
+    // New passwords: refused beside the field, or taken (and the next one then needs it).
+    let mut current = PW.to_string();
+    for c in passwords() {
+        n += 1;
+        let before = writes(&app);
+        let r = ana
+            .post_form(
+                "/profile/password",
+                &[("current_password", &current), ("new_password", &c.input)],
+            )
+            .await;
+        if check_form(
+            &app,
+            "new password",
+            &c,
+            &r,
+            "new_password-error",
+            before,
+            None,
+        )
+        .await
+        {
+            current = c.input.clone();
+            let again = app.new_client();
+            let r = again
+                .post_form("/auth/login", &[("login", "ana"), ("password", &current)])
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::SEE_OTHER,
+                "log-in with the new {:?}",
+                c.label
+            );
+        }
+    }
+    // The htmx way of the inline role changes sends the same refusals.
+    let cy = user_id(&app, "cy");
+    for bad in ["superadmin", "<script>", "a\u{0}", UNKNOWN] {
+        n += 1;
+        let before = writes(&app);
+        let r = ana
+            .post_htmx(
+                &format!("/account/{acct}/members/{cy}/role"),
+                &[("role", bad)],
+            )
+            .await;
+        assert!(
+            r.status == StatusCode::UNPROCESSABLE_ENTITY || r.status == StatusCode::BAD_REQUEST,
+            "htmx member role {bad:?}: {}",
+            r.status
+        );
+        assert_eq!(writes(&app), before, "htmx {bad:?}");
+    }
+    assert!(n > 450, "{n} cases");
 }
