@@ -621,6 +621,7 @@ async fn hostile_names_and_descriptions_on_every_page_form() {
             }
         }
     }
+    eprintln!("hostile input: {total} page-form cases");
     assert!(total > 300, "{total} cases");
     // The database is intact after the SQL-ish names.
     assert!(app.count("SELECT COUNT(*) AS n FROM users") >= 1);
@@ -735,6 +736,7 @@ async fn hostile_sign_up_and_log_in_inputs() {
         }
     }
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM users"), users);
+    eprintln!("hostile input: {n} sign-ups, {tried} log-ins");
     assert!(n > 90 && tried > 90, "{n} sign-ups, {tried} log-ins");
 }
 
@@ -1038,6 +1040,7 @@ async fn hostile_handles_numbers_dates_and_choices_on_pages() {
             Keep => assert!(r.status.is_success(), "{at}: {}", r.status),
         }
     }
+    eprintln!("hostile input: {n} cases");
     assert!(n > 100, "{n} cases");
 }
 
@@ -1567,6 +1570,7 @@ async fn hostile_json_bodies_get_422_at_the_field_or_are_stored_literally() {
             r.status
         );
     }
+    eprintln!("hostile input: {n} cases");
     assert!(n > 400, "{n} cases");
     let _ = user_key(&app, "bo");
 }
@@ -1638,6 +1642,7 @@ async fn malformed_ids_in_paths_answer_404_never_500() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "GET {p}: {}", r.body);
         }
     }
+    eprintln!("hostile input: {n} cases");
     assert!(n > 150, "{n} cases");
 }
 
@@ -1727,6 +1732,7 @@ async fn every_redirect_target_of_security_2_6_ends_at_home() {
             "log-out next={target:?}"
         );
     }
+    eprintln!("hostile input: {n} cases");
     assert!(n > 90, "{n} cases");
 }
 
@@ -1771,6 +1777,7 @@ async fn the_audit_log_filters_take_any_text() {
         .get(&format!("/account/{acct}/audit-log?actor=a&actor=b"))
         .await;
     assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    eprintln!("hostile input: {n} cases");
     assert!(n > 200, "{n} cases");
 }
 
@@ -1976,5 +1983,6 @@ async fn hostile_ids_and_free_text_in_the_remaining_forms() {
         );
         assert_eq!(writes(&app), before, "htmx {bad:?}");
     }
+    eprintln!("hostile input: {n} cases");
     assert!(n > 450, "{n} cases");
 }
