@@ -20,13 +20,52 @@ pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
         }
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::Validation(vec![FieldError::at(
             vec!["body".into(), e.column().to_string()],
             "json_invalid",
             format!("JSON decode error: {e}"),
         )])
-    })
+    })?;
+    // No text Atrium keeps or looks up may hold NUL (PostgreSQL cannot store or even
+    // compare it): a 422 at each such string, the same on both backends.
+    let mut errors = Errors::default();
+    find_nul(&v, &mut vec!["body".into()], &mut errors);
+    errors.finish()?;
+    Ok(v)
+}
+
+/// Pushes an error at every string (or key) of `v` that holds a NUL character.
+fn find_nul(v: &Value, loc: &mut Vec<String>, errors: &mut Errors) {
+    match v {
+        Value::String(s) if s.contains('\0') => errors.push(
+            loc.clone(),
+            "string_nul",
+            "String should not contain NUL characters",
+        ),
+        Value::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                loc.push(i.to_string());
+                find_nul(item, loc, errors);
+                loc.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                loc.push(k.clone());
+                if k.contains('\0') {
+                    errors.push(
+                        loc.clone(),
+                        "string_nul",
+                        "Keys should not contain NUL characters",
+                    );
+                }
+                find_nul(item, loc, errors);
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Collects the field errors of one body.

@@ -378,13 +378,29 @@ impl From<SaError> for ApiError {
     }
 }
 
-/// A 422 for a body serde could not read, naming the field when serde does.
-fn unreadable(e: serde_json::Error) -> ApiError {
+/// A 422 for a body serde could not read, naming the field when serde does — or, for a
+/// value of the wrong type (`{"name": 5}`), the field of the object without which the
+/// error changes.
+fn unreadable<T: DeserializeOwned>(v: &serde_json::Value, e: serde_json::Error) -> ApiError {
     let msg = e.to_string();
-    let field = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|p| msg.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let field = named.or_else(|| {
+        let obj = v.as_object()?;
+        obj.keys()
+            .find(|k| {
+                let mut without = obj.clone();
+                without.remove(*k);
+                serde_json::from_value::<T>(serde_json::Value::Object(without))
+                    .map_err(|e| e.to_string())
+                    .err()
+                    .is_none_or(|other| other != msg)
+            })
+            .cloned()
+    });
     let mut loc = vec!["body".to_string()];
     if let Some(f) = field {
         loc.push(f.to_string());
@@ -398,14 +414,15 @@ fn unreadable(e: serde_json::Error) -> ApiError {
 
 /// A required JSON body (emptiness and syntax checked by [`super::body::parse`]).
 fn body<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_value(super::body::parse(raw, true)?).map_err(unreadable)
+    let v = super::body::parse(raw, true)?;
+    T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
 }
 
 /// An optional JSON body: absent or `null` is the default.
 fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiError> {
     match super::body::parse(raw, false)? {
         serde_json::Value::Null => Ok(T::default()),
-        v => serde_json::from_value(v).map_err(unreadable),
+        v => T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e)),
     }
 }
 

@@ -225,6 +225,13 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::DurationRound::duration_trunc(t, chrono::TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
+/// True for text no stored value can equal because it holds a NUL, which PostgreSQL can
+/// neither store nor compare: lookups answer "nothing" for it without asking the
+/// database, so a NUL in an id or a login is "not found" on both backends alike.
+pub fn holds_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
 /// A new random identifier, as text (both backends store UUIDs as text).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
