@@ -5,6 +5,7 @@
 //! (names with `<script>`, SQL-ish strings, template syntax) — stored literally and shown
 //! escaped. Adding a field is one more row in a table below.
 
+use crate::support::{text, ws_id};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -342,27 +343,6 @@ async fn check_form(
     }
 }
 
-fn ws_id(dashboard: &str) -> String {
-    dashboard
-        .split('/')
-        .nth(4)
-        .expect("workspace id")
-        .to_string()
-}
-
-fn text_of(app: &TestApp, sql: &str) -> String {
-    use diesel::prelude::*;
-    #[derive(diesel::QueryableByName)]
-    struct T {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        t: String,
-    }
-    diesel::sql_query(sql)
-        .get_result::<T>(&mut app.conn())
-        .expect("text query")
-        .t
-}
-
 // ---------- pages ----------
 
 #[tokio::test]
@@ -373,7 +353,7 @@ async fn hostile_names_and_descriptions_on_every_page_form() {
     let dash = create_ws(&ana, &acct, "Prod", "prod").await;
     let ws = ws_id(&dash);
     crate::service_accounts::create_sa(&ana, &acct, "ci-bot", None).await;
-    let sa = text_of(
+    let sa = text(
         &app,
         "SELECT id AS t FROM service_accounts WHERE name = 'ci-bot'",
     );
@@ -384,7 +364,7 @@ async fn hostile_names_and_descriptions_on_every_page_form() {
         )
         .await;
     assert!(r.status.is_redirection(), "role: {}", r.text);
-    let role = text_of(
+    let role = text(
         &app,
         "SELECT id AS t FROM workspace_roles WHERE name = 'Auditor'",
     );
@@ -1795,7 +1775,7 @@ async fn hostile_ids_and_free_text_in_the_remaining_forms() {
     app.signup("cy@example.com", "cy", PW).await;
     crate::members::add_member(&app, &acct, "cy", "member");
     crate::service_accounts::create_sa(&ana, &acct, "ci-bot", None).await;
-    let sa = text_of(
+    let sa = text(
         &app,
         "SELECT id AS t FROM service_accounts WHERE name = 'ci-bot'",
     );

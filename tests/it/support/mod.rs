@@ -241,6 +241,28 @@ impl TestApp {
     }
 }
 
+/// Runs a SQL query of one text column named `t`, e.g. `SELECT id AS t FROM users …`.
+pub fn text(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .t
+}
+
+/// The workspace id in a dashboard path `/account/{a}/workspace/{w}/dashboard`.
+pub fn ws_id(dashboard: &str) -> String {
+    dashboard
+        .split('/')
+        .nth(4)
+        .expect("workspace id")
+        .to_string()
+}
+
 /// What a response looked like.
 pub struct Page {
     pub status: StatusCode,
