@@ -738,6 +738,19 @@ mod tests {
     }
 
     #[test]
+    fn a_name_is_a_verb_prefix_and_an_object() {
+        assert_eq!(
+            verb_and_object("write_work_pools"),
+            Some((2, &b"work_pools"[..]))
+        );
+        assert_eq!(verb_and_object("manage_x"), Some((3, &b"x"[..])));
+        // A bare prefix names no object; a name without a known verb has no level.
+        assert_eq!(verb_and_object("see_"), None);
+        assert_eq!(verb_and_object("deploy_flows"), None);
+        assert_eq!(verb_and_object(""), None);
+    }
+
+    #[test]
     fn scope_set_operations() {
         let mut a = ScopeSet::empty();
         assert!(a.is_empty());
