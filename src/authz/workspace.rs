@@ -228,18 +228,20 @@ const IMPLIES: [u64; N] = {
     let mut out = [0u64; N];
     let mut i = 0;
     while i < N {
-        out[i] = 1 << i;
         if let Some((level, object)) = verb_and_object(SCOPES[i].name) {
+            // The same object at this level or below: the scope itself and what it implies.
             let mut j = 0;
             while j < N {
                 if let Some((l, o)) = verb_and_object(SCOPES[j].name)
-                    && l < level
+                    && l <= level
                     && bytes_eq(o, object)
                 {
                     out[i] |= 1 << j;
                 }
                 j += 1;
             }
+        } else {
+            out[i] = 1 << i;
         }
         i += 1;
     }
@@ -735,6 +737,15 @@ mod tests {
         assert_eq!(group_of("see_tags"), Some("Artifacts & assets"));
         assert_eq!(group_of("manage_acls"), Some("Workspace administration"));
         assert_eq!(group_of("manage_mex_deploy"), Some("Managed execution"));
+    }
+
+    #[test]
+    fn closing_keeps_each_scope_and_ignores_bits_outside_the_catalog() {
+        for (i, scope) in SCOPES.iter().enumerate() {
+            assert_ne!(close_bits(1 << i) & (1 << i), 0, "{}", scope.name);
+        }
+        assert_eq!(close_bits(1 << N), 0);
+        assert_eq!(close_bits(ALL_BITS), ALL_BITS);
     }
 
     #[test]
