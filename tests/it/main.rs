@@ -30,4 +30,5 @@ mod roles;
 mod screenshots;
 mod service_accounts;
 mod transfers;
+mod two_instances;
 mod workspaces;
