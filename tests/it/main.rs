@@ -22,6 +22,7 @@ mod browser_workspaces;
 mod invariants;
 mod invitations;
 mod limits;
+mod load_run;
 mod mail;
 mod members;
 mod prefect_cli;
