@@ -106,7 +106,7 @@ pub struct BotCreate {
     pub api_key_expiration: Option<String>,
     /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(schema_with = super::openapi::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -116,8 +116,9 @@ pub struct BotCreate {
 pub struct BotUpdate {
     #[serde(default)]
     pub name: Option<String>,
+    /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(schema_with = super::openapi::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -132,7 +133,7 @@ pub struct BotRotateApiKey {
     pub api_key_expiration: Option<String>,
     /// How long the current key keeps working (at most 172800 s = 48 h); `null`: it is
     /// deleted at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 172800)]
     pub old_key_expires_in_seconds: Option<i64>,
 }
@@ -242,10 +243,10 @@ impl BotFilter {
 /// `Body_read_bots_api_accounts__account_id__bots_filter_post`.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct BotsFilterBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 200, default = 200)]
     pub limit: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     #[serde(default)]
@@ -320,10 +321,10 @@ pub enum BotAccessSort {
 /// `Body_read_workspace_bot_accesses_…_bot_access_filter_post`.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct BotAccessFilterBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 200, default = 200)]
     pub limit: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     #[serde(default)]
@@ -405,8 +406,53 @@ fn body<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
 fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiError> {
     match super::body::parse(raw, false)? {
         serde_json::Value::Null => Ok(T::default()),
-        v => serde_json::from_value(v).map_err(unreadable),
+        v => {
+            if !v.is_object() {
+                return Err(ApiError::Validation(vec![FieldError::at(
+                    vec!["body".into()],
+                    "model_attributes_type",
+                    "Input should be a valid dictionary or object to extract fields from",
+                )]));
+            }
+            objects_where_objects(&v, &mut vec!["body".into()])?;
+            serde_json::from_value(v).map_err(unreadable)
+        }
     }
+}
+
+/// The filter bodies' keys whose values are objects (or `null`).
+const OBJECT_KEYS: [&str; 7] = [
+    "service_accounts",
+    "bots",
+    "workspace_accesses",
+    "id",
+    "name",
+    "workspace_role_id",
+    "actor_id",
+];
+
+/// serde reads a struct from a JSON list too (`"name": [null, null]` as a `BotFilterName`
+/// of nothing): a list where the document says object is a 422, as FastAPI answers.
+fn objects_where_objects(v: &serde_json::Value, loc: &mut Vec<String>) -> Result<(), ApiError> {
+    let serde_json::Value::Object(map) = v else {
+        return Ok(());
+    };
+    for (k, item) in map {
+        if !OBJECT_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        loc.push(k.clone());
+        if !(item.is_object() || item.is_null()) {
+            return Err(ApiError::Validation(vec![FieldError::at(
+                loc.clone(),
+                "model_attributes_type",
+                "Input should be a valid dictionary or object to extract fields from",
+            )]));
+        }
+        objects_where_objects(item, loc)?;
+        loc.pop();
+    }
+    Ok(())
 }
 
 /// A date-time from the API (RFC 3339; without an offset it is UTC).

@@ -28,6 +28,7 @@ mod members;
 mod prefect_cli;
 mod query_counts;
 mod roles;
+mod schemathesis;
 mod screenshots;
 mod service_accounts;
 mod transfers;
