@@ -76,11 +76,12 @@ fn list_bounds(doc: &mut utoipa::openapi::OpenApi, path: &str, min: usize, max: 
     }
 }
 
-/// The documented paths (as segments, `None` for a `{parameter}`) with their methods,
-/// upper case. Derived once from the document, which is fixed at compile time.
-fn operations() -> &'static [(Vec<Option<String>>, Vec<String>)] {
-    static OPS: std::sync::OnceLock<Vec<(Vec<Option<String>>, Vec<String>)>> =
-        std::sync::OnceLock::new();
+/// A documented path as segments (`None` for a `{parameter}`) with its methods, upper case.
+type Operation = (Vec<Option<String>>, Vec<String>);
+
+/// The documented paths, derived once from the document (fixed at compile time).
+fn operations() -> &'static [Operation] {
+    static OPS: std::sync::OnceLock<Vec<Operation>> = std::sync::OnceLock::new();
     OPS.get_or_init(|| {
         let doc = serde_json::to_value(document()).unwrap_or_default();
         let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
