@@ -397,9 +397,32 @@ fn unreadable(e: serde_json::Error) -> ApiError {
     }])
 }
 
-/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]).
-fn body<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_value(super::body::parse(raw, true)?).map_err(unreadable)
+/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]): an
+/// object, or (`list_too`) a list of objects. serde would read a struct from a JSON list
+/// as well (`[]` as a `BotUpdate` of nothing): a list where the document says object is a
+/// 422, as FastAPI answers.
+fn body<T: DeserializeOwned>(raw: &[u8], list_too: bool) -> Result<T, ApiError> {
+    let v = super::body::parse(raw, true)?;
+    match &v {
+        serde_json::Value::Object(_) => {}
+        serde_json::Value::Array(items) if list_too => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_object() {
+                    return Err(not_an_object(vec!["body".into(), i.to_string()]));
+                }
+            }
+        }
+        _ => return Err(not_an_object(vec!["body".into()])),
+    }
+    serde_json::from_value(v).map_err(unreadable)
+}
+
+fn not_an_object(loc: Vec<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError::at(
+        loc,
+        "model_attributes_type",
+        "Input should be a valid dictionary or object to extract fields from",
+    )])
 }
 
 /// An optional JSON body: absent or `null` is the default.
@@ -408,11 +431,7 @@ fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiErro
         serde_json::Value::Null => Ok(T::default()),
         v => {
             if !v.is_object() {
-                return Err(ApiError::Validation(vec![FieldError::at(
-                    vec!["body".into()],
-                    "model_attributes_type",
-                    "Input should be a valid dictionary or object to extract fields from",
-                )]));
+                return Err(not_an_object(vec!["body".into()]));
             }
             objects_where_objects(&v, &mut vec!["body".into()])?;
             serde_json::from_value(v).map_err(unreadable)
@@ -443,11 +462,7 @@ fn objects_where_objects(v: &serde_json::Value, loc: &mut Vec<String>) -> Result
         }
         loc.push(k.clone());
         if !(item.is_object() || item.is_null()) {
-            return Err(ApiError::Validation(vec![FieldError::at(
-                loc.clone(),
-                "model_attributes_type",
-                "Input should be a valid dictionary or object to extract fields from",
-            )]));
+            return Err(not_an_object(loc.clone()));
         }
         objects_where_objects(item, loc)?;
         loc.pop();
@@ -601,7 +616,7 @@ fn check_account_role(raw: Option<&str>) -> Result<(), ApiError> {
 pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpResponse, ApiError> {
     acct.require_to_see(AccountPerm::ReadBot)?;
     acct.require(AccountPerm::CreateBot)?;
-    let input: BotCreate = body(&raw)?;
+    let input: BotCreate = body(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
@@ -689,7 +704,7 @@ pub async fn update_bot(
     acct.require_to_see(AccountPerm::ReadBot)?;
     let id = path_id(&req, "id")?;
     acct.require(AccountPerm::UpdateBot)?;
-    let input: BotUpdate = body(&raw)?;
+    let input: BotUpdate = body(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
@@ -809,7 +824,7 @@ pub async fn upsert_bot_access(
 ) -> Result<web::Json<BotAccessUpserted>, ApiError> {
     ws.require_to_see(SEE)?;
     ws.require(MANAGE)?;
-    let input: BotAccessUpsert = body(&raw)?;
+    let input: BotAccessUpsert = body(&raw, true)?;
     let (items, many) = match input {
         BotAccessUpsert::One(a) => (vec![a], false),
         BotAccessUpsert::Many(list) => (list, true),

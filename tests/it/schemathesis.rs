@@ -14,7 +14,7 @@ use crate::support::spawn_app;
 
 /// Examples per operation and phase: enough to reach every handler with good and bad
 /// input, few enough to finish in about a minute per backend.
-const EXAMPLES: &str = "12";
+const EXAMPLES: &str = "50";
 /// A fixed seed, so that a failure can be repeated.
 const SEED: &str = "9";
 
@@ -151,31 +151,27 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     bot(&app, &o.account, "robot");
     let schema = app.url("/api/openapi.json");
     let auth = format!("Authorization: Bearer {}", o.ana_key);
-    let common = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            schema.as_str(),
-            "-H",
-            auth.as_str(),
-            "--checks",
-            "all",
-            "--max-examples",
-            EXAMPLES,
-            "--seed",
-            SEED,
-            "--workers",
-            "1",
-            "--request-timeout",
-            "20",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--no-shrink",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
+    let args: Vec<String> = [
+        schema.as_str(),
+        "-H",
+        auth.as_str(),
+        "--checks",
+        "all",
+        "--max-examples",
+        EXAMPLES,
+        "--seed",
+        SEED,
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--no-shrink",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
 
     // 1. The real account and workspace in every path, so the handlers get past the 404:
     // bodies and queries are generated. Deleting or moving the workspace would end the
@@ -203,19 +199,12 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         app.dir.path(),
         Some(&config),
         "the real account and workspace",
-        common(&[]),
+        args.clone(),
     )
     .await;
 
     // 2. Everything, with generated ids (the deletes, the transfer, unknown accounts).
     let config = app.dir.path().join("schemathesis-ids.toml");
     std::fs::write(&config, domain_rules()).expect("write schemathesis-ids.toml");
-    run(
-        &bin,
-        app.dir.path(),
-        Some(&config),
-        "generated ids",
-        common(&[]),
-    )
-    .await;
+    run(&bin, app.dir.path(), Some(&config), "generated ids", args).await;
 }
