@@ -339,7 +339,9 @@ def run_backend(backend, atrium):
 def report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_detail):
     git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+    # The results of this run (the other backend's) do not count as a change.
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                            "--", ".", ":!bench/results"],
                            capture_output=True, text=True).stdout.strip()
     times = sorted(stats.times)
     n = len(times)
