@@ -90,17 +90,19 @@ impl Application {
                 settings.data_dir.display()
             )
         })?;
-        let (backend, url, size) = (
+        let (backend, url, size, timeout) = (
             settings.backend,
             settings.database_url.clone(),
             settings.db_pool_size,
+            settings.db_pool_timeout,
         );
         let queries = db::QueryCounter::default();
         let counter = queries.clone();
-        let pool =
-            tokio::task::spawn_blocking(move || db::connect_counted(backend, &url, size, counter))
-                .await
-                .context("database start-up task")??;
+        let pool = tokio::task::spawn_blocking(move || {
+            db::connect_counted(backend, &url, size, timeout, counter)
+        })
+        .await
+        .context("database start-up task")??;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         let addr = listener.local_addr()?;
@@ -166,6 +168,7 @@ impl Application {
                 }))
                 .wrap(from_fn(csrf::guard))
                 .wrap(sessions)
+                .wrap(from_fn(crate::authn::session_store::unavailable_as_503))
                 .wrap(from_fn(limits::body_limit))
                 .wrap(errors)
                 .wrap(from_fn(cache_and_log))

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod db;
+pub mod faults;
 pub mod invitations;
 pub mod mail;
 pub mod members;

@@ -7,6 +7,8 @@ use atrium::{Application, Settings};
 #[actix_web::main]
 async fn main() -> ExitCode {
     atrium::app::init_tracing();
+    // Fail points for the fault tests; nothing unless built with `--features failpoints`.
+    let _failpoints = atrium::faults::setup();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let settings = match Settings::from_env() {
         Ok(s) => s,

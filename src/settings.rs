@@ -63,6 +63,11 @@ pub struct Settings {
     pub mail_retry_base: Duration,
     /// Attempts before a message is marked failed for good.
     pub mail_max_attempts: u32,
+    /// How long a sender holds a message it is sending before another may take it (the
+    /// time a killed instance's message waits).
+    pub mail_claim: Duration,
+    /// How long a request waits for a database connection before it answers 503.
+    pub db_pool_timeout: Duration,
 }
 
 #[derive(Debug, Error)]
@@ -167,6 +172,16 @@ impl Settings {
             "of milliseconds",
         )?);
         let mail_max_attempts = number("ATRIUM_MAIL_MAX_ATTEMPTS", 12, "greater than 0")? as u32;
+        let mail_claim = Duration::from_millis(number(
+            "ATRIUM_MAIL_CLAIM_MS",
+            120_000,
+            "of milliseconds greater than 0",
+        )?);
+        let db_pool_timeout = Duration::from_millis(number(
+            "ATRIUM_DB_POOL_TIMEOUT_MS",
+            3000,
+            "of milliseconds greater than 0",
+        )?);
         Ok(Settings {
             bind,
             data_dir,
@@ -185,6 +200,8 @@ impl Settings {
             mail_poll,
             mail_retry_base,
             mail_max_attempts,
+            mail_claim,
+            db_pool_timeout,
         })
     }
 }

@@ -241,6 +241,9 @@ pub fn member_of_membership(
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Account>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     accounts::table
         .find(id)
         .select(Account::as_select())

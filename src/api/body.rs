@@ -27,6 +27,11 @@ pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
             format!("JSON decode error: {e}"),
         )])
     })?;
+    // No text Atrium keeps or looks up may hold NUL (PostgreSQL cannot store or even
+    // compare it): a 422 at each such string, the same on both backends.
+    let mut errors = Errors::default();
+    find_nul(&v, &mut vec!["body".into()], &mut errors);
+    errors.finish()?;
     // An optional body sent as JSON `null` is no body (FastAPI's `Optional[Body] = None`).
     if v.is_null() && !required {
         return Ok(Value::Object(Map::new()));
@@ -42,6 +47,39 @@ pub fn as_int(v: &Value) -> Option<i64> {
             .filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15)
             .map(|f| f as i64)
     })
+}
+
+/// Pushes an error at every string (or key) of `v` that holds a NUL character.
+fn find_nul(v: &Value, loc: &mut Vec<String>, errors: &mut Errors) {
+    match v {
+        Value::String(s) if s.contains('\0') => errors.push(
+            loc.clone(),
+            "string_nul",
+            "String should not contain NUL characters",
+        ),
+        Value::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                loc.push(i.to_string());
+                find_nul(item, loc, errors);
+                loc.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                loc.push(k.clone());
+                if k.contains('\0') {
+                    errors.push(
+                        loc.clone(),
+                        "string_nul",
+                        "Keys should not contain NUL characters",
+                    );
+                }
+                find_nul(item, loc, errors);
+                loc.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `#[serde(deserialize_with = "…")]` for an optional whole number read as [`as_int`].

@@ -379,13 +379,29 @@ impl From<SaError> for ApiError {
     }
 }
 
-/// A 422 for a body serde could not read, naming the field when serde does.
-fn unreadable(e: serde_json::Error) -> ApiError {
+/// A 422 for a body serde could not read, naming the field when serde does — or, for a
+/// value of the wrong type (`{"name": 5}`), the field of the object without which the
+/// error changes.
+fn unreadable<T: DeserializeOwned>(v: &serde_json::Value, e: serde_json::Error) -> ApiError {
     let msg = e.to_string();
-    let field = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|p| msg.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let field = named.or_else(|| {
+        let obj = v.as_object()?;
+        obj.keys()
+            .find(|k| {
+                let mut without = obj.clone();
+                without.remove(*k);
+                serde_json::from_value::<T>(serde_json::Value::Object(without))
+                    .map_err(|e| e.to_string())
+                    .err()
+                    .is_none_or(|other| other != msg)
+            })
+            .cloned()
+    });
     let mut loc = vec!["body".to_string()];
     if let Some(f) = field {
         loc.push(f.to_string());
@@ -414,7 +430,7 @@ fn body<T: DeserializeOwned>(raw: &[u8], list_too: bool) -> Result<T, ApiError> 
         }
         _ => return Err(not_an_object(vec!["body".into()])),
     }
-    serde_json::from_value(v).map_err(unreadable)
+    T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
 }
 
 fn not_an_object(loc: Vec<String>) -> ApiError {
@@ -434,7 +450,7 @@ fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiErro
                 return Err(not_an_object(vec!["body".into()]));
             }
             objects_where_objects(&v, &mut vec!["body".into()])?;
-            serde_json::from_value(v).map_err(unreadable)
+            T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
         }
     }
 }

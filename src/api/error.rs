@@ -80,7 +80,11 @@ impl ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        ApiError::Internal(e.into())
+        if crate::db::is_unavailable(&e) {
+            ApiError::Unavailable(format!("database: {e}"))
+        } else {
+            ApiError::Internal(e.into())
+        }
     }
 }
 

@@ -403,3 +403,47 @@ mod tests {
         }
     }
 }
+
+/// Property tests (issue #9): the key parser never panics, a generated key is well formed,
+/// and a key with any one character changed is refused — by its shape, or, when it still
+/// has the shape of a key, by its digest (the only thing looked up).
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_parser_never_panics_and_accepts_only_the_key_shape(s in prop_oneof![
+            any::<String>(),
+            "(pnu_|pnb_|pnx_|PNU_)?[a-zA-Z0-9é_-]{0,40}",
+        ]) {
+            if well_formed(&s) {
+                prop_assert_eq!(s.len(), 40);
+                prop_assert!(s.starts_with(USER_PREFIX) || s.starts_with(BOT_PREFIX));
+                prop_assert!(s[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+            }
+        }
+
+        #[test]
+        fn a_generated_key_round_trips_and_any_single_change_is_refused(
+            bot in any::<bool>(),
+            at in 0usize..40,
+            with in any::<char>(),
+        ) {
+            let key = generate(if bot { BOT_PREFIX } else { USER_PREFIX });
+            prop_assert!(well_formed(&key));
+            let stored = digest(&key);
+            prop_assert_eq!(digest(&key), stored.clone());
+            let mut chars: Vec<char> = key.chars().collect();
+            prop_assume!(chars[at] != with);
+            chars[at] = with;
+            let changed: String = chars.into_iter().collect();
+            prop_assert!(!well_formed(&changed) || digest(&changed) != stored);
+            // Dropping or adding a character breaks the shape.
+            prop_assert!(!well_formed(&key[..39]));
+            let longer = format!("{key}{}", &key[39..]);
+            prop_assert!(!well_formed(&longer));
+        }
+    }
+}

@@ -180,7 +180,13 @@ fn parse_filter(
     f.since = from.map(|d| start_of(d, tz));
     f.until = to.and_then(|d| d.succ_opt()).map(|d| start_of(d, tz));
     let actor = form.actor.trim();
-    if !actor.is_empty() {
+    if actor.chars().any(char::is_control) {
+        // No one goes by such a name (and PostgreSQL cannot compare a NUL).
+        errors.add(
+            "actor",
+            "Use an e-mail, a handle or a service account's name.",
+        );
+    } else if !actor.is_empty() {
         match resolve_actor(c, account_id, actor)? {
             Some(id) => f.actors = Some(vec![id]),
             None => errors.add(

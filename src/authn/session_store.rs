@@ -38,15 +38,42 @@ fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
     now() + chrono::TimeDelta::seconds(ttl.whole_seconds().max(1))
 }
 
+/// Marks a session error caused by a database that cannot answer now (see
+/// [`unavailable_as_503`]).
+const UNAVAILABLE: &str = "session storage: database unavailable";
+
 async fn run<T: Send + 'static>(
     pool: Pool,
     f: impl FnOnce(&mut crate::db::DbConn) -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
+        let mut conn = pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("{UNAVAILABLE}: {e}"))?;
+        f(&mut conn).map_err(|e| match e.downcast_ref::<diesel::result::Error>() {
+            Some(d) if crate::db::is_unavailable(d) => anyhow::anyhow!("{UNAVAILABLE}: {d}"),
+            _ => e,
+        })
     })
     .await?
+}
+
+/// Middleware, outside the session middleware: a session that cannot be loaded or saved
+/// because the database cannot answer (pool exhausted, PostgreSQL restarting) is answered
+/// 503 with `Retry-After`, like every other request then, instead of actix-session's 500.
+pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    next.call(req).await.map_err(|e| {
+        // actix-session's error shows its cause (our store's error) only in `Debug`.
+        let described = format!("{e:?}");
+        if described.contains(UNAVAILABLE) {
+            crate::web::AppError::Unavailable(described).into()
+        } else {
+            e
+        }
+    })
 }
 
 impl SessionStore for DbSessionStore {

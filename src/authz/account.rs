@@ -260,6 +260,22 @@ mod tests {
     }
 
     #[test]
+    fn a_non_member_has_no_permissions_and_a_member_those_of_the_role() {
+        assert_eq!(account_permissions(None), None);
+        for role in [
+            AccountRole::Owner,
+            AccountRole::Admin,
+            AccountRole::Member,
+            AccountRole::Collaborator,
+        ] {
+            assert_eq!(
+                account_permissions(Some(role)),
+                Some((role, PermSet::of_role(role)))
+            );
+        }
+    }
+
+    #[test]
     fn nobody_grants_above_their_own_role() {
         assert!(may_assign(AccountRole::Owner, AccountRole::Owner));
         assert!(may_assign(AccountRole::Admin, AccountRole::Member));

@@ -147,14 +147,19 @@ impl ManageConnection for Manager {
 
 /// Opens the database (creating the SQLite file's folder), applies migrations and builds the pool.
 pub fn connect(backend: Backend, url: &str, size: u32) -> Result<Pool, DbError> {
-    connect_counted(backend, url, size, QueryCounter::default())
+    connect_counted(backend, url, size, POOL_TIMEOUT, QueryCounter::default())
 }
 
-/// Like [`connect`], counting statements into `queries`.
+/// How long a checkout waits for a connection by default (`ATRIUM_DB_POOL_TIMEOUT_MS`).
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Like [`connect`], waiting at most `timeout` for a connection (then the request answers
+/// 503) and counting statements into `queries`.
 pub fn connect_counted(
     backend: Backend,
     url: &str,
     size: u32,
+    timeout: Duration,
     queries: QueryCounter,
 ) -> Result<Pool, DbError> {
     let manager = Manager::new(backend, url, queries);
@@ -175,7 +180,7 @@ pub fn connect_counted(
     let pool = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(timeout)
         // Validation would cost a query per checkout; broken connections are found by
         // `has_broken` and by the failing query itself.
         .test_on_check_out(false)
@@ -220,9 +225,38 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::DurationRound::duration_trunc(t, chrono::TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
+/// True for text no stored value can equal because it holds a NUL, which PostgreSQL can
+/// neither store nor compare: lookups answer "nothing" for it without asking the
+/// database, so a NUL in an id or a login is "not found" on both backends alike.
+pub fn holds_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
 /// A new random identifier, as text (both backends store UUIDs as text).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// True when a database error means the database cannot answer now rather than that the
+/// statement is wrong: the connection was lost (a restarted PostgreSQL), or SQLite stayed
+/// busy past its timeout. Requests answer 503 with `Retry-After` for these, not 500.
+pub fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match e {
+        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
+        E::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked")
+                || m.contains("database is busy")
+                || m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("the database system is shutting down")
+                || m.contains("the database system is starting up")
+        }
+        E::BrokenTransactionManager => true,
+        _ => false,
+    }
 }
 
 /// True when a database error is a unique-constraint violation.

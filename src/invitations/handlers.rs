@@ -310,7 +310,13 @@ async fn invite(
     } else {
         None
     };
-    render_list(ctx, &cfg, results, None, leftover, StatusCode::OK).await
+    // Nothing sent at all (every address refused): the form was refused, 422.
+    let status = if results.iter().any(|r| r.ok) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_list(ctx, &cfg, results, None, leftover, status).await
 }
 
 pub const ALREADY_MEMBER: &str = "Already a member of this account.";
@@ -359,6 +365,7 @@ pub fn invite_address(
             workspace: None,
         },
     )?;
+    crate::faults::point("invite_after_row");
     queue_mail(c, cfg, &inv, &code, account)?;
     audit::record(
         c,
@@ -370,6 +377,7 @@ pub fn invite_address(
             json!({ "email": inv.email, "role": role.as_str() }),
         ),
     )?;
+    crate::faults::point("invite_before_commit");
     Ok(Invited::Sent {
         inv: Box::new(inv),
         replaced,
@@ -564,6 +572,9 @@ pub fn revoke_tx(
     ip: &str,
 ) -> Result<(), AppError> {
     write_tx(c, |c| {
+        // Under the account lock, like acceptance: an invitee accepting at the same moment
+        // then sees either the invitation revoked or themselves already joined.
+        accounts::lock(c, account_id)?;
         let inv = invitations::find(c, iid)?
             .filter(|i| i.account_id == account_id)
             .ok_or(AppError::NotFound)?;
@@ -755,7 +766,8 @@ struct CodeForm {
 }
 
 /// Outcome of accepting.
-enum Accepted {
+#[derive(Debug)]
+pub enum Accepted {
     Joined(String),
     AlreadyMember(String),
     WrongUser,
@@ -770,8 +782,19 @@ fn destination(inv: &Invitation) -> String {
     }
 }
 
-/// Accepts in one transaction: checks again under the account lock, marks the invitation
-/// accepted only if it is still pending, creates the membership.
+/// Accepts invitation `id` with `code` as `user` in one write transaction: checks again
+/// under the account lock, marks the invitation accepted only if it is still pending,
+/// creates the membership.
+pub fn accept_invitation(
+    c: &mut DbConn,
+    id: &str,
+    code: &str,
+    user: &User,
+    ip: &str,
+) -> Result<Accepted, AppError> {
+    write_tx(c, |c| accept_tx(c, id, code, user, ip))
+}
+
 fn accept_tx(
     c: &mut DbConn,
     id: &str,
@@ -796,8 +819,14 @@ fn accept_tx(
         return Ok(Accepted::Problem(p));
     }
     if !invitations::respond(c, &ch.inv.id, "accepted", Some(&user.id))? {
-        return Ok(Accepted::Problem(Unusable::Used));
+        // Answered by someone else since it was read: say how.
+        let problem = match check(c, id, code)?.and_then(|ch| ch.problem) {
+            Some(p) => p,
+            None => Unusable::Used,
+        };
+        return Ok(Accepted::Problem(problem));
     }
+    crate::faults::point("accept_after_respond");
     if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
         accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
     }
@@ -814,6 +843,7 @@ fn accept_tx(
             json!({ "role": ch.inv.role, "user_id": user.id }),
         ),
     )?;
+    crate::faults::point("accept_before_commit");
     Ok(Accepted::Joined(destination(&ch.inv)))
 }
 
@@ -831,7 +861,7 @@ async fn accept(
         client_ip(&req),
     );
     let outcome = db(&auth.pool, move |c| {
-        write_tx(c, |c| accept_tx(c, &id2, &code, &user, &ip))
+        accept_invitation(c, &id2, &code, &user, &ip)
     })
     .await?;
     match outcome {
@@ -1050,4 +1080,63 @@ pub fn invite_to_workspace(
         },
     )?;
     Ok(replaced)
+}
+
+/// Property tests (issue #9) for the multi-address splitter.
+#[cfg(test)]
+mod proptests {
+    use super::split_addresses;
+    use proptest::prelude::*;
+
+    fn list() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-zA-Z@.,; \\t\\r\\n\u{a0}\u{3000}\u{200b}]{0,80}",
+            prop::collection::vec("[a-zA-Z]{1,8}@[a-z]{1,8}\\.(com|org)", 0..8)
+                .prop_flat_map(|v| {
+                    let n = v.len().saturating_sub(1);
+                    (Just(v), prop::collection::vec("[,; \\t\\r\\n]{1,3}", n..=n))
+                })
+                .prop_map(|(v, seps)| {
+                    let mut out = String::new();
+                    for (i, a) in v.iter().enumerate() {
+                        out.push_str(a);
+                        if let Some(s) = seps.get(i) {
+                            out.push_str(s);
+                        }
+                    }
+                    out
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn splitting_never_panics_and_is_idempotent(raw in list()) {
+            let parts = split_addresses(&raw);
+            for p in &parts {
+                prop_assert!(!p.is_empty());
+                prop_assert!(!p.chars().any(|c| c == ',' || c == ';' || c.is_whitespace()));
+                prop_assert!(raw.contains(p.as_str()));
+            }
+            // No address twice, whatever its case.
+            for (i, a) in parts.iter().enumerate() {
+                prop_assert!(!parts[i + 1..].iter().any(|b| b.eq_ignore_ascii_case(a)));
+            }
+            // Joined again with any separator, the list splits to itself.
+            prop_assert_eq!(split_addresses(&parts.join(", ")), parts.clone());
+            prop_assert_eq!(split_addresses(&parts.join("\n")), parts.clone());
+        }
+
+        #[test]
+        fn every_address_typed_is_kept_once(
+            v in prop::collection::vec("[a-z]{1,8}@[a-z]{1,8}\\.com", 1..10)
+        ) {
+            let parts = split_addresses(&v.join(" ; "));
+            for a in &v {
+                prop_assert!(parts.contains(a));
+            }
+            prop_assert!(parts.len() <= v.len());
+        }
+    }
 }

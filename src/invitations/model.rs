@@ -174,6 +174,9 @@ pub fn renew(
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Invitation>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     invitations::table
         .find(id)
         .select(Invitation::as_select())
@@ -239,4 +242,63 @@ pub fn is_member_email(
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// Property tests (issue #9): a code made for an invitation matches it; the same code
+/// with any one character changed, removed or added does not.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn invitation(code: &str, salt: &str) -> Invitation {
+        let t = now();
+        Invitation {
+            id: new_id(),
+            account_id: new_id(),
+            email: "ana@example.com".into(),
+            email_normalized: "ana@example.com".into(),
+            role: "member".into(),
+            code_salt: salt.into(),
+            code_digest: digest(code),
+            status: "pending".into(),
+            invited_by: None,
+            invited_by_name: "Bo".into(),
+            created_at: t,
+            expires_at: t,
+            responded_at: None,
+            accepted_by: None,
+            workspace_id: None,
+            workspace_role_id: None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_code_round_trips_and_any_single_change_is_refused(
+            key in prop::collection::vec(any::<u8>(), 0..80),
+            salt in any::<String>(),
+            at in 0usize..43,
+            with in any::<char>(),
+            other in any::<String>(),
+        ) {
+            let code = code_for(&key, &salt);
+            prop_assert_eq!(code.len(), 43, "32 bytes in unpadded base64url");
+            prop_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            prop_assert_eq!(code_for(&key, &salt), code.clone(), "deterministic");
+            let inv = invitation(&code, &salt);
+            prop_assert!(inv.code_matches(&code));
+            let mut chars: Vec<char> = code.chars().collect();
+            prop_assume!(chars[at] != with);
+            chars[at] = with;
+            let changed: String = chars.into_iter().collect();
+            prop_assert!(!inv.code_matches(&changed));
+            prop_assert!(!inv.code_matches(&code[..42]));
+            let longer = format!("{code}A");
+            prop_assert!(!inv.code_matches(&longer));
+            prop_assert!(!inv.code_matches(""));
+            // Any other string: never a panic, a match only for the code itself.
+            prop_assert_eq!(inv.code_matches(&other), other == code);
+        }
+    }
 }

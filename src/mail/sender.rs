@@ -21,14 +21,13 @@ use crate::settings::{MailTransport, Settings};
 
 /// Due rows looked at per poll.
 const BATCH: i64 = 20;
-/// How long a claim keeps other senders away from a row.
-const CLAIM: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 /// lettre's timeout. Its async (tokio) transport applies it to the TCP connect only,
 /// not to reading the server's replies, so `SEND_DEADLINE` bounds the rest.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The whole SMTP conversation of one message: a server that accepts the connection
-/// and then says nothing is given up on after this. Well inside `CLAIM`, so a claim
-/// never runs out while its message is still being sent.
+/// and then says nothing is given up on after this (or after half the claim, when
+/// `ATRIUM_MAIL_CLAIM_MS` is shorter), so a claim never runs out while its message is
+/// still being sent.
 const SEND_DEADLINE: Duration = Duration::from_secs(30);
 /// The longest wait between two attempts.
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
@@ -41,6 +40,10 @@ struct Config {
     poll: Duration,
     retry_base: Duration,
     max_attempts: i32,
+    /// How long a claim keeps other senders away from a row: a sender that dies holding
+    /// one (a killed process) lets the row go after this.
+    claim: chrono::TimeDelta,
+    send_deadline: Duration,
     /// The sender mailbox, or why `ATRIUM_MAIL_FROM` cannot be used.
     from: Result<Mailbox, &'static str>,
 }
@@ -103,6 +106,9 @@ pub(super) fn spawn(pool: Pool, settings: &Settings) {
         max_attempts: i32::try_from(settings.mail_max_attempts)
             .unwrap_or(i32::MAX)
             .max(1),
+        claim: chrono::TimeDelta::from_std(settings.mail_claim)
+            .unwrap_or(chrono::TimeDelta::minutes(2)),
+        send_deadline: SEND_DEADLINE.min(settings.mail_claim / 2),
         from,
     };
     let transport = Transport::new(&settings.mail);
@@ -141,9 +147,11 @@ async fn run_once(pool: &Pool, config: &Config, transport: &Transport) -> anyhow
     let due = blocking(pool, |c| Ok(due_rows(c, now())?)).await?;
     for row in due {
         let id = row.id.clone();
-        if !blocking(pool, move |c| Ok(claim(c, &id, now())?)).await? {
+        let lease = config.claim;
+        if !blocking(pool, move |c| Ok(claim(c, &id, now(), lease)?)).await? {
             continue; // another sender took it, or it was cancelled meanwhile
         }
+        crate::faults::point("outbox_after_claim");
         let outcome = deliver(config, transport, &row).await;
         if let Outcome::Retry(e) | Outcome::Permanent(e) = &outcome {
             tracing::warn!("mail {} ({}) not delivered: {e}", row.id, row.kind);
@@ -171,7 +179,12 @@ fn due_rows(c: &mut DbConn, at: chrono::NaiveDateTime) -> QueryResult<Vec<DueRow
 
 /// Takes the row for this process: true only if this statement changed it, so of two
 /// senders racing for one row exactly one wins.
-fn claim(c: &mut DbConn, id: &str, at: chrono::NaiveDateTime) -> QueryResult<bool> {
+fn claim(
+    c: &mut DbConn,
+    id: &str,
+    at: chrono::NaiveDateTime,
+    lease: chrono::TimeDelta,
+) -> QueryResult<bool> {
     let n = diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
@@ -183,7 +196,7 @@ fn claim(c: &mut DbConn, id: &str, at: chrono::NaiveDateTime) -> QueryResult<boo
                     .or(outbox::locked_until.lt(at)),
             ),
     )
-    .set(outbox::locked_until.eq(Some(at + CLAIM)))
+    .set(outbox::locked_until.eq(Some(at + lease)))
     .execute(c)?;
     Ok(n == 1)
 }
@@ -196,7 +209,7 @@ async fn deliver(config: &Config, transport: &Transport, row: &DueRow) -> Outcom
     };
     match transport {
         Transport::Smtp(smtp) => {
-            match tokio::time::timeout(SEND_DEADLINE, smtp.send(message)).await {
+            match tokio::time::timeout(config.send_deadline, smtp.send(message)).await {
                 Ok(Ok(_)) => Outcome::Sent,
                 Ok(Err(e)) if e.is_timeout() => {
                     Outcome::Retry("the SMTP server did not answer in time".into())
@@ -433,6 +446,8 @@ mod tests {
             poll: S(1),
             retry_base: S(1),
             max_attempts: 3,
+            claim: chrono::TimeDelta::minutes(2),
+            send_deadline: SEND_DEADLINE,
             from: "Atrium <atrium@example.org>".parse().map_err(|_| "bad"),
         }
     }

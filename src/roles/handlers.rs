@@ -183,6 +183,12 @@ pub fn validate(f: &RoleForm) -> Result<ValidRole, FieldErrors> {
     let description = f.description.trim().to_string();
     if description.chars().count() > 140 {
         errors.add("description", "Descriptions are at most 140 characters.");
+    } else if description.chars().any(char::is_control) {
+        // NUL cannot be stored by PostgreSQL; line breaks have no place in a one-line field.
+        errors.add(
+            "description",
+            "Descriptions cannot contain line breaks or control characters.",
+        );
     }
     let inherit = if f.inherit.is_empty() {
         None

@@ -9,6 +9,7 @@ use crate::db::schema::{
     api_keys, service_accounts, workspace_bot_access, workspace_roles, workspaces,
 };
 use crate::db::{DbConn, new_id, now};
+use crate::users::domain::is_invisible_format;
 use crate::workspaces::model::WorkspaceRole;
 
 pub const NAME_MAX: usize = 100;
@@ -28,11 +29,6 @@ pub struct ServiceAccount {
 /// How names are compared for uniqueness in an account.
 pub fn normalize(name: &str) -> String {
     name.trim().to_lowercase()
-}
-
-/// Zero-width and bidirectional-override characters: they make one name look like another.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A service account name: 1–100 characters after trimming, no control characters.
@@ -98,6 +94,9 @@ pub fn create(
 }
 
 pub fn find(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option<ServiceAccount>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     service_accounts::table
         .filter(service_accounts::id.eq(id))
         .filter(service_accounts::account_id.eq(account_id))

@@ -323,6 +323,7 @@ pub fn execute(
         workspace_bot_access::table.filter(workspace_bot_access::workspace_id.eq(&ws.id)),
     )
     .execute(c)?;
+    crate::faults::point("transfer_after_accesses");
     for (inv_id, _) in &p.invitations_revoked {
         if crate::invitations::model::respond(c, inv_id, "revoked", None)? {
             crate::mail::cancel_pending(c, inv_id)?;
@@ -340,6 +341,7 @@ pub fn execute(
         workspaces::updated_at.eq(t),
     ))
     .execute(c)?;
+    crate::faults::point("transfer_after_move");
     if p.default_role_reset.is_some() {
         diesel::update(workspaces::table.find(&ws.id))
             .set(workspaces::default_role_id.eq(None::<String>))
@@ -379,6 +381,7 @@ pub fn execute(
             },
         )?;
     }
+    crate::faults::point("transfer_before_commit");
     Ok(p)
 }
 

@@ -26,6 +26,12 @@ impl Email {
         if !s.validate_email() || !s.contains('@') {
             return Err("Enter a valid e-mail address, like name@example.com.");
         }
+        // A domain with a dot, not an IP literal (SECURITY.md §2.3): `validator` accepts
+        // `user@localhost` and `user@[127.0.0.1]`, which no invitation should go to.
+        let domain = s.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        if !domain.contains('.') || domain.starts_with('[') || domain.ends_with('.') {
+            return Err("Enter an address with a full domain name, like name@example.com.");
+        }
         Ok(Email {
             original: s.to_string(),
             normalized: s.to_lowercase(),
@@ -99,12 +105,24 @@ impl Name {
                 capitalize(what)
             ));
         }
+        if s.chars().any(is_invisible_format) {
+            return Err(format!(
+                "{} cannot contain invisible or text-direction characters.",
+                capitalize(what)
+            ));
+        }
         Ok(Name(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Zero-width and bidirectional-override characters: they make one name look like another
+/// (SECURITY.md §2.1), so names refuse them.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn capitalize(s: &str) -> String {
@@ -177,6 +195,8 @@ mod tests {
             "a b@example.com",
             "ana@example.com\r\nBcc: x@y.z",
             "<a@b.c>",
+            "ana@localhost",
+            "ana@[127.0.0.1]",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -190,5 +210,78 @@ mod tests {
         assert!(NewPassword::parse("short").is_err());
         assert!(NewPassword::parse(&"🙂".repeat(64)).is_ok());
         assert!(NewPassword::parse(&"x".repeat(2000)).is_err());
+    }
+}
+
+/// Property tests (issue #9): the parsers never panic, what they accept re-parses to
+/// itself, and canonicalisation is idempotent.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings that are likely to hit the parsers' edges: ASCII, separators, controls,
+    /// invisible and text-direction characters, non-ASCII letters and emoji.
+    fn hostile() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ -~]{0,60}",
+            "[a-zA-Z0-9@._+\\-<>\",; \\t\\r\\n\\x00\u{200b}\u{202e}\u{feff}éİ😀]{0,80}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn handles_never_panic_and_accepted_handles_reparse_to_themselves(s in hostile()) {
+            if let Ok(h) = Handle::parse(&s) {
+                prop_assert_eq!(Handle::parse(h.as_str()), Ok(h.clone()));
+                prop_assert_eq!(h.as_str(), s.trim());
+                prop_assert!(h.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            }
+            let _ = Handle::parse_len(&s, 1);
+        }
+
+        #[test]
+        fn well_formed_handles_are_accepted(h in "[a-z0-9][a-z0-9-]{0,38}[a-z0-9]") {
+            prop_assert_eq!(Handle::parse(&h).map(|h| h.as_str().to_string()), Ok(h.clone()));
+            prop_assert!(Handle::parse(&h.to_uppercase()).is_err() || h.to_uppercase() == h);
+        }
+
+        #[test]
+        fn emails_never_panic_and_canonicalisation_is_idempotent(s in hostile()) {
+            if let Ok(e) = Email::parse(&s) {
+                prop_assert_eq!(Email::parse(e.as_str()), Ok(e.clone()));
+                let again = Email::parse(e.normalized()).expect("the canonical form is accepted");
+                prop_assert_eq!(again.normalized(), e.normalized());
+                prop_assert!(!e.as_str().chars().any(|c| c.is_control() || c.is_whitespace()));
+            }
+        }
+
+        #[test]
+        fn plausible_emails_round_trip(
+            e in "[a-zA-Z0-9_+-]{1,10}(\\.[a-zA-Z0-9_+-]{1,10})?@[a-zA-Z0-9]{1,20}\\.[a-z]{2,6}"
+        ) {
+            let p = Email::parse(&e).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(p.as_str(), e.as_str());
+            prop_assert_eq!(p.normalized(), e.to_lowercase());
+            prop_assert_eq!(Email::parse(&e.to_uppercase()).map(|u| u.normalized().to_string()), Ok(e.to_lowercase()));
+        }
+
+        #[test]
+        fn names_never_panic_and_hold_no_control_or_invisible_characters(s in hostile()) {
+            if let Ok(n) = Name::parse(&s, "a name", true) {
+                prop_assert!(!n.as_str().is_empty());
+                prop_assert!(!n.as_str().chars().any(|c| c.is_control() || is_invisible_format(c)));
+                prop_assert!(n.as_str().chars().count() <= 100);
+                prop_assert_eq!(Name::parse(n.as_str(), "a name", true), Ok(n.clone()));
+            }
+        }
+
+        #[test]
+        fn passwords_never_panic(s in hostile()) {
+            if let Ok(p) = NewPassword::parse(&s) {
+                prop_assert_eq!(p.as_str(), s.as_str());
+            }
+        }
     }
 }

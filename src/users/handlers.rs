@@ -340,7 +340,15 @@ async fn login(
         password: pw,
     } = form.into_inner();
     let ip = client_ip(&req);
-    let identifier: String = login.trim().to_lowercase().chars().take(254).collect();
+    // Control characters (NUL above all, which PostgreSQL cannot store) never match a
+    // handle or an address; kept visible as U+FFFD in the throttle and the audit log.
+    let identifier: String = login
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(254)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
     let limit = cfg.settings.login_attempts_per_minute;
     let signup_open = cfg.settings.signup == SignupPolicy::Open;
     let show = |status: StatusCode, msg: &str| {

@@ -135,6 +135,9 @@ pub fn create_with_personal_account(
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     users::table
         .find(id)
         .select(User::as_select())
@@ -144,6 +147,9 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
 
 /// Finds a user by e-mail (any case) or by handle.
 pub fn find_by_login(conn: &mut DbConn, identifier: &str) -> QueryResult<Option<User>> {
+    if crate::db::holds_nul(identifier) {
+        return Ok(None);
+    }
     let key = identifier.trim().to_lowercase();
     users::table
         .filter(users::email_normalized.eq(&key).or(users::handle.eq(&key)))
@@ -153,6 +159,9 @@ pub fn find_by_login(conn: &mut DbConn, identifier: &str) -> QueryResult<Option<
 }
 
 pub fn find_by_email(conn: &mut DbConn, email_normalized: &str) -> QueryResult<Option<User>> {
+    if crate::db::holds_nul(email_normalized) {
+        return Ok(None);
+    }
     users::table
         .filter(users::email_normalized.eq(email_normalized))
         .select(User::as_select())

@@ -25,7 +25,11 @@ pub enum AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        AppError::Internal(e.into())
+        if crate::db::is_unavailable(&e) {
+            AppError::Unavailable(format!("database: {e}"))
+        } else {
+            AppError::Internal(e.into())
+        }
     }
 }
 

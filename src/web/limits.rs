@@ -31,7 +31,28 @@ pub fn too_large(path: &str) -> HttpResponse {
     }
 }
 
-/// Middleware: 413 for a request whose declared length is above [`MAX_BODY`].
+/// True when `path` holds `%00`–`%1F` or `%7F`.
+fn has_encoded_control(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1].to_ascii_uppercase(), w[2].to_ascii_uppercase()),
+                (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F')
+            )
+    })
+}
+
+/// The 404 answer: `{"detail": "Not Found"}` under `/api`, the error page for pages.
+fn not_found(path: &str) -> HttpResponse {
+    if path == "/api" || path.starts_with("/api/") {
+        actix_web::ResponseError::error_response(&crate::api::ApiError::NotFound)
+    } else {
+        HttpResponse::NotFound().finish()
+    }
+}
+
+/// Middleware: 413 for a request whose declared length is above [`MAX_BODY`]; 404 for a
+/// path with an encoded control character.
 pub async fn body_limit<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
@@ -43,6 +64,12 @@ pub async fn body_limit<B: MessageBody>(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         let resp = too_large(req.path());
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+    // A path with an encoded control character (`%00`, `%0d`…) names nothing: 404 before
+    // any lookup (PostgreSQL cannot even compare a NUL), the same on both backends.
+    if has_encoded_control(req.path()) {
+        let resp = not_found(req.path());
         return Ok(req.into_response(resp).map_into_right_body());
     }
     next.call(req)

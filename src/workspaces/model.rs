@@ -150,6 +150,9 @@ pub fn count_in_account(conn: &mut DbConn, account_id: &str) -> QueryResult<i64>
 
 /// The workspace `id` of account `account_id`.
 pub fn find(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option<Workspace>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     workspaces::table
         .filter(workspaces::id.eq(id))
         .filter(workspaces::account_id.eq(account_id))
@@ -159,6 +162,9 @@ pub fn find(conn: &mut DbConn, account_id: &str, id: &str) -> QueryResult<Option
 }
 
 pub fn role(conn: &mut DbConn, id: &str) -> QueryResult<Option<WorkspaceRole>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
     workspace_roles::table
         .find(id)
         .select(WorkspaceRole::as_select())
@@ -564,6 +570,9 @@ pub fn member_by_handle_or_email(
     account_id: &str,
     who: &str,
 ) -> QueryResult<Option<String>> {
+    if crate::db::holds_nul(who) {
+        return Ok(None);
+    }
     use crate::db::schema::users;
     let who = who.trim().to_lowercase();
     account_memberships::table

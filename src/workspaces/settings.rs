@@ -115,6 +115,7 @@ pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Re
             // A concurrent transfer or delete got there first.
             return Err(AppError::NotFound);
         }
+        crate::faults::point("delete_after_rows");
         let mut collaborators_removed = 0;
         for user_id in &holders {
             if workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)? {
@@ -137,6 +138,7 @@ pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Re
                 payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed }),
             },
         )?;
+        crate::faults::point("delete_before_commit");
         Ok(())
     })
 }

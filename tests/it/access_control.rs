@@ -15,6 +15,7 @@
 //! here (they would change the world the other rows run against): each has its scenario in
 //! the domain tests and in `audit_coverage`.
 
+use crate::support::text;
 use std::collections::BTreeMap;
 
 use atrium::accounts::model::AccountRole;
@@ -296,19 +297,6 @@ struct World {
     api_ids: Vec<(&'static str, String)>,
     /// The invitation's code (the invitee's pages need it).
     code: String,
-}
-
-fn text(app: &TestApp, sql: &str) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct T {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        t: String,
-    }
-    use diesel::RunQueryDsl;
-    diesel::sql_query(sql)
-        .get_result::<T>(&mut app.conn())
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .t
 }
 
 fn exec(app: &TestApp, sql: &str) {

@@ -2,6 +2,7 @@
 //! the JSON API): key checks, 401 shapes, what a key reaches, the scope and permission
 //! catalogs, the OpenAPI document, and the reference document's shapes.
 
+use crate::support::ws_id;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -37,14 +38,6 @@ pub fn user_key(app: &TestApp, handle: &str) -> String {
     atrium::apikeys::create_user_key(&mut app.conn(), &uid, "test", None)
         .expect("key")
         .1
-}
-
-fn ws_id(dashboard: &str) -> String {
-    dashboard
-        .split('/')
-        .nth(4)
-        .expect("workspace id")
-        .to_string()
 }
 
 const INVALID: &str = r#"{"detail":"Invalid authentication credentials"}"#;

@@ -11,6 +11,7 @@
 //!   workspace. Refused changes (validation errors) must record nothing. At the end every
 //!   action name in the table must be in `audit::catalog::ACTIONS`.
 
+use crate::support::text;
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;
@@ -362,19 +363,6 @@ impl<'a> Audit<'a> {
 // Helpers to drive the routes
 // ---------------------------------------------------------------------------------------
 
-/// The first column of the first row of `sql`, as text.
-fn text(app: &TestApp, sql: &str) -> String {
-    #[derive(QueryableByName)]
-    struct V {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        v: String,
-    }
-    diesel::sql_query(sql)
-        .get_result::<V>(&mut app.conn())
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .v
-}
-
 fn texts(app: &TestApp, sql: &str) -> Vec<String> {
     #[derive(QueryableByName)]
     struct V {
@@ -392,14 +380,14 @@ fn texts(app: &TestApp, sql: &str) -> Vec<String> {
 fn personal(app: &TestApp, handle: &str) -> String {
     text(
         app,
-        &format!("SELECT id AS v FROM accounts WHERE handle = '{handle}' AND kind = 'personal'"),
+        &format!("SELECT id AS t FROM accounts WHERE handle = '{handle}' AND kind = 'personal'"),
     )
 }
 
 fn account_by_handle(app: &TestApp, handle: &str) -> String {
     text(
         app,
-        &format!("SELECT id AS v FROM accounts WHERE handle = '{handle}'"),
+        &format!("SELECT id AS t FROM accounts WHERE handle = '{handle}'"),
     )
 }
 
@@ -407,7 +395,7 @@ fn ws_by_handle(app: &TestApp, account: &str, handle: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM workspaces WHERE account_id = '{account}' AND handle = '{handle}'"
+            "SELECT id AS t FROM workspaces WHERE account_id = '{account}' AND handle = '{handle}'"
         ),
     )
 }
@@ -416,7 +404,7 @@ fn invitation_id(app: &TestApp, email: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM invitations WHERE email = '{email}' ORDER BY created_at DESC"
+            "SELECT id AS t FROM invitations WHERE email = '{email}' ORDER BY created_at DESC"
         ),
     )
 }
@@ -425,7 +413,7 @@ fn sa_by_name(app: &TestApp, account: &str, name: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM service_accounts WHERE account_id = '{account}' AND name = '{name}'"
+            "SELECT id AS t FROM service_accounts WHERE account_id = '{account}' AND name = '{name}'"
         ),
     )
 }
@@ -441,7 +429,7 @@ fn newest_key_of_sa(app: &TestApp, sa: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM api_keys WHERE service_account_id = '{sa}' \
+            "SELECT id AS t FROM api_keys WHERE service_account_id = '{sa}' \
              ORDER BY created_at DESC, id DESC"
         ),
     )
@@ -451,7 +439,7 @@ fn role_by_name(app: &TestApp, account: &str, name: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM workspace_roles WHERE account_id = '{account}' AND name = '{name}'"
+            "SELECT id AS t FROM workspace_roles WHERE account_id = '{account}' AND name = '{name}'"
         ),
     )
 }
@@ -460,7 +448,7 @@ fn open_transfer(app: &TestApp, ws: &str) -> String {
     text(
         app,
         &format!(
-            "SELECT id AS v FROM workspace_transfers WHERE workspace_id = '{ws}' AND status = 'pending'"
+            "SELECT id AS t FROM workspace_transfers WHERE workspace_id = '{ws}' AND status = 'pending'"
         ),
     )
 }
@@ -707,7 +695,7 @@ async fn every_route_records_its_event() {
         .await;
     let key_id = text(
         &app,
-        &format!("SELECT id AS v FROM api_keys WHERE user_id = '{ana_id}' AND name = 'laptop'"),
+        &format!("SELECT id AS t FROM api_keys WHERE user_id = '{ana_id}' AND name = 'laptop'"),
     );
     a.page(
         "POST /profile/api-keys",

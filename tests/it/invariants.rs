@@ -2,6 +2,7 @@
 //! nothing in data the application wrote, and it reports each kind of damage when the
 //! data is broken on purpose. Every other test runs it when it ends.
 
+use crate::support::text;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -19,18 +20,6 @@ fn ws_of(dashboard: &str) -> String {
         .nth(4)
         .expect("workspace id")
         .to_string()
-}
-
-fn text(app: &TestApp, sql: &str) -> String {
-    #[derive(QueryableByName)]
-    struct T {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        t: String,
-    }
-    diesel::sql_query(sql)
-        .get_result::<T>(&mut app.conn())
-        .expect("text query")
-        .t
 }
 
 struct World {

@@ -168,6 +168,11 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         "--phases",
         "examples,coverage,fuzzing",
         "--no-shrink",
+        // Atrium refuses a NUL in any string or key of a body with 422 (PostgreSQL cannot
+        // store or compare it; `hostile_input` proves it), which the document cannot state
+        // for the free-form filter objects and extra properties.
+        "--generation-allow-x00",
+        "false",
     ]
     .iter()
     .map(|s| s.to_string())

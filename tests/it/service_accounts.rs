@@ -3,6 +3,7 @@
 //! rotation with and without overlap, deletion, the default role never applying, and each
 //! bots endpoint's 401/403/404/422.
 
+use crate::support::ws_id;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -16,14 +17,6 @@ use crate::workspaces::create_ws;
 const OWNER_ROLE: &str = "00000000-0000-4000-8000-000000000001";
 const DEVELOPER: &str = "00000000-0000-4000-8000-000000000002";
 const VIEWER: &str = "00000000-0000-4000-8000-000000000004";
-
-fn ws_id(dashboard: &str) -> String {
-    dashboard
-        .split('/')
-        .nth(4)
-        .expect("workspace id")
-        .to_string()
-}
 
 fn sa_id(app: &TestApp, name: &str) -> String {
     use atrium::db::schema::service_accounts as s;

@@ -2,6 +2,7 @@
 //! what it holds, requests with approval/decline/expiry/cancel, both audit logs, and races
 //! against delete and against a second transfer.
 
+use crate::support::ws_id;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
@@ -10,14 +11,6 @@ use crate::support::{Client, TestApp, spawn_app};
 use crate::workspaces::{VIEWER, create_ws, grant, set_default_role};
 
 const DEVELOPER: &str = "00000000-0000-4000-8000-000000000002";
-
-fn ws_id(dashboard: &str) -> String {
-    dashboard
-        .split('/')
-        .nth(4)
-        .expect("workspace id")
-        .to_string()
-}
 
 fn account_of(app: &TestApp, ws: &str) -> Option<String> {
     use atrium::db::schema::workspaces;

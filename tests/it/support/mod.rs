@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod invariants;
+pub mod process;
 pub mod reference;
 pub mod routes;
 pub mod smtp;
@@ -240,6 +241,28 @@ impl TestApp {
     }
 }
 
+/// Runs a SQL query of one text column named `t`, e.g. `SELECT id AS t FROM users …`.
+pub fn text(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(&mut app.conn())
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .t
+}
+
+/// The workspace id in a dashboard path `/account/{a}/workspace/{w}/dashboard`.
+pub fn ws_id(dashboard: &str) -> String {
+    dashboard
+        .split('/')
+        .nth(4)
+        .expect("workspace id")
+        .to_string()
+}
+
 /// What a response looked like.
 pub struct Page {
     pub status: StatusCode,
@@ -327,6 +350,20 @@ impl Client {
             .await
             .expect("GET");
         self.finish(r).await
+    }
+
+    /// The status of a GET, or `None` when the connection failed (refused, reset, or no
+    /// answer within 10 s).
+    pub async fn try_get(&self, path: &str, headers: &[(&str, &str)]) -> Option<StatusCode> {
+        let mut rb = self.inner.get(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        rb.timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
