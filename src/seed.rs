@@ -150,8 +150,8 @@ impl Seeded {
         let mut out = String::new();
         for (tag, t) in [("BIG", &self.big), ("SMALL", &self.small)] {
             out.push_str(&format!(
-                "{tag}_ACCOUNT={}\n{tag}_OWNER={}\n{tag}_MEMBER={}\n{tag}_WORKSPACE={}\n",
-                t.account_id, t.owner_handle, t.member_handle, t.workspace_id
+                "{tag}_ACCOUNT={}\n{tag}_OWNER={}\n{tag}_OWNER_ID={}\n{tag}_MEMBER={}\n{tag}_WORKSPACE={}\n",
+                t.account_id, t.owner_handle, t.owner_id, t.member_handle, t.workspace_id
             ));
         }
         out.push_str(&format!("PASSWORD={PASSWORD}\n"));

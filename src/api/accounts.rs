@@ -188,13 +188,21 @@ pub struct AccountMembershipsResponse {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct MembershipFilterBody {
+    #[schema(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     pub account_memberships: Option<serde_json::Value>,
+    #[schema(schema_with = membership_sort)]
     pub sort: Option<String>,
     pub only_users: Option<bool>,
     pub only_bots: Option<bool>,
     pub active: Option<bool>,
+}
+
+fn membership_sort() -> utoipa::openapi::Object {
+    super::openapi::choice(&MEMBERSHIP_SORTS, true)
 }
 
 const MEMBERSHIP_SORTS: [&str; 12] = [
@@ -449,7 +457,8 @@ pub async fn read_memberships(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AccountMembershipUpdate {
-    #[schema(format = Uuid)]
+    /// Owner's, Admin's or Member's id.
+    #[schema(schema_with = super::openapi::invitable_role_id)]
     pub account_role_id: String,
 }
 

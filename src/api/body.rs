@@ -32,7 +32,21 @@ pub fn parse(bytes: &[u8], required: bool) -> Result<Value, ApiError> {
     let mut errors = Errors::default();
     find_nul(&v, &mut vec!["body".into()], &mut errors);
     errors.finish()?;
+    // An optional body sent as JSON `null` is no body (FastAPI's `Optional[Body] = None`).
+    if v.is_null() && !required {
+        return Ok(Value::Object(Map::new()));
+    }
     Ok(v)
+}
+
+/// A whole number, also when written with a zero fraction (`88.0`): JSON Schema counts
+/// it as an integer, and so does pydantic.
+pub fn as_int(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 /// Pushes an error at every string (or key) of `v` that holds a NUL character.
@@ -65,6 +79,17 @@ fn find_nul(v: &Value, loc: &mut Vec<String>, errors: &mut Errors) {
             }
         }
         _ => {}
+    }
+}
+
+/// `#[serde(deserialize_with = "…")]` for an optional whole number read as [`as_int`].
+pub fn opt_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => as_int(&v)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid type: {v}, expected i64"))),
     }
 }
 
@@ -213,7 +238,7 @@ impl<'a> Obj<'a> {
             errors,
             "int_type",
             "Input should be a valid integer",
-            Value::as_i64,
+            as_int,
         )
     }
 

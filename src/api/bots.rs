@@ -106,7 +106,7 @@ pub struct BotCreate {
     pub api_key_expiration: Option<String>,
     /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(schema_with = super::openapi::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -116,8 +116,9 @@ pub struct BotCreate {
 pub struct BotUpdate {
     #[serde(default)]
     pub name: Option<String>,
+    /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(schema_with = super::openapi::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -132,7 +133,7 @@ pub struct BotRotateApiKey {
     pub api_key_expiration: Option<String>,
     /// How long the current key keeps working (at most 172800 s = 48 h); `null`: it is
     /// deleted at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 172800)]
     pub old_key_expires_in_seconds: Option<i64>,
 }
@@ -242,10 +243,10 @@ impl BotFilter {
 /// `Body_read_bots_api_accounts__account_id__bots_filter_post`.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct BotsFilterBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 200, default = 200)]
     pub limit: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     #[serde(default)]
@@ -320,10 +321,10 @@ pub enum BotAccessSort {
 /// `Body_read_workspace_bot_accesses_…_bot_access_filter_post`.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct BotAccessFilterBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, maximum = 200, default = 200)]
     pub limit: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::body::opt_int")]
     #[schema(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     #[serde(default)]
@@ -412,18 +413,77 @@ fn unreadable<T: DeserializeOwned>(v: &serde_json::Value, e: serde_json::Error) 
     }])
 }
 
-/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]).
-fn body<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]): an
+/// object, or (`list_too`) a list of objects. serde would read a struct from a JSON list
+/// as well (`[]` as a `BotUpdate` of nothing): a list where the document says object is a
+/// 422, as FastAPI answers.
+fn body<T: DeserializeOwned>(raw: &[u8], list_too: bool) -> Result<T, ApiError> {
     let v = super::body::parse(raw, true)?;
+    match &v {
+        serde_json::Value::Object(_) => {}
+        serde_json::Value::Array(items) if list_too => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_object() {
+                    return Err(not_an_object(vec!["body".into(), i.to_string()]));
+                }
+            }
+        }
+        _ => return Err(not_an_object(vec!["body".into()])),
+    }
     T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
+}
+
+fn not_an_object(loc: Vec<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError::at(
+        loc,
+        "model_attributes_type",
+        "Input should be a valid dictionary or object to extract fields from",
+    )])
 }
 
 /// An optional JSON body: absent or `null` is the default.
 fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiError> {
     match super::body::parse(raw, false)? {
         serde_json::Value::Null => Ok(T::default()),
-        v => T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e)),
+        v => {
+            if !v.is_object() {
+                return Err(not_an_object(vec!["body".into()]));
+            }
+            objects_where_objects(&v, &mut vec!["body".into()])?;
+            T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
+        }
     }
+}
+
+/// The filter bodies' keys whose values are objects (or `null`).
+const OBJECT_KEYS: [&str; 7] = [
+    "service_accounts",
+    "bots",
+    "workspace_accesses",
+    "id",
+    "name",
+    "workspace_role_id",
+    "actor_id",
+];
+
+/// serde reads a struct from a JSON list too (`"name": [null, null]` as a `BotFilterName`
+/// of nothing): a list where the document says object is a 422, as FastAPI answers.
+fn objects_where_objects(v: &serde_json::Value, loc: &mut Vec<String>) -> Result<(), ApiError> {
+    let serde_json::Value::Object(map) = v else {
+        return Ok(());
+    };
+    for (k, item) in map {
+        if !OBJECT_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        loc.push(k.clone());
+        if !(item.is_object() || item.is_null()) {
+            return Err(not_an_object(loc.clone()));
+        }
+        objects_where_objects(item, loc)?;
+        loc.pop();
+    }
+    Ok(())
 }
 
 /// A date-time from the API (RFC 3339; without an offset it is UTC).
@@ -572,7 +632,7 @@ fn check_account_role(raw: Option<&str>) -> Result<(), ApiError> {
 pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpResponse, ApiError> {
     acct.require_to_see(AccountPerm::ReadBot)?;
     acct.require(AccountPerm::CreateBot)?;
-    let input: BotCreate = body(&raw)?;
+    let input: BotCreate = body(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
@@ -660,7 +720,7 @@ pub async fn update_bot(
     acct.require_to_see(AccountPerm::ReadBot)?;
     let id = path_id(&req, "id")?;
     acct.require(AccountPerm::UpdateBot)?;
-    let input: BotUpdate = body(&raw)?;
+    let input: BotUpdate = body(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
@@ -780,7 +840,7 @@ pub async fn upsert_bot_access(
 ) -> Result<web::Json<BotAccessUpserted>, ApiError> {
     ws.require_to_see(SEE)?;
     ws.require(MANAGE)?;
-    let input: BotAccessUpsert = body(&raw)?;
+    let input: BotAccessUpsert = body(&raw, true)?;
     let (items, many) = match input {
         BotAccessUpsert::One(a) => (vec![a], false),
         BotAccessUpsert::Many(list) => (list, true),

@@ -69,8 +69,9 @@ pub struct EventPage {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct EventsFilterBody {
+    #[schema(minimum = 0, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
 }
 
@@ -309,7 +310,7 @@ async fn respond(
 
 #[utoipa::path(post, path = "/api/accounts/{account_id}/events/filter", tag = "events",
     params(("account_id" = uuid::Uuid, Path)),
-    request_body = EventsFilterBody,
+    request_body(content = Option<EventsFilterBody>),
     responses((status = 200, body = EventPage), (status = 401, body = Detail),
         (status = 404, body = Detail), (status = 422, body = super::error::ValidationDetail)),
     security(("api_key" = [])))]

@@ -54,7 +54,8 @@ pub struct Doc;
 pub struct InvitationCreate {
     #[schema(format = Email)]
     pub email: String,
-    #[schema(format = Uuid)]
+    /// Owner's, Admin's or Member's id (a Collaborator is invited to a workspace).
+    #[schema(schema_with = super::openapi::invitable_role_id)]
     pub account_role_id: String,
 }
 
@@ -227,8 +228,11 @@ pub async fn create_invitations(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct InvitationFilterBody {
+    #[schema(value_type = Option<Object>)]
     pub invitations: Option<serde_json::Value>,
+    #[schema(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
 }
 

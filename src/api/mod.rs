@@ -66,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(roles::routes)
             .configure(events::routes)
             // Unmatched paths; below a workspace it checks the key first (401), then 404.
-            .default_service(web::to(workspaces::fallback)),
+            .default_service(web::to(workspaces::fallback))
+            .wrap(actix_web::middleware::from_fn(openapi::undocumented_method)),
     );
 }

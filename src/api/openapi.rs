@@ -46,9 +46,177 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::user_access::Doc::openapi());
     doc.merge(super::roles::Doc::openapi());
     doc.merge(super::events::Doc::openapi());
+    list_bounds(
+        &mut doc,
+        "/api/accounts/{account_id}/invitations/",
+        1,
+        crate::invitations::handlers::MAX_ADDRESSES,
+    );
     doc
+}
+
+/// Sets `minItems`/`maxItems` of a POST's list body (utoipa's `request_body = [T]` has no
+/// attribute for them).
+fn list_bounds(doc: &mut utoipa::openapi::OpenApi, path: &str, min: usize, max: usize) {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    let Some(body) = doc
+        .paths
+        .paths
+        .get_mut(path)
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.request_body.as_mut())
+    else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        if let Some(RefOr::T(Schema::Array(list))) = content.schema.as_mut() {
+            list.min_items = Some(min);
+            list.max_items = Some(max);
+        }
+    }
+}
+
+/// A documented path as segments (`None` for a `{parameter}`) with its methods, upper case.
+type Operation = (Vec<Option<String>>, Vec<String>);
+
+/// The documented paths, derived once from the document (fixed at compile time).
+fn operations() -> &'static [Operation] {
+    static OPS: std::sync::OnceLock<Vec<Operation>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path
+                    .split('/')
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                    .collect();
+                let methods = item
+                    .as_object()
+                    .map(|m| m.keys().map(|k| k.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                (segments, methods)
+            })
+            .collect()
+    })
+}
+
+/// The methods the document lists for `path` when it is a documented path, e.g. `["GET",
+/// "PATCH", "DELETE"]`. When several templates match (`…/bots/filter` and `…/bots/{id}`),
+/// the most specific one counts: a literal segment before a parameter, as OpenAPI says.
+pub fn documented_methods(path: &str) -> Option<&'static [String]> {
+    let parts: Vec<&str> = path.split('/').collect();
+    operations()
+        .iter()
+        .filter(|(segments, _)| {
+            segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| match s {
+                    Some(fixed) => fixed == p,
+                    None => !p.is_empty(),
+                })
+        })
+        .min_by_key(|(segments, _)| segments.iter().map(Option::is_none).collect::<Vec<_>>())
+        .map(|(_, methods)| methods.as_slice())
+}
+
+/// Middleware of the `/api` scope: a documented path asked with a method the document
+/// does not list gets 405 with the methods it does list in `Allow` (as FastAPI answers),
+/// before routing (so `PATCH …/bots/filter` is not taken for `PATCH …/bots/{id}`) and
+/// before the key is looked at (the document is public).
+pub async fn undocumented_method(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if let Some(methods) = documented_methods(req.path())
+        && !methods.iter().any(|m| m == req.method().as_str())
+    {
+        let res = HttpResponse::MethodNotAllowed()
+            .insert_header((actix_web::http::header::ALLOW, methods.join(", ")))
+            .json(super::error::Detail {
+                detail: "Method Not Allowed".into(),
+            });
+        return Ok(req.into_response(res));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(document())
+}
+
+/// A string schema listing the only values a field takes (`nullable`: or `null`, for
+/// optional fields), so that generated "valid" input is valid.
+pub fn choice(values: &[&str], nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut listed: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+    let ty = if nullable {
+        listed.push(serde_json::Value::Null);
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(ty)
+        .enum_values(Some(listed))
+        .build()
+}
+
+/// [`choice`] of ids (`format: uuid`).
+fn id_choice(ids: &[&str], nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    let mut o = choice(ids, nullable);
+    o.format = Some(SchemaFormat::KnownFormat(KnownFormat::Uuid));
+    o
+}
+
+/// `account_role_id` of an invitation: Owner, Admin or Member (not Collaborator).
+pub fn invitable_role_id() -> utoipa::openapi::Object {
+    use crate::accounts::model::AccountRole;
+    id_choice(
+        &[
+            AccountRole::Owner.id(),
+            AccountRole::Admin.id(),
+            AccountRole::Member.id(),
+        ],
+        false,
+    )
+}
+
+/// `account_role_id` of a service account: only Member's id, or `null`.
+pub fn bot_role_id() -> utoipa::openapi::Object {
+    id_choice(&[crate::accounts::model::AccountRole::Member.id()], true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::documented_methods;
+
+    #[test]
+    fn the_most_specific_documented_path_gives_the_methods() {
+        let a = "7d4f2bd6-7c4a-4a4e-9a53-5b1e4b1f8d11";
+        let sorted = |p: &str| {
+            let mut m = documented_methods(p).map(<[String]>::to_vec);
+            if let Some(m) = m.as_mut() {
+                m.sort();
+            }
+            m
+        };
+        assert_eq!(
+            sorted(&format!("/api/accounts/{a}/bots/filter")),
+            Some(vec!["POST".to_string()]),
+            "`filter` beats `{{id}}`"
+        );
+        assert_eq!(
+            sorted(&format!("/api/accounts/{a}/bots/{a}")),
+            Some(vec!["DELETE".into(), "GET".into(), "PATCH".into()])
+        );
+        assert_eq!(
+            documented_methods(&format!("/api/accounts/{a}/nothing")),
+            None
+        );
+        assert_eq!(documented_methods("/api/accounts//bots/filter"), None);
+    }
 }

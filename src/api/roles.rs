@@ -217,8 +217,11 @@ pub async fn read_role(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RoleFilterBody {
+    #[schema(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     pub workspace_roles: Option<serde_json::Value>,
 }
 

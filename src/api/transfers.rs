@@ -106,6 +106,14 @@ fn check(ctx: &ApiWorkspace, raw: &[u8]) -> Result<TransferBody, ApiError> {
     if !ctx.perms.has(AccountPerm::DeleteWorkspace) {
         return Err(ApiError::Forbidden);
     }
+    // serde reads a struct from a JSON list too: only an object is the documented body.
+    if !raw.trim_ascii_start().starts_with(b"{") {
+        return Err(ApiError::Validation(vec![super::error::FieldError::at(
+            vec!["body".into()],
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+        )]));
+    }
     let body: TransferBody = serde_json::from_slice(raw).map_err(|e| {
         ApiError::Validation(vec![super::error::FieldError::at(
             vec!["body".into()],

@@ -198,11 +198,20 @@ pub async fn upsert_user_access(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UserAccessFilterBody {
+    #[schema(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     pub workspace_accesses: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
     pub users: Option<serde_json::Value>,
+    #[schema(schema_with = sort_choice)]
     pub sort: Option<String>,
+}
+
+fn sort_choice() -> utoipa::openapi::Object {
+    super::openapi::choice(&SORTS, true)
 }
 
 const SORTS: [&str; 8] = [

@@ -174,8 +174,11 @@ pub async fn read_workspace(ctx: ApiWorkspace) -> web::Json<WorkspaceResponse> {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct WorkspaceFilterBody {
+    #[schema(minimum = 0, maximum = 200)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0)]
     pub offset: Option<i64>,
+    #[schema(value_type = Option<Object>)]
     pub workspaces: Option<serde_json::Value>,
 }
 

@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 
 use crate::support::{Client, TestDb, backend};
 
-fn atrium() -> Command {
+/// The real binary with no `ATRIUM_*` setting inherited from the test's environment.
+pub(crate) fn atrium() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_atrium"));
     for (k, _) in std::env::vars() {
         if k.starts_with("ATRIUM_") {
@@ -19,7 +20,7 @@ fn atrium() -> Command {
     c
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -58,7 +59,8 @@ fn bad_settings_stop_the_process_with_one_clear_line() {
     }
 }
 
-struct Running(Child);
+/// A running `atrium` process, killed when dropped.
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
