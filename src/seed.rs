@@ -344,7 +344,7 @@ fn insert_users(
         batch!(c, diesel::insert_into(accounts::table).values(values))?;
         let values: Vec<_> = personal
             .iter()
-            .map(|(aid, u)| membership(aid, &u.id, AccountRole::Owner, t))
+            .map(|(aid, u)| membership(aid, &u.id, &u.handle, AccountRole::Owner, t))
             .collect();
         batch!(
             c,
@@ -360,11 +360,13 @@ type MembershipValues = (
     diesel::dsl::Eq<account_memberships::user_id, String>,
     diesel::dsl::Eq<account_memberships::role, &'static str>,
     diesel::dsl::Eq<account_memberships::created_at, NaiveDateTime>,
+    diesel::dsl::Eq<account_memberships::handle, String>,
 );
 
 fn membership(
     account_id: &str,
     user_id: &str,
+    handle: &str,
     role: AccountRole,
     t: NaiveDateTime,
 ) -> MembershipValues {
@@ -374,6 +376,7 @@ fn membership(
         account_memberships::user_id.eq(user_id.to_string()),
         account_memberships::role.eq(role.as_str()),
         account_memberships::created_at.eq(t),
+        account_memberships::handle.eq(handle.to_string()),
     )
 }
 
@@ -430,7 +433,7 @@ pub fn add_members(
             } else {
                 AccountRole::Member
             };
-            membership(account_id, &u.id, role, t)
+            membership(account_id, &u.id, &u.handle, role, t)
         })
         .collect();
     insert_memberships(c, rows)?;
@@ -645,7 +648,13 @@ fn tenant(
         .execute(c)?;
     insert_memberships(
         c,
-        vec![membership(&account_id, &owner.id, AccountRole::Owner, t)],
+        vec![membership(
+            &account_id,
+            &owner.id,
+            &owner.handle,
+            AccountRole::Owner,
+            t,
+        )],
     )?;
     let people = add_members(c, &account_id, members, handle)?;
     let workspace_ids = add_workspaces(c, &account_id, &owner.id, workspace_count, "")?;

@@ -35,6 +35,7 @@ diesel::table! {
         user_id -> Text,
         role -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 

@@ -526,11 +526,11 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
                 "('{personal}', 'personal', 'U {i}', 'u{i:05}', '{t}', '{t}')"
             ));
             members.push(format!(
-                "('{}', '{personal}', '{id}', 'owner', '{t}')",
+                "('{}', '{personal}', '{id}', 'owner', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
             members.push(format!(
-                "('{}', '{acct}', '{id}', 'member', '{t}')",
+                "('{}', '{acct}', '{id}', 'member', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
             accesses.push(format!(
@@ -543,7 +543,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
             "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
             accounts.join(",")
         ));
-        sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};", members.join(",")));
+        sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at, handle) VALUES {};", members.join(",")));
         sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at) VALUES {};", accesses.join(",")));
     }
     sql.push_str("COMMIT;");
