@@ -498,6 +498,16 @@ pub fn add_accesses(c: &mut DbConn, workspace_id: &str, user_ids: &[String]) -> 
 fn insert_accesses(c: &mut DbConn, rows: &[(&str, &str, &str)]) -> QueryResult<()> {
     let t = now();
     for chunk in rows.chunks(BATCH) {
+        // Each access carries its user's handle (the members panel's sort key).
+        let mut ids: Vec<&str> = chunk.iter().map(|(_, u, _)| *u).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let handles: std::collections::HashMap<String, String> = users::table
+            .filter(users::id.eq_any(&ids))
+            .select((users::id, users::handle))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect();
         let values: Vec<_> = chunk
             .iter()
             .map(|(w, u, r)| {
@@ -507,6 +517,7 @@ fn insert_accesses(c: &mut DbConn, rows: &[(&str, &str, &str)]) -> QueryResult<(
                     workspace_access::user_id.eq(u.to_string()),
                     workspace_access::role_id.eq(r.to_string()),
                     workspace_access::created_at.eq(t),
+                    workspace_access::handle.eq(handles.get(*u).cloned().unwrap_or_default()),
                 )
             })
             .collect();

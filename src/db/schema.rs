@@ -156,6 +156,7 @@ diesel::table! {
         user_id -> Text,
         role_id -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 
@@ -208,6 +209,7 @@ diesel::table! {
         service_account_id -> Text,
         role_id -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 

@@ -98,6 +98,13 @@ pub struct NewWorkspace<'a> {
     pub description: &'a str,
 }
 
+/// A user's handle: copied beside the foreign key of an access as the members panel's sort
+/// key (user handles never change).
+fn user_handle(conn: &mut DbConn, user_id: &str) -> QueryResult<String> {
+    use crate::db::schema::users;
+    users::table.find(user_id).select(users::handle).first(conn)
+}
+
 /// Creates a workspace; its creator gets the Owner role on it. Call inside a transaction.
 pub fn create(
     conn: &mut DbConn,
@@ -124,6 +131,7 @@ pub fn create(
             workspace_access::user_id.eq(creator_user_id),
             workspace_access::role_id.eq(builtin_role_id(BuiltinRole::Owner)),
             workspace_access::created_at.eq(t),
+            workspace_access::handle.eq(user_handle(conn, creator_user_id)?),
         ))
         .execute(conn)?;
     workspaces::table
@@ -471,7 +479,7 @@ pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<U
         .inner_join(users::table)
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
-        .order(users::handle.asc())
+        .order(workspace_access::handle.asc())
         .select(access_columns())
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
@@ -525,8 +533,8 @@ pub fn user_accesses_page(
         .inner_join(users::table)
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
-        .filter(users::handle.gt(after))
-        .order(users::handle.asc())
+        .filter(workspace_access::handle.gt(after))
+        .order(workspace_access::handle.asc())
         .limit(limit)
         .select(access_columns())
         .load(conn)?;
@@ -558,7 +566,7 @@ pub fn members_without_access(
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
         .filter(users::id.ne_all(with_access))
-        .order(users::handle.asc())
+        .order(account_memberships::handle.asc())
         .limit(500)
         .select((users::id, users::handle))
         .load(conn)
@@ -599,6 +607,7 @@ pub fn set_user_access(
     .set(workspace_access::role_id.eq(role_id))
     .execute(conn)?;
     if n == 0 {
+        let handle = user_handle(conn, user_id)?;
         diesel::insert_into(workspace_access::table)
             .values((
                 workspace_access::id.eq(new_id()),
@@ -606,6 +615,7 @@ pub fn set_user_access(
                 workspace_access::user_id.eq(user_id),
                 workspace_access::role_id.eq(role_id),
                 workspace_access::created_at.eq(now()),
+                workspace_access::handle.eq(handle),
             ))
             .execute(conn)?;
     }

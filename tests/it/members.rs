@@ -390,7 +390,7 @@ async fn removing_a_member_and_leaving_an_account() {
 }
 
 /// Bulk-inserts `n` users into the account as Members (test setup).
-fn seed_members(app: &TestApp, account_id: &str, n: usize) {
+pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
     use diesel::connection::SimpleConnection;
     let mut c = app.conn();
     let t = "2026-01-01 00:00:00";
@@ -512,7 +512,7 @@ async fn the_members_page_of_ten_thousand_members_uses_a_bounded_number_of_queri
 
 /// The statements of the members page, as run: recorded from one connection while
 /// `members::page` runs (with the binds left out, which SQLite plans as NULL).
-fn statements_of(
+pub fn statements_of(
     c: &mut atrium::db::DbConn,
     run: impl FnOnce(&mut atrium::db::DbConn),
 ) -> Vec<String> {
@@ -531,6 +531,20 @@ fn statements_of(
     seen
 }
 
+/// SQLite's `EXPLAIN QUERY PLAN` of `sql`: the `detail` column of each line.
+pub fn sqlite_plan(c: &mut atrium::db::DbConn, sql: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(c)
+        .expect("plan");
+    plan.into_iter().map(|p| p.detail).collect()
+}
+
 #[tokio::test]
 async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
     use atrium::members::model::{Cursor, page};
@@ -540,11 +554,6 @@ async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
     let acct = create_org(&ana, "Big", "big").await;
     seed_members(&app, &acct, 2_000);
 
-    #[derive(QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
     let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
     let mut c = app.conn();
     for (what, q, cursor) in [
@@ -583,10 +592,7 @@ async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
             continue;
         }
         for sql in statements {
-            let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(&mut *c)
-                .expect("plan");
-            let plan: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+            let plan = sqlite_plan(&mut c, &sql);
             assert!(
                 !plan.iter().any(|d| d.contains("TEMP B-TREE")),
                 "{what}: no sort: {sql}\n{plan:#?}"

@@ -273,6 +273,7 @@ async fn removing_a_member_removes_their_workspace_accesses_in_that_account() {
                 wa::user_id.eq(&bo_id),
                 wa::role_id.eq("00000000-0000-4000-8000-000000000002"),
                 wa::created_at.eq(atrium::db::now()),
+                wa::handle.eq("bo"),
             ))
             .execute(&mut c)
             .expect("grant");
@@ -534,7 +535,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
                 uuid::Uuid::new_v4()
             ));
             accesses.push(format!(
-                "('{}', '{ws_id}', '{id}', '{VIEWER}', '{t}')",
+                "('{}', '{ws_id}', '{id}', '{VIEWER}', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
         }
@@ -544,7 +545,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
             accounts.join(",")
         ));
         sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at, handle) VALUES {};", members.join(",")));
-        sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at) VALUES {};", accesses.join(",")));
+        sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at, handle) VALUES {};", accesses.join(",")));
     }
     sql.push_str("COMMIT;");
     app.conn().batch_execute(&sql).expect("seed");
@@ -603,6 +604,7 @@ pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
             wa::user_id.eq(uid),
             wa::role_id.eq(role_id),
             wa::created_at.eq(atrium::db::now()),
+            wa::handle.eq(handle),
         ))
         .execute(&mut c)
         .expect("grant");
@@ -890,4 +892,55 @@ async fn deleting_a_workspace_needs_its_handle_and_takes_everything_with_it() {
         app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.workspace.deleted' AND resource_name = 'prod'"),
         1
     );
+}
+
+#[tokio::test]
+async fn the_members_panel_reads_an_index_range_without_sorting_on_sqlite() {
+    use crate::members::{seed_members, sqlite_plan, statements_of};
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    seed_members(&app, &acct, 600);
+    let mut c = app.conn();
+    {
+        use atrium::db::schema::account_memberships as m;
+        let ids: Vec<String> = m::table
+            .filter(m::account_id.eq(&acct))
+            .filter(m::role.eq("member"))
+            .select(m::user_id)
+            .load(&mut *c)
+            .expect("members");
+        atrium::seed::add_accesses(&mut c, &ws_id, &ids).expect("accesses");
+    }
+    let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
+    for (what, after) in [("page 1", ""), ("a later page", "user00500")] {
+        let mut rows = Vec::new();
+        let statements = statements_of(&mut c, |c| {
+            rows =
+                atrium::workspaces::model::user_accesses_page(c, &ws_id, after, 50).expect("page");
+        });
+        assert_eq!(rows.len(), 50, "{what}");
+        assert!(rows.iter().all(|r| r.handle.as_str() > after), "{what}");
+        assert!(rows.windows(2).all(|w| w[0].handle < w[1].handle), "{what}");
+        assert_eq!(statements.len(), 1, "{what}");
+        if !sqlite {
+            continue;
+        }
+        let plan = sqlite_plan(&mut c, &statements[0]);
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d.contains("TEMP B-TREE") || d.starts_with("SCAN")),
+            "{what}: no sort, no scan\n{plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("workspace_access_workspace_handle")
+                    && d.contains("(workspace_id=? AND handle>?)")),
+            "{what}: a range of (workspace_id, handle)\n{plan:#?}"
+        );
+    }
 }

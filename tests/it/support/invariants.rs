@@ -34,6 +34,12 @@ pub const CHECKS: &[(&str, &str)] = &[
          WHERE m.handle <> u.handle",
     ),
     (
+        "workspace access whose sort key is not its user's handle",
+        "SELECT wa.workspace_id || ' / ' || u.handle || ' / ' || wa.handle AS v
+         FROM workspace_access wa JOIN users u ON u.id = wa.user_id
+         WHERE wa.handle <> u.handle",
+    ),
+    (
         "Collaborator without a workspace access in the account",
         "SELECT a.handle || ' / ' || u.handle AS v FROM account_memberships m
          JOIN accounts a ON a.id = m.account_id JOIN users u ON u.id = m.user_id
