@@ -265,10 +265,65 @@ pub struct Reachable {
     pub visited_at: Option<chrono::NaiveDateTime>,
 }
 
+/// The filter of [`reachable`]'s two reads: the workspaces `user_id` can reach (DESIGN §2),
+/// and `q` over workspace and account names and handles. A macro because the two reads
+/// join different tables (Diesel's boxed queries are typed by their FROM clause).
+macro_rules! reachable_filter {
+    ($query:expr, $user_id:expr, $q:expr) => {{
+        let user_id: &str = $user_id;
+        // Two correlated lookups by unique index (the membership, the own access) on each
+        // `workspaces` row. Written so that no index serves the condition itself: an `OR`
+        // of `IN` lists is planned as the union of every reachable workspace, then sorted;
+        // this way the planner walks the index that gives the order and stops at the limit.
+        let reach = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(EXISTS (SELECT 1 FROM account_memberships m \
+               WHERE m.account_id = workspaces.account_id AND m.user_id = ",
+        )
+        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
+        .sql(&format!(
+            " AND (m.role IN ('{}', '{}') OR (m.role <> '{}' \
+               AND workspaces.default_role_id IS NOT NULL))) \
+             OR EXISTS (SELECT 1 FROM workspace_access wa \
+               WHERE wa.workspace_id = workspaces.id AND wa.user_id = ",
+            AccountRole::Owner.as_str(),
+            AccountRole::Admin.as_str(),
+            AccountRole::Collaborator.as_str(),
+        ))
+        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
+        .sql("))");
+        let mut query = $query.filter(reach);
+        let q = $q.trim().to_lowercase();
+        if !q.is_empty() {
+            let pattern = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query = query.filter(
+                crate::members::model::lower(workspaces::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(workspaces::handle.like(pattern.clone()).escape('\\'))
+                    .or(crate::members::model::lower(accounts::name)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(accounts::handle.like(pattern).escape('\\')),
+            );
+        }
+        query
+    }};
+}
+
 /// Workspaces the user can reach (DESIGN §2): every workspace of accounts where they are
 /// Owner or Admin, those where they have an own role, and those whose default role is not
 /// No Access in accounts where they are a member. Most recently used first, then by name;
 /// `q` filters by workspace or account name/handle. At most `limit`.
+///
+/// Two bounded reads instead of computing and sorting every reachable workspace: the
+/// user's visits newest first (the index `workspace_visits (user_id, visited_at)`), then
+/// the workspaces not visited by name (the index `workspaces (name, id)`), each stopping
+/// at `limit`.
 pub fn reachable(
     conn: &mut DbConn,
     user_id: &str,
@@ -276,58 +331,13 @@ pub fn reachable(
     limit: i64,
 ) -> QueryResult<Vec<Reachable>> {
     use crate::db::schema::accounts;
-    let admin_accounts = account_memberships::table
-        .filter(account_memberships::user_id.eq(user_id.to_string()))
-        .filter(
-            account_memberships::role
-                .eq_any([AccountRole::Owner.as_str(), AccountRole::Admin.as_str()]),
-        )
-        .select(account_memberships::account_id);
-    let member_accounts = account_memberships::table
-        .filter(account_memberships::user_id.eq(user_id.to_string()))
-        .filter(account_memberships::role.ne(AccountRole::Collaborator.as_str()))
-        .select(account_memberships::account_id);
-    let own = workspace_access::table
-        .filter(workspace_access::user_id.eq(user_id.to_string()))
-        .select(workspace_access::workspace_id);
-    let mut query = workspaces::table
-        .inner_join(accounts::table)
-        .left_join(
-            workspace_visits::table.on(workspace_visits::workspace_id
-                .eq(workspaces::id)
-                .and(workspace_visits::user_id.eq(user_id.to_string()))),
-        )
-        .filter(
-            workspaces::account_id
-                .eq_any(admin_accounts)
-                .or(workspaces::id.eq_any(own))
-                .or(workspaces::default_role_id
-                    .is_not_null()
-                    .and(workspaces::account_id.eq_any(member_accounts))),
-        )
+    type Row = (Workspace, String, String, Option<chrono::NaiveDateTime>);
+    let recent = workspace_visits::table
+        .inner_join(workspaces::table.inner_join(accounts::table))
+        .filter(workspace_visits::user_id.eq(user_id.to_string()))
         .into_boxed();
-    let q = q.trim().to_lowercase();
-    if !q.is_empty() {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        query = query.filter(
-            crate::members::model::lower(workspaces::name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(workspaces::handle.like(pattern.clone()).escape('\\'))
-                .or(crate::members::model::lower(accounts::name)
-                    .like(pattern.clone())
-                    .escape('\\'))
-                .or(accounts::handle.like(pattern).escape('\\')),
-        );
-    }
-    let rows: Vec<(Workspace, String, String, Option<chrono::NaiveDateTime>)> = query
+    let mut rows: Vec<Row> = reachable_filter!(recent, user_id, q)
         .order((
-            workspace_visits::visited_at.is_null(),
             workspace_visits::visited_at.desc(),
             workspaces::name.asc(),
             workspaces::id.asc(),
@@ -340,6 +350,22 @@ pub fn reachable(
             workspace_visits::visited_at.nullable(),
         ))
         .load(conn)?;
+    let left = limit - rows.len() as i64;
+    if left > 0 {
+        let visited = workspace_visits::table
+            .filter(workspace_visits::user_id.eq(user_id.to_string()))
+            .select(workspace_visits::workspace_id);
+        let rest = workspaces::table
+            .inner_join(accounts::table)
+            .filter(workspaces::id.ne_all(visited))
+            .into_boxed();
+        let more: Vec<(Workspace, String, String)> = reachable_filter!(rest, user_id, q)
+            .order((workspaces::name.asc(), workspaces::id.asc()))
+            .limit(left)
+            .select((Workspace::as_select(), accounts::name, accounts::handle))
+            .load(conn)?;
+        rows.extend(more.into_iter().map(|(w, n, h)| (w, n, h, None)));
+    }
     Ok(rows
         .into_iter()
         .map(

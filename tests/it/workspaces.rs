@@ -944,3 +944,53 @@ async fn the_members_panel_reads_an_index_range_without_sorting_on_sqlite() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_switcher_reads_visits_then_names_from_indexes_without_sorting_on_sqlite() {
+    use crate::members::{sqlite_plan, statements_of};
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    let ana_id = crate::members::user_id(&app, "ana");
+    let mut c = app.conn();
+    let ids = atrium::seed::add_workspaces(&mut c, &acct, &ana_id, 400, "t").expect("workspaces");
+    // Three visits, oldest first.
+    for id in [&ids[7], &ids[300], &ids[42]] {
+        atrium::workspaces::model::record_visit(&mut c, &ana_id, id).expect("visit");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
+    for (what, q) in [("unfiltered", ""), ("filtered", "pipeline t01")] {
+        let mut rows = Vec::new();
+        let statements = statements_of(&mut c, |c| {
+            rows = atrium::workspaces::model::reachable(c, &ana_id, q, 50).expect("reachable");
+        });
+        assert_eq!(rows.len(), 50, "{what}");
+        assert_eq!(statements.len(), 2, "{what}: recent, then by name");
+        if q.is_empty() {
+            let names: Vec<&str> = rows.iter().map(|r| r.workspace.name.as_str()).collect();
+            assert_eq!(
+                names[..3],
+                ["Pipeline t0042", "Pipeline t0300", "Pipeline t0007"],
+                "recent first, newest first"
+            );
+            assert!(names[3..].windows(2).all(|w| w[0] < w[1]), "by name");
+        }
+        if !sqlite {
+            continue;
+        }
+        for sql in &statements {
+            let plan = sqlite_plan(&mut c, sql);
+            assert!(
+                !plan.iter().any(|d| d.contains("TEMP B-TREE FOR ORDER BY")
+                    || (d.starts_with("SCAN") && !d.contains("USING INDEX workspaces_name"))),
+                "{what}: no sort of the reachable workspaces, no scan but a walk of the name \
+                 index: {sql}\n{plan:#?}"
+            );
+            assert!(
+                plan.iter().any(|d| d.contains("workspace_visits_recent") || d.contains("workspaces_name")),
+                "{what}: the visits index or the name index: {sql}\n{plan:#?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,3 @@
+-- The switcher's second read: the reachable workspaces the user has not visited, by name,
+-- walked in this index's order and stopped after 50 (no sort of every reachable workspace).
+CREATE INDEX workspaces_name ON workspaces (name, id);
