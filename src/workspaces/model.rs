@@ -265,6 +265,10 @@ pub struct Reachable {
     pub visited_at: Option<chrono::NaiveDateTime>,
 }
 
+/// Up to this many accounts, [`reachable`] reads each account's workspaces by name apart
+/// (each an index range that stops at the limit) and merges them.
+const PER_ACCOUNT_READS: usize = 8;
+
 /// The filter of [`reachable`]'s two reads: the workspaces `user_id` can reach (DESIGN §2),
 /// and `q` over workspace and account names and handles. A macro because the two reads
 /// join different tables (Diesel's boxed queries are typed by their FROM clause).
@@ -320,10 +324,10 @@ macro_rules! reachable_filter {
 /// No Access in accounts where they are a member. Most recently used first, then by name;
 /// `q` filters by workspace or account name/handle. At most `limit`.
 ///
-/// Two bounded reads instead of computing and sorting every reachable workspace: the
-/// user's visits newest first (the index `workspace_visits (user_id, visited_at)`), then
-/// the workspaces not visited by name (the index `workspaces (name, id)`), each stopping
-/// at `limit`.
+/// Bounded reads instead of computing and sorting every reachable workspace: the user's
+/// visits newest first (the index `workspace_visits (user_id, visited_at)`), then the
+/// workspaces not visited by name (the index `workspaces (account_id, name, id)`, one read
+/// per account of the user up to [`PER_ACCOUNT_READS`]), each stopping at `limit`.
 pub fn reachable(
     conn: &mut DbConn,
     user_id: &str,
@@ -352,18 +356,42 @@ pub fn reachable(
         .load(conn)?;
     let left = limit - rows.len() as i64;
     if left > 0 {
-        let visited = workspace_visits::table
-            .filter(workspace_visits::user_id.eq(user_id.to_string()))
-            .select(workspace_visits::workspace_id);
-        let rest = workspaces::table
-            .inner_join(accounts::table)
-            .filter(workspaces::id.ne_all(visited))
-            .into_boxed();
-        let more: Vec<(Workspace, String, String)> = reachable_filter!(rest, user_id, q)
-            .order((workspaces::name.asc(), workspaces::id.asc()))
-            .limit(left)
-            .select((Workspace::as_select(), accounts::name, accounts::handle))
+        // Every reachable workspace lies in an account the user belongs to (an own access
+        // needs a membership). With a few accounts, one read per account walks the index
+        // `workspaces (account_id, name, id)` in name order and stops at `left`; the pages
+        // are merged here. With many, one read over them all, sorted.
+        let accounts_of_user: Vec<String> = account_memberships::table
+            .filter(account_memberships::user_id.eq(user_id.to_string()))
+            .select(account_memberships::account_id)
             .load(conn)?;
+        let read = |conn: &mut DbConn, only: Option<&str>| {
+            let visited = workspace_visits::table
+                .filter(workspace_visits::user_id.eq(user_id.to_string()))
+                .select(workspace_visits::workspace_id);
+            let mut rest = workspaces::table
+                .inner_join(accounts::table)
+                .filter(workspaces::id.ne_all(visited))
+                .into_boxed();
+            rest = match only {
+                Some(account_id) => rest.filter(workspaces::account_id.eq(account_id.to_string())),
+                None => rest.filter(workspaces::account_id.eq_any(accounts_of_user.clone())),
+            };
+            reachable_filter!(rest, user_id, q)
+                .order((workspaces::name.asc(), workspaces::id.asc()))
+                .limit(left)
+                .select((Workspace::as_select(), accounts::name, accounts::handle))
+                .load::<(Workspace, String, String)>(conn)
+        };
+        let mut more = Vec::new();
+        if accounts_of_user.len() <= PER_ACCOUNT_READS {
+            for account_id in &accounts_of_user {
+                more.extend(read(conn, Some(account_id))?);
+            }
+            more.sort_by(|a, b| (&a.0.name, &a.0.id).cmp(&(&b.0.name, &b.0.id)));
+            more.truncate(left as usize);
+        } else {
+            more = read(conn, None)?;
+        }
         rows.extend(more.into_iter().map(|(w, n, h)| (w, n, h, None)));
     }
     Ok(rows

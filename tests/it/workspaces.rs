@@ -966,7 +966,12 @@ async fn the_switcher_reads_visits_then_names_from_indexes_without_sorting_on_sq
             rows = atrium::workspaces::model::reachable(c, &ana_id, q, 50).expect("reachable");
         });
         assert_eq!(rows.len(), 50, "{what}");
-        assert_eq!(statements.len(), 2, "{what}: recent, then by name");
+        // The visits, the user's accounts (personal and Big), then each account by name.
+        assert_eq!(
+            statements.len(),
+            4,
+            "{what}: recent, then by name: {statements:#?}"
+        );
         if q.is_empty() {
             let names: Vec<&str> = rows.iter().map(|r| r.workspace.name.as_str()).collect();
             assert_eq!(
@@ -982,15 +987,61 @@ async fn the_switcher_reads_visits_then_names_from_indexes_without_sorting_on_sq
         for sql in &statements {
             let plan = sqlite_plan(&mut c, sql);
             assert!(
-                !plan.iter().any(|d| d.contains("TEMP B-TREE FOR ORDER BY")
-                    || (d.starts_with("SCAN") && !d.contains("USING INDEX workspaces_name"))),
-                "{what}: no sort of the reachable workspaces, no scan but a walk of the name \
-                 index: {sql}\n{plan:#?}"
+                !plan
+                    .iter()
+                    .any(|d| d.contains("TEMP B-TREE FOR ORDER BY") || d.starts_with("SCAN")),
+                "{what}: no sort of the reachable workspaces, no scan: {sql}\n{plan:#?}"
             );
             assert!(
-                plan.iter().any(|d| d.contains("workspace_visits_recent") || d.contains("workspaces_name")),
-                "{what}: the visits index or the name index: {sql}\n{plan:#?}"
+                plan.iter().any(
+                    |d| d.contains("USING INDEX workspace_visits_recent (user_id=?)")
+                        || d.contains("USING INDEX workspaces_account_name (account_id=?)")
+                        || d.contains("USING INDEX account_memberships_user (user_id=?)")
+                ),
+                "{what}: the visits index, the user's memberships or the name index: {sql}\n{plan:#?}"
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_switcher_of_a_user_in_many_accounts_lists_the_same_order() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let ana_id = crate::members::user_id(&app, "ana");
+    // Ten accounts (nine organizations and the personal one): past the per-account reads.
+    let mut names = Vec::new();
+    for i in 0..9 {
+        let acct = create_org(&ana, &format!("Org {i}"), &format!("org-{i}")).await;
+        for n in [format!("W{} {i}", 9 - i), format!("A{i}")] {
+            create_ws(&ana, &acct, &n, &n.to_lowercase().replace(' ', "-")).await;
+            names.push(n);
+        }
+    }
+    names.sort();
+    let mut c = app.conn();
+    let all = atrium::workspaces::model::reachable(&mut c, &ana_id, "", 50).expect("all");
+    let got: Vec<String> = all.iter().map(|r| r.workspace.name.clone()).collect();
+    let visited: Vec<&String> = all
+        .iter()
+        .filter(|r| r.visited_at.is_some())
+        .map(|r| &r.workspace.name)
+        .collect();
+    let rest: Vec<String> = names
+        .into_iter()
+        .filter(|n| !visited.contains(&n))
+        .collect();
+    assert_eq!(
+        got[visited.len()..],
+        rest[..],
+        "visited first, then by name across accounts"
+    );
+    let few = atrium::workspaces::model::reachable(&mut c, &ana_id, "", 5).expect("five");
+    assert_eq!(few.len(), 5);
+    assert_eq!(
+        few.iter()
+            .map(|r| r.workspace.name.clone())
+            .collect::<Vec<_>>(),
+        got[..5]
+    );
 }

@@ -1,1 +1,1 @@
-DROP INDEX workspaces_name;
+DROP INDEX workspaces_account_name;
