@@ -152,8 +152,8 @@ async fn list(
     // A handle is at most 100 characters; anything longer is not one.
     let bounded = |h: &Option<String>| h.as_ref().map(|h| h.chars().take(100).collect::<String>());
     let cursor = match (bounded(&query.after), bounded(&query.before)) {
-        (Some(h), _) if !h.is_empty() => Cursor::After(h),
-        (_, Some(h)) if !h.is_empty() => Cursor::Before(h),
+        (Some(h), _) if !h.is_empty() && !crate::db::holds_nul(&h) => Cursor::After(h),
+        (_, Some(h)) if !h.is_empty() && !crate::db::holds_nul(&h) => Cursor::Before(h),
         _ => Cursor::First,
     };
     render_list(&req, ctx, &query.q, &cursor, None, None, StatusCode::OK).await

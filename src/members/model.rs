@@ -115,6 +115,15 @@ pub fn page(
     q: &str,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
+    // Handles and e-mail addresses never hold NUL (and PostgreSQL refuses it in text).
+    if crate::db::holds_nul(q) {
+        return Ok(MembersPage {
+            rows: Vec::new(),
+            total: 0,
+            has_prev: false,
+            has_next: false,
+        });
+    }
     let filter = filter_of(q);
     let base = || {
         let mut query = account_memberships::table
