@@ -252,12 +252,13 @@ type DetailRow = (
     chrono::NaiveDateTime,
 );
 
-/// Every membership of the account, by handle (one statement).
+/// Every membership of the account, by handle (one statement, in the order of the index
+/// `(account_id, handle)`).
 pub fn all_details(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<MembershipDetail>> {
     let rows: Vec<DetailRow> = account_memberships::table
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
-        .order((users::handle.asc(), users::id.asc()))
+        .order(account_memberships::handle.asc())
         .select((
             account_memberships::id,
             users::id,
