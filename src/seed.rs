@@ -344,7 +344,7 @@ fn insert_users(
         batch!(c, diesel::insert_into(accounts::table).values(values))?;
         let values: Vec<_> = personal
             .iter()
-            .map(|(aid, u)| membership(aid, &u.id, AccountRole::Owner, t))
+            .map(|(aid, u)| membership(aid, &u.id, &u.handle, AccountRole::Owner, t))
             .collect();
         batch!(
             c,
@@ -360,11 +360,13 @@ type MembershipValues = (
     diesel::dsl::Eq<account_memberships::user_id, String>,
     diesel::dsl::Eq<account_memberships::role, &'static str>,
     diesel::dsl::Eq<account_memberships::created_at, NaiveDateTime>,
+    diesel::dsl::Eq<account_memberships::handle, String>,
 );
 
 fn membership(
     account_id: &str,
     user_id: &str,
+    handle: &str,
     role: AccountRole,
     t: NaiveDateTime,
 ) -> MembershipValues {
@@ -374,6 +376,7 @@ fn membership(
         account_memberships::user_id.eq(user_id.to_string()),
         account_memberships::role.eq(role.as_str()),
         account_memberships::created_at.eq(t),
+        account_memberships::handle.eq(handle.to_string()),
     )
 }
 
@@ -430,7 +433,7 @@ pub fn add_members(
             } else {
                 AccountRole::Member
             };
-            membership(account_id, &u.id, role, t)
+            membership(account_id, &u.id, &u.handle, role, t)
         })
         .collect();
     insert_memberships(c, rows)?;
@@ -495,6 +498,16 @@ pub fn add_accesses(c: &mut DbConn, workspace_id: &str, user_ids: &[String]) -> 
 fn insert_accesses(c: &mut DbConn, rows: &[(&str, &str, &str)]) -> QueryResult<()> {
     let t = now();
     for chunk in rows.chunks(BATCH) {
+        // Each access carries its user's handle (the members panel's sort key).
+        let mut ids: Vec<&str> = chunk.iter().map(|(_, u, _)| *u).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let handles: std::collections::HashMap<String, String> = users::table
+            .filter(users::id.eq_any(&ids))
+            .select((users::id, users::handle))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect();
         let values: Vec<_> = chunk
             .iter()
             .map(|(w, u, r)| {
@@ -504,6 +517,7 @@ fn insert_accesses(c: &mut DbConn, rows: &[(&str, &str, &str)]) -> QueryResult<(
                     workspace_access::user_id.eq(u.to_string()),
                     workspace_access::role_id.eq(r.to_string()),
                     workspace_access::created_at.eq(t),
+                    workspace_access::handle.eq(handles.get(*u).cloned().unwrap_or_default()),
                 )
             })
             .collect();
@@ -645,7 +659,13 @@ fn tenant(
         .execute(c)?;
     insert_memberships(
         c,
-        vec![membership(&account_id, &owner.id, AccountRole::Owner, t)],
+        vec![membership(
+            &account_id,
+            &owner.id,
+            &owner.handle,
+            AccountRole::Owner,
+            t,
+        )],
     )?;
     let people = add_members(c, &account_id, members, handle)?;
     let workspace_ids = add_workspaces(c, &account_id, &owner.id, workspace_count, "")?;

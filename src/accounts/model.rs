@@ -150,6 +150,12 @@ pub fn add_member(
     user_id: &str,
     role: AccountRole,
 ) -> QueryResult<()> {
+    // The member's handle is copied beside the foreign key as the members page's sort key
+    // (user handles never change).
+    let handle: String = users::table
+        .find(user_id)
+        .select(users::handle)
+        .first(conn)?;
     diesel::insert_into(account_memberships::table)
         .values((
             account_memberships::id.eq(new_id()),
@@ -157,6 +163,7 @@ pub fn add_member(
             account_memberships::user_id.eq(user_id),
             account_memberships::role.eq(role.as_str()),
             account_memberships::created_at.eq(now()),
+            account_memberships::handle.eq(handle),
         ))
         .execute(conn)?;
     Ok(())

@@ -35,6 +35,7 @@ diesel::table! {
         user_id -> Text,
         role -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 
@@ -155,6 +156,7 @@ diesel::table! {
         user_id -> Text,
         role_id -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 
@@ -207,6 +209,7 @@ diesel::table! {
         service_account_id -> Text,
         role_id -> Text,
         created_at -> Timestamp,
+        handle -> Text,
     }
 }
 

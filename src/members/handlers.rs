@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::model::{self as members, MemberRow, PAGE_SIZE};
+use super::model::{self as members, Cursor, MemberRow};
 use crate::accounts::model::{self as accounts, AccountRole};
 use crate::audit::{self, Event, Resource};
 use crate::authz::account::may_assign;
@@ -100,8 +100,11 @@ struct MembersPage {
     rows: Vec<MemberRow>,
     total: i64,
     q: String,
-    page: i64,
-    pages: i64,
+    /// The first and last handles shown ("Previous" and "Next" page around them).
+    first: String,
+    last: String,
+    has_prev: bool,
+    has_next: bool,
     message: Option<String>,
     error: Option<String>,
 }
@@ -115,16 +118,23 @@ struct TableFragment {
     rows: Vec<MemberRow>,
     total: i64,
     q: String,
-    page: i64,
-    pages: i64,
+    /// The first and last handles shown ("Previous" and "Next" page around them).
+    first: String,
+    last: String,
+    has_prev: bool,
+    has_next: bool,
 }
 
 #[derive(Deserialize)]
 struct ListQuery {
     #[serde(default)]
     q: String,
+    /// "Next": the page after this handle.
     #[serde(default)]
-    page: Option<i64>,
+    after: Option<String>,
+    /// "Previous": the page before this handle.
+    #[serde(default)]
+    before: Option<String>,
 }
 
 pub fn invite_roles(role: AccountRole) -> Vec<AccountRole> {
@@ -139,39 +149,42 @@ async fn list(
     ctx: AccountCtx,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    render_list(
-        &req,
-        ctx,
-        &query.q,
-        query.page.unwrap_or(1),
-        None,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    // A handle is at most 100 characters; anything longer is not one.
+    let bounded = |h: &Option<String>| h.as_ref().map(|h| h.chars().take(100).collect::<String>());
+    let cursor = match (bounded(&query.after), bounded(&query.before)) {
+        (Some(h), _) if !h.is_empty() && !crate::db::holds_nul(&h) => Cursor::After(h),
+        (_, Some(h)) if !h.is_empty() && !crate::db::holds_nul(&h) => Cursor::Before(h),
+        _ => Cursor::First,
+    };
+    render_list(&req, ctx, &query.q, &cursor, None, None, StatusCode::OK).await
 }
 
 async fn render_list(
     req: &HttpRequest,
     ctx: AccountCtx,
     q: &str,
-    page_no: i64,
+    cursor: &Cursor,
     message: Option<String>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadMembership)?;
     let q: String = q.chars().take(100).collect();
-    let (id, q2, page_no) = (
-        ctx.account.id.clone(),
-        q.clone(),
-        page_no.clamp(1, 1_000_000),
-    );
-    let (rows, total) = db(&ctx.auth.pool, move |c| {
-        Ok(members::page(c, &id, &q2, page_no)?)
+    let (id, q2, cursor) = (ctx.account.id.clone(), q.clone(), cursor.clone());
+    let page = db(&ctx.auth.pool, move |c| {
+        Ok(members::page(c, &id, &q2, &cursor)?)
     })
     .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let (first, last) = (
+        page.rows
+            .first()
+            .map(|r| r.handle.clone())
+            .unwrap_or_default(),
+        page.rows
+            .last()
+            .map(|r| r.handle.clone())
+            .unwrap_or_default(),
+    );
     let viewer = Viewer::of(&ctx);
     let fragment = is_htmx(req)
         && req
@@ -185,11 +198,13 @@ async fn render_list(
                 account_id: ctx.account.id.clone(),
                 csrf: ctx.auth.shell.csrf.clone(),
                 viewer,
-                rows,
-                total,
+                rows: page.rows,
+                total: page.total,
                 q,
-                page: page_no,
-                pages,
+                first,
+                last,
+                has_prev: page.has_prev,
+                has_next: page.has_next,
             },
         );
     }
@@ -203,11 +218,13 @@ async fn render_list(
             can_invite: ctx.can(AccountPerm::CreateInvitation),
             invite_roles: invite_roles(ctx.role),
             viewer,
-            rows,
-            total,
+            rows: page.rows,
+            total: page.total,
             q,
-            page: page_no,
-            pages,
+            first,
+            last,
+            has_prev: page.has_prev,
+            has_next: page.has_next,
             message,
             error,
             shell: ctx.auth.shell.at("members"),
@@ -382,7 +399,7 @@ async fn respond_row(
                 req,
                 ctx,
                 "",
-                1,
+                &Cursor::First,
                 None,
                 Some(why.into()),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -416,7 +433,7 @@ async fn remove(
                 &req,
                 ctx,
                 "",
-                1,
+                &Cursor::First,
                 Some("Member removed.".into()),
                 None,
                 StatusCode::OK,
@@ -490,7 +507,7 @@ async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppErr
             &req,
             ctx,
             "",
-            1,
+            &Cursor::First,
             None,
             Some("You cannot leave your personal account.".into()),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -541,7 +558,7 @@ async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppErr
                 &req,
                 ctx,
                 "",
-                1,
+                &Cursor::First,
                 None,
                 Some(why.into()),
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -64,63 +64,154 @@ fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> Me
     }
 }
 
-fn like_pattern(q: &str) -> String {
-    let escaped: String = q
-        .trim()
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    format!("%{escaped}%")
+/// Where a page of members starts: the first page, after a handle ("Next") or before a
+/// handle ("Previous").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Cursor {
+    #[default]
+    First,
+    After(String),
+    Before(String),
 }
 
-/// One page of members (ordered by handle), and the number of members matching `q`.
+/// A page of members, and what the page's links need.
+#[derive(Clone, Debug)]
+pub struct MembersPage {
+    pub rows: Vec<MemberRow>,
+    /// Members matching the filter (all members when there is none).
+    pub total: i64,
+    pub has_prev: bool,
+    pub has_next: bool,
+}
+
+/// The filter, as the query uses it: an e-mail address (contains `@`) matches that one user
+/// exactly; anything else is a prefix of the handle, matched as a range of the index
+/// `(account_id, handle)` (handles are lower-case ASCII letters, digits and `-`, all below
+/// `~`, so every handle starting with `p` lies in `[p, p~)`).
+enum Filter {
+    None,
+    Email(String),
+    HandlePrefix(String, String),
+}
+
+fn filter_of(q: &str) -> Filter {
+    let q = q.trim().to_lowercase();
+    if q.is_empty() {
+        Filter::None
+    } else if q.contains('@') {
+        Filter::Email(q)
+    } else {
+        let upper = format!("{q}~");
+        Filter::HandlePrefix(q, upper)
+    }
+}
+
+/// One page of members, ordered by handle and paged by keyset on the membership's copy of
+/// the handle: every statement is a range of the index `(account_id, handle)`, so page 1 of
+/// 10,000 members, a late page and a filtered page cost the same (no sort, no OFFSET).
 pub fn page(
     conn: &mut DbConn,
     account_id: &str,
     q: &str,
-    page: i64,
-) -> QueryResult<(Vec<MemberRow>, i64)> {
-    let pattern = like_pattern(q);
-    let filtered = !q.trim().is_empty();
+    cursor: &Cursor,
+) -> QueryResult<MembersPage> {
+    // Handles and e-mail addresses never hold NUL (and PostgreSQL refuses it in text).
+    if crate::db::holds_nul(q) {
+        return Ok(MembersPage {
+            rows: Vec::new(),
+            total: 0,
+            has_prev: false,
+            has_next: false,
+        });
+    }
+    let filter = filter_of(q);
     let base = || {
         let mut query = account_memberships::table
             .inner_join(users::table)
             .filter(account_memberships::account_id.eq(account_id.to_string()))
             .into_boxed();
-        if filtered {
-            query = query.filter(
-                lower(users::handle)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(users::email_normalized.like(pattern.clone()).escape('\\'))
-                    .or(lower(users::first_name).like(pattern.clone()).escape('\\'))
-                    .or(lower(users::last_name).like(pattern.clone()).escape('\\')),
-            );
+        match &filter {
+            Filter::None => {}
+            Filter::Email(email) => {
+                let by_email = diesel::alias!(users as by_email);
+                query = query.filter(
+                    account_memberships::handle.nullable().eq(by_email
+                        .filter(by_email.field(users::email_normalized).eq(email.clone()))
+                        .select(by_email.field(users::handle))
+                        .single_value()),
+                );
+            }
+            Filter::HandlePrefix(low, high) => {
+                query = query
+                    .filter(account_memberships::handle.ge(low.clone()))
+                    .filter(account_memberships::handle.lt(high.clone()));
+            }
         }
         query
     };
-    // Unfiltered, the count needs no user rows: it reads the membership index only.
-    let total: i64 = if filtered {
-        base().count().get_result(conn)?
-    } else {
-        account_memberships::table
-            .filter(account_memberships::account_id.eq(account_id))
-            .count()
-            .get_result(conn)?
+    // The count reads the membership index only (the range of the filter, if any).
+    let total: i64 = {
+        let mut count = account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id.to_string()))
+            .into_boxed();
+        match &filter {
+            Filter::None => {}
+            Filter::Email(email) => {
+                count = count.filter(
+                    account_memberships::handle.nullable().eq(users::table
+                        .filter(users::email_normalized.eq(email.clone()))
+                        .select(users::handle)
+                        .single_value()),
+                );
+            }
+            Filter::HandlePrefix(low, high) => {
+                count = count
+                    .filter(account_memberships::handle.ge(low.clone()))
+                    .filter(account_memberships::handle.lt(high.clone()));
+            }
+        }
+        count.count().get_result(conn)?
     };
-    let offset = (page.max(1) - 1) * PAGE_SIZE;
-    let rows: Vec<RawRow> = base()
-        .order((users::handle.asc(), users::id.asc()))
-        .limit(PAGE_SIZE)
-        .offset(offset)
-        .select(member_columns())
-        .load(conn)?;
-    let rows = rows.into_iter().map(to_row).collect();
-    Ok((rows, total))
+    // One row more than a page tells whether there is a page beyond.
+    let (mut raw, beyond): (Vec<RawRow>, bool) = match cursor {
+        Cursor::First | Cursor::After(_) => {
+            let mut query = base();
+            if let Cursor::After(h) = cursor {
+                query = query.filter(account_memberships::handle.gt(h.clone()));
+            }
+            let rows: Vec<RawRow> = query
+                .order(account_memberships::handle.asc())
+                .limit(PAGE_SIZE + 1)
+                .select(member_columns())
+                .load(conn)?;
+            let beyond = rows.len() as i64 > PAGE_SIZE;
+            (rows, beyond)
+        }
+        Cursor::Before(h) => {
+            let mut rows: Vec<RawRow> = base()
+                .filter(account_memberships::handle.lt(h.clone()))
+                .order(account_memberships::handle.desc())
+                .limit(PAGE_SIZE + 1)
+                .select(member_columns())
+                .load(conn)?;
+            let beyond = rows.len() as i64 > PAGE_SIZE;
+            rows.truncate(PAGE_SIZE as usize);
+            rows.reverse();
+            (rows, beyond)
+        }
+    };
+    raw.truncate(PAGE_SIZE as usize);
+    let (has_prev, has_next) = match cursor {
+        Cursor::First => (false, beyond),
+        Cursor::After(_) => (true, beyond),
+        Cursor::Before(_) => (beyond, true),
+    };
+    Ok(MembersPage {
+        rows: raw.into_iter().map(to_row).collect(),
+        total,
+        has_prev,
+        has_next,
+    })
 }
 
 /// One member's row.
@@ -161,12 +252,13 @@ type DetailRow = (
     chrono::NaiveDateTime,
 );
 
-/// Every membership of the account, by handle (one statement).
+/// Every membership of the account, by handle (one statement, in the order of the index
+/// `(account_id, handle)`).
 pub fn all_details(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<MembershipDetail>> {
     let rows: Vec<DetailRow> = account_memberships::table
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
-        .order((users::handle.asc(), users::id.asc()))
+        .order(account_memberships::handle.asc())
         .select((
             account_memberships::id,
             users::id,

@@ -98,6 +98,13 @@ pub struct NewWorkspace<'a> {
     pub description: &'a str,
 }
 
+/// A user's handle: copied beside the foreign key of an access as the members panel's sort
+/// key (user handles never change).
+fn user_handle(conn: &mut DbConn, user_id: &str) -> QueryResult<String> {
+    use crate::db::schema::users;
+    users::table.find(user_id).select(users::handle).first(conn)
+}
+
 /// Creates a workspace; its creator gets the Owner role on it. Call inside a transaction.
 pub fn create(
     conn: &mut DbConn,
@@ -124,6 +131,7 @@ pub fn create(
             workspace_access::user_id.eq(creator_user_id),
             workspace_access::role_id.eq(builtin_role_id(BuiltinRole::Owner)),
             workspace_access::created_at.eq(t),
+            workspace_access::handle.eq(user_handle(conn, creator_user_id)?),
         ))
         .execute(conn)?;
     workspaces::table
@@ -257,10 +265,69 @@ pub struct Reachable {
     pub visited_at: Option<chrono::NaiveDateTime>,
 }
 
+/// Up to this many accounts, [`reachable`] reads each account's workspaces by name apart
+/// (each an index range that stops at the limit) and merges them.
+const PER_ACCOUNT_READS: usize = 8;
+
+/// The filter of [`reachable`]'s two reads: the workspaces `user_id` can reach (DESIGN §2),
+/// and `q` over workspace and account names and handles. A macro because the two reads
+/// join different tables (Diesel's boxed queries are typed by their FROM clause).
+macro_rules! reachable_filter {
+    ($query:expr, $user_id:expr, $q:expr) => {{
+        let user_id: &str = $user_id;
+        // Two correlated lookups by unique index (the membership, the own access) on each
+        // `workspaces` row. Written so that no index serves the condition itself: an `OR`
+        // of `IN` lists is planned as the union of every reachable workspace, then sorted;
+        // this way the planner walks the index that gives the order and stops at the limit.
+        let reach = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(EXISTS (SELECT 1 FROM account_memberships m \
+               WHERE m.account_id = workspaces.account_id AND m.user_id = ",
+        )
+        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
+        .sql(&format!(
+            " AND (m.role IN ('{}', '{}') OR (m.role <> '{}' \
+               AND workspaces.default_role_id IS NOT NULL))) \
+             OR EXISTS (SELECT 1 FROM workspace_access wa \
+               WHERE wa.workspace_id = workspaces.id AND wa.user_id = ",
+            AccountRole::Owner.as_str(),
+            AccountRole::Admin.as_str(),
+            AccountRole::Collaborator.as_str(),
+        ))
+        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
+        .sql("))");
+        let mut query = $query.filter(reach);
+        let q = $q.trim().to_lowercase();
+        if !q.is_empty() {
+            let pattern = format!(
+                "%{}%",
+                q.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            query = query.filter(
+                crate::members::model::lower(workspaces::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(workspaces::handle.like(pattern.clone()).escape('\\'))
+                    .or(crate::members::model::lower(accounts::name)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(accounts::handle.like(pattern).escape('\\')),
+            );
+        }
+        query
+    }};
+}
+
 /// Workspaces the user can reach (DESIGN §2): every workspace of accounts where they are
 /// Owner or Admin, those where they have an own role, and those whose default role is not
 /// No Access in accounts where they are a member. Most recently used first, then by name;
 /// `q` filters by workspace or account name/handle. At most `limit`.
+///
+/// Bounded reads instead of computing and sorting every reachable workspace: the user's
+/// visits newest first (the index `workspace_visits (user_id, visited_at)`), then the
+/// workspaces not visited by name (the index `workspaces (account_id, name, id)`, one read
+/// per account of the user up to [`PER_ACCOUNT_READS`]), each stopping at `limit`.
 pub fn reachable(
     conn: &mut DbConn,
     user_id: &str,
@@ -268,58 +335,13 @@ pub fn reachable(
     limit: i64,
 ) -> QueryResult<Vec<Reachable>> {
     use crate::db::schema::accounts;
-    let admin_accounts = account_memberships::table
-        .filter(account_memberships::user_id.eq(user_id.to_string()))
-        .filter(
-            account_memberships::role
-                .eq_any([AccountRole::Owner.as_str(), AccountRole::Admin.as_str()]),
-        )
-        .select(account_memberships::account_id);
-    let member_accounts = account_memberships::table
-        .filter(account_memberships::user_id.eq(user_id.to_string()))
-        .filter(account_memberships::role.ne(AccountRole::Collaborator.as_str()))
-        .select(account_memberships::account_id);
-    let own = workspace_access::table
-        .filter(workspace_access::user_id.eq(user_id.to_string()))
-        .select(workspace_access::workspace_id);
-    let mut query = workspaces::table
-        .inner_join(accounts::table)
-        .left_join(
-            workspace_visits::table.on(workspace_visits::workspace_id
-                .eq(workspaces::id)
-                .and(workspace_visits::user_id.eq(user_id.to_string()))),
-        )
-        .filter(
-            workspaces::account_id
-                .eq_any(admin_accounts)
-                .or(workspaces::id.eq_any(own))
-                .or(workspaces::default_role_id
-                    .is_not_null()
-                    .and(workspaces::account_id.eq_any(member_accounts))),
-        )
+    type Row = (Workspace, String, String, Option<chrono::NaiveDateTime>);
+    let recent = workspace_visits::table
+        .inner_join(workspaces::table.inner_join(accounts::table))
+        .filter(workspace_visits::user_id.eq(user_id.to_string()))
         .into_boxed();
-    let q = q.trim().to_lowercase();
-    if !q.is_empty() {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        query = query.filter(
-            crate::members::model::lower(workspaces::name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(workspaces::handle.like(pattern.clone()).escape('\\'))
-                .or(crate::members::model::lower(accounts::name)
-                    .like(pattern.clone())
-                    .escape('\\'))
-                .or(accounts::handle.like(pattern).escape('\\')),
-        );
-    }
-    let rows: Vec<(Workspace, String, String, Option<chrono::NaiveDateTime>)> = query
+    let mut rows: Vec<Row> = reachable_filter!(recent, user_id, q)
         .order((
-            workspace_visits::visited_at.is_null(),
             workspace_visits::visited_at.desc(),
             workspaces::name.asc(),
             workspaces::id.asc(),
@@ -332,6 +354,46 @@ pub fn reachable(
             workspace_visits::visited_at.nullable(),
         ))
         .load(conn)?;
+    let left = limit - rows.len() as i64;
+    if left > 0 {
+        // Every reachable workspace lies in an account the user belongs to (an own access
+        // needs a membership). With a few accounts, one read per account walks the index
+        // `workspaces (account_id, name, id)` in name order and stops at `left`; the pages
+        // are merged here. With many, one read over them all, sorted.
+        let accounts_of_user: Vec<String> = account_memberships::table
+            .filter(account_memberships::user_id.eq(user_id.to_string()))
+            .select(account_memberships::account_id)
+            .load(conn)?;
+        let read = |conn: &mut DbConn, only: Option<&str>| {
+            let visited = workspace_visits::table
+                .filter(workspace_visits::user_id.eq(user_id.to_string()))
+                .select(workspace_visits::workspace_id);
+            let mut rest = workspaces::table
+                .inner_join(accounts::table)
+                .filter(workspaces::id.ne_all(visited))
+                .into_boxed();
+            rest = match only {
+                Some(account_id) => rest.filter(workspaces::account_id.eq(account_id.to_string())),
+                None => rest.filter(workspaces::account_id.eq_any(accounts_of_user.clone())),
+            };
+            reachable_filter!(rest, user_id, q)
+                .order((workspaces::name.asc(), workspaces::id.asc()))
+                .limit(left)
+                .select((Workspace::as_select(), accounts::name, accounts::handle))
+                .load::<(Workspace, String, String)>(conn)
+        };
+        let mut more = Vec::new();
+        if accounts_of_user.len() <= PER_ACCOUNT_READS {
+            for account_id in &accounts_of_user {
+                more.extend(read(conn, Some(account_id))?);
+            }
+            more.sort_by(|a, b| (&a.0.name, &a.0.id).cmp(&(&b.0.name, &b.0.id)));
+            more.truncate(left as usize);
+        } else {
+            more = read(conn, None)?;
+        }
+        rows.extend(more.into_iter().map(|(w, n, h)| (w, n, h, None)));
+    }
     Ok(rows
         .into_iter()
         .map(
@@ -471,7 +533,7 @@ pub fn user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Vec<U
         .inner_join(users::table)
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
-        .order(users::handle.asc())
+        .order(workspace_access::handle.asc())
         .select(access_columns())
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
@@ -525,8 +587,8 @@ pub fn user_accesses_page(
         .inner_join(users::table)
         .inner_join(workspace_roles::table)
         .filter(workspace_access::workspace_id.eq(workspace_id))
-        .filter(users::handle.gt(after))
-        .order(users::handle.asc())
+        .filter(workspace_access::handle.gt(after))
+        .order(workspace_access::handle.asc())
         .limit(limit)
         .select(access_columns())
         .load(conn)?;
@@ -558,7 +620,7 @@ pub fn members_without_access(
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
         .filter(users::id.ne_all(with_access))
-        .order(users::handle.asc())
+        .order(account_memberships::handle.asc())
         .limit(500)
         .select((users::id, users::handle))
         .load(conn)
@@ -599,6 +661,7 @@ pub fn set_user_access(
     .set(workspace_access::role_id.eq(role_id))
     .execute(conn)?;
     if n == 0 {
+        let handle = user_handle(conn, user_id)?;
         diesel::insert_into(workspace_access::table)
             .values((
                 workspace_access::id.eq(new_id()),
@@ -606,6 +669,7 @@ pub fn set_user_access(
                 workspace_access::user_id.eq(user_id),
                 workspace_access::role_id.eq(role_id),
                 workspace_access::created_at.eq(now()),
+                workspace_access::handle.eq(handle),
             ))
             .execute(conn)?;
     }

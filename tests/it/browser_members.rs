@@ -30,6 +30,8 @@ async fn an_admin_invites_two_people_and_changes_the_new_members_role_inline() {
     admin.fill("E-mail or handle", "adam").await;
     admin.fill("Password", PW).await;
     admin.click_button("Log in").await;
+    // The log-in (argon2) finishes and lands before the next page is opened.
+    admin.wait_for_url(|u| !u.contains("/auth/login")).await;
     admin
         .goto(&app.url(&format!("/account/{acct}/members")))
         .await;

@@ -42,6 +42,7 @@ pub fn add_member(app: &TestApp, account_id: &str, handle: &str, role: &str) {
             m::user_id.eq(uid),
             m::role.eq(role),
             m::created_at.eq(atrium::db::now()),
+            m::handle.eq(handle),
         ))
         .execute(&mut c)
         .expect("add member");
@@ -389,7 +390,7 @@ async fn removing_a_member_and_leaving_an_account() {
 }
 
 /// Bulk-inserts `n` users into the account as Members (test setup).
-fn seed_members(app: &TestApp, account_id: &str, n: usize) {
+pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
     use diesel::connection::SimpleConnection;
     let mut c = app.conn();
     let t = "2026-01-01 00:00:00";
@@ -404,7 +405,7 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
                 "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}')"
             ));
             members.push(format!(
-                "('{}', '{account_id}', '{id}', 'member', '{t}')",
+                "('{}', '{account_id}', '{id}', 'member', '{t}', 'user{i:05}')",
                 uuid::Uuid::new_v4()
             ));
             // Everyone has a personal account (as sign-up makes it).
@@ -413,7 +414,7 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
                 "('{personal}', 'personal', 'User {i:05}', 'user{i:05}', '{t}', '{t}')"
             ));
             members.push(format!(
-                "('{}', '{personal}', '{id}', 'owner', '{t}')",
+                "('{}', '{personal}', '{id}', 'owner', '{t}', 'user{i:05}')",
                 uuid::Uuid::new_v4()
             ));
         }
@@ -426,7 +427,7 @@ fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             accounts.join(",")
         ));
         sql.push_str(&format!(
-            "INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};",
+            "INSERT INTO account_memberships (id, account_id, user_id, role, created_at, handle) VALUES {};",
             members.join(",")
         ));
     }
@@ -451,12 +452,16 @@ async fn the_members_page_of_ten_thousand_members_uses_a_bounded_number_of_queri
     assert_eq!(first.status, StatusCode::OK);
     assert!(first.text.contains("10001 members"));
     assert_eq!(first.text.matches("<tr id=\"member-").count(), 50);
-    assert!(first.text.contains("Page 1 of 201"));
+    assert!(first.text.contains("rel=\"next\""), "a Next link");
+    assert!(
+        !first.text.contains("rel=\"prev\""),
+        "no Previous link on page 1"
+    );
 
     let before = app.queries.get();
     let filtered = ana
         .get_with(
-            &format!("/account/{acct}/members?q=user0999"),
+            &format!("/account/{acct}/members?q=USER0999"),
             &[("HX-Request", "true"), ("HX-Target", "members-table")],
         )
         .await;
@@ -473,14 +478,210 @@ async fn the_members_page_of_ten_thousand_members_uses_a_bounded_number_of_queri
     );
 
     let before = app.queries.get();
-    let later = ana.get(&format!("/account/{acct}/members?page=150")).await;
+    let later = ana
+        .get(&format!("/account/{acct}/members?after=user07449"))
+        .await;
     let later_queries = app.queries.get() - before;
-    assert!(later.text.contains("Page 150 of 201"));
+    assert_eq!(later.status, StatusCode::OK);
+    assert_eq!(later.text.matches("<tr id=\"member-").count(), 50);
+    assert!(
+        later.text.contains(">user07450<"),
+        "starts after the handle"
+    );
+    assert!(later.text.contains(">user07499<"));
+    assert!(!later.text.contains(">user07500<"));
+    assert!(later.text.contains("before=user07450"), "Previous");
+    assert!(later.text.contains("after=user07499"), "Next");
+
+    let before = app.queries.get();
+    let by_email = ana
+        .get(&format!("/account/{acct}/members?q=User01234@Example.com"))
+        .await;
+    let email_queries = app.queries.get() - before;
+    assert!(by_email.text.contains("1 member matching"), "exact e-mail");
+    assert!(by_email.text.contains(">user01234<"));
     for (what, n) in [
         ("first page", first_queries),
         ("filtered page", filtered_queries),
         ("page 150", later_queries),
+        ("e-mail", email_queries),
     ] {
         assert!(n <= 8, "{what} took {n} queries");
     }
+}
+
+/// The statements of the members page, as run: recorded from one connection while
+/// `members::page` runs (with the binds left out, which SQLite plans as NULL).
+pub fn statements_of(
+    c: &mut atrium::db::DbConn,
+    run: impl FnOnce(&mut atrium::db::DbConn),
+) -> Vec<String> {
+    use diesel::Connection;
+    use diesel::connection::InstrumentationEvent;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            sink.lock().unwrap().push(query.to_string());
+        }
+    });
+    run(c);
+    c.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    seen.lock().unwrap().clone()
+}
+
+/// SQLite's `EXPLAIN QUERY PLAN` of `sql`: the `detail` column of each line.
+pub fn sqlite_plan(c: &mut atrium::db::DbConn, sql: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(c)
+        .expect("plan");
+    plan.into_iter().map(|p| p.detail).collect()
+}
+
+#[tokio::test]
+async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
+    use atrium::members::model::{Cursor, page};
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    seed_members(&app, &acct, 2_000);
+
+    let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
+    let mut c = app.conn();
+    for (what, q, cursor) in [
+        ("page 1", "", Cursor::First),
+        ("a later page", "", Cursor::After("user01500".into())),
+        ("a page back", "", Cursor::Before("user01500".into())),
+        ("filtered", "user01", Cursor::First),
+        (
+            "filtered, later",
+            "user01",
+            Cursor::After("user01100".into()),
+        ),
+        ("by e-mail", "user01234@example.com", Cursor::First),
+    ] {
+        let mut result = None;
+        let statements = statements_of(&mut c, |c| {
+            result = Some(page(c, &acct, q, &cursor).expect("page"));
+        });
+        let result = result.unwrap();
+        match (what, q.is_empty()) {
+            ("by e-mail", _) => assert_eq!(result.total, 1),
+            (_, true) => assert_eq!(result.total, 2_001, "{what}"),
+            _ => assert_eq!(result.total, 1_000, "{what}"),
+        }
+        assert!(!result.rows.is_empty(), "{what}");
+        assert!(
+            result.rows.windows(2).all(|w| w[0].handle < w[1].handle),
+            "{what}: in handle order"
+        );
+        assert_eq!(
+            statements.len(),
+            2,
+            "{what}: a count and a page: {statements:?}"
+        );
+        if !sqlite {
+            continue;
+        }
+        for sql in statements {
+            let plan = sqlite_plan(&mut c, &sql);
+            assert!(
+                !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+                "{what}: no sort: {sql}\n{plan:#?}"
+            );
+            let index = if sql.contains("ORDER BY") {
+                "account_memberships_account_handle"
+            } else {
+                "INDEX"
+            };
+            assert!(
+                plan.iter()
+                    .any(|d| d.contains(index) && d.contains("(account_id=?")),
+                "{what}: a range of an index on the account's memberships: {sql}\n{plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|d| d.starts_with("SCAN")),
+                "{what}: no scan: {sql}\n{plan:#?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn next_and_previous_walk_the_members_by_handle() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Walk", "walk").await;
+    seed_members(&app, &acct, 120);
+    let handles = |text: &str| -> Vec<String> {
+        let body = &text[text.find("<tbody>").unwrap()..text.find("</tbody>").unwrap()];
+        body.split("<span class=\"mono\">")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_string())
+            .collect()
+    };
+    let link = |text: &str, rel: &str| -> Option<String> {
+        let at = text.find(&format!("rel=\"{rel}\""))?;
+        let start = text[..at].rfind("href=\"")? + 6;
+        let end = start + text[start..].find('"')?;
+        Some(text[start..end].replace("&amp;", "&"))
+    };
+    // Forward: 121 members (120 and ana) in three pages, each handle once, in order.
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut path = format!("/account/{acct}/members");
+    loop {
+        let r = ana.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        seen.extend(handles(&r.text));
+        pages.push(path.clone());
+        match link(&r.text, "next") {
+            Some(next) => path = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(seen.len(), 121);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "in handle order, each once");
+    // Back from the last page: the middle page again, then the first.
+    let last = ana.get(&pages[2]).await;
+    let prev = link(&last.text, "prev").expect("Previous on the last page");
+    let middle = ana.get(&prev).await;
+    assert_eq!(handles(&middle.text), seen[50..100].to_vec());
+    let prev = link(&middle.text, "prev").expect("Previous on the middle page");
+    let first = ana.get(&prev).await;
+    assert_eq!(handles(&first.text), seen[..50].to_vec());
+    assert!(
+        link(&first.text, "prev").is_none(),
+        "nothing before the first page"
+    );
+    // The filter pages too, and keeps itself in the links.
+    let r = ana.get(&format!("/account/{acct}/members?q=user000")).await;
+    assert!(
+        r.text.contains("100 members matching"),
+        "user00000–user00099"
+    );
+    let next = link(&r.text, "next").expect("Next");
+    assert!(next.contains("q=user000"), "{next}");
+    let r = ana.get(&next).await;
+    assert_eq!(handles(&r.text).len(), 50);
+    assert!(link(&r.text, "next").is_none());
+    // NUL is in no handle or address (and PostgreSQL refuses it): no match, page 1.
+    let r = ana.get(&format!("/account/{acct}/members?q=a%00b")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("0 members matching"));
+    let r = ana
+        .get(&format!("/account/{acct}/members?after=a%00b"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(handles(&r.text), seen[..50].to_vec());
 }

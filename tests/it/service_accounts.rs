@@ -97,6 +97,7 @@ fn grant_user(app: &TestApp, ws: &str, handle: &str, role_id: &str) {
             a::user_id.eq(uid),
             a::role_id.eq(role_id),
             a::created_at.eq(atrium::db::now()),
+            a::handle.eq(handle),
         ))
         .execute(&mut c)
         .expect("grant");

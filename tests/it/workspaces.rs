@@ -273,6 +273,7 @@ async fn removing_a_member_removes_their_workspace_accesses_in_that_account() {
                 wa::user_id.eq(&bo_id),
                 wa::role_id.eq("00000000-0000-4000-8000-000000000002"),
                 wa::created_at.eq(atrium::db::now()),
+                wa::handle.eq("bo"),
             ))
             .execute(&mut c)
             .expect("grant");
@@ -526,15 +527,15 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
                 "('{personal}', 'personal', 'U {i}', 'u{i:05}', '{t}', '{t}')"
             ));
             members.push(format!(
-                "('{}', '{personal}', '{id}', 'owner', '{t}')",
+                "('{}', '{personal}', '{id}', 'owner', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
             members.push(format!(
-                "('{}', '{acct}', '{id}', 'member', '{t}')",
+                "('{}', '{acct}', '{id}', 'member', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
             accesses.push(format!(
-                "('{}', '{ws_id}', '{id}', '{VIEWER}', '{t}')",
+                "('{}', '{ws_id}', '{id}', '{VIEWER}', '{t}', 'u{i:05}')",
                 uuid::Uuid::new_v4()
             ));
         }
@@ -543,8 +544,8 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
             "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
             accounts.join(",")
         ));
-        sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at) VALUES {};", members.join(",")));
-        sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at) VALUES {};", accesses.join(",")));
+        sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at, handle) VALUES {};", members.join(",")));
+        sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at, handle) VALUES {};", accesses.join(",")));
     }
     sql.push_str("COMMIT;");
     app.conn().batch_execute(&sql).expect("seed");
@@ -603,6 +604,7 @@ pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
             wa::user_id.eq(uid),
             wa::role_id.eq(role_id),
             wa::created_at.eq(atrium::db::now()),
+            wa::handle.eq(handle),
         ))
         .execute(&mut c)
         .expect("grant");
@@ -889,5 +891,157 @@ async fn deleting_a_workspace_needs_its_handle_and_takes_everything_with_it() {
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.workspace.deleted' AND resource_name = 'prod'"),
         1
+    );
+}
+
+#[tokio::test]
+async fn the_members_panel_reads_an_index_range_without_sorting_on_sqlite() {
+    use crate::members::{seed_members, sqlite_plan, statements_of};
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    let ws_id = dash.split('/').nth(4).expect("id").to_string();
+    seed_members(&app, &acct, 600);
+    let mut c = app.conn();
+    {
+        use atrium::db::schema::account_memberships as m;
+        let ids: Vec<String> = m::table
+            .filter(m::account_id.eq(&acct))
+            .filter(m::role.eq("member"))
+            .select(m::user_id)
+            .load(&mut *c)
+            .expect("members");
+        atrium::seed::add_accesses(&mut c, &ws_id, &ids).expect("accesses");
+    }
+    let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
+    for (what, after) in [("page 1", ""), ("a later page", "user00500")] {
+        let mut rows = Vec::new();
+        let statements = statements_of(&mut c, |c| {
+            rows =
+                atrium::workspaces::model::user_accesses_page(c, &ws_id, after, 50).expect("page");
+        });
+        assert_eq!(rows.len(), 50, "{what}");
+        assert!(rows.iter().all(|r| r.handle.as_str() > after), "{what}");
+        assert!(rows.windows(2).all(|w| w[0].handle < w[1].handle), "{what}");
+        assert_eq!(statements.len(), 1, "{what}");
+        if !sqlite {
+            continue;
+        }
+        let plan = sqlite_plan(&mut c, &statements[0]);
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d.contains("TEMP B-TREE") || d.starts_with("SCAN")),
+            "{what}: no sort, no scan\n{plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("workspace_access_workspace_handle")
+                    && d.contains("(workspace_id=? AND handle>?)")),
+            "{what}: a range of (workspace_id, handle)\n{plan:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_switcher_reads_visits_then_names_from_indexes_without_sorting_on_sqlite() {
+    use crate::members::{sqlite_plan, statements_of};
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Big", "big").await;
+    let ana_id = crate::members::user_id(&app, "ana");
+    let mut c = app.conn();
+    let ids = atrium::seed::add_workspaces(&mut c, &acct, &ana_id, 400, "t").expect("workspaces");
+    // Three visits, oldest first.
+    for id in [&ids[7], &ids[300], &ids[42]] {
+        atrium::workspaces::model::record_visit(&mut c, &ana_id, id).expect("visit");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sqlite = matches!(crate::support::backend(), atrium::settings::Backend::Sqlite);
+    for (what, q) in [("unfiltered", ""), ("filtered", "pipeline t01")] {
+        let mut rows = Vec::new();
+        let statements = statements_of(&mut c, |c| {
+            rows = atrium::workspaces::model::reachable(c, &ana_id, q, 50).expect("reachable");
+        });
+        assert_eq!(rows.len(), 50, "{what}");
+        // The visits, the user's accounts (personal and Big), then each account by name.
+        assert_eq!(
+            statements.len(),
+            4,
+            "{what}: recent, then by name: {statements:#?}"
+        );
+        if q.is_empty() {
+            let names: Vec<&str> = rows.iter().map(|r| r.workspace.name.as_str()).collect();
+            assert_eq!(
+                names[..3],
+                ["Pipeline t0042", "Pipeline t0300", "Pipeline t0007"],
+                "recent first, newest first"
+            );
+            assert!(names[3..].windows(2).all(|w| w[0] < w[1]), "by name");
+        }
+        if !sqlite {
+            continue;
+        }
+        for sql in &statements {
+            let plan = sqlite_plan(&mut c, sql);
+            assert!(
+                !plan
+                    .iter()
+                    .any(|d| d.contains("TEMP B-TREE FOR ORDER BY") || d.starts_with("SCAN")),
+                "{what}: no sort of the reachable workspaces, no scan: {sql}\n{plan:#?}"
+            );
+            assert!(
+                plan.iter().any(
+                    |d| d.contains("USING INDEX workspace_visits_recent (user_id=?)")
+                        || d.contains("USING INDEX workspaces_account_name (account_id=?)")
+                        || d.contains("USING INDEX account_memberships_user (user_id=?)")
+                ),
+                "{what}: the visits index, the user's memberships or the name index: {sql}\n{plan:#?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_switcher_of_a_user_in_many_accounts_lists_the_same_order() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let ana_id = crate::members::user_id(&app, "ana");
+    // Ten accounts (nine organizations and the personal one): past the per-account reads.
+    let mut names = Vec::new();
+    for i in 0..9 {
+        let acct = create_org(&ana, &format!("Org {i}"), &format!("org-{i}")).await;
+        for n in [format!("W{} {i}", 9 - i), format!("A{i}")] {
+            create_ws(&ana, &acct, &n, &n.to_lowercase().replace(' ', "-")).await;
+            names.push(n);
+        }
+    }
+    names.sort();
+    let mut c = app.conn();
+    let all = atrium::workspaces::model::reachable(&mut c, &ana_id, "", 50).expect("all");
+    let got: Vec<String> = all.iter().map(|r| r.workspace.name.clone()).collect();
+    let visited: Vec<&String> = all
+        .iter()
+        .filter(|r| r.visited_at.is_some())
+        .map(|r| &r.workspace.name)
+        .collect();
+    let rest: Vec<String> = names
+        .into_iter()
+        .filter(|n| !visited.contains(&n))
+        .collect();
+    assert_eq!(
+        got[visited.len()..],
+        rest[..],
+        "visited first, then by name across accounts"
+    );
+    let few = atrium::workspaces::model::reachable(&mut c, &ana_id, "", 5).expect("five");
+    assert_eq!(few.len(), 5);
+    assert_eq!(
+        few.iter()
+            .map(|r| r.workspace.name.clone())
+            .collect::<Vec<_>>(),
+        got[..5]
     );
 }

@@ -28,6 +28,18 @@ pub const CHECKS: &[(&str, &str)] = &[
          GROUP BY account_id, user_id HAVING COUNT(*) > 1",
     ),
     (
+        "membership whose sort key is not its user's handle",
+        "SELECT m.account_id || ' / ' || u.handle || ' / ' || m.handle AS v
+         FROM account_memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.handle <> u.handle",
+    ),
+    (
+        "workspace access whose sort key is not its user's handle",
+        "SELECT wa.workspace_id || ' / ' || u.handle || ' / ' || wa.handle AS v
+         FROM workspace_access wa JOIN users u ON u.id = wa.user_id
+         WHERE wa.handle <> u.handle",
+    ),
+    (
         "Collaborator without a workspace access in the account",
         "SELECT a.handle || ' / ' || u.handle AS v FROM account_memberships m
          JOIN accounts a ON a.id = m.account_id JOIN users u ON u.id = m.user_id

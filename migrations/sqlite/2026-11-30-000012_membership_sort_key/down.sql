@@ -1,0 +1,2 @@
+DROP INDEX account_memberships_account_handle;
+ALTER TABLE account_memberships DROP COLUMN handle;
