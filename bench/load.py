@@ -19,6 +19,7 @@ import datetime
 import email
 import email.policy
 import glob
+import html as html_lib
 import http.client
 import os
 import random
@@ -31,6 +32,9 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+# Paths of the first members pages, found by following "Next" (filled at start).
+MEMBER_PAGES = []
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = int(os.environ.get("LOAD_PORT", "18010"))
@@ -189,8 +193,7 @@ def worker(i, stop, seed, sessions, members, invites, stats):
             if action == "dashboard":
                 s, _, body = conn.request("GET", f"/account/{A}/workspace/{W}/dashboard")
             elif action == "members":
-                page = rnd.choice([1, 2, 3])
-                s, _, body = conn.request("GET", f"/account/{A}/members?page={page}")
+                s, _, body = conn.request("GET", rnd.choice(MEMBER_PAGES))
             elif action == "switcher":
                 s, _, body = conn.request("GET", "/switcher", {"HX-Request": "true"})
             elif action == "role":
@@ -281,9 +284,16 @@ def run_backend(backend, atrium):
         sessions = [login(seed["BIG_OWNER"], seed["PASSWORD"]) for _ in range(SESSIONS)]
         owner = Conn(sessions[0])
         members = set()
-        for page in (1, 2, 3, 4, 5):
-            _, _, html = owner.request("GET", f"/account/{seed['BIG_ACCOUNT']}/members?page={page}")
+        # The first five pages, following each page's "Next" link (keyset: ?after=handle).
+        path = f"/account/{seed['BIG_ACCOUNT']}/members"
+        for _ in range(5):
+            MEMBER_PAGES.append(path)
+            _, _, html = owner.request("GET", path)
             members.update(re.findall(r"/members/([0-9a-f-]{36})/role", html))
+            nxt = re.search(r'<a href="([^"]*)"[^>]*rel="next"', html)
+            if not nxt:
+                break
+            path = html_lib.unescape(nxt.group(1))
         members.discard(seed["BIG_OWNER_ID"])
         members = sorted(members)
         if not members:

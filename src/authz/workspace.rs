@@ -334,16 +334,30 @@ const RUNNER_BITS: u64 = VIEWER_BITS | close_bits(bits_of(&["run_deployments"]))
 const DEVELOPER_BITS: u64 = ALL_BITS & !bits_of(&DEVELOPER_EXCLUDED);
 const WORKER_BITS: u64 = bits_of(&WORKER_SCOPES);
 
-// The catalog fits the bitset, every name has a verb, names are unique, and the built-in
-// roles as written are already closed under nesting (closing them adds nothing).
-const _: () = {
-    assert!(N <= 64);
+/// Every name of `scopes` has a verb, and no name stands twice.
+const fn catalog_is_sound(scopes: &[ScopeInfo]) -> bool {
     let mut i = 0;
-    while i < N {
-        assert!(verb_and_object(SCOPES[i].name).is_some());
-        assert!(matches!(position(SCOPES[i].name), Some(p) if p == i));
+    while i < scopes.len() {
+        if verb_and_object(scopes[i].name).is_none() {
+            return false;
+        }
+        let mut j = 0;
+        while j < i {
+            if bytes_eq(scopes[j].name.as_bytes(), scopes[i].name.as_bytes()) {
+                return false;
+            }
+            j += 1;
+        }
         i += 1;
     }
+    true
+}
+
+// The catalog fits the bitset and is sound, and the built-in roles as written are already
+// closed under nesting (closing them adds nothing).
+const _: () = {
+    assert!(N <= 64);
+    assert!(catalog_is_sound(&SCOPES));
     assert!(close_bits(OWNER_BITS) == OWNER_BITS);
     assert!(close_bits(DEVELOPER_BITS) == DEVELOPER_BITS);
     assert!(close_bits(RUNNER_BITS) == RUNNER_BITS);
@@ -737,6 +751,25 @@ mod tests {
         assert_eq!(group_of("see_tags"), Some("Artifacts & assets"));
         assert_eq!(group_of("manage_acls"), Some("Workspace administration"));
         assert_eq!(group_of("manage_mex_deploy"), Some("Managed execution"));
+    }
+
+    #[test]
+    fn the_compile_time_catalog_check_refuses_a_missing_verb_and_a_repeated_name() {
+        assert!(catalog_is_sound(&SCOPES));
+        let named = |name| ScopeInfo {
+            name,
+            title: "",
+            group: "",
+        };
+        assert!(!catalog_is_sound(&[
+            named("see_flows"),
+            named("deploy_flows")
+        ]));
+        assert!(!catalog_is_sound(&[
+            named("see_flows"),
+            named("run_flows"),
+            named("see_flows")
+        ]));
     }
 
     #[test]

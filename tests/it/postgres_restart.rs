@@ -156,8 +156,11 @@ async fn postgres_restarted_under_load_fails_fast_then_recovers_without_restarti
     let url = cluster.url();
     let app = spawn_app_with(move |s| {
         s.database_url = url;
-        s.db_pool_timeout = Duration::from_millis(500);
-        s.db_pool_size = 4;
+        // More connections than clients, and a timeout long enough for a loaded machine
+        // (the whole suite runs beside this test): before the restart nothing waits for a
+        // connection; while PostgreSQL is down each request fails after this timeout.
+        s.db_pool_timeout = Duration::from_secs(2);
+        s.db_pool_size = 8;
         s.mail_poll = Duration::from_secs(3600);
     })
     .await;
