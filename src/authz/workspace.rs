@@ -710,6 +710,28 @@ mod tests {
     }
 
     #[test]
+    fn nobody_grants_a_role_with_a_scope_they_do_not_hold() {
+        let developer = BuiltinRole::Developer.scopes();
+        let viewer = BuiltinRole::Viewer.scopes();
+        assert!(may_grant(&developer, &builtin(BuiltinRole::Viewer)));
+        assert!(may_grant(&developer, &builtin(BuiltinRole::Developer)));
+        assert!(!may_grant(&developer, &builtin(BuiltinRole::Owner)));
+        assert!(!may_grant(&viewer, &builtin(BuiltinRole::Runner)));
+        assert!(may_grant(&ScopeSet::all(), &builtin(BuiltinRole::Owner)));
+        let custom = RoleScopes {
+            builtin: None,
+            listed: set(&["manage_flows"]),
+        };
+        // A custom role counts with its listed scopes closed under nesting.
+        assert!(may_grant(&custom.scopes(), &custom));
+        assert!(!may_grant(&set(&["see_flows"]), &custom));
+        assert!(!may_grant(
+            &ScopeSet::empty(),
+            &builtin(BuiltinRole::Viewer)
+        ));
+    }
+
+    #[test]
     fn catalog_is_the_reference_list_in_order() {
         let names: Vec<&str> = SCOPES.iter().map(|s| s.name).collect();
         assert_eq!(names, REFERENCE);
