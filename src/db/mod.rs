@@ -80,11 +80,9 @@ impl Manager {
 
     fn establish(&self) -> Result<DbConn, DbError> {
         let mut conn = self.establish_raw()?;
-        let counter = self.queries.0.clone();
-        conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
-            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+        conn.set_instrumentation(Probe {
+            queries: self.queries.0.clone(),
+            lost: false,
         });
         Ok(conn)
     }
@@ -125,6 +123,44 @@ fn sqlite_process_config() {
     });
 }
 
+/// Watches a connection's statements: counts them (for [`QueryCounter`]) and notes when one
+/// failed because the connection is gone (PostgreSQL restarted), so that the pool drops the
+/// connection instead of handing the dead one out again. Diesel itself reports a connection
+/// broken only when a transaction was left open, not after a failed plain read.
+struct Probe {
+    queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    lost: bool,
+}
+
+impl diesel::connection::Instrumentation for Probe {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent as E;
+        match event {
+            E::StartQuery { .. } => {
+                self.queries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            E::FinishQuery { error: Some(e), .. } if is_connection_lost(e) => self.lost = true,
+            _ => {}
+        }
+    }
+}
+
+/// True when the error says the connection itself is gone (not merely a busy database).
+fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match e {
+        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
+        E::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+        }
+        _ => false,
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = DbConn;
     type Error = DbError;
@@ -138,6 +174,12 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
+        let lost = diesel::Connection::instrumentation(conn)
+            .downcast_ref::<Probe>()
+            .is_some_and(|p| p.lost);
+        if lost {
+            return true;
+        }
         match conn {
             DbConn::Sqlite(c) => r2d2::R2D2Connection::is_broken(c),
             DbConn::Postgres(c) => r2d2::R2D2Connection::is_broken(c),
