@@ -283,20 +283,18 @@ pub fn new_id() -> String {
 /// statement is wrong: the connection was lost (a restarted PostgreSQL), or SQLite stayed
 /// busy past its timeout. Requests answer 503 with `Retry-After` for these, not 500.
 pub fn is_unavailable(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    if is_connection_lost(e) {
+        return true;
+    }
     match e {
-        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => true,
-        E::DatabaseError(_, info) => {
+        diesel::result::Error::DatabaseError(_, info) => {
             let m = info.message();
             m.contains("database is locked")
                 || m.contains("database is busy")
-                || m.contains("terminating connection")
-                || m.contains("server closed the connection")
-                || m.contains("no connection to the server")
                 || m.contains("the database system is shutting down")
                 || m.contains("the database system is starting up")
         }
-        E::BrokenTransactionManager => true,
+        diesel::result::Error::BrokenTransactionManager => true,
         _ => false,
     }
 }

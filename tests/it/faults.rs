@@ -258,21 +258,7 @@ mod killed {
     }
 
     async fn signup(base: &str, handle: &str) -> Client {
-        let c = Client::new(base);
-        let r = c
-            .post_form(
-                "/auth/signup",
-                &[
-                    ("email", &format!("{handle}@example.com")),
-                    ("handle", handle),
-                    ("first_name", "Test"),
-                    ("last_name", handle),
-                    ("password", PW),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "sign-up: {}", r.text);
-        c
+        crate::support::sign_up(base, &format!("{handle}@example.com"), handle, PW).await
     }
 
     /// What is set up before the change that gets killed.

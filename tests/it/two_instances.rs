@@ -92,29 +92,6 @@ async fn log_in(base: &str, login: &str, password: &str) -> Client {
     c
 }
 
-async fn sign_up(base: &str, email: &str, handle: &str) -> Client {
-    let c = Client::new(base);
-    let r = c
-        .post_form(
-            "/auth/signup",
-            &[
-                ("email", email),
-                ("handle", handle),
-                ("first_name", "Test"),
-                ("last_name", handle),
-                ("password", PW),
-            ],
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::SEE_OTHER,
-        "sign-up on {base}: {}",
-        r.text
-    );
-    c
-}
-
 fn mails_to<'a>(mails: &'a [ReceivedMail], to: &str) -> Vec<&'a ReceivedMail> {
     mails
         .iter()
@@ -148,7 +125,7 @@ async fn two_instances_on_one_database_behave_as_one() {
     let pool = atrium::db::connect(backend(), &db.url, 2).expect("test pool");
 
     // A session made on A works on B.
-    let ana_a = sign_up(&a.base, "ana@example.com", "ana").await;
+    let ana_a = crate::support::sign_up(&a.base, "ana@example.com", "ana", PW).await;
     let ana_b = same_browser(&ana_a, &b);
     let page = ana_b.get("/profile").await;
     assert_eq!(page.status, StatusCode::OK, "A's session on B");
@@ -195,7 +172,7 @@ async fn two_instances_on_one_database_behave_as_one() {
 
     // An invitation made on A is accepted on B (the link key is the same on both).
     let acct = create_org(&ana, "Acme", "acme").await;
-    let bo = sign_up(&b.base, "bo@example.com", "bo").await;
+    let bo = crate::support::sign_up(&b.base, "bo@example.com", "bo", PW).await;
     let r = ana
         .post_form(
             &format!("/account/{acct}/invitations"),

@@ -218,27 +218,33 @@ impl TestApp {
 
     /// Signs up a user through the real form and returns the logged-in client.
     pub async fn signup(&self, email: &str, handle: &str, password: &str) -> Client {
-        let c = self.new_client();
-        let r = c
-            .post_form(
-                "/auth/signup",
-                &[
-                    ("email", email),
-                    ("handle", handle),
-                    ("first_name", "Test"),
-                    ("last_name", handle),
-                    ("password", password),
-                ],
-            )
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::SEE_OTHER,
-            "sign-up of {email} failed: {}",
-            r.text
-        );
-        c
+        sign_up(&self.base, email, handle, password).await
     }
+}
+
+/// Signs up a user through the real form of the server at `base` and returns the
+/// logged-in client.
+pub async fn sign_up(base: &str, email: &str, handle: &str, password: &str) -> Client {
+    let c = Client::new(base);
+    let r = c
+        .post_form(
+            "/auth/signup",
+            &[
+                ("email", email),
+                ("handle", handle),
+                ("first_name", "Test"),
+                ("last_name", handle),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "sign-up of {email} on {base} failed: {}",
+        r.text
+    );
+    c
 }
 
 /// Runs a SQL query of one text column named `t`, e.g. `SELECT id AS t FROM users …`.
