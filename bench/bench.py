@@ -26,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ATRIUM_PORT = int(os.environ.get("BENCH_ATRIUM_PORT", "18000"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "18001"))
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
-WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
+DURATION = int(os.environ.get("BENCH_DURATION", "3"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))
 THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 PG_ADMIN = os.environ.get(
     "ATRIUM_BENCH_POSTGRES_URL",
