@@ -76,8 +76,11 @@ fn list_bounds(doc: &mut utoipa::openapi::OpenApi, path: &str, min: usize, max: 
     }
 }
 
-/// A documented path as segments (`None` for a `{parameter}`) with its methods, upper case.
-type Operation = (Vec<Option<String>>, Vec<String>);
+/// A documented path as segments (`None` for a `{parameter}`), its methods (upper case),
+/// and how generic it is: bit `63 - i` set when segment `i` is a parameter, so that of two
+/// templates matching one path the one with a literal segment before a parameter is the
+/// smaller number (computed once, not per request).
+type Operation = (Vec<Option<String>>, Vec<String>, u64);
 
 /// The documented paths, derived once from the document (fixed at compile time).
 fn operations() -> &'static [Operation] {
@@ -90,7 +93,7 @@ fn operations() -> &'static [Operation] {
         paths
             .iter()
             .map(|(path, item)| {
-                let segments = path
+                let segments: Vec<Option<String>> = path
                     .split('/')
                     .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
                     .collect();
@@ -98,7 +101,8 @@ fn operations() -> &'static [Operation] {
                     .as_object()
                     .map(|m| m.keys().map(|k| k.to_ascii_uppercase()).collect())
                     .unwrap_or_default();
-                (segments, methods)
+                let generic = genericity(&segments);
+                (segments, methods, generic)
             })
             .collect()
     })
@@ -107,19 +111,30 @@ fn operations() -> &'static [Operation] {
 /// The methods the document lists for `path` when it is a documented path, e.g. `["GET",
 /// "PATCH", "DELETE"]`. When several templates match (`…/bots/filter` and `…/bots/{id}`),
 /// the most specific one counts: a literal segment before a parameter, as OpenAPI says.
+/// It runs on every `/api` request, so it allocates nothing.
 pub fn documented_methods(path: &str) -> Option<&'static [String]> {
-    let parts: Vec<&str> = path.split('/').collect();
+    let n = path.split('/').count();
     operations()
         .iter()
-        .filter(|(segments, _)| {
-            segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| match s {
+        .filter(|(segments, _, _)| {
+            segments.len() == n
+                && segments.iter().zip(path.split('/')).all(|(s, p)| match s {
                     Some(fixed) => fixed == p,
                     None => !p.is_empty(),
                 })
         })
-        .min_by_key(|(segments, _)| segments.iter().map(Option::is_none).collect::<Vec<_>>())
-        .map(|(_, methods)| methods.as_slice())
+        .min_by_key(|(_, _, generic)| *generic)
+        .map(|(_, methods, _)| methods.as_slice())
+}
+
+/// See [`Operation`]: the parameter positions as bits, the first segment highest.
+fn genericity(segments: &[Option<String>]) -> u64 {
+    segments
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, s)| s.is_none())
+        .fold(0, |bits, (i, _)| bits | 1 << (63 - i))
 }
 
 /// Middleware of the `/api` scope: a documented path asked with a method the document
