@@ -168,6 +168,7 @@ impl Application {
                 }))
                 .wrap(from_fn(csrf::guard))
                 .wrap(sessions)
+                .wrap(from_fn(crate::authn::session_store::preload_identity))
                 .wrap(from_fn(crate::authn::session_store::unavailable_as_503))
                 .wrap(from_fn(limits::body_limit))
                 .wrap(errors)

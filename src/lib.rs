@@ -14,6 +14,7 @@ pub mod faults;
 pub mod invitations;
 pub mod mail;
 pub mod members;
+pub mod memory;
 pub mod roles;
 pub mod seed;
 pub mod service_accounts;

@@ -6,6 +6,7 @@ use atrium::{Application, Settings};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
+    atrium::memory::tune_allocator();
     atrium::app::init_tracing();
     // Fail points for the fault tests; nothing unless built with `--features failpoints`.
     let _failpoints = atrium::faults::setup();

@@ -338,6 +338,7 @@ fn insert_users(
                     accounts::handle.eq(u.handle.clone()),
                     accounts::created_at.eq(t),
                     accounts::updated_at.eq(t),
+                    accounts::member_count.eq(1),
                 )
             })
             .collect();
@@ -437,6 +438,7 @@ pub fn add_members(
         })
         .collect();
     insert_memberships(c, rows)?;
+    crate::accounts::model::count_members(c, account_id, n as i64)?;
     Ok(people.into_iter().map(|u| (u.id, u.handle)).collect())
 }
 
@@ -655,6 +657,7 @@ fn tenant(
             accounts::handle.eq(handle),
             accounts::created_at.eq(t),
             accounts::updated_at.eq(t),
+            accounts::member_count.eq(1),
         ))
         .execute(c)?;
     insert_memberships(

@@ -98,6 +98,8 @@ pub struct Account {
     pub workspace_limit: Option<i64>,
     /// How many days the account keeps its audit events.
     pub audit_retention_days: i32,
+    /// How many members the account has (kept by [`add_member`] and [`remove_member`]).
+    pub member_count: i64,
 }
 
 impl Account {
@@ -166,6 +168,16 @@ pub fn add_member(
             account_memberships::handle.eq(handle),
         ))
         .execute(conn)?;
+    count_members(conn, account_id, 1)?;
+    Ok(())
+}
+
+/// Moves the account's [`Account::member_count`] by `delta`, in the caller's transaction
+/// (an increment in the statement, so concurrent changes add up).
+pub fn count_members(conn: &mut DbConn, account_id: &str, delta: i64) -> QueryResult<()> {
+    diesel::update(accounts::table.find(account_id))
+        .set(accounts::member_count.eq(accounts::member_count + delta))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -204,6 +216,51 @@ pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, A
             )
         })
         .collect())
+}
+
+/// A user with the accounts they belong to and their role in each.
+pub type Identity = (crate::users::model::User, Vec<(Account, AccountRole)>);
+
+/// The signed-in user and their accounts with their role in each (ordered as
+/// [`for_user`]), in one statement: what every signed-in page reads before its own work.
+/// `None` when the user no longer exists.
+pub fn identity(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Identity>> {
+    use crate::users::model::User;
+    if crate::db::holds_nul(user_id) {
+        return Ok(None);
+    }
+    let rows: Vec<(User, Option<Account>, Option<String>)> = users::table
+        // A flat chain of left joins: SQLite materialises a parenthesised join on the
+        // right of a LEFT JOIN (every membership of every account) instead of probing it.
+        .left_join(account_memberships::table)
+        .left_join(accounts::table.on(accounts::id.eq(account_memberships::account_id)))
+        .filter(users::id.eq(user_id))
+        .order((
+            accounts::kind.nullable().desc(),
+            accounts::name.nullable().asc(),
+            accounts::id.nullable().asc(),
+        ))
+        .select((
+            User::as_select(),
+            Option::<Account>::as_select(),
+            account_memberships::role.nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((user, account, role)) = rows.next() else {
+        return Ok(None);
+    };
+    let accounts = std::iter::once((account, role))
+        .chain(rows.map(|(_, a, r)| (a, r)))
+        .filter_map(|(a, r)| a.zip(r))
+        .map(|(a, r)| {
+            (
+                a,
+                AccountRole::parse(&r).unwrap_or(AccountRole::Collaborator),
+            )
+        })
+        .collect();
+    Ok(Some((user, accounts)))
 }
 
 /// The user's role in the account, if they are a member.
@@ -352,10 +409,14 @@ pub fn set_role(
 }
 
 pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<usize> {
-    diesel::delete(
+    let removed = diesel::delete(
         account_memberships::table
             .filter(account_memberships::account_id.eq(account_id))
             .filter(account_memberships::user_id.eq(user_id)),
     )
-    .execute(conn)
+    .execute(conn)?;
+    if removed > 0 {
+        count_members(conn, account_id, -(removed as i64))?;
+    }
+    Ok(removed)
 }

@@ -307,10 +307,17 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> QueryResult<Option<Au
         return Ok(None);
     }
     let t = now();
-    let Some(key) = api_keys::table
+    // The key with its holder, in one statement.
+    let Some((key, user, bot)) = api_keys::table
+        .left_join(users::table)
+        .left_join(service_accounts::table)
         .filter(api_keys::digest.eq(digest(presented)))
-        .select(ApiKey::as_select())
-        .first(conn)
+        .select((
+            ApiKey::as_select(),
+            Option::<User>::as_select(),
+            Option::<ServiceAccount>::as_select(),
+        ))
+        .first::<(ApiKey, Option<User>, Option<ServiceAccount>)>(conn)
         .optional()?
     else {
         return Ok(None);
@@ -319,18 +326,8 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> QueryResult<Option<Au
         return Ok(None);
     }
     let holder = match (&key.user_id, &key.service_account_id) {
-        (Some(u), _) => users::table
-            .find(u)
-            .select(User::as_select())
-            .first(conn)
-            .optional()?
-            .map(KeyHolder::User),
-        (None, Some(s)) => service_accounts::table
-            .find(s)
-            .select(ServiceAccount::as_select())
-            .first(conn)
-            .optional()?
-            .map(KeyHolder::ServiceAccount),
+        (Some(_), _) => user.map(KeyHolder::User),
+        (None, Some(_)) => bot.map(KeyHolder::ServiceAccount),
         (None, None) => None,
     };
     let Some(holder) = holder else {

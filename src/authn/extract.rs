@@ -5,8 +5,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::{SESSION_CSRF, SESSION_USER, random_token};
-use crate::accounts::model as accounts;
-use crate::db::Pool;
+use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::db::{DbConn, Pool};
 use crate::users::model::{self as users, User};
 use crate::web::shell::{AccountLink, Shell};
 use crate::web::{AppError, db, is_htmx};
@@ -49,6 +49,108 @@ pub struct Auth {
     pub pool: Pool,
 }
 
+/// The signed-in user's accounts with their role in each, as read with the user.
+pub type Memberships = Vec<(Account, AccountRole)>;
+
+pub use crate::accounts::model::Identity;
+
+impl Auth {
+    /// Authenticates the request and runs `then` (the extractor's own reads: the
+    /// workspace and its roles) on a pooled connection. The user and their accounts were
+    /// usually read with the session ([`super::session_store::preload_identity`]); when
+    /// not, they are read in the same trip to the blocking pool as `then`.
+    pub async fn with<T, F>(req: &HttpRequest, then: F) -> Result<(Auth, Memberships, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &User, &Memberships) -> Result<T, AppError> + Send + 'static,
+    {
+        let (auth, accts, extra) = Self::authenticate(req, Some(then)).await?;
+        // `then` was given, so it ran.
+        let extra = extra.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("the extractor's reads did not run"))
+        })?;
+        Ok((auth, accts, extra))
+    }
+
+    /// [`Auth::with`] without reads of its own: no trip to the database when the identity
+    /// came with the session.
+    pub async fn identify(req: &HttpRequest) -> Result<(Auth, Memberships), AppError> {
+        type Nothing = fn(&mut DbConn, &User, &Memberships) -> Result<(), AppError>;
+        Self::authenticate(req, None::<Nothing>)
+            .await
+            .map(|(auth, accts, _)| (auth, accts))
+    }
+
+    async fn authenticate<T, F>(
+        req: &HttpRequest,
+        then: Option<F>,
+    ) -> Result<(Auth, Memberships, Option<T>), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &User, &Memberships) -> Result<T, AppError> + Send + 'static,
+    {
+        let session = req.get_session();
+        let htmx = is_htmx(req);
+        let next = if req.method() == actix_web::http::Method::GET && !htmx {
+            req.uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "/".into())
+        } else {
+            "/".into()
+        };
+        let login = || AppError::LoginRequired {
+            next: next.clone(),
+            htmx,
+        };
+        let Some(uid) = session_user(&session)? else {
+            return Err(login());
+        };
+        let csrf = csrf_token(&session)?;
+        let pool = pool_of(req)?;
+        let loaded = match (super::session_store::take_preloaded(&uid), then) {
+            (Some(None), _) => None,
+            (Some(Some(identity)), None) => Some((identity, None)),
+            (Some(Some((user, accts))), Some(then)) => Some(
+                db(&pool, move |c| {
+                    let extra = then(c, &user, &accts)?;
+                    Ok(((user, accts), Some(extra)))
+                })
+                .await?,
+            ),
+            (None, then) => {
+                db(&pool, move |c| {
+                    let Some((user, accts)) = accounts::identity(c, &uid)? else {
+                        return Ok(None);
+                    };
+                    let extra = then.map(|f| f(c, &user, &accts)).transpose()?;
+                    Ok(Some(((user, accts), extra)))
+                })
+                .await?
+            }
+        };
+        let Some(((user, accts), extra)) = loaded else {
+            session.purge();
+            return Err(login());
+        };
+        let links = accts
+            .iter()
+            .map(|(a, r)| AccountLink::from(a, *r))
+            .collect();
+        let shell = Shell::new(&user, csrf, links);
+        Ok((
+            Auth {
+                user,
+                shell,
+                session,
+                pool,
+            },
+            accts,
+            extra,
+        ))
+    }
+}
+
 impl FromRequest for Auth {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
@@ -56,48 +158,8 @@ impl FromRequest for Auth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let session = req.get_session();
-            let htmx = is_htmx(&req);
-            let next = if req.method() == actix_web::http::Method::GET && !htmx {
-                req.uri()
-                    .path_and_query()
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "/".into())
-            } else {
-                "/".into()
-            };
-            let login = || AppError::LoginRequired {
-                next: next.clone(),
-                htmx,
-            };
-            let Some(uid) = session_user(&session)? else {
-                return Err(login());
-            };
-            let csrf = csrf_token(&session)?;
-            let pool = pool_of(&req)?;
-            let loaded = db(&pool, move |c| {
-                let Some(user) = users::find(c, &uid)? else {
-                    return Ok(None);
-                };
-                let accts = accounts::for_user(c, &user.id)?;
-                Ok(Some((user, accts)))
-            })
-            .await?;
-            let Some((user, accts)) = loaded else {
-                session.purge();
-                return Err(login());
-            };
-            let links = accts
-                .iter()
-                .map(|(a, r)| AccountLink::from(a, *r))
-                .collect();
-            let shell = Shell::new(&user, csrf, links);
-            Ok(Auth {
-                user,
-                shell,
-                session,
-                pool,
-            })
+            let (auth, _) = Auth::identify(&req).await?;
+            Ok(auth)
         })
     }
 }
@@ -122,7 +184,10 @@ impl FromRequest for MaybeUser {
             let pool = pool_of(&req)?;
             let user = match session_user(&session)? {
                 None => None,
-                Some(uid) => db(&pool, move |c| Ok(users::find(c, &uid)?)).await?,
+                Some(uid) => match super::session_store::take_preloaded(&uid) {
+                    Some(identity) => identity.map(|(user, _)| user),
+                    None => db(&pool, move |c| Ok(users::find(c, &uid)?)).await?,
+                },
             };
             Ok(MaybeUser {
                 user,

@@ -76,22 +76,75 @@ pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
     })
 }
 
+/// The signed-in user and their accounts, read with the session ([`DbSessionStore::load`]).
+pub struct Preloaded {
+    user_id: String,
+    identity: Option<crate::authn::extract::Identity>,
+}
+
+tokio::task_local! {
+    /// This request's [`Preloaded`] identity: set while the session loads, taken once by
+    /// the `Auth` extractor. Lives only as long as the request.
+    static PRELOADED: std::cell::RefCell<Option<Preloaded>>;
+}
+
+/// Middleware, outside the session middleware: page requests get a slot for the identity
+/// read with their session, so that knowing who asks costs one trip to the database
+/// instead of two. The API (keys, no sessions) and static files do not read it.
+pub async fn preload_identity<B: actix_web::body::MessageBody>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    let path = req.path();
+    if path.starts_with("/api/") || path.starts_with("/static/") || path == "/healthz" {
+        return next.call(req).await;
+    }
+    PRELOADED
+        .scope(std::cell::RefCell::new(None), next.call(req))
+        .await
+}
+
+/// The identity read with this request's session, if it was read for `user_id` and not
+/// taken yet: `Some(None)` when that user no longer exists.
+pub fn take_preloaded(user_id: &str) -> Option<Option<crate::authn::extract::Identity>> {
+    PRELOADED
+        .try_with(|slot| slot.borrow_mut().take())
+        .ok()
+        .flatten()
+        .filter(|p| p.user_id == user_id)
+        .map(|p| p.identity)
+}
+
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let id = digest(session_key.as_ref());
-        let row: Option<String> = run(self.pool.clone(), move |c| {
-            Ok(sessions::table
+        // Inside a page request (see [`preload_identity`]) the signed-in user and their
+        // accounts are read with the session, on the same connection and trip.
+        let wanted = PRELOADED.try_with(|_| ()).is_ok();
+        let (row, identity) = run(self.pool.clone(), move |c| {
+            let row: Option<(String, Option<String>)> = sessions::table
                 .filter(sessions::id.eq(id))
                 .filter(sessions::expires_at.gt(now()))
-                .select(sessions::data)
-                .first::<String>(c)
-                .optional()?)
+                .select((sessions::data, sessions::user_id))
+                .first(c)
+                .optional()?;
+            let identity = match &row {
+                Some((_, Some(uid))) if wanted => Some(Preloaded {
+                    user_id: uid.clone(),
+                    identity: crate::accounts::model::identity(c, uid)?,
+                }),
+                _ => None,
+            };
+            Ok((row, identity))
         })
         .await
         .map_err(LoadError::Other)?;
+        if let Some(p) = identity {
+            let _ = PRELOADED.try_with(|slot| *slot.borrow_mut() = Some(p));
+        }
         match row {
             None => Ok(None),
-            Some(data) => serde_json::from_str(&data)
+            Some((data, _)) => serde_json::from_str(&data)
                 .map(Some)
                 .map_err(|e| LoadError::Deserialization(e.into())),
         }

@@ -4,9 +4,9 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload};
 use futures_util::future::LocalBoxFuture;
 
-use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::accounts::model::{Account, AccountRole};
 use crate::authn::Auth;
-use crate::web::{AppError, db};
+use crate::web::AppError;
 
 /// Every account permission, in the reference document's order.
 pub const ACCOUNT_PERMISSIONS: [&str; 47] = [
@@ -201,33 +201,27 @@ impl FromRequest for AccountCtx {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let auth_fut = Auth::from_request(req, payload);
-        let account_id = req.match_info().get("account_id").map(str::to_string);
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
         Box::pin(async move {
-            let auth = auth_fut.await?;
-            let Some(account_id) = account_id.filter(|id| uuid::Uuid::parse_str(id).is_ok()) else {
-                return Err(AppError::NotFound);
-            };
-            // The shell already loaded the user's memberships: no extra query for the role.
-            let Some(link) = auth
-                .shell
-                .accounts
-                .iter()
-                .find(|a| a.id == account_id)
-                .cloned()
+            // The user's memberships come with the user: no statement of its own.
+            let (auth, memberships) = Auth::identify(&req).await?;
+            let Some(account_id) = req
+                .match_info()
+                .get("account_id")
+                .filter(|id| uuid::Uuid::parse_str(id).is_ok())
             else {
                 return Err(AppError::NotFound);
             };
-            let Some((role, perms)) = account_permissions(Some(link.role)) else {
+            let Some((account, role)) = memberships.into_iter().find(|(a, _)| a.id == account_id)
+            else {
                 return Err(AppError::NotFound);
             };
-            let id = account_id.clone();
-            let account = db(&auth.pool, move |c| Ok(accounts::find(c, &id)?))
-                .await?
-                .ok_or(AppError::NotFound)?;
+            let Some((role, perms)) = account_permissions(Some(role)) else {
+                return Err(AppError::NotFound);
+            };
             let mut auth = auth;
-            auth.shell = auth.shell.in_account(&account_id);
+            auth.shell = auth.shell.in_account(account_id);
             Ok(AccountCtx {
                 auth,
                 account,

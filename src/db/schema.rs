@@ -25,6 +25,7 @@ diesel::table! {
         updated_at -> Timestamp,
         workspace_limit -> Nullable<BigInt>,
         audit_retention_days -> Integer,
+        member_count -> BigInt,
     }
 }
 

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::accounts::model::AccountRole;
 use crate::db::DbConn;
-use crate::db::schema::{account_memberships, users};
+use crate::db::schema::{account_memberships, accounts, users};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -149,8 +149,16 @@ pub fn page(
         }
         query
     };
-    // The count reads the membership index only (the range of the filter, if any).
-    let total: i64 = {
+    // Unfiltered, the total is kept on the account; filtered, the count reads the range
+    // of the membership index the filter selects.
+    let total: i64 = if let Filter::None = filter {
+        accounts::table
+            .find(account_id)
+            .select(accounts::member_count)
+            .first(conn)
+            .optional()?
+            .unwrap_or(0)
+    } else {
         let mut count = account_memberships::table
             .filter(account_memberships::account_id.eq(account_id.to_string()))
             .into_boxed();

@@ -8,7 +8,7 @@ use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::authn::Auth;
 use crate::authz::workspace::{ActorKind, Inputs, ScopeSet, effective_scopes};
-use crate::web::{AppError, db};
+use crate::web::AppError;
 
 pub struct WorkspaceCtx {
     pub auth: Auth,
@@ -85,15 +85,11 @@ pub fn load(
     let Some(account) = accounts::find(c, account_id)? else {
         return Ok(None);
     };
-    let Some(ws) = workspaces::find(c, account_id, workspace_id)? else {
-        return Ok(None);
-    };
-    let (kind, account_role, own) = match actor {
-        ActorRef::User(user_id) => (
-            ActorKind::User,
-            accounts::role_of(c, account_id, user_id)?,
-            workspaces::own_role(c, &ws.id, user_id)?,
-        ),
+    match actor {
+        ActorRef::User(user_id) => {
+            let account_role = accounts::role_of(c, account_id, user_id)?;
+            load_for_user(c, account, account_role, workspace_id, user_id)
+        }
         ActorRef::ServiceAccount {
             id,
             account_id: home,
@@ -101,56 +97,105 @@ pub fn load(
             if home != account_id {
                 return Ok(None);
             }
-            (
+            let Some(ws) = workspaces::find(c, account_id, workspace_id)? else {
+                return Ok(None);
+            };
+            let own = crate::service_accounts::model::own_role(c, &ws.id, id)?;
+            Ok(Some(scoped(
                 ActorKind::ServiceAccount,
+                account,
                 Some(AccountRole::Member),
-                crate::service_accounts::model::own_role(c, &ws.id, id)?,
-            )
+                ws,
+                own,
+                None,
+            )))
         }
+    }
+}
+
+/// [`load`] for a user whose role in the account is already known (the signed-in user's
+/// memberships come with the user): the workspace and both roles in one statement.
+pub fn load_for_user(
+    c: &mut crate::db::DbConn,
+    account: Account,
+    account_role: Option<AccountRole>,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<Option<Loaded>, AppError> {
+    let Some((ws, own, default)) =
+        workspaces::find_with_roles(c, &account.id, workspace_id, user_id)?
+    else {
+        return Ok(None);
     };
-    let default = match (&ws.default_role_id, kind) {
-        (Some(id), ActorKind::User) => workspaces::role(c, id)?,
-        _ => None,
-    };
-    let own_scopes = own.as_ref().map(WorkspaceRole::scopes);
-    let default_scopes = default.as_ref().map(WorkspaceRole::scopes);
+    Ok(Some(scoped(
+        ActorKind::User,
+        account,
+        account_role,
+        ws,
+        own,
+        default,
+    )))
+}
+
+fn scoped(
+    kind: ActorKind,
+    account: Account,
+    account_role: Option<AccountRole>,
+    workspace: Workspace,
+    own_role: Option<WorkspaceRole>,
+    default_role: Option<WorkspaceRole>,
+) -> Loaded {
+    let own_scopes = own_role.as_ref().map(WorkspaceRole::scopes);
+    let default_scopes = default_role.as_ref().map(WorkspaceRole::scopes);
     let scopes = effective_scopes(&Inputs {
         actor: kind,
         account_role,
         own_role: own_scopes.as_ref(),
         default_role: default_scopes.as_ref(),
     });
-    Ok(Some(Loaded {
+    Loaded {
         account,
         account_role,
-        workspace: ws,
-        own_role: own,
-        default_role: default,
+        workspace,
+        own_role,
+        default_role,
         scopes,
-    }))
+    }
 }
 
 impl FromRequest for WorkspaceCtx {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let auth_fut = Auth::from_request(req, payload);
-        let account_id = req.match_info().get("account_id").map(str::to_string);
-        let workspace_id = req.match_info().get("workspace_id").map(str::to_string);
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
         Box::pin(async move {
-            let auth = auth_fut.await?;
-            let (Some(account_id), Some(workspace_id)) = (account_id, workspace_id) else {
+            let ids = req
+                .match_info()
+                .get("account_id")
+                .zip(req.match_info().get("workspace_id"))
+                .filter(|(a, w)| {
+                    uuid::Uuid::parse_str(a).is_ok() && uuid::Uuid::parse_str(w).is_ok()
+                })
+                .map(|(a, w)| (a.to_string(), w.to_string()));
+            let a = ids.as_ref().map(|(a, _)| a.clone());
+            // One trip to the blocking pool: the user and their accounts, then the
+            // workspace with the user's own role and its default role.
+            let (auth, _, loaded) = Auth::with(&req, move |c, user, memberships| {
+                let Some((account_id, workspace_id)) = ids else {
+                    return Ok(None);
+                };
+                match memberships.iter().find(|(a, _)| a.id == account_id) {
+                    Some((account, role)) => {
+                        load_for_user(c, account.clone(), Some(*role), &workspace_id, &user.id)
+                    }
+                    None => load(c, &account_id, &workspace_id, ActorRef::User(&user.id)),
+                }
+            })
+            .await?;
+            let Some(account_id) = a else {
                 return Err(AppError::NotFound);
             };
-            if uuid::Uuid::parse_str(&account_id).is_err()
-                || uuid::Uuid::parse_str(&workspace_id).is_err()
-            {
-                return Err(AppError::NotFound);
-            }
-            let uid = auth.user.id.clone();
-            let (a, w) = (account_id.clone(), workspace_id.clone());
-            let loaded = db(&auth.pool, move |c| load(c, &a, &w, ActorRef::User(&uid))).await?;
             let Some(Loaded {
                 account,
                 account_role,

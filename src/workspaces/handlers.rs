@@ -348,7 +348,7 @@ struct DashboardPage {
 async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
     let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
     let (members, service_accounts) = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| workspaces::record_visit(c, &uid, &wid))?;
+        workspaces::note_visit(c, &uid, &wid)?;
         Ok((
             workspaces::count_user_accesses(c, &wid)?,
             crate::service_accounts::model::count_bot_accesses(c, &wid)?,

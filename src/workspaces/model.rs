@@ -195,6 +195,55 @@ pub fn own_role(
         .optional()
 }
 
+/// A workspace with a user's own role on it and its default role.
+pub type WithRoles = (Workspace, Option<WorkspaceRole>, Option<WorkspaceRole>);
+
+/// The workspace `id` of account `account_id` with what decides a user's scopes on it —
+/// the user's own role and the workspace's default role — in one statement.
+pub fn find_with_roles(
+    conn: &mut DbConn,
+    account_id: &str,
+    id: &str,
+    user_id: &str,
+) -> QueryResult<Option<WithRoles>> {
+    if crate::db::holds_nul(id) {
+        return Ok(None);
+    }
+    let (own, default) =
+        diesel::alias!(workspace_roles as own_role, workspace_roles as default_role);
+    let role_columns = (
+        workspace_roles::id,
+        workspace_roles::account_id,
+        workspace_roles::builtin,
+        workspace_roles::name,
+        workspace_roles::description,
+        workspace_roles::scopes,
+        workspace_roles::inherited_role,
+        workspace_roles::created_at,
+        workspace_roles::updated_at,
+    );
+    workspaces::table
+        .left_join(
+            workspace_access::table.on(workspace_access::workspace_id
+                .eq(workspaces::id)
+                .and(workspace_access::user_id.eq(user_id.to_string()))),
+        )
+        .left_join(own.on(own.field(workspace_roles::id).eq(workspace_access::role_id)))
+        .left_join(
+            default
+                .on(workspaces::default_role_id.eq(default.field(workspace_roles::id).nullable())),
+        )
+        .filter(workspaces::id.eq(id))
+        .filter(workspaces::account_id.eq(account_id))
+        .select((
+            Workspace::as_select(),
+            own.fields(role_columns).nullable(),
+            default.fields(role_columns).nullable(),
+        ))
+        .first(conn)
+        .optional()
+}
+
 /// Users with an explicit access to the workspace.
 pub fn count_user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
     workspace_access::table
@@ -229,6 +278,26 @@ pub fn remove_user_accesses_in_account(
 }
 
 /// Remembers that the user opened the workspace (the switcher lists recent ones first).
+/// How long a workspace that is already the user's most recent visit goes without its
+/// visit being written again (the visit only orders the switcher).
+pub const VISIT_REFRESH: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Records a visit unless the workspace already is the user's most recent visit, written
+/// less than [`VISIT_REFRESH`] ago: opening the same dashboard again reads one index entry
+/// instead of writing.
+pub fn note_visit(conn: &mut DbConn, user_id: &str, workspace_id: &str) -> QueryResult<()> {
+    let latest: Option<(String, chrono::NaiveDateTime)> = workspace_visits::table
+        .filter(workspace_visits::user_id.eq(user_id))
+        .order(workspace_visits::visited_at.desc())
+        .select((workspace_visits::workspace_id, workspace_visits::visited_at))
+        .first(conn)
+        .optional()?;
+    match latest {
+        Some((w, at)) if w == workspace_id && at > now() - VISIT_REFRESH => Ok(()),
+        _ => crate::db::write_tx(conn, |c| record_visit(c, user_id, workspace_id)),
+    }
+}
+
 pub fn record_visit(conn: &mut DbConn, user_id: &str, workspace_id: &str) -> QueryResult<()> {
     let t = now();
     let updated = diesel::update(

@@ -227,6 +227,10 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             "UPDATE users SET handle = 'acme' WHERE handle = 'col'".to_string(),
         ),
         (
+            "account whose member count is not its number of members: acme: 4",
+            format!("UPDATE accounts SET member_count = member_count + 1 WHERE id = '{acme}'"),
+        ),
+        (
             "handle not in lower case: workspace Prod",
             format!("UPDATE workspaces SET handle = 'Prod' WHERE id = '{prod}'"),
         ),
@@ -287,11 +291,12 @@ async fn a_test_that_leaves_broken_data_fails_unless_it_opts_out() {
     let ana = app.signup("ana@example.com", "ana", PW).await;
     let acme = create_org(&ana, "Acme", "acme").await;
     // The last Owner goes, behind the application's back.
-    diesel::sql_query(format!(
-        "DELETE FROM account_memberships WHERE account_id = '{acme}'"
-    ))
-    .execute(&mut app.conn())
-    .expect("delete the owner");
+    app.conn()
+        .batch_execute(&format!(
+            "DELETE FROM account_memberships WHERE account_id = '{acme}';
+             UPDATE accounts SET member_count = 0 WHERE id = '{acme}'"
+        ))
+        .expect("delete the owner");
     assert_eq!(
         app.invariant_violations(),
         vec!["account without an Owner: organization account acme".to_string()]

@@ -46,6 +46,7 @@ pub fn add_member(app: &TestApp, account_id: &str, handle: &str, role: &str) {
         ))
         .execute(&mut c)
         .expect("add member");
+    atrium::accounts::model::count_members(&mut c, account_id, 1).expect("count the member");
 }
 
 pub fn role_in(app: &TestApp, account_id: &str, handle: &str) -> Option<String> {
@@ -411,7 +412,7 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             // Everyone has a personal account (as sign-up makes it).
             let personal = uuid::Uuid::new_v4();
             accounts.push(format!(
-                "('{personal}', 'personal', 'User {i:05}', 'user{i:05}', '{t}', '{t}')"
+                "('{personal}', 'personal', 'User {i:05}', 'user{i:05}', '{t}', '{t}', 1)"
             ));
             members.push(format!(
                 "('{}', '{personal}', '{id}', 'owner', '{t}', 'user{i:05}')",
@@ -423,7 +424,7 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             users.join(",")
         ));
         sql.push_str(&format!(
-            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
+            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at, member_count) VALUES {};",
             accounts.join(",")
         ));
         sql.push_str(&format!(
@@ -431,6 +432,9 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             members.join(",")
         ));
     }
+    sql.push_str(&format!(
+        "UPDATE accounts SET member_count = member_count + {n} WHERE id = '{account_id}';"
+    ));
     sql.push_str("COMMIT;");
     c.batch_execute(&sql).expect("seed members");
 }
@@ -584,7 +588,7 @@ async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
         assert_eq!(
             statements.len(),
             2,
-            "{what}: a count and a page: {statements:?}"
+            "{what}: a total and a page: {statements:?}"
         );
         if !sqlite {
             continue;
@@ -595,6 +599,16 @@ async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
                 !plan.iter().any(|d| d.contains("TEMP B-TREE")),
                 "{what}: no sort: {sql}\n{plan:#?}"
             );
+            if sql.contains("`member_count`") || sql.contains("\"member_count\"") {
+                // Unfiltered, the total is the count kept on the account: one row by key.
+                assert!(q.is_empty(), "{what}: {sql}");
+                assert!(
+                    plan.iter()
+                        .any(|d| d.starts_with("SEARCH accounts") && d.contains("(id=?)")),
+                    "{what}: the account by its key: {sql}\n{plan:#?}"
+                );
+                continue;
+            }
             let index = if sql.contains("ORDER BY") {
                 "account_memberships_account_handle"
             } else {

@@ -168,3 +168,76 @@ async fn listing_pages_and_the_api_cost_no_more_statements_with_hundreds_of_rows
         .await;
     assert_eq!(api.text.matches("\"workspace_id\"").count(), 61);
 }
+
+/// Before a page does its own work it learns who is asking and what they may do (issue
+/// #8's "authentication + permission part"): the session, then the user with their
+/// accounts and roles in one statement, then — on a workspace page — the workspace with
+/// the user's own role and its default role in one statement. The permission-denied page
+/// (a Member opening the workspace members panel, which their Viewer default role does not
+/// show) does nothing else; an account page reads nothing beyond the user's accounts.
+#[tokio::test]
+async fn a_signed_in_page_learns_who_asks_and_what_they_may_do_in_three_statements() {
+    use crate::members::add_member;
+    use crate::workspaces::{VIEWER, set_default_role};
+    let app = spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    set_default_role(&app, &dash, Some(VIEWER));
+    let panel = dash.replace("/dashboard", "/settings/members");
+
+    let statements = |path: String, expect: StatusCode| {
+        let (app, bo) = (&app, &bo);
+        async move {
+            let mut best = u64::MAX;
+            for _ in 0..3 {
+                let before = app.queries.get();
+                let r = bo.get(&path).await;
+                best = best.min(app.queries.get() - before);
+                assert_eq!(r.status, expect, "{path}: {}", r.text);
+            }
+            best
+        }
+    };
+    assert_eq!(
+        statements(panel.clone(), StatusCode::NOT_FOUND).await,
+        3,
+        "session, user with accounts, workspace with both roles"
+    );
+    // The account's own page reads what it lists; being let in costs two statements.
+    let profile = statements("/profile".into(), StatusCode::OK).await;
+    assert!(profile <= 3, "/profile took {profile}");
+
+    // The two statements read by unique indexes: no scan, no materialised join, no sort
+    // beyond the user's own handful of accounts.
+    if !matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
+        return;
+    }
+    let (bo_id, ws) = (
+        crate::members::user_id(&app, "bo"),
+        crate::support::ws_id(&dash),
+    );
+    let mut c = app.conn();
+    let statements = crate::members::statements_of(&mut c, |c| {
+        let (_, accounts) = atrium::accounts::model::identity(c, &bo_id)
+            .expect("identity")
+            .expect("bo exists");
+        assert_eq!(accounts.len(), 2, "personal account and Acme");
+        let (_, own, default) = atrium::workspaces::model::find_with_roles(c, &acct, &ws, &bo_id)
+            .expect("workspace")
+            .expect("in the account");
+        assert!(own.is_none());
+        assert_eq!(default.map(|r| r.name), Some("Viewer".to_string()));
+    });
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    for sql in statements {
+        let plan = crate::members::sqlite_plan(&mut c, &sql);
+        assert!(
+            plan.iter()
+                .all(|d| d.starts_with("SEARCH ") || d == "USE TEMP B-TREE FOR ORDER BY"),
+            "index searches only: {sql}\n{plan:#?}"
+        );
+    }
+}

@@ -252,6 +252,53 @@ async fn after_log_in_the_last_workspace_used_opens() {
     assert_eq!(c.get("/").await.location(), Some(second));
 }
 
+/// Opening the dashboard that already is the user's most recent visit writes nothing (a
+/// read of one index entry instead of a write transaction per view); opening another one,
+/// or the same one after [`atrium::workspaces::model::VISIT_REFRESH`], records the visit.
+#[tokio::test]
+async fn reopening_the_most_recent_dashboard_does_not_write_the_visit_again() {
+    use crate::support::text;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acme = create_org(&ana, "Acme", "acme").await;
+    let first = create_ws(&ana, &acme, "First", "first").await;
+    let second = create_ws(&ana, &acme, "Second", "second").await;
+    let visited = |dashboard: &str| {
+        text(
+            &app,
+            &format!(
+                "SELECT CAST(visited_at AS TEXT) AS t FROM workspace_visits
+                 WHERE workspace_id = '{}'",
+                crate::support::ws_id(dashboard)
+            ),
+        )
+    };
+    ana.get(&first).await;
+    let at = visited(&first);
+    for _ in 0..3 {
+        assert_eq!(ana.get(&first).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        visited(&first),
+        at,
+        "the same most recent visit: not written again"
+    );
+
+    ana.get(&second).await;
+    ana.get(&first).await;
+    assert_ne!(visited(&first), at, "after another workspace: written");
+    assert_eq!(ana.get("/").await.location(), Some(first.clone()));
+
+    // A most recent visit older than the refresh interval is written again.
+    app.conn()
+        .batch_execute("UPDATE workspace_visits SET visited_at = '2026-01-01 00:00:00'")
+        .expect("age the visits");
+    let aged = visited(&first);
+    ana.get(&first).await;
+    assert_ne!(visited(&first), aged, "an old visit: written");
+}
+
 #[tokio::test]
 async fn removing_a_member_removes_their_workspace_accesses_in_that_account() {
     use diesel::prelude::*;
@@ -524,7 +571,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
             // Everyone has a personal account (as sign-up makes it).
             let personal = uuid::Uuid::new_v4();
             accounts.push(format!(
-                "('{personal}', 'personal', 'U {i}', 'u{i:05}', '{t}', '{t}')"
+                "('{personal}', 'personal', 'U {i}', 'u{i:05}', '{t}', '{t}', 1)"
             ));
             members.push(format!(
                 "('{}', '{personal}', '{id}', 'owner', '{t}', 'u{i:05}')",
@@ -541,12 +588,15 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
         }
         sql.push_str(&format!("INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};", users.join(",")));
         sql.push_str(&format!(
-            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
+            "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at, member_count) VALUES {};",
             accounts.join(",")
         ));
         sql.push_str(&format!("INSERT INTO account_memberships (id, account_id, user_id, role, created_at, handle) VALUES {};", members.join(",")));
         sql.push_str(&format!("INSERT INTO workspace_access (id, workspace_id, user_id, role_id, created_at, handle) VALUES {};", accesses.join(",")));
     }
+    sql.push_str(&format!(
+        "UPDATE accounts SET member_count = member_count + 5000 WHERE id = '{acct}';"
+    ));
     sql.push_str("COMMIT;");
     app.conn().batch_execute(&sql).expect("seed");
     ana.get("/profile").await;

@@ -28,6 +28,12 @@ pub const CHECKS: &[(&str, &str)] = &[
          GROUP BY account_id, user_id HAVING COUNT(*) > 1",
     ),
     (
+        "account whose member count is not its number of members",
+        "SELECT a.handle || ': ' || CAST(a.member_count AS TEXT) AS v FROM accounts a
+         WHERE a.member_count <> (SELECT COUNT(*) FROM account_memberships m
+                                  WHERE m.account_id = a.id)",
+    ),
+    (
         "membership whose sort key is not its user's handle",
         "SELECT m.account_id || ' / ' || u.handle || ' / ' || m.handle AS v
          FROM account_memberships m JOIN users u ON u.id = m.user_id
