@@ -356,6 +356,7 @@ def run_backend(backend, atrium, baseline):
             status, _, body = request(s.port, "GET", s.path, s.headers)
             if status != s.status:
                 raise RuntimeError(f"{s.key}: expected {s.status}, got {status}: {body[:300]}")
+            s.bytes = len(body.encode())
         results = {}  # (round index, key) -> result
         rss = []
         for ri, conns in enumerate(ROUNDS):
@@ -427,13 +428,13 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
                "At 16 connections the figures are the mean of the first and last rounds; "
                "ratios are to the baseline page.")
     out.append("")
-    out.append("| scenario | CPU/req µs (16) | × base CPU | req/s (16) | × base req/s | p50 ms (16) | p99 ms (16) | p99 ms (64) | CPU/req µs (64) |"
+    out.append("| scenario | body KiB | CPU/req µs (16) | × base CPU | req/s (16) | × base req/s | p50 ms (16) | p99 ms (16) | p99 ms (64) | CPU/req µs (64) |"
                + (" of it DB µs (16) |" if backend == "postgres" else ""))
-    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if backend == "postgres" else ""))
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if backend == "postgres" else ""))
     for s in scs:
         cpu, rps = mean16(results, s.key, "cpu"), mean16(results, s.key, "rps")
         r64 = results[(ROUNDS.index(64), s.key)]
-        row = (f"| {s.label} | {us(cpu)} | {cpu / base_cpu:.2f} | {rps:,.0f} | {rps / base_rps:.2f} "
+        row = (f"| {s.label} | {s.bytes / 1024:.1f} | {us(cpu)} | {cpu / base_cpu:.2f} | {rps:,.0f} | {rps / base_rps:.2f} "
                f"| {ms(mean16(results, s.key, 'p50'))} | {ms(mean16(results, s.key, 'p99'))} "
                f"| {ms(r64['p99'])} | {us(r64['cpu'])} |")
         if backend == "postgres":

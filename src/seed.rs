@@ -202,6 +202,14 @@ pub fn run(conn: &mut DbConn, plan: &Plan) -> anyhow::Result<Seeded> {
         plan.small_workspaces
     );
     audit(conn, &big, plan.audit_events)?;
+    // PostgreSQL plans by its statistics, which autovacuum would gather some time after a
+    // bulk load; without them it takes the 1,000-workspace account for a 4-workspace one
+    // and sorts all of them for the switcher (8.5 ms instead of 0.25 ms). Gathered now,
+    // as on a database that has been running.
+    if let DbConn::Postgres(_) = conn {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute("ANALYZE")?;
+    }
     eprintln!(
         "seed: {} audit events; done in {:.1}s",
         plan.audit_events,
@@ -338,7 +346,6 @@ fn insert_users(
                     accounts::handle.eq(u.handle.clone()),
                     accounts::created_at.eq(t),
                     accounts::updated_at.eq(t),
-                    accounts::member_count.eq(1),
                 )
             })
             .collect();
@@ -438,7 +445,6 @@ pub fn add_members(
         })
         .collect();
     insert_memberships(c, rows)?;
-    crate::accounts::model::count_members(c, account_id, n as i64)?;
     Ok(people.into_iter().map(|u| (u.id, u.handle)).collect())
 }
 
@@ -657,7 +663,6 @@ fn tenant(
             accounts::handle.eq(handle),
             accounts::created_at.eq(t),
             accounts::updated_at.eq(t),
-            accounts::member_count.eq(1),
         ))
         .execute(c)?;
     insert_memberships(

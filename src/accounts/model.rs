@@ -98,7 +98,8 @@ pub struct Account {
     pub workspace_limit: Option<i64>,
     /// How many days the account keeps its audit events.
     pub audit_retention_days: i32,
-    /// How many members the account has (kept by [`add_member`] and [`remove_member`]).
+    /// How many members the account has, kept by the database (a trigger on
+    /// `account_memberships`, migration `…000015_counts`) in the same transaction.
     pub member_count: i64,
 }
 
@@ -167,16 +168,6 @@ pub fn add_member(
             account_memberships::created_at.eq(now()),
             account_memberships::handle.eq(handle),
         ))
-        .execute(conn)?;
-    count_members(conn, account_id, 1)?;
-    Ok(())
-}
-
-/// Moves the account's [`Account::member_count`] by `delta`, in the caller's transaction
-/// (an increment in the statement, so concurrent changes add up).
-pub fn count_members(conn: &mut DbConn, account_id: &str, delta: i64) -> QueryResult<()> {
-    diesel::update(accounts::table.find(account_id))
-        .set(accounts::member_count.eq(accounts::member_count + delta))
         .execute(conn)?;
     Ok(())
 }
@@ -409,14 +400,10 @@ pub fn set_role(
 }
 
 pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<usize> {
-    let removed = diesel::delete(
+    diesel::delete(
         account_memberships::table
             .filter(account_memberships::account_id.eq(account_id))
             .filter(account_memberships::user_id.eq(user_id)),
     )
-    .execute(conn)?;
-    if removed > 0 {
-        count_members(conn, account_id, -(removed as i64))?;
-    }
-    Ok(removed)
+    .execute(conn)
 }

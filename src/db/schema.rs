@@ -147,6 +147,8 @@ diesel::table! {
         default_role_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        user_access_count -> BigInt,
+        bot_access_count -> BigInt,
     }
 }
 

@@ -361,11 +361,14 @@ pub fn filter(
         .collect())
 }
 
+/// Service accounts with a role on the workspace: the total kept on the workspace row.
 pub fn count_bot_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
-    workspace_bot_access::table
-        .filter(workspace_bot_access::workspace_id.eq(workspace_id))
-        .count()
-        .get_result(conn)
+    Ok(workspaces::table
+        .find(workspace_id)
+        .select(workspaces::bot_access_count)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// The account's service accounts without a role on the workspace (candidates to add).

@@ -347,14 +347,15 @@ struct DashboardPage {
 
 async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
     let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
-    let (members, service_accounts) = db(&ctx.auth.pool, move |c| {
-        workspaces::note_visit(c, &uid, &wid)?;
-        Ok((
-            workspaces::count_user_accesses(c, &wid)?,
-            crate::service_accounts::model::count_bot_accesses(c, &wid)?,
-        ))
+    db(&ctx.auth.pool, move |c| {
+        Ok(workspaces::note_visit(c, &uid, &wid)?)
     })
     .await?;
+    // Both totals came with the workspace (kept by the database on every change).
+    let (members, service_accounts) = (
+        ctx.workspace.user_access_count,
+        ctx.workspace.bot_access_count,
+    );
     let api_url = format!(
         "{}/api/accounts/{}/workspaces/{}",
         cfg.base(),

@@ -20,6 +20,11 @@ pub struct Workspace {
     pub default_role_id: Option<String>,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// Users with a role on the workspace, kept by the database (a trigger on
+    /// `workspace_access`, migration `…000015_counts`) in the same transaction.
+    pub user_access_count: i64,
+    /// Service accounts with a role on the workspace (a trigger on `workspace_bot_access`).
+    pub bot_access_count: i64,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -244,12 +249,14 @@ pub fn find_with_roles(
         .optional()
 }
 
-/// Users with an explicit access to the workspace.
+/// Users with an explicit access to the workspace: the total kept on the workspace row.
 pub fn count_user_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
-    workspace_access::table
-        .filter(workspace_access::workspace_id.eq(workspace_id))
-        .count()
-        .get_result(conn)
+    Ok(workspaces::table
+        .find(workspace_id)
+        .select(workspaces::user_access_count)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// The users holding an access to the workspace.

@@ -231,6 +231,14 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             format!("UPDATE accounts SET member_count = member_count + 1 WHERE id = '{acme}'"),
         ),
         (
+            "workspace whose member count is not its number of user accesses: prod: 0",
+            format!("UPDATE workspaces SET user_access_count = 0 WHERE id = '{prod}'"),
+        ),
+        (
+            "workspace whose service-account count is not its number of service-account accesses: prod: 7",
+            format!("UPDATE workspaces SET bot_access_count = 7 WHERE id = '{prod}'"),
+        ),
+        (
             "handle not in lower case: workspace Prod",
             format!("UPDATE workspaces SET handle = 'Prod' WHERE id = '{prod}'"),
         ),

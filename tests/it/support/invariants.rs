@@ -34,6 +34,18 @@ pub const CHECKS: &[(&str, &str)] = &[
                                   WHERE m.account_id = a.id)",
     ),
     (
+        "workspace whose member count is not its number of user accesses",
+        "SELECT w.handle || ': ' || CAST(w.user_access_count AS TEXT) AS v FROM workspaces w
+         WHERE w.user_access_count <> (SELECT COUNT(*) FROM workspace_access a
+                                       WHERE a.workspace_id = w.id)",
+    ),
+    (
+        "workspace whose service-account count is not its number of service-account accesses",
+        "SELECT w.handle || ': ' || CAST(w.bot_access_count AS TEXT) AS v FROM workspaces w
+         WHERE w.bot_access_count <> (SELECT COUNT(*) FROM workspace_bot_access b
+                                      WHERE b.workspace_id = w.id)",
+    ),
+    (
         "membership whose sort key is not its user's handle",
         "SELECT m.account_id || ' / ' || u.handle || ' / ' || m.handle AS v
          FROM account_memberships m JOIN users u ON u.id = m.user_id

@@ -1,0 +1,12 @@
+DROP TRIGGER workspace_bot_access_count_move;
+DROP TRIGGER workspace_bot_access_count_out;
+DROP TRIGGER workspace_bot_access_count_in;
+DROP TRIGGER workspace_access_count_move;
+DROP TRIGGER workspace_access_count_out;
+DROP TRIGGER workspace_access_count_in;
+DROP TRIGGER account_memberships_count_move;
+DROP TRIGGER account_memberships_count_out;
+DROP TRIGGER account_memberships_count_in;
+ALTER TABLE workspaces DROP COLUMN bot_access_count;
+ALTER TABLE workspaces DROP COLUMN user_access_count;
+ALTER TABLE accounts DROP COLUMN member_count;
