@@ -6,7 +6,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::{SESSION_CSRF, SESSION_USER, random_token};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
-use crate::db::{DbConn, Pool};
+use crate::db::Pool;
 use crate::users::model::{self as users, User};
 use crate::web::shell::{AccountLink, Shell};
 use crate::web::{AppError, db, is_htmx};
@@ -55,40 +55,10 @@ pub type Memberships = Vec<(Account, AccountRole)>;
 pub use crate::accounts::model::Identity;
 
 impl Auth {
-    /// Authenticates the request and runs `then` (the extractor's own reads: the
-    /// workspace and its roles) on a pooled connection. The user and their accounts were
-    /// usually read with the session ([`super::session_store::preload_identity`]); when
-    /// not, they are read in the same trip to the blocking pool as `then`.
-    pub async fn with<T, F>(req: &HttpRequest, then: F) -> Result<(Auth, Memberships, T), AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConn, &User, &Memberships) -> Result<T, AppError> + Send + 'static,
-    {
-        let (auth, accts, extra) = Self::authenticate(req, Some(then)).await?;
-        // `then` was given, so it ran.
-        let extra = extra.ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("the extractor's reads did not run"))
-        })?;
-        Ok((auth, accts, extra))
-    }
-
-    /// [`Auth::with`] without reads of its own: no trip to the database when the identity
-    /// came with the session.
+    /// Authenticates the request: the user and their accounts, read with the session
+    /// ([`super::session_store::preload_identity`]: no trip of its own), or read here when
+    /// they were not.
     pub async fn identify(req: &HttpRequest) -> Result<(Auth, Memberships), AppError> {
-        type Nothing = fn(&mut DbConn, &User, &Memberships) -> Result<(), AppError>;
-        Self::authenticate(req, None::<Nothing>)
-            .await
-            .map(|(auth, accts, _)| (auth, accts))
-    }
-
-    async fn authenticate<T, F>(
-        req: &HttpRequest,
-        then: Option<F>,
-    ) -> Result<(Auth, Memberships, Option<T>), AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConn, &User, &Memberships) -> Result<T, AppError> + Send + 'static,
-    {
         let session = req.get_session();
         let htmx = is_htmx(req);
         let next = if req.method() == actix_web::http::Method::GET && !htmx {
@@ -108,28 +78,11 @@ impl Auth {
         };
         let csrf = csrf_token(&session)?;
         let pool = pool_of(req)?;
-        let loaded = match (super::session_store::take_preloaded(&uid), then) {
-            (Some(None), _) => None,
-            (Some(Some(identity)), None) => Some((identity, None)),
-            (Some(Some((user, accts))), Some(then)) => Some(
-                db(&pool, move |c| {
-                    let extra = then(c, &user, &accts)?;
-                    Ok(((user, accts), Some(extra)))
-                })
-                .await?,
-            ),
-            (None, then) => {
-                db(&pool, move |c| {
-                    let Some((user, accts)) = accounts::identity(c, &uid)? else {
-                        return Ok(None);
-                    };
-                    let extra = then.map(|f| f(c, &user, &accts)).transpose()?;
-                    Ok(Some(((user, accts), extra)))
-                })
-                .await?
-            }
+        let identity = match super::session_store::take_preloaded(&uid) {
+            Some(identity) => identity,
+            None => db(&pool, move |c| Ok(accounts::identity(c, &uid)?)).await?,
         };
-        let Some(((user, accts), extra)) = loaded else {
+        let Some((user, accts)) = identity else {
             session.purge();
             return Err(login());
         };
@@ -146,7 +99,6 @@ impl Auth {
                 pool,
             },
             accts,
-            extra,
         ))
     }
 }

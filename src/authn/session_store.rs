@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use super::{SESSION_USER, digest, random_token};
 use crate::db::schema::sessions;
 use crate::db::{Pool, now};
+use crate::workspaces::ctx::{Loaded, workspace_for};
 
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -76,21 +77,43 @@ pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
     })
 }
 
-/// The signed-in user and their accounts, read with the session ([`DbSessionStore::load`]).
+/// Who asks, read with the session ([`DbSessionStore::load`]): the signed-in user and their
+/// accounts, and — on a workspace page — the workspace with what decides their scopes.
 pub struct Preloaded {
     user_id: String,
     identity: Option<crate::authn::extract::Identity>,
+    /// The (account id, workspace id) the path names, and what [`workspace_for`] found.
+    workspace: Option<(WorkspaceKey, Option<Loaded>)>,
+}
+
+type WorkspaceKey = (String, String);
+
+/// This request's slot: what the path asks for, and what was read with the session.
+#[derive(Default)]
+struct Slot {
+    wanted: Option<WorkspaceKey>,
+    preloaded: Option<Preloaded>,
 }
 
 tokio::task_local! {
-    /// This request's [`Preloaded`] identity: set while the session loads, taken once by
-    /// the `Auth` extractor. Lives only as long as the request.
-    static PRELOADED: std::cell::RefCell<Option<Preloaded>>;
+    /// Set while the session loads, taken by the extractors. Lives as long as the request.
+    static PRELOADED: std::cell::RefCell<Slot>;
 }
 
-/// Middleware, outside the session middleware: page requests get a slot for the identity
-/// read with their session, so that knowing who asks costs one trip to the database
-/// instead of two. The API (keys, no sessions) and static files do not read it.
+/// The account and workspace ids of a `/account/{account_id}/workspace/{workspace_id}/…`
+/// path, when both are UUIDs.
+fn workspace_in(path: &str) -> Option<WorkspaceKey> {
+    let mut parts = path.strip_prefix("/account/")?.splitn(4, '/');
+    let (account, kind, workspace) = (parts.next()?, parts.next()?, parts.next()?);
+    let uuid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+    (kind == "workspace" && uuid(account) && uuid(workspace))
+        .then(|| (account.to_string(), workspace.to_string()))
+}
+
+/// Middleware, outside the session middleware: page requests get a slot for who asks, read
+/// in the session's own trip to the database, so that a page learns who asks and what they
+/// may do in one trip instead of three. The API (keys, no sessions) and static files do
+/// not use it.
 pub async fn preload_identity<B: actix_web::body::MessageBody>(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<B>,
@@ -99,8 +122,12 @@ pub async fn preload_identity<B: actix_web::body::MessageBody>(
     if path.starts_with("/api/") || path.starts_with("/static/") || path == "/healthz" {
         return next.call(req).await;
     }
+    let slot = Slot {
+        wanted: workspace_in(path),
+        preloaded: None,
+    };
     PRELOADED
-        .scope(std::cell::RefCell::new(None), next.call(req))
+        .scope(std::cell::RefCell::new(slot), next.call(req))
         .await
 }
 
@@ -108,39 +135,71 @@ pub async fn preload_identity<B: actix_web::body::MessageBody>(
 /// taken yet: `Some(None)` when that user no longer exists.
 pub fn take_preloaded(user_id: &str) -> Option<Option<crate::authn::extract::Identity>> {
     PRELOADED
-        .try_with(|slot| slot.borrow_mut().take())
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let p = slot.preloaded.as_mut().filter(|p| p.user_id == user_id)?;
+            Some(p.identity.take())
+        })
         .ok()
         .flatten()
-        .filter(|p| p.user_id == user_id)
-        .map(|p| p.identity)
+}
+
+/// The workspace read with this request's session for `user_id`, if it was the one the
+/// path names and not taken yet: `Some(None)` when it does not exist for them.
+pub fn take_preloaded_workspace(
+    user_id: &str,
+    account_id: &str,
+    workspace_id: &str,
+) -> Option<Option<Loaded>> {
+    PRELOADED
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let p = slot.preloaded.as_mut().filter(|p| p.user_id == user_id)?;
+            match p.workspace.take() {
+                Some(((a, w), loaded)) if a == account_id && w == workspace_id => Some(loaded),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
 }
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let id = digest(session_key.as_ref());
-        // Inside a page request (see [`preload_identity`]) the signed-in user and their
-        // accounts are read with the session, on the same connection and trip.
-        let wanted = PRELOADED.try_with(|_| ()).is_ok();
-        let (row, identity) = run(self.pool.clone(), move |c| {
+        // Inside a page request (see [`preload_identity`]) who asks is read with the
+        // session, on the same connection and in the same trip.
+        let wanted = PRELOADED.try_with(|slot| slot.borrow().wanted.clone());
+        let (row, preloaded) = run(self.pool.clone(), move |c| {
             let row: Option<(String, Option<String>)> = sessions::table
                 .filter(sessions::id.eq(id))
                 .filter(sessions::expires_at.gt(now()))
                 .select((sessions::data, sessions::user_id))
                 .first(c)
                 .optional()?;
-            let identity = match &row {
-                Some((_, Some(uid))) if wanted => Some(Preloaded {
-                    user_id: uid.clone(),
-                    identity: crate::accounts::model::identity(c, uid)?,
-                }),
+            let (Ok(wanted), Some((_, Some(uid)))) = (wanted, &row) else {
+                return Ok((row, None));
+            };
+            let identity = crate::accounts::model::identity(c, uid)?;
+            let workspace = match (wanted, &identity) {
+                (Some((a, w)), Some((_, memberships))) => {
+                    let loaded = workspace_for(c, uid, memberships, &a, &w)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    Some(((a, w), loaded))
+                }
                 _ => None,
             };
-            Ok((row, identity))
+            let preloaded = Preloaded {
+                user_id: uid.clone(),
+                identity,
+                workspace,
+            };
+            Ok((row, Some(preloaded)))
         })
         .await
         .map_err(LoadError::Other)?;
-        if let Some(p) = identity {
-            let _ = PRELOADED.try_with(|slot| *slot.borrow_mut() = Some(p));
+        if let Some(p) = preloaded {
+            let _ = PRELOADED.try_with(|slot| slot.borrow_mut().preloaded = Some(p));
         }
         match row {
             None => Ok(None),
@@ -234,4 +293,38 @@ impl SessionStore for DbSessionStore {
 /// Deletes expired sessions (housekeeping).
 pub fn prune(conn: &mut crate::db::DbConn) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now()))).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_a_path_names_is_read_with_the_session() {
+        let (a, w) = (
+            "5caf67e1-379d-4a48-b5cd-1245630f9051",
+            "b5b4c030-a24b-41d6-b4c9-e9a259d2501c",
+        );
+        for path in [
+            format!("/account/{a}/workspace/{w}/dashboard"),
+            format!("/account/{a}/workspace/{w}/settings/members"),
+            format!("/account/{a}/workspace/{w}"),
+        ] {
+            assert_eq!(
+                workspace_in(&path),
+                Some((a.to_string(), w.to_string())),
+                "{path}"
+            );
+        }
+        for path in [
+            format!("/account/{a}/members"),
+            format!("/account/{a}/workspaces"),
+            format!("/account/{a}/workspace/not-a-uuid/dashboard"),
+            format!("/account/x/workspace/{w}/dashboard"),
+            format!("/accounts/{a}/workspace/{w}/dashboard"),
+            "/".to_string(),
+        ] {
+            assert_eq!(workspace_in(&path), None, "{path}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::authn::Auth;
 use crate::authz::workspace::{ActorKind, Inputs, ScopeSet, effective_scopes};
-use crate::web::AppError;
+use crate::web::{AppError, db};
 
 pub struct WorkspaceCtx {
     pub auth: Auth,
@@ -81,7 +81,7 @@ pub fn load(
     account_id: &str,
     workspace_id: &str,
     actor: ActorRef<'_>,
-) -> Result<Option<Loaded>, AppError> {
+) -> diesel::QueryResult<Option<Loaded>> {
     let Some(account) = accounts::find(c, account_id)? else {
         return Ok(None);
     };
@@ -121,7 +121,7 @@ pub fn load_for_user(
     account_role: Option<AccountRole>,
     workspace_id: &str,
     user_id: &str,
-) -> Result<Option<Loaded>, AppError> {
+) -> diesel::QueryResult<Option<Loaded>> {
     let Some((ws, own, default)) =
         workspaces::find_with_roles(c, &account.id, workspace_id, user_id)?
     else {
@@ -135,6 +135,25 @@ pub fn load_for_user(
         own,
         default,
     )))
+}
+
+/// The workspace `workspace_id` of `account_id` for the signed-in user, whose accounts
+/// (`memberships`) were read with them: the account and their role come from those, the
+/// workspace and both roles in one statement. Used where the session loads (one trip for
+/// who asks) and, failing that, by [`WorkspaceCtx`].
+pub fn workspace_for(
+    c: &mut crate::db::DbConn,
+    user_id: &str,
+    memberships: &crate::authn::extract::Memberships,
+    account_id: &str,
+    workspace_id: &str,
+) -> diesel::QueryResult<Option<Loaded>> {
+    match memberships.iter().find(|(a, _)| a.id == account_id) {
+        Some((account, role)) => {
+            load_for_user(c, account.clone(), Some(*role), workspace_id, user_id)
+        }
+        None => load(c, account_id, workspace_id, ActorRef::User(user_id)),
+    }
 }
 
 fn scoped(
@@ -178,23 +197,29 @@ impl FromRequest for WorkspaceCtx {
                     uuid::Uuid::parse_str(a).is_ok() && uuid::Uuid::parse_str(w).is_ok()
                 })
                 .map(|(a, w)| (a.to_string(), w.to_string()));
-            let a = ids.as_ref().map(|(a, _)| a.clone());
-            // One trip to the blocking pool: the user and their accounts, then the
-            // workspace with the user's own role and its default role.
-            let (auth, _, loaded) = Auth::with(&req, move |c, user, memberships| {
-                let Some((account_id, workspace_id)) = ids else {
-                    return Ok(None);
-                };
-                match memberships.iter().find(|(a, _)| a.id == account_id) {
-                    Some((account, role)) => {
-                        load_for_user(c, account.clone(), Some(*role), &workspace_id, &user.id)
-                    }
-                    None => load(c, &account_id, &workspace_id, ActorRef::User(&user.id)),
-                }
-            })
-            .await?;
-            let Some(account_id) = a else {
+            // Usually read with the session (one trip for who asks and what they may do);
+            // otherwise one more trip here.
+            let (auth, memberships) = Auth::identify(&req).await?;
+            let Some((account_id, workspace_id)) = ids else {
                 return Err(AppError::NotFound);
+            };
+            let loaded = match crate::authn::session_store::take_preloaded_workspace(
+                &auth.user.id,
+                &account_id,
+                &workspace_id,
+            ) {
+                Some(loaded) => loaded,
+                None => {
+                    let (uid, a, w) = (
+                        auth.user.id.clone(),
+                        account_id.clone(),
+                        workspace_id.clone(),
+                    );
+                    db(&auth.pool, move |c| {
+                        Ok(workspace_for(c, &uid, &memberships, &a, &w)?)
+                    })
+                    .await?
+                }
             };
             let Some(Loaded {
                 account,
