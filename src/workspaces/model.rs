@@ -355,22 +355,35 @@ macro_rules! reachable_filter {
         // `workspaces` row. Written so that no index serves the condition itself: an `OR`
         // of `IN` lists is planned as the union of every reachable workspace, then sorted;
         // this way the planner walks the index that gives the order and stops at the limit.
-        let reach = diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "(EXISTS (SELECT 1 FROM account_memberships m \
-               WHERE m.account_id = workspaces.account_id AND m.user_id = ",
-        )
-        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
-        .sql(&format!(
-            " AND (m.role IN ('{}', '{}') OR (m.role <> '{}' \
-               AND workspaces.default_role_id IS NOT NULL))) \
-             OR EXISTS (SELECT 1 FROM workspace_access wa \
-               WHERE wa.workspace_id = workspaces.id AND wa.user_id = ",
-            AccountRole::Owner.as_str(),
-            AccountRole::Admin.as_str(),
-            AccountRole::Collaborator.as_str(),
-        ))
-        .bind::<diesel::sql_types::Text, _>(user_id.to_string())
-        .sql("))");
+        // Built with Diesel's expressions (not SQL text) so the statement is prepared once
+        // per connection and reused.
+        let (m, wa) = diesel::alias!(
+            account_memberships as reach_membership,
+            workspace_access as reach_access
+        );
+        let role = m.field(account_memberships::role);
+        let by_membership = diesel::dsl::exists(
+            m.filter(
+                m.field(account_memberships::account_id)
+                    .eq(workspaces::account_id),
+            )
+            .filter(
+                m.field(account_memberships::user_id)
+                    .eq(user_id.to_string()),
+            )
+            .filter(
+                role.eq(AccountRole::Owner.as_str())
+                    .or(role.eq(AccountRole::Admin.as_str()))
+                    .or(role
+                        .ne(AccountRole::Collaborator.as_str())
+                        .and(workspaces::default_role_id.is_not_null())),
+            ),
+        );
+        let by_own_role = diesel::dsl::exists(
+            wa.filter(wa.field(workspace_access::workspace_id).eq(workspaces::id))
+                .filter(wa.field(workspace_access::user_id).eq(user_id.to_string())),
+        );
+        let reach = by_membership.or(by_own_role);
         let mut query = $query.filter(reach);
         let q = $q.trim().to_lowercase();
         if !q.is_empty() {
