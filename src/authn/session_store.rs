@@ -81,7 +81,8 @@ pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
 /// accounts, and — on a workspace page — the workspace with what decides their scopes.
 pub struct Preloaded {
     user_id: String,
-    identity: Option<crate::authn::extract::Identity>,
+    /// `None` once taken; `Some(None)` when the user no longer exists.
+    identity: Option<Option<crate::authn::extract::Identity>>,
     /// The (account id, workspace id) the path names, and what [`workspace_for`] found.
     workspace: Option<(WorkspaceKey, Option<Loaded>)>,
 }
@@ -138,7 +139,8 @@ pub fn take_preloaded(user_id: &str) -> Option<Option<crate::authn::extract::Ide
         .try_with(|slot| {
             let mut slot = slot.borrow_mut();
             let p = slot.preloaded.as_mut().filter(|p| p.user_id == user_id)?;
-            Some(p.identity.take())
+            // Taken once: a second extractor in the same request reads for itself.
+            p.identity.take()
         })
         .ok()
         .flatten()
@@ -155,10 +157,11 @@ pub fn take_preloaded_workspace(
         .try_with(|slot| {
             let mut slot = slot.borrow_mut();
             let p = slot.preloaded.as_mut().filter(|p| p.user_id == user_id)?;
-            match p.workspace.take() {
-                Some(((a, w), loaded)) if a == account_id && w == workspace_id => Some(loaded),
-                _ => None,
+            let ((a, w), _) = p.workspace.as_ref()?;
+            if a != account_id || w != workspace_id {
+                return None;
             }
+            p.workspace.take().map(|(_, loaded)| loaded)
         })
         .ok()
         .flatten()
@@ -183,15 +186,14 @@ impl SessionStore for DbSessionStore {
             let identity = crate::accounts::model::identity(c, uid)?;
             let workspace = match (wanted, &identity) {
                 (Some((a, w)), Some((_, memberships))) => {
-                    let loaded = workspace_for(c, uid, memberships, &a, &w)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let loaded = workspace_for(c, uid, memberships, &a, &w)?;
                     Some(((a, w), loaded))
                 }
                 _ => None,
             };
             let preloaded = Preloaded {
                 user_id: uid.clone(),
-                identity,
+                identity: Some(identity),
                 workspace,
             };
             Ok((row, Some(preloaded)))
@@ -298,6 +300,37 @@ pub fn prune(conn: &mut crate::db::DbConn) -> QueryResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn what_was_read_with_the_session_is_taken_once_and_only_by_its_user() {
+        let slot = Slot {
+            wanted: None,
+            preloaded: Some(Preloaded {
+                user_id: "u1".into(),
+                // The session's user no longer exists.
+                identity: Some(None),
+                workspace: Some((("a".into(), "w".into()), None)),
+            }),
+        };
+        PRELOADED
+            .scope(std::cell::RefCell::new(slot), async {
+                assert!(take_preloaded("u2").is_none(), "another user's");
+                assert!(take_preloaded_workspace("u1", "a", "other").is_none());
+                assert!(take_preloaded_workspace("u2", "a", "w").is_none());
+                assert!(matches!(take_preloaded("u1"), Some(None)), "gone");
+                // Taken: a second extractor reads for itself instead of being told
+                // the user is gone.
+                assert!(take_preloaded("u1").is_none());
+                assert!(matches!(
+                    take_preloaded_workspace("u1", "a", "w"),
+                    Some(None)
+                ));
+                assert!(take_preloaded_workspace("u1", "a", "w").is_none(), "taken");
+            })
+            .await;
+        // Outside a page request there is no slot.
+        assert!(take_preloaded("u1").is_none());
+    }
 
     #[test]
     fn the_workspace_a_path_names_is_read_with_the_session() {
