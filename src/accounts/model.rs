@@ -188,32 +188,16 @@ pub fn handle_taken(conn: &mut DbConn, handle: &str) -> QueryResult<bool> {
 
 /// The accounts a user belongs to, with their role: personal first, then by name.
 pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, AccountRole)>> {
-    let rows: Vec<(Account, String)> = accounts::table
-        .inner_join(account_memberships::table)
-        .filter(account_memberships::user_id.eq(user_id))
-        .order((
-            accounts::kind.desc(),
-            accounts::name.asc(),
-            accounts::id.asc(),
-        ))
-        .select((Account::as_select(), account_memberships::role))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(a, r)| {
-            (
-                a,
-                AccountRole::parse(&r).unwrap_or(AccountRole::Collaborator),
-            )
-        })
-        .collect())
+    Ok(identity(conn, user_id)?
+        .map(|(_, accounts)| accounts)
+        .unwrap_or_default())
 }
 
 /// A user with the accounts they belong to and their role in each.
 pub type Identity = (crate::users::model::User, Vec<(Account, AccountRole)>);
 
-/// The signed-in user and their accounts with their role in each (ordered as
-/// [`for_user`]), in one statement: what every signed-in page reads before its own work.
+/// The signed-in user and their accounts with their role in each (personal first, then by
+/// name), in one statement: what every signed-in page reads before its own work.
 /// `None` when the user no longer exists.
 pub fn identity(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Identity>> {
     use crate::users::model::User;

@@ -90,7 +90,6 @@ pub struct Preloaded {
 type WorkspaceKey = (String, String);
 
 /// This request's slot: what the path asks for, and what was read with the session.
-#[derive(Default)]
 struct Slot {
     wanted: Option<WorkspaceKey>,
     preloaded: Option<Preloaded>,

@@ -185,21 +185,6 @@ pub fn role(conn: &mut DbConn, id: &str) -> QueryResult<Option<WorkspaceRole>> {
         .optional()
 }
 
-/// The user's own role on the workspace, if any.
-pub fn own_role(
-    conn: &mut DbConn,
-    workspace_id: &str,
-    user_id: &str,
-) -> QueryResult<Option<WorkspaceRole>> {
-    workspace_access::table
-        .inner_join(workspace_roles::table)
-        .filter(workspace_access::workspace_id.eq(workspace_id))
-        .filter(workspace_access::user_id.eq(user_id))
-        .select(WorkspaceRole::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// A workspace with a user's own role on it and its default role.
 pub type WithRoles = (Workspace, Option<WorkspaceRole>, Option<WorkspaceRole>);
 
@@ -682,17 +667,6 @@ pub fn user_accesses_page(
         .select(access_columns())
         .load(conn)?;
     Ok(rows.into_iter().map(to_access).collect())
-}
-
-/// Members of the account, counted up to `cap` (so the answer costs at most `cap` index
-/// entries, whatever the size of the account).
-pub fn count_members_capped(conn: &mut DbConn, account_id: &str, cap: i64) -> QueryResult<i64> {
-    let ids: Vec<String> = account_memberships::table
-        .filter(account_memberships::account_id.eq(account_id))
-        .select(account_memberships::user_id)
-        .limit(cap)
-        .load(conn)?;
-    Ok(ids.len() as i64)
 }
 
 /// Account members without an own role on the workspace (candidates to add), by handle.
