@@ -105,10 +105,14 @@ impl Manager {
     }
 }
 
-/// Once per process, before SQLite initializes: no memory-usage statistics. With them on
-/// (the bundled library's default) every allocation inside SQLite takes one global mutex,
-/// which all pooled connections contend for under load (seen in `perf` as futex waits
-/// around `sqlite3MemSize`). Atrium never reads those statistics.
+/// Once per process, before SQLite initializes:
+///
+/// - no memory-usage statistics. With them on (the bundled library's default) every
+///   allocation inside SQLite takes one global mutex, which all pooled connections contend
+///   for under load (seen in `perf` as futex waits around `sqlite3MemSize`). Atrium never
+///   reads those statistics.
+/// - every connection opened afterwards gets the query planner stability guarantee
+///   ([`plan_once`]).
 fn sqlite_process_config() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -120,7 +124,39 @@ fn sqlite_process_config() {
         if rc != libsqlite3_sys::SQLITE_OK {
             tracing::debug!("sqlite3_config(MEMSTATUS, 0) answered {rc}");
         }
+        // SAFETY: `plan_once` has the signature SQLite calls an automatic extension with.
+        let rc = unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(plan_once)) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::warn!("sqlite3_auto_extension answered {rc}: statements may be re-planned");
+        }
     });
+}
+
+/// Run by SQLite for every connection it opens (an automatic extension): turns on the
+/// query planner stability guarantee, so that a prepared statement is planned once and
+/// never from the values bound to it.
+///
+/// Without it SQLite reads the value bound to `LIMIT ?` while planning, and marks the
+/// statement to be prepared again whenever that parameter is bound — which Diesel does on
+/// every execution, so every `.first()` (a `LIMIT ?`) was parsed and planned on every call
+/// despite Diesel's statement cache (seen in `perf` as `sqlite3Reprepare` under
+/// `sqlite3_step`). Atrium's plans never depend on bound values: no `sqlite_stat4`, and no
+/// `LIKE` that could use an index.
+unsafe extern "C" fn plan_once(
+    db: *mut libsqlite3_sys::sqlite3,
+    _err: *mut *mut std::os::raw::c_char,
+    _api: *const libsqlite3_sys::sqlite3_api_routines,
+) -> std::os::raw::c_int {
+    // SAFETY: SQLite passes the connection being opened; ENABLE_QPSG takes an int and an
+    // optional int* for the resulting setting.
+    unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::os::raw::c_int,
+            std::ptr::null_mut::<std::os::raw::c_int>(),
+        )
+    }
 }
 
 /// Watches a connection's statements: counts them (for [`QueryCounter`]) and notes when one
@@ -305,4 +341,50 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use libsqlite3_sys as ffi;
+
+    /// A statement with `LIMIT ?`, as Diesel's `.first()` writes it, run twice with the
+    /// parameter bound each time: how often SQLite prepared it again, and whether the
+    /// connection has the planner stability guarantee.
+    fn reprepares_of_a_limit_statement() -> (i32, i32) {
+        super::sqlite_process_config();
+        let mut db = std::ptr::null_mut();
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: plain use of the C API on a private in-memory database; every pointer
+        // comes from SQLite and is released before returning.
+        unsafe {
+            assert_eq!(
+                ffi::sqlite3_open(c":memory:".as_ptr(), &mut db),
+                ffi::SQLITE_OK
+            );
+            let sql = c"SELECT 1 LIMIT ?";
+            let rc = ffi::sqlite3_prepare_v2(db, sql.as_ptr(), -1, &mut stmt, std::ptr::null_mut());
+            assert_eq!(rc, ffi::SQLITE_OK);
+            for _ in 0..2 {
+                assert_eq!(ffi::sqlite3_bind_int64(stmt, 1, 1), ffi::SQLITE_OK);
+                assert_eq!(ffi::sqlite3_step(stmt), ffi::SQLITE_ROW);
+                ffi::sqlite3_reset(stmt);
+            }
+            let n = ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0);
+            let mut qpsg = -1;
+            ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_ENABLE_QPSG, -1, &mut qpsg);
+            ffi::sqlite3_finalize(stmt);
+            ffi::sqlite3_close(db);
+            (n, qpsg)
+        }
+    }
+
+    #[test]
+    fn sqlite_plans_a_statement_once_whatever_is_bound_to_it() {
+        let (reprepared, qpsg) = reprepares_of_a_limit_statement();
+        assert_eq!(
+            reprepared, 0,
+            "prepared again after binding LIMIT's parameter"
+        );
+        assert_eq!(qpsg, 1, "the planner stability guarantee is on");
+    }
 }
