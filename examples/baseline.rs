@@ -81,8 +81,6 @@ async fn page(pool: web::Data<Pool>) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    // The same allocator and settings as Atrium's server (`atrium::memory`).
-    atrium::memory::tune_allocator();
     let settings = atrium::Settings::from_env()?;
     let bind = std::env::var("BASELINE_BIND").unwrap_or_else(|_| "127.0.0.1:8001".into());
     let (backend, url, size) = (
