@@ -704,3 +704,44 @@ async fn the_events_api_filters_pages_and_follows_the_reference() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn seeded_audit_events_span_the_retention_so_the_first_sweep_has_nothing_to_delete() {
+    let app = crate::support::spawn_app().await;
+    let plan = atrium::seed::Plan {
+        members: 20,
+        workspaces: 3,
+        accesses: 10,
+        service_accounts: 2,
+        bot_workspaces: 2,
+        audit_events: 3_000,
+        small_members: 5,
+        small_workspaces: 2,
+        prefix: "seeded".into(),
+    };
+    let mut c = app.conn();
+    atrium::seed::run(&mut c, &plan).expect("seed");
+    let oldest: chrono::NaiveDateTime = {
+        use atrium::db::schema::audit_events;
+        use diesel::prelude::*;
+        let q = audit_events::table
+            .select(diesel::dsl::min(audit_events::occurred_at))
+            .filter(audit_events::action.ne("atrium.account.created"));
+        match &mut *c {
+            atrium::db::DbConn::Sqlite(c) => q.first::<Option<_>>(c),
+            atrium::db::DbConn::Postgres(c) => q.first::<Option<_>>(c),
+        }
+        .expect("min")
+        .expect("events")
+    };
+    let age = atrium::db::now() - oldest;
+    assert!(
+        age.num_days() >= atrium::seed::AUDIT_DAYS - 1,
+        "spread: {age}"
+    );
+    let deleted = atrium::audit::retention::sweep(&mut c, atrium::db::now(), 1000).expect("sweep");
+    assert_eq!(
+        deleted, 0,
+        "the sweep found seeded events past the retention"
+    );
+}
