@@ -363,8 +363,8 @@ def run_backend(backend, atrium, baseline):
             warmed = set()
             for s in scs:
                 url = f"http://127.0.0.1:{s.port}{s.path}"
-                # The first scenario a server meets after the seed also warms its pool's
-                # connections (SQLite's page caches): 2 s longer, in the first round only.
+                # The first scenario a server meets also opens its pool's connections and
+                # prepares their statements: 2 s more warm-up, in the first round only.
                 first = ri == 0 and s.port not in warmed
                 warmed.add(s.port)
                 wrk(url, conns, WARMUP + (2 if first else 0), s.headers)
