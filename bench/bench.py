@@ -360,14 +360,9 @@ def run_backend(backend, atrium, baseline):
         results = {}  # (round index, key) -> result
         rss = []
         for ri, conns in enumerate(ROUNDS):
-            warmed = set()
             for s in scs:
                 url = f"http://127.0.0.1:{s.port}{s.path}"
-                # The first scenario a server meets also opens its pool's connections and
-                # prepares their statements: 2 s more warm-up, in the first round only.
-                first = ri == 0 and s.port not in warmed
-                warmed.add(s.port)
-                wrk(url, conns, WARMUP + (2 if first else 0), s.headers)
+                wrk(url, conns, WARMUP, s.headers)
                 before = meters[s.port].sample()
                 r = wrk(url, conns, DURATION, s.headers)
                 cpu_srv, cpu_db = Meter.delta(before, meters[s.port].sample())

@@ -724,15 +724,11 @@ async fn seeded_audit_events_span_the_retention_so_the_first_sweep_has_nothing_t
     let oldest: chrono::NaiveDateTime = {
         use atrium::db::schema::audit_events;
         use diesel::prelude::*;
-        let q = audit_events::table
+        audit_events::table
             .select(diesel::dsl::min(audit_events::occurred_at))
-            .filter(audit_events::action.ne("atrium.account.created"));
-        match &mut *c {
-            atrium::db::DbConn::Sqlite(c) => q.first::<Option<_>>(c),
-            atrium::db::DbConn::Postgres(c) => q.first::<Option<_>>(c),
-        }
-        .expect("min")
-        .expect("events")
+            .first::<Option<_>>(&mut *c)
+            .expect("min")
+            .expect("events")
     };
     let age = atrium::db::now() - oldest;
     assert!(
