@@ -3,7 +3,7 @@
 
 For each backend: seed a fresh database, start Atrium and the baseline server on
 127.0.0.1, log in through the real form (session cookie + CSRF token), then for each
-scenario run wrk (warm-up, then a timed run) and read the servers' CPU time from /proc
+scenario run wrk (a warm-up in the first round, then a timed run) and read the servers' CPU time from /proc
 before and after it (for PostgreSQL, also the backends serving the bench database).
 Writes bench/results/<backend>.md.
 """
@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ATRIUM_PORT = int(os.environ.get("BENCH_ATRIUM_PORT", "18000"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "18001"))
-DURATION = int(os.environ.get("BENCH_DURATION", "3"))
+DURATION = int(os.environ.get("BENCH_DURATION", "2"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))
 THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 PG_ADMIN = os.environ.get(
@@ -303,15 +303,12 @@ def pg_admin(sql):
     subprocess.run(["psql", PG_ADMIN, "-qAtc", sql], check=True, capture_output=True)
 
 
-def run_backend(backend, atrium, baseline):
+def backend_env(backend):
+    """The work folder and environment of one backend's servers and seed."""
     work = os.path.join(ROOT, "bench", "work", backend)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
     if backend == "sqlite":
         url = f"sqlite://{work}/atrium.db"
     else:
-        pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        pg_admin(f"CREATE DATABASE {PG_DB}")
         u = urllib.parse.urlparse(PG_ADMIN)
         url = urllib.parse.urlunparse(u._replace(path="/" + PG_DB))
     env = dict(os.environ)
@@ -322,10 +319,39 @@ def run_backend(backend, atrium, baseline):
         "BASELINE_BIND": f"127.0.0.1:{BASELINE_PORT}",
         "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
     })
+    return work, env
+
+
+def start_seed(backend, atrium):
+    """Starts seeding a fresh database for `backend`; returns (process, start time)."""
+    work, env = backend_env(backend)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    if backend == "postgres":
+        pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        pg_admin(f"CREATE DATABASE {PG_DB}")
     log(f"{backend}: seeding")
-    t = time.perf_counter()
-    subprocess.run([atrium, "seed", *SEED_ARGS], env=env, check=True)
-    seed_secs = time.perf_counter() - t
+    log_file = open(os.path.join(work, "seed.log"), "w")
+    p = subprocess.Popen([atrium, "seed", *SEED_ARGS], env=env, stdout=log_file,
+                         stderr=subprocess.STDOUT)
+    return p, time.perf_counter()
+
+
+def finish_seed(backend, seeding):
+    """Waits for a seed started by `start_seed`; returns its seconds."""
+    p, t = seeding
+    if p.wait() != 0:
+        work, _ = backend_env(backend)
+        with open(os.path.join(work, "seed.log")) as f:
+            sys.stderr.write(f.read())
+        raise RuntimeError(f"{backend}: atrium seed failed ({p.returncode})")
+    secs = time.perf_counter() - t
+    log(f"{backend}: seeded in {secs:.0f} s")
+    return secs
+
+
+def run_backend(backend, atrium, baseline, seed_secs):
+    work, env = backend_env(backend)
     seed = {}
     with open(os.path.join(work, "seed.env")) as f:
         for line in f:
@@ -362,7 +388,10 @@ def run_backend(backend, atrium, baseline):
         for ri, conns in enumerate(ROUNDS):
             for s in scs:
                 url = f"http://127.0.0.1:{s.port}{s.path}"
-                wrk(url, conns, WARMUP, s.headers)
+                if ri == 0:
+                    # Later rounds find the server warm: its pooled connections have
+                    # prepared the scenario's statements and the pages are in memory.
+                    wrk(url, conns, WARMUP, s.headers)
                 before = meters[s.port].sample()
                 r = wrk(url, conns, DURATION, s.headers)
                 cpu_srv, cpu_db = Meter.delta(before, meters[s.port].sample())
@@ -419,8 +448,9 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
     out = [f"# Benchmarks: {backend}", ""]
     out.append(f"Commit `{git}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
                f"{os.cpu_count()} cores ({cpu_model}), shared with other work. "
-               f"wrk, {THREADS} threads, {WARMUP} s warm-up + {DURATION} s per scenario, "
-               f"rounds at {', '.join(map(str, ROUNDS))} connections. Seed: {seed_secs:.0f} s.")
+               f"wrk, {THREADS} threads, {DURATION} s per scenario and round ({WARMUP} s of warm-up before each in the first round), "
+               f"rounds at {', '.join(map(str, ROUNDS))} connections. "
+               f"Seed: {seed_secs:.0f} s (the backends seeded side by side).")
     out.append("")
     out.append("CPU/req = user + system time of the server process"
                + (" and of the PostgreSQL backends serving it" if backend == "postgres" else "")
@@ -502,8 +532,8 @@ def main():
     ap.add_argument("--baseline", required=True)
     ap.add_argument("backends", nargs="*")
     a = ap.parse_args()
-    backends = a.backends or ["sqlite", "postgres"]
-    for b in backends:
+    backends = []
+    for b in a.backends or ["sqlite", "postgres"]:
         if b not in ("sqlite", "postgres"):
             sys.exit(f"bench: unknown backend {b}")
         if b == "postgres":
@@ -512,7 +542,13 @@ def main():
             except (subprocess.CalledProcessError, FileNotFoundError):
                 log(f"PostgreSQL at {PG_ADMIN} does not answer: skipping it")
                 continue
-        print(run_backend(b, a.atrium, a.baseline))
+        backends.append(b)
+    # The backends are seeded side by side (a seed is mostly one core's work), before any
+    # measurement, so that no seed runs while a server is measured.
+    seeding = {b: start_seed(b, a.atrium) for b in backends}
+    seed_secs = {b: finish_seed(b, seeding[b]) for b in backends}
+    for b in backends:
+        print(run_backend(b, a.atrium, a.baseline, seed_secs[b]))
 
 
 if __name__ == "__main__":

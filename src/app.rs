@@ -127,10 +127,15 @@ impl Application {
             link_key,
         });
         let pool_data = web::Data::new(pool.clone());
+        // Who asks, remembered between requests: SQLite only (`authn::who`).
+        let who = std::sync::Arc::new(crate::authn::who::WhoCache::new(
+            backend == crate::settings::Backend::Sqlite,
+            db::change_signal(backend, &settings.database_url),
+        ));
         let origin = web::Data::new(origin);
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(
-                DbSessionStore::new(pool_data.get_ref().clone()),
+                DbSessionStore::new(pool_data.get_ref().clone(), who.clone()),
                 key.clone(),
             )
             .cookie_name(if secure {

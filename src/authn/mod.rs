@@ -6,6 +6,7 @@ pub mod extract;
 pub mod password;
 pub mod rate_limit;
 pub mod session_store;
+pub mod who;
 
 pub use extract::{Auth, MaybeUser};
 

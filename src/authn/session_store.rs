@@ -11,6 +11,7 @@ use actix_web::cookie::time::Duration;
 use actix_web::web;
 use diesel::prelude::*;
 
+use super::who::{Answer, WhoCache};
 use super::{SESSION_USER, digest, random_token};
 use crate::db::schema::sessions;
 use crate::db::{Pool, now};
@@ -19,11 +20,13 @@ use crate::workspaces::ctx::{Loaded, workspace_for};
 #[derive(Clone)]
 pub struct DbSessionStore {
     pool: Pool,
+    who: std::sync::Arc<WhoCache>,
 }
 
 impl DbSessionStore {
-    pub fn new(pool: Pool) -> Self {
-        DbSessionStore { pool }
+    /// A store on `pool` remembering who asks in `who` (see [`super::who`]).
+    pub fn new(pool: Pool, who: std::sync::Arc<WhoCache>) -> Self {
+        DbSessionStore { pool, who }
     }
 }
 
@@ -33,6 +36,10 @@ fn user_of(state: &State) -> Option<String> {
     state
         .get(SESSION_USER)
         .and_then(|v| serde_json::from_str::<String>(v).ok())
+}
+
+fn state_of(data: &str) -> Result<State, LoadError> {
+    serde_json::from_str(data).map_err(|e| LoadError::Deserialization(e.into()))
 }
 
 fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
@@ -87,7 +94,7 @@ pub struct Preloaded {
     workspace: Option<(WorkspaceKey, Option<Loaded>)>,
 }
 
-type WorkspaceKey = (String, String);
+use super::who::WorkspaceKey;
 
 /// This request's slot: what the path asks for, and what was read with the session.
 struct Slot {
@@ -170,16 +177,35 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let id = digest(session_key.as_ref());
         // Inside a page request (see [`preload_identity`]) who asks is read with the
-        // session, on the same connection and in the same trip.
+        // session, on the same connection and in the same trip — or not at all, when this
+        // process still knows the answer ([`super::who`]).
         let wanted = PRELOADED.try_with(|slot| slot.borrow().wanted.clone());
+        let epoch = self.who.epoch();
+        if let Ok(wanted) = &wanted
+            && let Some(known) = self.who.get(&id, epoch, wanted.as_ref())
+        {
+            if let Some((uid, identity)) = known.user {
+                let workspace = wanted
+                    .as_ref()
+                    .and_then(|k| known.workspaces.into_iter().find(|(w, _)| w == k));
+                let p = Preloaded {
+                    user_id: uid,
+                    identity: Some(identity),
+                    workspace,
+                };
+                let _ = PRELOADED.try_with(|slot| slot.borrow_mut().preloaded = Some(p));
+            }
+            return state_of(&known.data).map(Some);
+        }
+        let remember = (wanted.is_ok() && self.who.is_on()).then(|| id.clone());
         let (row, preloaded) = run(self.pool.clone(), move |c| {
-            let row: Option<(String, Option<String>)> = sessions::table
+            let row: Option<(String, Option<String>, chrono::NaiveDateTime)> = sessions::table
                 .filter(sessions::id.eq(id))
                 .filter(sessions::expires_at.gt(now()))
-                .select((sessions::data, sessions::user_id))
+                .select((sessions::data, sessions::user_id, sessions::expires_at))
                 .first(c)
                 .optional()?;
-            let (Ok(wanted), Some((_, Some(uid)))) = (wanted, &row) else {
+            let (Ok(wanted), Some((_, Some(uid), _))) = (wanted, &row) else {
                 return Ok((row, None));
             };
             let identity = crate::accounts::model::identity(c, uid)?;
@@ -199,15 +225,31 @@ impl SessionStore for DbSessionStore {
         })
         .await
         .map_err(LoadError::Other)?;
+        let Some((data, _, expires_at)) = row else {
+            return Ok(None);
+        };
+        if let Some(id) = remember {
+            let user = preloaded.as_ref().map(|p| {
+                let identity = p.identity.clone().flatten();
+                (p.user_id.clone(), identity)
+            });
+            let workspaces = preloaded
+                .as_ref()
+                .and_then(|p| p.workspace.clone())
+                .into_iter()
+                .collect();
+            let answer = Answer {
+                data: data.clone(),
+                expires_at,
+                user,
+                workspaces,
+            };
+            self.who.put(id, epoch, answer);
+        }
         if let Some(p) = preloaded {
             let _ = PRELOADED.try_with(|slot| slot.borrow_mut().preloaded = Some(p));
         }
-        match row {
-            None => Ok(None),
-            Some((data, _)) => serde_json::from_str(&data)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(e.into())),
-        }
+        state_of(&data).map(Some)
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {

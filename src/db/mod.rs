@@ -4,9 +4,10 @@
 //! `foreign_keys = ON` and a busy timeout on every checkout; WAL is set once before
 //! the pool is built. Migrations for both backends are embedded and applied at start.
 
+pub mod changes;
 pub mod schema;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -35,6 +36,8 @@ pub struct Manager {
     backend: Backend,
     target: String,
     queries: QueryCounter,
+    /// SQLite: how this process tells others on the same file that who may do what changed.
+    signal: Option<std::sync::Arc<changes::SharedSignal>>,
 }
 
 /// Counts the statements run through a pool (used by tests to bound queries per page).
@@ -75,6 +78,7 @@ impl Manager {
             backend,
             target,
             queries,
+            signal: None,
         }
     }
 
@@ -83,6 +87,10 @@ impl Manager {
         conn.set_instrumentation(Probe {
             queries: self.queries.0.clone(),
             lost: false,
+            depth: 0,
+            changed: false,
+            ending: None,
+            signal: self.signal.clone(),
         });
         Ok(conn)
     }
@@ -159,13 +167,21 @@ unsafe extern "C" fn plan_once(
     }
 }
 
-/// Watches a connection's statements: counts them (for [`QueryCounter`]) and notes when one
+/// Watches a connection's statements: counts them (for [`QueryCounter`]); notes when one
 /// failed because the connection is gone (PostgreSQL restarted), so that the pool drops the
-/// connection instead of handing the dead one out again. Diesel itself reports a connection
-/// broken only when a transaction was left open, not after a failed plain read.
+/// connection instead of handing the dead one out again (Diesel itself reports a connection
+/// broken only when a transaction was left open, not after a failed plain read); and tells
+/// [`changes`] when a write that can change who may do what was committed.
 struct Probe {
     queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
     lost: bool,
+    /// Transaction depth (0: none open).
+    depth: u32,
+    /// The open transaction wrote something that can change who may do what.
+    changed: bool,
+    /// The next statement to finish ends a transaction level: (commit?, depth).
+    ending: Option<(bool, u32)>,
+    signal: Option<std::sync::Arc<changes::SharedSignal>>,
 }
 
 impl diesel::connection::Instrumentation for Probe {
@@ -176,7 +192,33 @@ impl diesel::connection::Instrumentation for Probe {
                 self.queries
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            E::FinishQuery { error: Some(e), .. } if is_connection_lost(e) => self.lost = true,
+            E::BeginTransaction { depth, .. } => self.depth = depth.get(),
+            E::CommitTransaction { depth, .. } => self.ending = Some((true, depth.get())),
+            E::RollbackTransaction { depth, .. } => self.ending = Some((false, depth.get())),
+            E::FinishQuery { query, error, .. } => {
+                if let Some(e) = error
+                    && is_connection_lost(e)
+                {
+                    self.lost = true;
+                }
+                if let Some((commit, depth)) = self.ending.take() {
+                    // The COMMIT, ROLLBACK or savepoint statement itself.
+                    self.depth = depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        // A failed COMMIT is told as well: erring towards forgetting.
+                        if commit && self.changed {
+                            changes::committed(self.signal.as_deref());
+                        }
+                        self.changed = false;
+                    }
+                } else if error.is_none() && changes::may_change_access(&changes::head_of(query)) {
+                    if self.depth == 0 {
+                        changes::committed(self.signal.as_deref());
+                    } else {
+                        self.changed = true;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -223,6 +265,17 @@ impl ManageConnection for Manager {
     }
 }
 
+/// The change signal ([`changes::SharedSignal`]) of a SQLite database (after [`connect`]
+/// created its folder); `None` for PostgreSQL.
+pub fn change_signal(backend: Backend, url: &str) -> Option<std::sync::Arc<changes::SharedSignal>> {
+    match backend {
+        Backend::Sqlite => changes::SharedSignal::for_database(Path::new(
+            &Manager::new(backend, url, QueryCounter::default()).target,
+        )),
+        Backend::Postgres => None,
+    }
+}
+
 /// Opens the database (creating the SQLite file's folder), applies migrations and builds the pool.
 pub fn connect(backend: Backend, url: &str, size: u32) -> Result<Pool, DbError> {
     connect_counted(backend, url, size, POOL_TIMEOUT, QueryCounter::default())
@@ -240,12 +293,13 @@ pub fn connect_counted(
     timeout: Duration,
     queries: QueryCounter,
 ) -> Result<Pool, DbError> {
-    let manager = Manager::new(backend, url, queries);
+    let mut manager = Manager::new(backend, url, queries);
     if backend == Backend::Sqlite {
         let path = PathBuf::from(&manager.target);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| DbError::DataDir(parent.into(), e))?;
         }
+        manager.signal = changes::SharedSignal::for_database(&path);
     }
     // One connection first: fail fast with the real cause (unreachable server, bad path),
     // set WAL once, and migrate before anybody else connects.

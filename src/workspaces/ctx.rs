@@ -58,6 +58,7 @@ impl WorkspaceCtx {
 }
 
 /// A workspace with what decides the user's scopes on it.
+#[derive(Clone)]
 pub struct Loaded {
     pub account: Account,
     pub account_role: Option<AccountRole>,

@@ -336,15 +336,20 @@ async fn keyset_pages_stay_stable_while_events_arrive_and_cost_the_same_statemen
     assert_eq!(row_ids(&newest.text).len(), 50);
     assert_eq!(row_ids(&newest.text)[0], page1[0] + 7);
 
-    // The statement count of a page does not grow with the log.
+    // The statement count of a page does not grow with the log. The fewest of two requests:
+    // on SQLite the first after a change to who may do what also reads who asks.
     let count = |path: String| {
         let app = &w.app;
         let ana = &w.ana;
         async move {
-            let before = app.queries.get();
-            let r = ana.get(&path).await;
-            assert_eq!(r.status, StatusCode::OK);
-            app.queries.get() - before
+            let mut best = u64::MAX;
+            for _ in 0..2 {
+                let before = app.queries.get();
+                let r = ana.get(&path).await;
+                assert_eq!(r.status, StatusCode::OK);
+                best = best.min(app.queries.get() - before);
+            }
+            best
         }
     };
     let small = count(base.clone()).await;

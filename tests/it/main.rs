@@ -38,4 +38,5 @@ mod screenshots;
 mod service_accounts;
 mod transfers;
 mod two_instances;
+mod who_cache;
 mod workspaces;

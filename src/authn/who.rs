@@ -1,0 +1,218 @@
+//! Who asks, remembered between requests (SQLite only).
+//!
+//! Every page learns who asks from the database: the session, the user with their accounts,
+//! and on a workspace page the workspace with the roles that decide the user's scopes
+//! ([`super::session_store`], one trip). On SQLite this cache keeps that answer per session
+//! and serves it again without a trip, for as long as nothing that could change it was
+//! committed: any write to a table holding users, sessions, memberships, roles, workspaces,
+//! grants, service accounts or keys moves [`crate::db::changes::epoch`] on, through this
+//! process or — via the file beside the database — any other Atrium process on the same
+//! database file. An answer from an earlier epoch is never served, so a log-out, removal or
+//! role change counts at the next request, as without the cache.
+//!
+//! Writes made to the database file by other programs (the `sqlite3` shell) are not seen
+//! that way: every answer is also forgotten [`MAX_AGE`] after it was read.
+//!
+//! PostgreSQL has no such cache: its instances may run on several hosts, and a change
+//! through one must count on every other at the next request (README "Several instances"),
+//! which only the database itself can tell.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::accounts::model::Identity;
+use crate::db::changes::{self, SharedSignal};
+use crate::workspaces::ctx::Loaded;
+
+/// How long an answer is kept at most, whatever the epoch says.
+pub const MAX_AGE: Duration = Duration::from_secs(2);
+
+/// Sessions remembered at most; beyond it the oldest half is dropped.
+const CAPACITY: usize = 10_000;
+
+/// Workspaces remembered per session.
+const WORKSPACES_PER_SESSION: usize = 16;
+
+/// The (account id, workspace id) a workspace page names.
+pub type WorkspaceKey = (String, String);
+
+/// What a session's load read: its state and who it belongs to.
+#[derive(Clone)]
+pub struct Answer {
+    /// The session's state (JSON), as stored.
+    pub data: String,
+    pub expires_at: chrono::NaiveDateTime,
+    /// The signed-in user, with `identity` (`None` when that user no longer exists).
+    pub user: Option<(String, Option<Identity>)>,
+    /// Workspaces read for this session, with what was found (`None`: not theirs).
+    pub workspaces: Vec<(WorkspaceKey, Option<Loaded>)>,
+}
+
+struct Entry {
+    epoch: u64,
+    read_at: Instant,
+    answer: Answer,
+}
+
+/// See the module documentation. Shared by every worker of a server.
+pub struct WhoCache {
+    on: bool,
+    signal: Option<Arc<SharedSignal>>,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl WhoCache {
+    /// A cache for a SQLite database (with its change signal), or one that keeps nothing.
+    pub fn new(on: bool, signal: Option<Arc<SharedSignal>>) -> Self {
+        WhoCache {
+            on,
+            signal,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// The epoch to tag an answer with: read before the database is (so a change committed
+    /// while it is read makes the answer old at once), after reading the other processes'
+    /// signal.
+    pub fn epoch(&self) -> u64 {
+        if let Some(s) = &self.signal {
+            s.sync();
+        }
+        changes::epoch()
+    }
+
+    /// The answer for session `id` read in epoch `epoch`, if it is still current, the
+    /// session has not expired, and it holds the workspace `wanted` (when one is).
+    pub fn get(&self, id: &str, epoch: u64, wanted: Option<&WorkspaceKey>) -> Option<Answer> {
+        if !self.on {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(id)?;
+        let fresh = e.epoch == epoch
+            && e.read_at.elapsed() < MAX_AGE
+            && e.answer.expires_at > crate::db::now();
+        if !fresh {
+            return None;
+        }
+        match wanted {
+            Some(k) if !e.answer.workspaces.iter().any(|(w, _)| w == k) => None,
+            _ => Some(e.answer.clone()),
+        }
+    }
+
+    /// Keeps `answer` for session `id`, read in `epoch`. Workspaces of an answer from the
+    /// same epoch are kept beside the new ones.
+    pub fn put(&self, id: String, epoch: u64, mut answer: Answer) {
+        if !self.on {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if let Some(old) = entries.get(&id)
+            && old.epoch == epoch
+            && old.answer.user.as_ref().map(|u| &u.0) == answer.user.as_ref().map(|u| &u.0)
+        {
+            for (k, w) in &old.answer.workspaces {
+                if answer.workspaces.len() >= WORKSPACES_PER_SESSION {
+                    break;
+                }
+                if !answer.workspaces.iter().any(|(n, _)| n == k) {
+                    answer.workspaces.push((k.clone(), w.clone()));
+                }
+            }
+        }
+        if entries.len() >= CAPACITY && !entries.contains_key(&id) {
+            let now = changes::epoch();
+            entries.retain(|_, e| e.epoch == now && e.read_at.elapsed() < MAX_AGE);
+            if entries.len() >= CAPACITY {
+                let mut ages: Vec<Instant> = entries.values().map(|e| e.read_at).collect();
+                ages.sort_unstable();
+                let cut = ages[ages.len() / 2];
+                entries.retain(|_, e| e.read_at > cut);
+            }
+        }
+        entries.insert(
+            id,
+            Entry {
+                epoch,
+                read_at: Instant::now(),
+                answer,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(workspaces: &[&str]) -> Answer {
+        Answer {
+            data: "{}".into(),
+            expires_at: crate::db::now() + chrono::TimeDelta::hours(1),
+            user: None,
+            workspaces: workspaces
+                .iter()
+                .map(|w| (("a".to_string(), w.to_string()), None))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_served_only_in_its_epoch_and_with_the_workspace_asked_for() {
+        let cache = WhoCache::new(true, None);
+        cache.put("s".into(), 7, answer(&["w1"]));
+        assert!(cache.get("s", 7, None).is_some());
+        let w1 = ("a".to_string(), "w1".to_string());
+        let w2 = ("a".to_string(), "w2".to_string());
+        assert!(cache.get("s", 7, Some(&w1)).is_some());
+        assert!(cache.get("s", 7, Some(&w2)).is_none(), "not read yet");
+        assert!(cache.get("s", 8, None).is_none(), "a change since");
+        assert!(cache.get("other", 7, None).is_none());
+        // The same epoch: the workspaces read before are kept.
+        cache.put("s".into(), 7, answer(&["w2"]));
+        assert!(cache.get("s", 7, Some(&w1)).is_some());
+        assert!(cache.get("s", 7, Some(&w2)).is_some());
+    }
+
+    #[test]
+    fn an_expired_session_or_an_old_answer_is_not_served() {
+        let cache = WhoCache::new(true, None);
+        let mut a = answer(&[]);
+        a.expires_at = crate::db::now() - chrono::TimeDelta::seconds(1);
+        cache.put("s".into(), 1, a);
+        assert!(cache.get("s", 1, None).is_none(), "the session expired");
+        cache.put("t".into(), 1, answer(&[]));
+        if let Ok(mut e) = cache.entries.lock()
+            && let Some(e) = e.get_mut("t")
+        {
+            e.read_at -= MAX_AGE;
+        }
+        assert!(cache.get("t", 1, None).is_none(), "read too long ago");
+    }
+
+    #[test]
+    fn a_cache_that_is_off_keeps_nothing() {
+        let cache = WhoCache::new(false, None);
+        cache.put("s".into(), 1, answer(&[]));
+        assert!(cache.get("s", 1, None).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_drops_answers_instead_of_growing() {
+        let cache = WhoCache::new(true, None);
+        let epoch = changes::epoch();
+        for i in 0..CAPACITY + 10 {
+            cache.put(format!("s{i}"), epoch, answer(&[]));
+        }
+        let n = cache.entries.lock().map(|e| e.len()).unwrap_or(0);
+        assert!(n <= CAPACITY, "{n}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Who asks, remembered between requests on SQLite (`authn::who`): a remembered answer is
+//! never served after a change to who may do what, whichever connection made it.
+
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+
+use crate::members::{PW, add_member, create_org, user_id};
+use crate::support::{Client, TestApp, backend, spawn_app_with};
+use crate::workspaces::{VIEWER, create_ws, set_default_role};
+
+/// Ana's account with Bo as a Member, and a workspace Bo sees as Viewer (the default role);
+/// Bo has opened its dashboard twice, so that SQLite remembers who he is there.
+async fn bo_on_a_remembered_dashboard() -> (TestApp, Client, Client, String, String) {
+    let app = spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    add_member(&app, &acct, "bo", "member");
+    let dash = create_ws(&ana, &acct, "Production", "prod").await;
+    set_default_role(&app, &dash, Some(VIEWER));
+    for _ in 0..2 {
+        assert_eq!(bo.get(&dash).await.status, StatusCode::OK);
+    }
+    let before = app.queries.get();
+    assert_eq!(bo.get(&dash).await.status, StatusCode::OK);
+    if matches!(backend(), atrium::settings::Backend::Sqlite) {
+        // The dashboard's own statements only: who asks was not read again.
+        let after = app.queries.get();
+        assert!(after - before < 6, "{} statements", after - before);
+    }
+    (app, ana, bo, acct, dash)
+}
+
+#[tokio::test]
+async fn a_member_removed_through_the_pages_loses_the_workspace_at_the_next_request() {
+    let (app, ana, bo, acct, dash) = bo_on_a_remembered_dashboard().await;
+    let bo_id = user_id(&app, "bo");
+    let r = ana
+        .post_form(&format!("/account/{acct}/members/{bo_id}/remove"), &[])
+        .await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.status
+    );
+    assert_eq!(bo.get(&dash).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_role_taken_away_by_another_connection_counts_at_the_next_request() {
+    let (app, _ana, bo, _acct, dash) = bo_on_a_remembered_dashboard().await;
+    // Another pool on the same database, as another instance would have, writing plain SQL.
+    let other = atrium::db::connect(app.settings.backend, &app.settings.database_url, 1)
+        .expect("another pool");
+    let ws = crate::support::ws_id(&dash);
+    let mut c = other.get().expect("connection");
+    diesel::sql_query(format!(
+        "UPDATE workspaces SET default_role_id = NULL WHERE id = '{ws}'"
+    ))
+    .execute(&mut c)
+    .expect("take the default role away");
+    assert_eq!(bo.get(&dash).await.status, StatusCode::NOT_FOUND);
+    // And given back, in a transaction this time.
+    atrium::db::write_tx(&mut c, |c| {
+        diesel::sql_query(format!(
+            "UPDATE workspaces SET default_role_id = '{VIEWER}' WHERE id = '{ws}'"
+        ))
+        .execute(c)
+    })
+    .expect("give it back");
+    assert_eq!(bo.get(&dash).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_log_out_ends_the_remembered_session() {
+    let (app, _ana, bo, _acct, dash) = bo_on_a_remembered_dashboard().await;
+    let stolen = bo.session_cookie().expect("session");
+    let thief = Client::with_session_cookie(&app.base, &stolen);
+    for _ in 0..2 {
+        assert_eq!(thief.get(&dash).await.status, StatusCode::OK);
+    }
+    let r = bo.post_form("/auth/logout", &[]).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    let r = thief.get(&dash).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "sent to log in");
+}
