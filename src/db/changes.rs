@@ -30,6 +30,10 @@ pub const IRRELEVANT: &[&str] = &[
     "atrium_write_lock",
 ];
 
+/// Updates that set only this column of this table change nothing either: a key's "last
+/// used" time, written at most once a minute per key by the API.
+pub const IRRELEVANT_UPDATES: &[(&str, &str)] = &[("api_keys", "last_used_at")];
+
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The number of committed changes to who may do what seen by this process so far.
@@ -83,7 +87,7 @@ fn statement_may_change_access(stmt: &str) -> bool {
                 words.next();
             }
             match words.next() {
-                Some(t) => !irrelevant(t),
+                Some(t) => !irrelevant(t) && !irrelevant_update(t, stmt),
                 None => true,
             }
         }
@@ -102,6 +106,35 @@ fn target_after<'a>(mut words: impl Iterator<Item = &'a str>, keyword: &str) -> 
         }
     }
     true
+}
+
+/// `UPDATE <table> SET <column> = … [WHERE …]` with one assignment, listed in
+/// [`IRRELEVANT_UPDATES`].
+fn irrelevant_update(table: &str, stmt: &str) -> bool {
+    let table = unquoted(table);
+    let upper = stmt.to_ascii_uppercase();
+    let Some(set) = upper.find(" SET ") else {
+        return false;
+    };
+    let end = upper[set..].find(" WHERE ").map_or(stmt.len(), |w| set + w);
+    let assignments = &stmt[set + 5..end];
+    if assignments.contains(',') {
+        return false;
+    }
+    let Some((column, _)) = assignments.split_once('=') else {
+        return false;
+    };
+    let column = unquoted(column.trim());
+    IRRELEVANT_UPDATES
+        .iter()
+        .any(|(t, c)| table.eq_ignore_ascii_case(t) && column.eq_ignore_ascii_case(c))
+}
+
+fn unquoted(name: &str) -> &str {
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim_matches(['"', '`', '[', ']'])
 }
 
 fn irrelevant(table: &str) -> bool {
@@ -281,6 +314,7 @@ mod tests {
             r#"DELETE FROM "login_failures" WHERE "at" < ?"#,
             r#"INSERT OR REPLACE INTO "workspace_visits" ("user_id") VALUES (?)"#,
             "WITH x AS (SELECT 1) SELECT * FROM x",
+            r#"UPDATE "api_keys" SET "last_used_at" = $1 WHERE (("api_keys"."id" = $2))"#,
             "",
         ] {
             assert!(!may_change_access(sql), "{sql}");
@@ -295,6 +329,9 @@ mod tests {
             "UPDATE atrium_write_lock SET n = n + 1 WHERE id = 1; DELETE FROM sessions",
             "WITH gone AS (DELETE FROM api_keys RETURNING id) SELECT count(*) FROM gone",
             "TRUNCATE sessions",
+            r#"UPDATE "api_keys" SET "last_used_at" = ?, "expires_at" = ? WHERE "id" = ?"#,
+            r#"UPDATE "api_keys" SET "expires_at" = ? WHERE "id" = ?"#,
+            r#"UPDATE "users" SET "last_used_at" = ?"#,
             "DROP TABLE users",
             "SOMETHING NEW",
         ] {

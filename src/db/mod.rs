@@ -90,6 +90,7 @@ impl Manager {
             depth: 0,
             changed: false,
             ending: None,
+            track: self.backend == Backend::Sqlite,
             signal: self.signal.clone(),
         });
         Ok(conn)
@@ -181,6 +182,9 @@ struct Probe {
     changed: bool,
     /// The next statement to finish ends a transaction level: (commit?, depth).
     ending: Option<(bool, u32)>,
+    /// Whether to watch for changes at all: only SQLite remembers who asks
+    /// (`authn::who`), and reading each statement's text costs a little.
+    track: bool,
     signal: Option<std::sync::Arc<changes::SharedSignal>>,
 }
 
@@ -200,6 +204,9 @@ impl diesel::connection::Instrumentation for Probe {
                     && is_connection_lost(e)
                 {
                     self.lost = true;
+                }
+                if !self.track {
+                    return;
                 }
                 if let Some((commit, depth)) = self.ending.take() {
                     // The COMMIT, ROLLBACK or savepoint statement itself.
