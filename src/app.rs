@@ -128,14 +128,15 @@ impl Application {
         });
         let pool_data = web::Data::new(pool.clone());
         // Who asks, remembered between requests: SQLite only (`authn::who`).
-        let who = std::sync::Arc::new(crate::authn::who::WhoCache::new(
-            backend == crate::settings::Backend::Sqlite,
-            db::change_signal(backend, &settings.database_url),
+        let signal = db::change_signal(backend, &settings.database_url);
+        let who = web::Data::new(crate::authn::who::WhoCache::new(
+            backend == crate::settings::Backend::Sqlite && signal.is_some(),
+            signal,
         ));
         let origin = web::Data::new(origin);
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(
-                DbSessionStore::new(pool_data.get_ref().clone(), who.clone()),
+                DbSessionStore::new(pool_data.get_ref().clone(), who.clone().into_inner()),
                 key.clone(),
             )
             .cookie_name(if secure {
@@ -164,6 +165,7 @@ impl Application {
             App::new()
                 .app_data(config.clone())
                 .app_data(pool_data.clone())
+                .app_data(who.clone())
                 .app_data(origin.clone())
                 .app_data(form_config())
                 .app_data(web::PayloadConfig::new(limits::MAX_BODY))

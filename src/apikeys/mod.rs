@@ -308,7 +308,7 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> QueryResult<Option<Au
     }
     let t = now();
     // The key with its holder, in one statement.
-    let Some((key, user, bot)) = api_keys::table
+    let Some((mut key, user, bot)) = api_keys::table
         .left_join(users::table)
         .left_join(service_accounts::table)
         .filter(api_keys::digest.eq(digest(presented)))
@@ -345,6 +345,7 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> QueryResult<Option<Au
         )
         .set(api_keys::last_used_at.eq(t))
         .execute(conn)?;
+        key.last_used_at = Some(t);
     }
     Ok(Some(Authenticated { key, holder }))
 }

@@ -11,7 +11,7 @@ use actix_web::cookie::time::Duration;
 use actix_web::web;
 use diesel::prelude::*;
 
-use super::who::{Answer, WhoCache};
+use super::who::{Answer, WhoCache, WorkspaceKey};
 use super::{SESSION_USER, digest, random_token};
 use crate::db::schema::sessions;
 use crate::db::{Pool, now};
@@ -93,8 +93,6 @@ pub struct Preloaded {
     /// The (account id, workspace id) the path names, and what [`workspace_for`] found.
     workspace: Option<(WorkspaceKey, Option<Loaded>)>,
 }
-
-use super::who::WorkspaceKey;
 
 /// This request's slot: what the path asks for, and what was read with the session.
 struct Slot {

@@ -2,12 +2,13 @@
 //!
 //! Every page learns who asks from the database: the session, the user with their accounts,
 //! and on a workspace page the workspace with the roles that decide the user's scopes
-//! ([`super::session_store`], one trip). On SQLite this cache keeps that answer per session
-//! and serves it again without a trip, for as long as nothing that could change it was
+//! ([`super::session_store`], one trip); every API call, the key with its holder
+//! (`api::auth`). On SQLite this cache keeps those answers per session and per key digest
+//! and serves them again without a trip, for as long as nothing that could change them was
 //! committed: any write to a table holding users, sessions, memberships, roles, workspaces,
-//! grants, service accounts or keys moves [`crate::db::changes::epoch`] on, through this
-//! process or — via the file beside the database — any other Atrium process on the same
-//! database file. An answer from an earlier epoch is never served, so a log-out, removal or
+//! grants, service accounts or keys moves the database's epoch on
+//! ([`SharedSignal::epoch`]), through this process or — via the file beside the database —
+//! any other Atrium process on the same database file. An answer from an earlier epoch is never served, so a log-out, removal or
 //! role change counts at the next request, as without the cache.
 //!
 //! Writes made to the database file by other programs (the `sqlite3` shell) are not seen
@@ -22,14 +23,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::accounts::model::Identity;
-use crate::db::changes::{self, SharedSignal};
+use crate::apikeys::Authenticated;
+use crate::db::changes::SharedSignal;
 use crate::workspaces::ctx::Loaded;
 
 /// How long an answer is kept at most, whatever the epoch says.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 
-/// Sessions remembered at most; beyond it the oldest half is dropped.
+/// Answers remembered at most (per kind); beyond it the oldest half is dropped.
 const CAPACITY: usize = 10_000;
+
+/// Answers older than [`MAX_AGE`] are swept out when the map reaches this size (and then
+/// again at twice the size left), so that memory follows the sessions active in the last
+/// two seconds, not every session seen.
+const SWEEP_AT: usize = 256;
 
 /// Workspaces remembered per session.
 const WORKSPACES_PER_SESSION: usize = 16;
@@ -49,26 +56,92 @@ pub struct Answer {
     pub workspaces: Vec<(WorkspaceKey, Option<Loaded>)>,
 }
 
-struct Entry {
+struct Entry<T> {
     epoch: u64,
     read_at: Instant,
-    answer: Answer,
+    value: T,
+}
+
+/// Answers by id, each with the epoch it was read in.
+struct Memo<T> {
+    entries: Mutex<Entries<T>>,
+}
+
+struct Entries<T> {
+    map: HashMap<String, Entry<T>>,
+    /// The size at which old answers are swept out next.
+    sweep_at: usize,
+}
+
+impl<T: Clone> Memo<T> {
+    fn new() -> Self {
+        Memo {
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
+        }
+    }
+
+    /// The answer for `id` if it was read in `epoch`, less than [`MAX_AGE`] ago.
+    fn get(&self, id: &str, epoch: u64) -> Option<T> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.map.get(id)?;
+        (e.epoch == epoch && e.read_at.elapsed() < MAX_AGE).then(|| e.value.clone())
+    }
+
+    fn put(&self, id: String, epoch: u64, value: T) {
+        let Ok(mut guard) = self.entries.lock() else {
+            return;
+        };
+        let entries = &mut *guard;
+        if entries.map.len() >= entries.sweep_at && !entries.map.contains_key(&id) {
+            entries
+                .map
+                .retain(|_, e| e.epoch == epoch && e.read_at.elapsed() < MAX_AGE);
+            if entries.map.len() >= CAPACITY {
+                let mut ages: Vec<Instant> = entries.map.values().map(|e| e.read_at).collect();
+                ages.sort_unstable();
+                let cut = ages[ages.len() / 2];
+                entries.map.retain(|_, e| e.read_at > cut);
+            }
+            entries.sweep_at = (entries.map.len() * 2).clamp(SWEEP_AT, CAPACITY);
+        }
+        entries.map.insert(
+            id,
+            Entry {
+                epoch,
+                read_at: Instant::now(),
+                value,
+            },
+        );
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.map.len()).unwrap_or(0)
+    }
 }
 
 /// See the module documentation. Shared by every worker of a server.
 pub struct WhoCache {
     on: bool,
     signal: Option<Arc<SharedSignal>>,
-    entries: Mutex<HashMap<String, Entry>>,
+    /// By session digest.
+    sessions: Memo<Answer>,
+    /// By API key digest: the key and its holder.
+    keys: Memo<Authenticated>,
 }
 
 impl WhoCache {
-    /// A cache for a SQLite database (with its change signal), or one that keeps nothing.
+    /// A cache for a SQLite database with its change signal (without one it must be off:
+    /// nothing would tell it of changes), or one that keeps nothing.
     pub fn new(on: bool, signal: Option<Arc<SharedSignal>>) -> Self {
         WhoCache {
             on,
             signal,
-            entries: Mutex::new(HashMap::new()),
+            sessions: Memo::new(),
+            keys: Memo::new(),
         }
     }
 
@@ -80,10 +153,13 @@ impl WhoCache {
     /// while it is read makes the answer old at once), after reading the other processes'
     /// signal.
     pub fn epoch(&self) -> u64 {
-        if let Some(s) = &self.signal {
-            s.sync();
+        match &self.signal {
+            Some(s) => {
+                s.sync();
+                s.epoch()
+            }
+            None => 0,
         }
-        changes::epoch()
     }
 
     /// The answer for session `id` read in epoch `epoch`, if it is still current, the
@@ -92,17 +168,13 @@ impl WhoCache {
         if !self.on {
             return None;
         }
-        let entries = self.entries.lock().ok()?;
-        let e = entries.get(id)?;
-        let fresh = e.epoch == epoch
-            && e.read_at.elapsed() < MAX_AGE
-            && e.answer.expires_at > crate::db::now();
-        if !fresh {
+        let answer = self.sessions.get(id, epoch)?;
+        if answer.expires_at <= crate::db::now() {
             return None;
         }
         match wanted {
-            Some(k) if !e.answer.workspaces.iter().any(|(w, _)| w == k) => None,
-            _ => Some(e.answer.clone()),
+            Some(k) if !answer.workspaces.iter().any(|(w, _)| w == k) => None,
+            _ => Some(answer),
         }
     }
 
@@ -112,40 +184,41 @@ impl WhoCache {
         if !self.on {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        if let Some(old) = entries.get(&id)
-            && old.epoch == epoch
-            && old.answer.user.as_ref().map(|u| &u.0) == answer.user.as_ref().map(|u| &u.0)
+        if let Some(old) = self.sessions.get(&id, epoch)
+            && old.user.as_ref().map(|u| &u.0) == answer.user.as_ref().map(|u| &u.0)
         {
-            for (k, w) in &old.answer.workspaces {
+            for (k, w) in old.workspaces {
                 if answer.workspaces.len() >= WORKSPACES_PER_SESSION {
                     break;
                 }
-                if !answer.workspaces.iter().any(|(n, _)| n == k) {
-                    answer.workspaces.push((k.clone(), w.clone()));
+                if !answer.workspaces.iter().any(|(n, _)| *n == k) {
+                    answer.workspaces.push((k, w));
                 }
             }
         }
-        if entries.len() >= CAPACITY && !entries.contains_key(&id) {
-            let now = changes::epoch();
-            entries.retain(|_, e| e.epoch == now && e.read_at.elapsed() < MAX_AGE);
-            if entries.len() >= CAPACITY {
-                let mut ages: Vec<Instant> = entries.values().map(|e| e.read_at).collect();
-                ages.sort_unstable();
-                let cut = ages[ages.len() / 2];
-                entries.retain(|_, e| e.read_at > cut);
-            }
+        self.sessions.put(id, epoch, answer);
+    }
+
+    /// The live key with digest `digest` and its holder, read in `epoch`, unless the key has
+    /// expired since or its last use is due to be written again.
+    pub fn key(&self, digest: &str, epoch: u64) -> Option<Authenticated> {
+        if !self.on {
+            return None;
         }
-        entries.insert(
-            id,
-            Entry {
-                epoch,
-                read_at: Instant::now(),
-                answer,
-            },
-        );
+        let found = self.keys.get(digest, epoch)?;
+        let t = crate::db::now();
+        let used_lately = found
+            .key
+            .last_used_at
+            .is_some_and(|u| u >= t - crate::apikeys::LAST_USED_EVERY);
+        (!found.key.is_expired_at(t) && used_lately).then_some(found)
+    }
+
+    /// Keeps the key with digest `digest` and its holder, read in `epoch`.
+    pub fn put_key(&self, digest: String, epoch: u64, found: Authenticated) {
+        if self.on {
+            self.keys.put(digest, epoch, found);
+        }
     }
 }
 
@@ -190,8 +263,8 @@ mod tests {
         cache.put("s".into(), 1, a);
         assert!(cache.get("s", 1, None).is_none(), "the session expired");
         cache.put("t".into(), 1, answer(&[]));
-        if let Ok(mut e) = cache.entries.lock()
-            && let Some(e) = e.get_mut("t")
+        if let Ok(mut e) = cache.sessions.entries.lock()
+            && let Some(e) = e.map.get_mut("t")
         {
             e.read_at -= MAX_AGE;
         }
@@ -206,13 +279,29 @@ mod tests {
     }
 
     #[test]
+    fn answers_past_their_age_are_swept_out() {
+        let cache = WhoCache::new(true, None);
+        let epoch = 1;
+        for i in 0..SWEEP_AT {
+            cache.put(format!("s{i}"), epoch, answer(&[]));
+        }
+        if let Ok(mut e) = cache.sessions.entries.lock() {
+            for e in e.map.values_mut() {
+                e.read_at -= MAX_AGE;
+            }
+        }
+        cache.put("new".into(), epoch, answer(&[]));
+        assert_eq!(cache.sessions.len(), 1, "only the new one is left");
+    }
+
+    #[test]
     fn a_full_cache_drops_answers_instead_of_growing() {
         let cache = WhoCache::new(true, None);
-        let epoch = changes::epoch();
+        let epoch = 1;
         for i in 0..CAPACITY + 10 {
             cache.put(format!("s{i}"), epoch, answer(&[]));
         }
-        let n = cache.entries.lock().map(|e| e.len()).unwrap_or(0);
+        let n = cache.sessions.len();
         assert!(n <= CAPACITY, "{n}");
     }
 }

@@ -4,12 +4,13 @@
 //! Every connection's [`super::Probe`] reads the statements it runs. A statement that writes
 //! a table holding users, sessions, memberships, roles, workspaces, grants, service accounts
 //! or keys (every table but the few in [`IRRELEVANT`]) marks its transaction; when that
-//! transaction commits (or at once, for a statement outside a transaction), the process-wide
-//! [`epoch`] moves on, and every remembered answer from an earlier epoch is thrown away.
+//! transaction commits (or at once, for a statement outside a transaction), the database's
+//! epoch ([`SharedSignal::epoch`], one per database file in a process) moves on, and every
+//! remembered answer from an earlier epoch is thrown away.
 //!
-//! For SQLite the epoch also reaches other Atrium processes on the same database file (they
-//! must run on the same host): a commit writes a fresh random value into a small file beside
-//! the database (`<database>-changes`), and every process reads that value at each request
+//! The epoch also reaches other Atrium processes on the same SQLite file (they must run on
+//! the same host): a commit writes a fresh random value into a small file beside the
+//! database (`<database>-changes`), and every process reads that value at each request
 //! ([`SharedSignal::sync`]); a value it has not seen moves its own epoch on. So a change
 //! made through any process counts in every other one at its next request, like a change
 //! made through the process itself.
@@ -33,21 +34,6 @@ pub const IRRELEVANT: &[&str] = &[
 /// Updates that set only this column of this table change nothing either: a key's "last
 /// used" time, written at most once a minute per key by the API.
 pub const IRRELEVANT_UPDATES: &[(&str, &str)] = &[("api_keys", "last_used_at")];
-
-static EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// The number of committed changes to who may do what seen by this process so far.
-pub fn epoch() -> u64 {
-    EPOCH.load(Ordering::Acquire)
-}
-
-/// Called after a write that can change who may do what was committed through this process.
-pub(super) fn committed(signal: Option<&SharedSignal>) {
-    EPOCH.fetch_add(1, Ordering::AcqRel);
-    if let Some(s) = signal {
-        s.publish();
-    }
-}
 
 /// True when `sql` may write a table that decides who may do what. Errs on the side of
 /// yes: anything it does not recognise as a read or as a write of an [`IRRELEVANT`] table
@@ -183,6 +169,8 @@ pub struct SharedSignal {
     file: std::fs::File,
     /// The last value read or written by this process.
     seen: AtomicU64,
+    /// Changes to who may do what seen by this process so far, on this database.
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for SharedSignal {
@@ -212,11 +200,24 @@ impl SharedSignal {
         let s = Arc::new(SharedSignal {
             file,
             seen: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
         });
         let _ = s.sync();
         open.retain(|_, w| w.strong_count() > 0);
         open.insert(path, Arc::downgrade(&s));
         Some(s)
+    }
+
+    /// The number of changes to who may do what this process has seen on this database.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Called after a write that can change who may do what was committed through this
+    /// process: moves the epoch on, and tells the other processes.
+    pub fn committed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.publish();
     }
 
     /// Reads the value other processes last wrote: a new one moves this process's epoch on
@@ -229,13 +230,13 @@ impl SharedSignal {
             Err(e) => {
                 // Cannot tell: assume a change.
                 tracing::warn!("reading the change signal: {e}");
-                EPOCH.fetch_add(1, Ordering::AcqRel);
+                self.epoch.fetch_add(1, Ordering::AcqRel);
                 return true;
             }
         };
         let new = self.seen.swap(value, Ordering::AcqRel) != value;
         if new {
-            EPOCH.fetch_add(1, Ordering::AcqRel);
+            self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         new
     }
@@ -365,17 +366,23 @@ mod tests {
                 .open(dir.join("atrium.db-changes"))
                 .expect("open"),
             seen: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
         };
         theirs.sync();
         ours.sync();
         assert!(!ours.sync(), "nothing new");
-        let before = epoch();
-        theirs.publish();
+        let before = ours.epoch();
+        theirs.committed();
         assert!(ours.sync(), "their commit is news to us");
-        assert!(epoch() > before, "and moves our epoch on");
+        assert_eq!(ours.epoch(), before + 1, "and moves our epoch on");
         assert!(!ours.sync(), "once");
-        ours.publish();
-        assert!(theirs.sync(), "and ours to them");
+        assert_eq!(ours.epoch(), before + 1);
+        ours.committed();
+        assert_eq!(ours.epoch(), before + 2, "our own commit moves it on");
+        assert!(theirs.sync(), "and is news to them");
+        // The same file opened again in this process: the same signal and epoch.
+        let again = SharedSignal::for_database(&db).expect("signal");
+        assert!(Arc::ptr_eq(&ours, &again));
         std::fs::remove_dir_all(&dir).ok();
     }
 

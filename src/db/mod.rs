@@ -90,7 +90,7 @@ impl Manager {
             depth: 0,
             changed: false,
             ending: None,
-            track: self.backend == Backend::Sqlite,
+            track: self.signal.is_some(),
             signal: self.signal.clone(),
         });
         Ok(conn)
@@ -182,8 +182,8 @@ struct Probe {
     changed: bool,
     /// The next statement to finish ends a transaction level: (commit?, depth).
     ending: Option<(bool, u32)>,
-    /// Whether to watch for changes at all: only SQLite remembers who asks
-    /// (`authn::who`), and reading each statement's text costs a little.
+    /// Whether to watch for changes at all: only SQLite (with its change signal) remembers
+    /// who asks (`authn::who`), and reading each statement's text costs a little.
     track: bool,
     signal: Option<std::sync::Arc<changes::SharedSignal>>,
 }
@@ -213,14 +213,19 @@ impl diesel::connection::Instrumentation for Probe {
                     self.depth = depth.saturating_sub(1);
                     if self.depth == 0 {
                         // A failed COMMIT is told as well: erring towards forgetting.
-                        if commit && self.changed {
-                            changes::committed(self.signal.as_deref());
+                        if commit
+                            && self.changed
+                            && let Some(s) = &self.signal
+                        {
+                            s.committed();
                         }
                         self.changed = false;
                     }
                 } else if error.is_none() && changes::may_change_access(&changes::head_of(query)) {
                     if self.depth == 0 {
-                        changes::committed(self.signal.as_deref());
+                        if let Some(s) = &self.signal {
+                            s.committed();
+                        }
                     } else {
                         self.changed = true;
                     }

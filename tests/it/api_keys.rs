@@ -360,6 +360,7 @@ async fn last_used_is_set_on_first_use_and_not_rewritten_within_a_minute() {
         ),
     );
     let stale = last_used().expect("set");
+    crate::support::let_remembered_answers_expire().await;
     api_get(&app, &key, "/api/me/workspaces").await;
     assert!(last_used().expect("set") > stale);
 }

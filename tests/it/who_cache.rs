@@ -84,3 +84,49 @@ async fn a_log_out_ends_the_remembered_session() {
     let r = thief.get(&dash).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "sent to log in");
 }
+
+#[tokio::test]
+async fn a_remembered_api_key_is_refused_at_the_next_call_once_deleted() {
+    use crate::api_me::{api_get, user_key};
+    let app = spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
+    app.signup("ana@example.com", "ana", PW).await;
+    let key = user_key(&app, "ana");
+    let calls = |n: usize| {
+        let (app, key) = (&app, &key);
+        async move {
+            let mut best = u64::MAX;
+            for _ in 0..n {
+                let before = app.queries.get();
+                let (status, _) = api_get(app, Some(key), "/api/me/").await;
+                assert_eq!(status, StatusCode::OK);
+                best = best.min(app.queries.get() - before);
+            }
+            best
+        }
+    };
+    calls(1).await; // its first use also writes "last used"
+    // A change to who may do what (a no-op update of the users): the key is read again.
+    diesel::sql_query("UPDATE users SET handle = handle")
+        .execute(&mut app.conn())
+        .expect("a change");
+    let read = calls(1).await;
+    let remembered = calls(3).await;
+    match backend() {
+        atrium::settings::Backend::Sqlite => {
+            assert_eq!(
+                remembered,
+                read - 1,
+                "the key and its holder are not read again"
+            )
+        }
+        atrium::settings::Backend::Postgres => assert_eq!(remembered, read),
+    }
+    // Deleted through another pool on the same database, in plain SQL.
+    let other = atrium::db::connect(app.settings.backend, &app.settings.database_url, 1)
+        .expect("another pool");
+    diesel::sql_query("DELETE FROM api_keys")
+        .execute(&mut other.get().expect("connection"))
+        .expect("delete the key");
+    let (status, _) = api_get(&app, Some(&key), "/api/me/").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -19,6 +19,14 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+/// Waits until what the server remembers about who asks (SQLite: `authn::who`) has expired:
+/// for tests that move time on by editing the database, as a minute passing would.
+pub async fn let_remembered_answers_expire() {
+    if matches!(backend(), Backend::Sqlite) {
+        tokio::time::sleep(atrium::authn::who::MAX_AGE).await;
+    }
+}
+
 pub fn backend() -> Backend {
     match std::env::var("ATRIUM_TEST_DATABASE").as_deref() {
         Ok("postgres") | Ok("postgresql") => Backend::Postgres,
