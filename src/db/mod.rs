@@ -66,17 +66,9 @@ pub enum DbError {
 
 impl Manager {
     pub fn new(backend: Backend, url: &str, queries: QueryCounter) -> Self {
-        let target = match backend {
-            Backend::Sqlite => url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url)
-                .to_string(),
-            Backend::Postgres => url.to_string(),
-        };
         Manager {
             backend,
-            target,
+            target: target_of(backend, url),
             queries,
             signal: None,
         }
@@ -90,7 +82,6 @@ impl Manager {
             depth: 0,
             changed: false,
             ending: None,
-            track: self.signal.is_some(),
             signal: self.signal.clone(),
         });
         Ok(conn)
@@ -182,9 +173,8 @@ struct Probe {
     changed: bool,
     /// The next statement to finish ends a transaction level: (commit?, depth).
     ending: Option<(bool, u32)>,
-    /// Whether to watch for changes at all: only SQLite (with its change signal) remembers
-    /// who asks (`authn::who`), and reading each statement's text costs a little.
-    track: bool,
+    /// Where committed changes are told. `None` (PostgreSQL): nothing is watched, since
+    /// only SQLite remembers who asks (`authn::who`) and reading statements costs a little.
     signal: Option<std::sync::Arc<changes::SharedSignal>>,
 }
 
@@ -205,27 +195,22 @@ impl diesel::connection::Instrumentation for Probe {
                 {
                     self.lost = true;
                 }
-                if !self.track {
+                let Some(signal) = &self.signal else {
                     return;
-                }
+                };
                 if let Some((commit, depth)) = self.ending.take() {
                     // The COMMIT, ROLLBACK or savepoint statement itself.
                     self.depth = depth.saturating_sub(1);
                     if self.depth == 0 {
                         // A failed COMMIT is told as well: erring towards forgetting.
-                        if commit
-                            && self.changed
-                            && let Some(s) = &self.signal
-                        {
-                            s.committed();
+                        if commit && self.changed {
+                            signal.committed();
                         }
                         self.changed = false;
                     }
                 } else if error.is_none() && changes::may_change_access(&changes::head_of(query)) {
                     if self.depth == 0 {
-                        if let Some(s) = &self.signal {
-                            s.committed();
-                        }
+                        signal.committed();
                     } else {
                         self.changed = true;
                     }
@@ -277,13 +262,23 @@ impl ManageConnection for Manager {
     }
 }
 
+/// What a connection opens: the SQLite file's path, or the PostgreSQL URL.
+fn target_of(backend: Backend, url: &str) -> String {
+    match backend {
+        Backend::Sqlite => url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+            .to_string(),
+        Backend::Postgres => url.to_string(),
+    }
+}
+
 /// The change signal ([`changes::SharedSignal`]) of a SQLite database (after [`connect`]
 /// created its folder); `None` for PostgreSQL.
 pub fn change_signal(backend: Backend, url: &str) -> Option<std::sync::Arc<changes::SharedSignal>> {
     match backend {
-        Backend::Sqlite => changes::SharedSignal::for_database(Path::new(
-            &Manager::new(backend, url, QueryCounter::default()).target,
-        )),
+        Backend::Sqlite => changes::SharedSignal::for_database(Path::new(&target_of(backend, url))),
         Backend::Postgres => None,
     }
 }

@@ -177,15 +177,8 @@ async fn listing_pages_and_the_api_cost_no_more_statements_with_hundreds_of_rows
 /// show) does nothing else; an account page reads nothing beyond the user's accounts.
 #[tokio::test]
 async fn a_signed_in_page_learns_who_asks_and_what_they_may_do_in_three_statements() {
-    use crate::members::add_member;
     use crate::workspaces::{VIEWER, set_default_role};
-    let app = spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
-    let ana = app.signup("ana@example.com", "ana", PW).await;
-    let bo = app.signup("bo@example.com", "bo", PW).await;
-    let acct = create_org(&ana, "Acme", "acme").await;
-    add_member(&app, &acct, "bo", "member");
-    let dash = create_ws(&ana, &acct, "Production", "prod").await;
-    set_default_role(&app, &dash, Some(VIEWER));
+    let (app, _ana, bo, acct, dash) = crate::who_cache::bo_views_anas_workspace().await;
     let panel = dash.replace("/dashboard", "/settings/members");
 
     // After a change to who may do what (here: the default role, set again), a page reads who

@@ -8,9 +8,9 @@ use crate::members::{PW, add_member, create_org, user_id};
 use crate::support::{Client, TestApp, backend, spawn_app_with};
 use crate::workspaces::{VIEWER, create_ws, set_default_role};
 
-/// Ana's account with Bo as a Member, and a workspace Bo sees as Viewer (the default role);
-/// Bo has opened its dashboard twice, so that SQLite remembers who he is there.
-async fn bo_on_a_remembered_dashboard() -> (TestApp, Client, Client, String, String) {
+/// An app (mail sender idle) with Ana's account "Acme", Bo as a Member of it, and a
+/// workspace Bo sees as Viewer (the default role): (app, Ana, Bo, account id, dashboard path).
+pub async fn bo_views_anas_workspace() -> (TestApp, Client, Client, String, String) {
     let app = spawn_app_with(|s| s.mail_poll = std::time::Duration::from_secs(3600)).await;
     let ana = app.signup("ana@example.com", "ana", PW).await;
     let bo = app.signup("bo@example.com", "bo", PW).await;
@@ -18,6 +18,13 @@ async fn bo_on_a_remembered_dashboard() -> (TestApp, Client, Client, String, Str
     add_member(&app, &acct, "bo", "member");
     let dash = create_ws(&ana, &acct, "Production", "prod").await;
     set_default_role(&app, &dash, Some(VIEWER));
+    (app, ana, bo, acct, dash)
+}
+
+/// [`bo_views_anas_workspace`], with Bo having opened the dashboard twice, so that SQLite
+/// remembers who he is there.
+async fn bo_on_a_remembered_dashboard() -> (TestApp, Client, Client, String, String) {
+    let (app, ana, bo, acct, dash) = bo_views_anas_workspace().await;
     for _ in 0..2 {
         assert_eq!(bo.get(&dash).await.status, StatusCode::OK);
     }
