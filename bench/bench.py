@@ -27,7 +27,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ATRIUM_PORT = int(os.environ.get("BENCH_ATRIUM_PORT", "18000"))
 BASELINE_PORT = int(os.environ.get("BENCH_BASELINE_PORT", "18001"))
 DURATION = int(os.environ.get("BENCH_DURATION", "2"))
-WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))
+# Warm-up before each scenario of the first round: this many requests on each of 16
+# connections (enough for every pooled database connection to prepare the scenario's
+# statements), or, with BENCH_WARMUP=N, N seconds of wrk.
+WARMUP = int(os.environ.get("BENCH_WARMUP", "0"))
+WARMUP_REQUESTS = int(os.environ.get("BENCH_WARMUP_REQUESTS", "25"))
 THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 PG_ADMIN = os.environ.get(
     "ATRIUM_BENCH_POSTGRES_URL",
@@ -174,6 +178,27 @@ UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 def seconds(text):
     m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
     return float(m.group(1)) * UNIT[m.group(2)] if m else float("nan")
+
+
+def warmup_text():
+    return (f"{WARMUP} s" if WARMUP
+            else f"{WARMUP_REQUESTS} requests on each of 16 connections")
+
+
+def warm(port, path, headers, conns=16):
+    """WARMUP_REQUESTS requests on each of `conns` keep-alive connections, side by side."""
+    def worker():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(WARMUP_REQUESTS):
+            c.request("GET", path, headers=headers)
+            c.getresponse().read()
+        c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def wrk(url, conns, duration, headers):
@@ -397,7 +422,10 @@ def run_backend(backend, atrium, baseline, seed_secs):
                 if ri == 0:
                     # Later rounds find the server warm: its pooled connections have
                     # prepared the scenario's statements and the pages are in memory.
-                    wrk(url, conns, WARMUP, s.headers)
+                    if WARMUP:
+                        wrk(url, conns, WARMUP, s.headers)
+                    else:
+                        warm(s.port, s.path, s.headers)
                 before = meters[s.port].sample()
                 r = wrk(url, conns, duration_at(conns), s.headers)
                 cpu_srv, cpu_db = Meter.delta(before, meters[s.port].sample())
@@ -454,7 +482,7 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
     out = [f"# Benchmarks: {backend}", ""]
     out.append(f"Commit `{git}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
                f"{os.cpu_count()} cores ({cpu_model}), shared with other work. "
-               f"wrk, {THREADS} threads, {DURATION} s per scenario and round ({duration_at(64)} s at 64 connections; {WARMUP} s of warm-up before each scenario in the first round), "
+               f"wrk, {THREADS} threads, {DURATION} s per scenario and round ({duration_at(64)} s at 64 connections; {warmup_text()} of warm-up before each scenario in the first round), "
                f"rounds at {', '.join(map(str, ROUNDS))} connections. "
                f"Seed: {seed_secs:.0f} s (the backends seeded side by side).")
     out.append("")

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::db::schema::audit_events;
-use crate::db::{DbConn, new_id, now};
+use crate::db::{DbConn, now};
 
 /// Who did it.
 #[derive(Clone, Debug)]
@@ -89,9 +89,10 @@ pub fn record(conn: &mut DbConn, event: Event) -> QueryResult<()> {
         event.action
     );
     let (kind, actor_id, actor_name) = event.actor.parts();
+    let at = now();
     let row = NewEvent {
-        event_id: new_id(),
-        occurred_at: now(),
+        event_id: crate::db::time_ordered_id(at),
+        occurred_at: at,
         account_id: event.account_id,
         workspace_id: event.workspace_id,
         actor_kind: kind.into(),
