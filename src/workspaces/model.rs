@@ -456,16 +456,22 @@ pub fn reachable(
                 .select((Workspace::as_select(), accounts::name, accounts::handle))
                 .load::<(Workspace, String, String)>(conn)
         };
-        let mut more = Vec::new();
-        if accounts_of_user.len() <= PER_ACCOUNT_READS {
-            for account_id in &accounts_of_user {
-                more.extend(read(conn, Some(account_id))?);
-            }
-            more.sort_by(|a, b| (&a.0.name, &a.0.id).cmp(&(&b.0.name, &b.0.id)));
-            more.truncate(left as usize);
+        let more = if accounts_of_user.len() <= PER_ACCOUNT_READS {
+            // The same statement with another account each time: planned once
+            // (PostgreSQL planned it again at every execution, see `with_generic_plans`).
+            let mut pages = crate::db::with_generic_plans(conn, |conn| {
+                let mut pages = Vec::new();
+                for account_id in &accounts_of_user {
+                    pages.extend(read(conn, Some(account_id))?);
+                }
+                Ok(pages)
+            })?;
+            pages.sort_by(|a, b| (&a.0.name, &a.0.id).cmp(&(&b.0.name, &b.0.id)));
+            pages.truncate(left as usize);
+            pages
         } else {
-            more = read(conn, None)?;
-        }
+            read(conn, None)?
+        };
         rows.extend(more.into_iter().map(|(w, n, h)| (w, n, h, None)));
     }
     Ok(rows

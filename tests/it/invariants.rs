@@ -312,3 +312,61 @@ async fn a_test_that_leaves_broken_data_fails_unless_it_opts_out() {
     // This test broke the data on purpose: without this line its end-of-test check fails.
     app.skip_invariants();
 }
+
+/// The totals kept by the database (`accounts.member_count`, `workspaces.user_access_count`
+/// and `bot_access_count`) follow statements that change several rows at once: moves to
+/// another workspace, role changes (no change in the totals) and a removal of two members
+/// in one `DELETE`. On PostgreSQL each statement updates each total once, from its
+/// transition tables (migration `…000016_counts_per_statement`).
+#[tokio::test]
+async fn totals_follow_statements_that_change_several_rows_at_once() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    app.signup("dee@example.com", "dee", PW).await;
+    add_member(&app, &w.acme, "dee", "member");
+    let staging = "00000000-0000-4000-8000-00000000beef";
+    let total = |c: &mut atrium::db::DbConn, sql: &str| -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql).get_result::<N>(c).expect("total").n
+    };
+    let mut pooled = app.conn();
+    let conn: &mut atrium::db::DbConn = &mut pooled;
+    let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        c.batch_execute(&format!(
+            "INSERT INTO workspaces (id, account_id, name, handle, description, created_at,
+                 updated_at)
+                 VALUES ('{staging}', '{acme}', 'Staging', 'staging', '', CURRENT_TIMESTAMP,
+                 CURRENT_TIMESTAMP);
+             UPDATE workspace_access SET workspace_id = '{staging}' WHERE workspace_id = '{prod}';
+             UPDATE workspace_bot_access SET workspace_id = '{staging}' WHERE workspace_id = '{prod}';
+             UPDATE account_memberships SET role = 'admin'
+                 WHERE account_id = '{acme}' AND role = 'member';",
+            prod = w.prod,
+            acme = w.acme,
+        ))?;
+        let acme_members = format!("SELECT member_count AS n FROM accounts WHERE id = '{}'", w.acme);
+        assert_eq!(total(c, &acme_members), 4, "ana, bo, col, dee");
+        let users_on = |ws: &str| {
+            format!("SELECT user_access_count AS n FROM workspaces WHERE id = '{ws}'")
+        };
+        let bots_on = |ws: &str| {
+            format!("SELECT bot_access_count AS n FROM workspaces WHERE id = '{ws}'")
+        };
+        assert_eq!(total(c, &users_on(&w.prod)), 0);
+        assert_eq!(total(c, &bots_on(&w.prod)), 0);
+        assert_eq!(total(c, &users_on(staging)), 1, "col's access moved");
+        assert_eq!(total(c, &bots_on(staging)), 1, "the service account's access moved");
+        c.batch_execute(&format!(
+            "DELETE FROM account_memberships WHERE account_id = '{}' AND role = 'admin'",
+            w.acme
+        ))?;
+        assert_eq!(total(c, &acme_members), 2, "bo and dee removed in one statement");
+        assert_eq!(invariants::violations(c), Vec::<String>::new());
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert_eq!(app.invariant_violations(), Vec::<String>::new());
+}
