@@ -336,6 +336,14 @@ async fn totals_follow_statements_that_change_several_rows_at_once() {
     let mut pooled = app.conn();
     let conn: &mut atrium::db::DbConn = &mut pooled;
     let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        let users_on = |ws: &str| {
+            format!("SELECT user_access_count AS n FROM workspaces WHERE id = '{ws}'")
+        };
+        let bots_on = |ws: &str| {
+            format!("SELECT bot_access_count AS n FROM workspaces WHERE id = '{ws}'")
+        };
+        let (users, bots) = (total(c, &users_on(&w.prod)), total(c, &bots_on(&w.prod)));
+        assert_eq!((users, bots), (2, 1), "Ana's and Col's accesses; the service account's");
         c.batch_execute(&format!(
             "INSERT INTO workspaces (id, account_id, name, handle, description, created_at,
                  updated_at)
@@ -350,16 +358,10 @@ async fn totals_follow_statements_that_change_several_rows_at_once() {
         ))?;
         let acme_members = format!("SELECT member_count AS n FROM accounts WHERE id = '{}'", w.acme);
         assert_eq!(total(c, &acme_members), 4, "ana, bo, col, dee");
-        let users_on = |ws: &str| {
-            format!("SELECT user_access_count AS n FROM workspaces WHERE id = '{ws}'")
-        };
-        let bots_on = |ws: &str| {
-            format!("SELECT bot_access_count AS n FROM workspaces WHERE id = '{ws}'")
-        };
         assert_eq!(total(c, &users_on(&w.prod)), 0);
         assert_eq!(total(c, &bots_on(&w.prod)), 0);
-        assert_eq!(total(c, &users_on(staging)), 1, "col's access moved");
-        assert_eq!(total(c, &bots_on(staging)), 1, "the service account's access moved");
+        assert_eq!(total(c, &users_on(staging)), users, "both accesses moved");
+        assert_eq!(total(c, &bots_on(staging)), bots, "the service account's access moved");
         c.batch_execute(&format!(
             "DELETE FROM account_memberships WHERE account_id = '{}' AND role = 'admin'",
             w.acme
