@@ -169,10 +169,11 @@ impl Seeded {
 pub fn run(conn: &mut DbConn, plan: &Plan) -> anyhow::Result<Seeded> {
     let started = std::time::Instant::now();
     if let DbConn::Sqlite(_) = conn {
-        // The audit events and their indexes (a random id, the account's time order) outgrow
-        // SQLite's default 2 MiB page cache at once: every row then read and wrote back index
-        // pages through the file (9 writes and 5 reads per row, measured). A 1 GiB cache holds
-        // the whole transaction (about 600 MiB for a million events). This connection only.
+        // The audit events' indexes by actor and by workspace take each new row at one of
+        // thousands of places, and with random event ids the id's index did too: with
+        // SQLite's default 2 MiB page cache every row read and wrote back index pages
+        // through the file (9 writes and 5 reads a row, measured). A 1 GiB cache keeps them
+        // in memory. This connection only.
         use diesel::connection::SimpleConnection;
         conn.batch_execute("PRAGMA cache_size = -1048576")?;
     }
@@ -750,9 +751,9 @@ const ACTIONS: [(&str, &str); 8] = [
     ("atrium.user.logged_in", "user"),
 ];
 
-/// `n` audit events of the tenant, spread over the last [`AUDIT_DAYS`] days, oldest first, in
-/// statements of [`BATCH`] rows, all in one transaction: SQLite writes each page once, at the
-/// commit, instead of again at every commit (the random event ids touch every index page).
+/// `n` audit events of the tenant, spread over the last [`AUDIT_DAYS`] days, oldest first
+/// (their ids in time order, as `audit::record` makes them), in statements of [`BATCH`] rows
+/// (on PostgreSQL `COPY`), all in one transaction.
 fn audit(c: &mut DbConn, tenant: &Tenant, n: usize) -> QueryResult<()> {
     if n == 0 {
         return Ok(());
