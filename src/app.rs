@@ -129,7 +129,7 @@ impl Application {
         let pool_data = web::Data::new(pool.clone());
         // Who asks, remembered between requests: SQLite only (`authn::who`).
         let signal = db::change_signal(backend, &settings.database_url);
-        let who = web::Data::new(crate::authn::who::WhoCache::new(signal.is_some(), signal));
+        let who = web::Data::new(crate::authn::who::WhoCache::new(signal));
         let origin = web::Data::new(origin);
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(

@@ -125,7 +125,8 @@ impl<T: Clone> Memo<T> {
 
 /// See the module documentation. Shared by every worker of a server.
 pub struct WhoCache {
-    on: bool,
+    /// The database's change signal; without one (PostgreSQL) nothing would tell the cache
+    /// of changes, so it keeps nothing.
     signal: Option<Arc<SharedSignal>>,
     /// By session digest.
     sessions: Memo<Answer>,
@@ -134,11 +135,10 @@ pub struct WhoCache {
 }
 
 impl WhoCache {
-    /// A cache for a SQLite database with its change signal (without one it must be off:
-    /// nothing would tell it of changes), or one that keeps nothing.
-    pub fn new(on: bool, signal: Option<Arc<SharedSignal>>) -> Self {
+    /// A cache for a SQLite database with its change signal, or (`None`) one that keeps
+    /// nothing.
+    pub fn new(signal: Option<Arc<SharedSignal>>) -> Self {
         WhoCache {
-            on,
             signal,
             sessions: Memo::new(),
             keys: Memo::new(),
@@ -146,7 +146,7 @@ impl WhoCache {
     }
 
     pub fn is_on(&self) -> bool {
-        self.on
+        self.signal.is_some()
     }
 
     /// The epoch to tag an answer with: read before the database is (so a change committed
@@ -165,7 +165,7 @@ impl WhoCache {
     /// The answer for session `id` read in epoch `epoch`, if it is still current, the
     /// session has not expired, and it holds the workspace `wanted` (when one is).
     pub fn get(&self, id: &str, epoch: u64, wanted: Option<&WorkspaceKey>) -> Option<Answer> {
-        if !self.on {
+        if !self.is_on() {
             return None;
         }
         let answer = self.sessions.get(id, epoch)?;
@@ -181,7 +181,7 @@ impl WhoCache {
     /// Keeps `answer` for session `id`, read in `epoch`. Workspaces of an answer from the
     /// same epoch are kept beside the new ones.
     pub fn put(&self, id: String, epoch: u64, mut answer: Answer) {
-        if !self.on {
+        if !self.is_on() {
             return;
         }
         if let Some(old) = self.sessions.get(&id, epoch)
@@ -202,7 +202,7 @@ impl WhoCache {
     /// The live key with digest `digest` and its holder, read in `epoch`, unless the key has
     /// expired since or its last use is due to be written again.
     pub fn key(&self, digest: &str, epoch: u64) -> Option<Authenticated> {
-        if !self.on {
+        if !self.is_on() {
             return None;
         }
         let found = self.keys.get(digest, epoch)?;
@@ -216,7 +216,7 @@ impl WhoCache {
 
     /// Keeps the key with digest `digest` and its holder, read in `epoch`.
     pub fn put_key(&self, digest: String, epoch: u64, found: Authenticated) {
-        if self.on {
+        if self.is_on() {
             self.keys.put(digest, epoch, found);
         }
     }
@@ -238,9 +238,18 @@ mod tests {
         }
     }
 
+    /// A cache that is on: with the change signal of a database file of its own.
+    fn on() -> WhoCache {
+        let dir = std::env::temp_dir().join(format!("atrium-who-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let signal = SharedSignal::for_database(&dir.join("atrium.db"));
+        assert!(signal.is_some(), "a change signal");
+        WhoCache::new(signal)
+    }
+
     #[test]
     fn an_answer_is_served_only_in_its_epoch_and_with_the_workspace_asked_for() {
-        let cache = WhoCache::new(true, None);
+        let cache = on();
         cache.put("s".into(), 7, answer(&["w1"]));
         assert!(cache.get("s", 7, None).is_some());
         let w1 = ("a".to_string(), "w1".to_string());
@@ -257,7 +266,7 @@ mod tests {
 
     #[test]
     fn an_expired_session_or_an_old_answer_is_not_served() {
-        let cache = WhoCache::new(true, None);
+        let cache = on();
         let mut a = answer(&[]);
         a.expires_at = crate::db::now() - chrono::TimeDelta::seconds(1);
         cache.put("s".into(), 1, a);
@@ -273,14 +282,14 @@ mod tests {
 
     #[test]
     fn a_cache_that_is_off_keeps_nothing() {
-        let cache = WhoCache::new(false, None);
+        let cache = WhoCache::new(None);
         cache.put("s".into(), 1, answer(&[]));
         assert!(cache.get("s", 1, None).is_none());
     }
 
     #[test]
     fn answers_past_their_age_are_swept_out() {
-        let cache = WhoCache::new(true, None);
+        let cache = on();
         let epoch = 1;
         for i in 0..SWEEP_AT {
             cache.put(format!("s{i}"), epoch, answer(&[]));
@@ -296,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_drops_answers_instead_of_growing() {
-        let cache = WhoCache::new(true, None);
+        let cache = on();
         let epoch = 1;
         for i in 0..CAPACITY + 10 {
             cache.put(format!("s{i}"), epoch, answer(&[]));

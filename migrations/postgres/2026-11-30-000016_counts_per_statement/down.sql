@@ -7,9 +7,7 @@ DROP TRIGGER workspace_access_count_insert ON workspace_access;
 DROP TRIGGER account_memberships_count_update ON account_memberships;
 DROP TRIGGER account_memberships_count_delete ON account_memberships;
 DROP TRIGGER account_memberships_count_insert ON account_memberships;
-DROP FUNCTION atrium_count_bot_accesses();
-DROP FUNCTION atrium_count_user_accesses();
-DROP FUNCTION atrium_count_members();
+DROP FUNCTION atrium_count_children();
 
 CREATE FUNCTION atrium_count_members() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

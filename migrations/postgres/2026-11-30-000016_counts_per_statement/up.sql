@@ -12,94 +12,56 @@ DROP FUNCTION atrium_count_members();
 DROP FUNCTION atrium_count_user_accesses();
 DROP FUNCTION atrium_count_bot_accesses();
 
--- An UPDATE trigger cannot name columns when it has transition tables, so it fires on every
--- update (a role change) and changes nothing unless a row moved to another parent.
-CREATE FUNCTION atrium_count_members() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for the three totals. Its arguments name the parent table, its total
+-- column and the child's column that points at the parent; the statement's rows are in
+-- the transition tables `added` and `removed` (only those the trigger's event has: an
+-- INSERT has no `removed`, so each event reads only its own). An UPDATE trigger cannot name
+-- columns when it has transition tables, so it fires on every update (a role change) and
+-- changes nothing unless a row moved to another parent.
+CREATE FUNCTION atrium_count_children() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    rows_of text := CASE TG_OP
+        WHEN 'INSERT' THEN 'SELECT %3$I AS parent, 1 AS n FROM added'
+        WHEN 'DELETE' THEN 'SELECT %3$I AS parent, -1 AS n FROM removed'
+        ELSE 'SELECT %3$I AS parent, 1 AS n FROM added
+              UNION ALL SELECT %3$I, -1 FROM removed'
+    END;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE accounts a SET member_count = a.member_count + d.n
-        FROM (SELECT account_id, COUNT(*) AS n FROM added GROUP BY account_id) d
-        WHERE a.id = d.account_id;
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE accounts a SET member_count = a.member_count - d.n
-        FROM (SELECT account_id, COUNT(*) AS n FROM removed GROUP BY account_id) d
-        WHERE a.id = d.account_id;
-    ELSE
-        UPDATE accounts a SET member_count = a.member_count + d.n
-        FROM (SELECT account_id, SUM(n) AS n
-              FROM (SELECT account_id, 1 AS n FROM added
-                    UNION ALL SELECT account_id, -1 FROM removed) c
-              GROUP BY account_id HAVING SUM(n) <> 0) d
-        WHERE a.id = d.account_id;
-    END IF;
+    EXECUTE format(
+        'UPDATE %1$I p SET %2$I = p.%2$I + d.n
+         FROM (SELECT parent, SUM(n) AS n FROM (' || rows_of || ') c
+               GROUP BY parent HAVING SUM(n) <> 0) d
+         WHERE p.id = d.parent',
+        TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]);
     RETURN NULL;
 END $$;
+
 CREATE TRIGGER account_memberships_count_insert AFTER INSERT ON account_memberships
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_members();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('accounts', 'member_count', 'account_id');
 CREATE TRIGGER account_memberships_count_delete AFTER DELETE ON account_memberships
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_members();
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('accounts', 'member_count', 'account_id');
 CREATE TRIGGER account_memberships_count_update AFTER UPDATE ON account_memberships
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_members();
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('accounts', 'member_count', 'account_id');
 
-CREATE FUNCTION atrium_count_user_accesses() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE workspaces w SET user_access_count = w.user_access_count + d.n
-        FROM (SELECT workspace_id, COUNT(*) AS n FROM added GROUP BY workspace_id) d
-        WHERE w.id = d.workspace_id;
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE workspaces w SET user_access_count = w.user_access_count - d.n
-        FROM (SELECT workspace_id, COUNT(*) AS n FROM removed GROUP BY workspace_id) d
-        WHERE w.id = d.workspace_id;
-    ELSE
-        UPDATE workspaces w SET user_access_count = w.user_access_count + d.n
-        FROM (SELECT workspace_id, SUM(n) AS n
-              FROM (SELECT workspace_id, 1 AS n FROM added
-                    UNION ALL SELECT workspace_id, -1 FROM removed) c
-              GROUP BY workspace_id HAVING SUM(n) <> 0) d
-        WHERE w.id = d.workspace_id;
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER workspace_access_count_insert AFTER INSERT ON workspace_access
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_user_accesses();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'user_access_count', 'workspace_id');
 CREATE TRIGGER workspace_access_count_delete AFTER DELETE ON workspace_access
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_user_accesses();
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'user_access_count', 'workspace_id');
 CREATE TRIGGER workspace_access_count_update AFTER UPDATE ON workspace_access
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_user_accesses();
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'user_access_count', 'workspace_id');
 
-CREATE FUNCTION atrium_count_bot_accesses() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE workspaces w SET bot_access_count = w.bot_access_count + d.n
-        FROM (SELECT workspace_id, COUNT(*) AS n FROM added GROUP BY workspace_id) d
-        WHERE w.id = d.workspace_id;
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE workspaces w SET bot_access_count = w.bot_access_count - d.n
-        FROM (SELECT workspace_id, COUNT(*) AS n FROM removed GROUP BY workspace_id) d
-        WHERE w.id = d.workspace_id;
-    ELSE
-        UPDATE workspaces w SET bot_access_count = w.bot_access_count + d.n
-        FROM (SELECT workspace_id, SUM(n) AS n
-              FROM (SELECT workspace_id, 1 AS n FROM added
-                    UNION ALL SELECT workspace_id, -1 FROM removed) c
-              GROUP BY workspace_id HAVING SUM(n) <> 0) d
-        WHERE w.id = d.workspace_id;
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER workspace_bot_access_count_insert AFTER INSERT ON workspace_bot_access
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_bot_accesses();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'bot_access_count', 'workspace_id');
 CREATE TRIGGER workspace_bot_access_count_delete AFTER DELETE ON workspace_bot_access
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_bot_accesses();
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'bot_access_count', 'workspace_id');
 CREATE TRIGGER workspace_bot_access_count_update AFTER UPDATE ON workspace_bot_access
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION atrium_count_bot_accesses();
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added FOR EACH STATEMENT
+    EXECUTE FUNCTION atrium_count_children('workspaces', 'bot_access_count', 'workspace_id');
