@@ -131,6 +131,7 @@ impl Application {
         let signal = db::change_signal(backend, &settings.database_url);
         let who = web::Data::new(crate::authn::who::WhoCache::new(signal));
         let origin = web::Data::new(origin);
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(
                 DbSessionStore::new(pool_data.get_ref().clone(), who.clone().into_inner()),
@@ -164,6 +165,7 @@ impl Application {
                 .app_data(pool_data.clone())
                 .app_data(who.clone())
                 .app_data(origin.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(form_config())
                 .app_data(web::PayloadConfig::new(limits::MAX_BODY))
                 .configure(routes)

@@ -54,6 +54,12 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Failed log-ins allowed per minute, per IP address and per account.
     pub login_attempts_per_minute: i64,
+    /// Sign-ups one client address may make per hour.
+    pub signups_per_hour: i64,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed (reverse proxies).
+    pub trusted_proxies: TrustedProxies,
+    /// A session unused for this long has ended (besides `session_ttl`, the absolute limit).
+    pub session_idle_timeout: Duration,
     pub db_pool_size: u32,
     /// HTTP worker threads.
     pub workers: usize,
@@ -86,6 +92,64 @@ pub enum SettingsError {
     Number(&'static str, String, &'static str),
     #[error("ATRIUM_SECRET_KEY must be at least 64 characters")]
     SecretKey,
+    #[error("ATRIUM_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
+}
+
+/// The reverse proxies whose word on the client's address is believed
+/// (`ATRIUM_TRUSTED_PROXIES`: addresses or networks, e.g. `127.0.0.1, 10.0.0.0/8, ::1`).
+/// Empty (the default): no forwarding header is believed, the socket peer is the client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(std::net::IpAddr, u8)>);
+
+impl TrustedProxies {
+    pub fn parse(raw: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (addr, bits) = match item.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (item, None),
+            };
+            let ip: std::net::IpAddr = addr
+                .parse()
+                .map_err(|_| format!("{item:?} is not an IP address or network"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits = match bits {
+                None => max,
+                Some(b) => b
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("{item:?} has a bad prefix length"))?,
+            };
+            nets.push((ip, bits));
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Is `ip` one of the trusted proxies?
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, bits)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
 }
 
 impl Settings {
@@ -159,6 +223,16 @@ impl Settings {
         )?);
         let login_attempts_per_minute =
             number("ATRIUM_LOGIN_ATTEMPTS_PER_MINUTE", 10, "greater than 0")? as i64;
+        let signups_per_hour = number("ATRIUM_SIGNUPS_PER_HOUR", 20, "greater than 0")? as i64;
+        let trusted_proxies = match non_empty("ATRIUM_TRUSTED_PROXIES") {
+            Some(v) => TrustedProxies::parse(&v).map_err(SettingsError::TrustedProxies)?,
+            None => TrustedProxies::default(),
+        };
+        let session_idle_timeout = Duration::from_secs(number(
+            "ATRIUM_SESSION_IDLE_TIMEOUT",
+            8 * 3600,
+            "of seconds greater than 0",
+        )?);
         let db_pool_size = number("ATRIUM_DB_POOL_SIZE", 16, "greater than 0")? as u32;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get() as u64)
@@ -195,6 +269,9 @@ impl Settings {
             invitation_ttl,
             session_ttl,
             login_attempts_per_minute,
+            signups_per_hour,
+            trusted_proxies,
+            session_idle_timeout,
             db_pool_size,
             workers,
             mail_poll,

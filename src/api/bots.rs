@@ -372,7 +372,8 @@ impl From<SaError> for ApiError {
                     })
                     .collect(),
             ),
-            SaError::Refused(_) | SaError::Forbidden => ApiError::Forbidden,
+            SaError::Refused(why) => ApiError::Denied(why.into()),
+            SaError::Forbidden => ApiError::Forbidden,
             SaError::NotFound => ApiError::NotFound,
             SaError::App(e) => e.into(),
         }

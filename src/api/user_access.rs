@@ -139,8 +139,8 @@ pub async fn upsert_user_access(
         }
     }
     errors.finish()?;
-    let (scopes, ws, actor, ip) = (
-        ctx.scopes,
+    let (holder, ws, actor, ip) = (
+        ctx.caller.holder.clone(),
         ctx.workspace.clone(),
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
@@ -155,7 +155,15 @@ pub async fn upsert_user_access(
                     l.push(field.into());
                     l
                 };
-                match grant(c, scopes, &ws, actor.clone(), user_id, role_id, ip.clone())? {
+                match grant(
+                    c,
+                    holder.actor_ref(),
+                    &ws,
+                    actor.clone(),
+                    user_id,
+                    role_id,
+                    ip.clone(),
+                )? {
                     Outcome::Done => {}
                     Outcome::Refused(why) if why == ABOVE_OWN => {
                         return Err(ApiError::Denied(why.into()));
@@ -366,14 +374,21 @@ pub async fn delete_user_access(
     ctx.require_to_see("see_workspace_users")?;
     let a = find(&ctx, &path.2).await?;
     ctx.require("manage_workspace_users")?;
-    let (scopes, ws, actor, ip) = (
-        ctx.scopes,
+    let (holder, ws, actor, ip) = (
+        ctx.caller.holder.clone(),
         ctx.workspace.clone(),
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
     let refused = db(&ctx.caller.pool, move |c| {
-        Ok(revoke_tx(c, scopes, &ws, actor, &a.user_id, ip)?)
+        Ok(revoke_tx(
+            c,
+            holder.actor_ref(),
+            &ws,
+            actor,
+            &a.user_id,
+            ip,
+        )?)
     })
     .await?;
     match refused {

@@ -14,9 +14,10 @@ use super::error::Detail;
 use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db};
 use crate::apikeys::KeyHolder;
 use crate::authz::AccountPerm;
+use crate::workspaces::grants::ABOVE_OWN;
 use crate::workspaces::handlers::{HANDLE_TAKEN, WorkspaceForm, create_tx, validate};
 use crate::workspaces::model::{self as workspaces, Workspace};
-use crate::workspaces::settings::{DEFAULT_ROLE_CHOICE, delete_tx, save_tx};
+use crate::workspaces::settings::{DEFAULT_ROLE_CHOICE, Saved, delete_tx, save_tx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -314,15 +315,28 @@ pub async fn update_workspace(
         Ok(v) if errors.is_empty() => v,
         _ => return Err(form_errors(errors)),
     };
-    let (actor, ip) = (ctx.caller.audit_actor(), ctx.caller.ip.clone());
+    let (holder, actor, ip) = (
+        ctx.caller.holder.clone(),
+        ctx.caller.audit_actor(),
+        ctx.caller.ip.clone(),
+    );
     let saved = db(&ctx.caller.pool, move |c| {
-        Ok(save_tx(c, &ws, &valid, new_default, actor, ip)?)
+        Ok(save_tx(
+            c,
+            holder.actor_ref(),
+            &ws,
+            &valid,
+            new_default,
+            actor,
+            ip,
+        )?)
     })
     .await?;
-    if !saved {
-        return Err(ApiError::field("handle", HANDLE_TAKEN));
+    match saved {
+        Saved::Done => Ok(HttpResponse::NoContent().finish()),
+        Saved::HandleTaken => Err(ApiError::field("handle", HANDLE_TAKEN)),
+        Saved::AboveOwn => Err(ApiError::Denied(ABOVE_OWN.into())),
     }
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Deletes the workspace with everything in it (`manage_workspace_settings`; who cannot

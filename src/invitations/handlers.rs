@@ -644,16 +644,28 @@ fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppErr
         Status::Revoked => Some(Unusable::Revoked),
         Status::Expired => Some(Unusable::Expired),
         Status::Pending => {
-            // The sender must still be allowed to invite with this role.
+            // The sender must still be allowed to invite with this role: for a workspace
+            // invitation, still manage its members and hold every scope of the role
+            // (`workspaces::grants`, read in this transaction).
             let ok = match (&inv.invited_by, &inv.workspace_id) {
                 (None, _) => false,
-                (Some(uid), Some(wid)) => crate::workspaces::ctx::load(
-                    c,
-                    &inv.account_id,
-                    wid,
-                    crate::workspaces::ctx::ActorRef::User(uid),
-                )?
-                .is_some_and(|l| l.scopes.contains("manage_workspace_users")),
+                (Some(uid), Some(wid)) => {
+                    match crate::workspaces::grants::Granter::load(
+                        c,
+                        &inv.account_id,
+                        wid,
+                        crate::workspaces::ctx::ActorRef::User(uid),
+                    )? {
+                        Some(g) if g.has("manage_workspace_users") => {
+                            match inv.workspace_role_id.as_deref() {
+                                Some(rid) => crate::workspaces::model::role(c, rid)?
+                                    .is_some_and(|r| g.may_give(&r)),
+                                None => false,
+                            }
+                        }
+                        _ => false,
+                    }
+                }
                 (Some(uid), None) => accounts::role_of(c, &inv.account_id, uid)?.is_some_and(|r| {
                     PermSet::of_role(r).has(AccountPerm::CreateInvitation)
                         && may_assign(r, inv.role())

@@ -12,11 +12,10 @@ use crate::accounts::model::{self as accounts, AccountRole};
 use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{self, Event, Resource};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
-use crate::authz::workspace::ScopeSet;
 use crate::db::{DbConn, now, write_tx};
 use crate::web::AppError;
+use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
-use crate::workspaces::sharing::ABOVE_OWN;
 
 /// The longest an old key may keep working after a rotation (DESIGN §3).
 pub const MAX_OVERLAP: TimeDelta = TimeDelta::hours(48);
@@ -113,17 +112,20 @@ fn require_bot(c: &mut DbConn, who: &Who, account_id: &str, p: AccountPerm) -> R
     Ok(())
 }
 
-/// The workspace and the caller's scopes on it (`None`: it does not exist for them).
+/// The caller as a granter on the workspace, their scopes read in this transaction
+/// (`None`: it does not exist for them).
 fn scopes_on(
     c: &mut DbConn,
     who: &Who,
     account_id: &str,
     workspace_id: &str,
-) -> Result<Option<(Workspace, ScopeSet)>, SaError> {
-    let loaded = crate::workspaces::ctx::load(c, account_id, workspace_id, who.holder.actor_ref())?;
-    Ok(loaded
-        .filter(|l| !l.scopes.is_empty())
-        .map(|l| (l.workspace, l.scopes)))
+) -> Result<Option<Granter>, SaError> {
+    Ok(Granter::load(
+        c,
+        account_id,
+        workspace_id,
+        who.holder.actor_ref(),
+    )?)
 }
 
 /// The workspace, when the caller may manage its service accounts: 404 when they may not
@@ -133,17 +135,17 @@ fn managed_workspace(
     who: &Who,
     account_id: &str,
     workspace_id: &str,
-) -> Result<(Workspace, ScopeSet), SaError> {
-    let Some((ws, scopes)) = scopes_on(c, who, account_id, workspace_id)? else {
+) -> Result<(Workspace, Granter), SaError> {
+    let Some(g) = scopes_on(c, who, account_id, workspace_id)? else {
         return Err(SaError::NotFound);
     };
-    if !scopes.contains("see_workspace_service_accounts") {
+    if !g.has("see_workspace_service_accounts") {
         return Err(SaError::NotFound);
     }
-    if !scopes.contains("manage_workspace_service_accounts") {
+    if !g.has("manage_workspace_service_accounts") {
         return Err(SaError::Forbidden);
     }
-    Ok((ws, scopes))
+    Ok((g.workspace().clone(), g))
 }
 
 fn role_of_account(
@@ -231,18 +233,16 @@ pub fn create(
         if let Some((ws_id, role_id)) = &new.access {
             match scopes_on(c, who, account_id, ws_id)? {
                 None => errors.push(Invalid::new(Field::Workspace, UNKNOWN_WORKSPACE)),
-                Some((_, scopes)) if !scopes.contains("manage_workspace_service_accounts") => {
+                Some(g) if !g.has("manage_workspace_service_accounts") => {
                     errors.push(Invalid::new(
                         Field::Workspace,
                         "You cannot share service accounts into this workspace.",
                     ))
                 }
-                Some((ws, scopes)) => match role_of_account(c, account_id, role_id)? {
+                Some(g) => match role_of_account(c, account_id, role_id)? {
                     None => errors.push(Invalid::new(Field::Role, UNKNOWN_ROLE)),
-                    Some(r) if !r.grantable_by(&scopes) => {
-                        errors.push(Invalid::new(Field::Role, ABOVE_OWN))
-                    }
-                    Some(r) => grant = Some((ws, r)),
+                    Some(r) if !g.may_give(&r) => errors.push(Invalid::new(Field::Role, ABOVE_OWN)),
+                    Some(r) => grant = Some((g.workspace().clone(), r)),
                 },
             }
         }
@@ -509,7 +509,7 @@ pub fn grant(
 ) -> Result<Vec<BotAccess>, SaError> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
-        let (ws, scopes) = managed_workspace(c, who, account_id, workspace_id)?;
+        let (ws, granter) = managed_workspace(c, who, account_id, workspace_id)?;
         let many = grants.len() > 1;
         let at = |i: usize, field: Field, msg: &str| {
             SaError::Invalid(vec![Invalid {
@@ -531,13 +531,11 @@ pub fn grant(
             let Some(role) = role_of_account(c, account_id, &g.role_id)? else {
                 return Err(at(i, Field::Role, UNKNOWN_ROLE));
             };
-            if !role.grantable_by(&scopes) {
+            if !granter.may_give(&role) {
                 return Err(SaError::Refused(ABOVE_OWN));
             }
             let before = model::bot_access(c, &ws.id, &sa.id)?;
-            if let Some(b) = &before
-                && workspaces::role(c, &b.role_id)?.is_some_and(|r| !r.grantable_by(&scopes))
-            {
+            if !granter.may_replace(c, before.as_ref().map(|b| b.role_id.as_str()))? {
                 return Err(SaError::Refused(ABOVE_OWN));
             }
             done.push(set_access(c, who, &ws, &sa, &role, before.as_ref())?);
@@ -556,9 +554,9 @@ pub fn revoke(
 ) -> Result<BotAccess, SaError> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
-        let (ws, scopes) = managed_workspace(c, who, account_id, workspace_id)?;
+        let (ws, g) = managed_workspace(c, who, account_id, workspace_id)?;
         let before = model::bot_access(c, &ws.id, sa_id)?.ok_or(SaError::NotFound)?;
-        if workspaces::role(c, &before.role_id)?.is_some_and(|r| !r.grantable_by(&scopes)) {
+        if !g.may_replace(c, Some(&before.role_id))? {
             return Err(SaError::Refused(ABOVE_OWN));
         }
         model::remove_bot_access(c, &ws.id, sa_id)?;

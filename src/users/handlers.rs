@@ -10,6 +10,7 @@ use super::domain::{Email, Handle, Name, NewPassword};
 use super::model::{self as users, NewUser, SignupError, User};
 use crate::app::AppConfig;
 use crate::audit::{self, Actor, Event, Resource};
+use crate::authn::rate_limit::{Bucket, Limit};
 use crate::authn::{
     Auth, MaybeUser, SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next,
 };
@@ -269,7 +270,25 @@ async fn signup(
         Ok(v) => v,
         Err(errors) => return show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
     };
-    match create_user(&mu.pool, valid, client_ip(&req), |_, _| Ok(())).await? {
+    // Each sign-up costs a password hash and a row: a client address gets a few an hour.
+    let (ip, per_hour) = (client_ip(&req), cfg.settings.signups_per_hour);
+    let ip2 = ip.clone();
+    let slot = db(&mu.pool, move |c| {
+        Ok(rate_limit::take(
+            c,
+            Bucket::Signup,
+            &ip2,
+            &ip2,
+            Limit::per_hour(per_hour),
+        )?)
+    })
+    .await?;
+    if slot.is_none() {
+        let mut errors = FieldErrors::default();
+        errors.add("email", TOO_MANY_SIGNUPS);
+        return show(errors, form, StatusCode::TOO_MANY_REQUESTS);
+    }
+    match create_user(&mu.pool, valid, ip, |_, _| Ok(())).await? {
         Err(errors) => show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
         Ok(user) => {
             start_session(&mu.session, &user.id)?;
@@ -322,10 +341,13 @@ pub struct LoginForm {
 
 pub const BAD_LOGIN: &str = "Wrong e-mail, handle or password.";
 pub const TOO_MANY: &str = "Too many failed log-in attempts. Wait a minute and try again.";
+pub const TOO_MANY_SIGNUPS: &str =
+    "Too many accounts were created from your address. Try again in an hour.";
+pub const TOO_MANY_CHECKS: &str = "Too many wrong passwords. Wait a minute and try again.";
 
 enum Lookup {
     Limited,
-    Found(Option<Box<User>>),
+    Found(Option<Box<User>>, rate_limit::Slot),
 }
 
 async fn login(
@@ -372,17 +394,22 @@ async fn login(
         Ok::<_, AppError>(resp)
     };
 
+    // The attempt takes its slot before the password is checked (`rate_limit::take`):
+    // concurrent guesses cannot all pass a count that none of them has added to yet. The
+    // per-account count keys on the user the handle or address names, so both share it.
     let (ip2, id2) = (ip.clone(), identifier.clone());
     let lookup = db(&mu.pool, move |c| {
-        if rate_limit::is_limited(c, &ip2, &id2, limit)? {
-            return Ok(Lookup::Limited);
+        let user = users::find_by_login(c, &id2)?;
+        let key = rate_limit::login_key(user.as_ref().map(|u| u.id.as_str()), &id2);
+        match rate_limit::take(c, Bucket::Login, &ip2, &key, Limit::per_minute(limit))? {
+            Some(slot) => Ok(Lookup::Found(user.map(Box::new), slot)),
+            None => Ok(Lookup::Limited),
         }
-        Ok(Lookup::Found(users::find_by_login(c, &id2)?.map(Box::new)))
     })
     .await?;
-    let user = match lookup {
+    let (user, slot) = match lookup {
         Lookup::Limited => return show(StatusCode::TOO_MANY_REQUESTS, TOO_MANY),
-        Lookup::Found(u) => u.map(|b| *b),
+        Lookup::Found(u, slot) => (u.map(|b| *b), slot),
     };
     let pw_too_long = pw.len() > crate::users::domain::MAX_PASSWORD_BYTES;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -414,6 +441,8 @@ async fn login(
             };
             if ok {
                 let Some(u) = &user2 else { return Ok(()) };
+                // A success does not count against the next attempts.
+                rate_limit::release(c, slot)?;
                 users::touch_login(c, &u.id)?;
                 if let Some(h) = &rehash {
                     users::set_password_hash(c, &u.id, h)?;
@@ -435,7 +464,7 @@ async fn login(
                     },
                 )?;
             } else {
-                rate_limit::record_failure(c, &ip3, &identifier)?;
+                // The failure stays counted by its slot.
                 audit::record(
                     c,
                     Event {
@@ -633,6 +662,7 @@ struct PasswordForm {
 async fn change_password(
     req: HttpRequest,
     auth: Auth,
+    cfg: web::Data<AppConfig>,
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let PasswordForm {
@@ -644,6 +674,30 @@ async fn change_password(
     let new = NewPassword::parse(&new_password)
         .map_err(|e| errors.add("new_password", e))
         .ok();
+    // The current password is a guess like a log-in's: throttled per address and user,
+    // the slot taken before the check.
+    let (ip, uid, limit) = (
+        client_ip(&req),
+        auth.user.id.clone(),
+        cfg.settings.login_attempts_per_minute,
+    );
+    let ip2 = ip.clone();
+    let slot = db(&auth.pool, move |c| {
+        Ok(rate_limit::take(
+            c,
+            Bucket::PasswordCheck,
+            &ip2,
+            &format!("user:{uid}"),
+            Limit::per_minute(limit),
+        )?)
+    })
+    .await?;
+    let Some(slot) = slot else {
+        errors.add("current_password", TOO_MANY_CHECKS);
+        let mut p = ProfilePage::of(auth);
+        p.errors = errors;
+        return render(StatusCode::TOO_MANY_REQUESTS, &p);
+    };
     let checked = web::block(move || {
         let ok = current_password.len() <= crate::users::domain::MAX_PASSWORD_BYTES
             && password::verify(&current_password, &stored);
@@ -665,9 +719,9 @@ async fn change_password(
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
     };
     let user = auth.user.clone();
-    let ip = client_ip(&req);
     db(&auth.pool, move |c| {
         write_tx(c, |c| {
+            rate_limit::release(c, slot)?;
             users::set_password_hash(c, &user.id, &hash)?;
             users::end_sessions(c, &user.id)?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);

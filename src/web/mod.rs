@@ -22,9 +22,69 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
 
 /// The client's address: the socket peer (forwarded headers are client-controlled).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    match req.app_data::<actix_web::web::Data<crate::settings::TrustedProxies>>() {
+        Some(trusted) if trusted.contains(peer) => forwarded_client(req.headers(), trusted)
+            .unwrap_or(peer)
+            .to_string(),
+        _ => peer.to_string(),
+    }
+}
+
+/// The client a trusted proxy names: walking `X-Forwarded-For` (else `Forwarded`'s `for=`)
+/// from the nearest hop back, the first address that is not itself a trusted proxy (a
+/// client can write anything at the start of the list; only what trusted hops appended
+/// counts). `None` when the headers name no address.
+pub fn forwarded_client(
+    headers: &actix_web::http::header::HeaderMap,
+    trusted: &crate::settings::TrustedProxies,
+) -> Option<std::net::IpAddr> {
+    let xff: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let hops: Vec<String> = if !xff.is_empty() {
+        xff
+    } else {
+        headers
+            .get_all("forwarded")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            .filter_map(|elem| {
+                elem.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| v.trim().trim_matches('"').to_string())
+                })
+            })
+            .collect()
+    };
+    let parse = |s: &str| -> Option<std::net::IpAddr> {
+        if let Ok(ip) = s.parse() {
+            return Some(ip);
+        }
+        // `[2001:db8::1]:4711`, `192.0.2.60:8080`
+        if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+            return Some(sa.ip());
+        }
+        s.strip_prefix('[')
+            .and_then(|r| r.split(']').next())
+            .and_then(|r| r.parse().ok())
+    };
+    let mut last = None;
+    for hop in hops.iter().rev() {
+        let ip = parse(hop)?;
+        if !trusted.contains(ip) {
+            return Some(ip);
+        }
+        last = Some(ip);
+    }
+    last
 }
 
 /// Renders a template with a status code.

@@ -2,6 +2,7 @@
 //! which scopes is decided by `authz::workspace::effective_scopes` through [`WorkspaceCtx`].
 
 pub mod ctx;
+pub mod grants;
 pub mod handlers;
 pub mod model;
 pub mod settings;

@@ -7,6 +7,8 @@ use askama::Template;
 use serde_json::json;
 
 use super::WorkspaceCtx;
+use super::ctx::ActorRef;
+use super::grants::{ABOVE_OWN, Granter};
 use super::handlers::{ValidWorkspace, WorkspaceForm, validate};
 use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::app::AppConfig;
@@ -33,24 +35,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub const NO_ACCESS: &str = "none";
 pub const DEFAULT_ROLE_CHOICE: &str = "Choose a role of this account, or No Access.";
 
+/// What [`save_tx`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    Done,
+    /// The handle is taken by another workspace of the account; nothing changed.
+    HandleTaken,
+    /// The default role's old or new value holds scopes the changer lacks
+    /// ([`super::grants`]); nothing changed.
+    AboveOwn,
+}
+
 /// Saves name, handle, description and default role (`None` = No Access) in one
 /// transaction, recorded as `atrium.workspace.updated` (or
-/// `atrium.workspace.default_role_changed` when only the default role changed). `false`:
-/// the handle is taken by another workspace of the account, nothing changed.
+/// `atrium.workspace.default_role_changed` when only the default role changed). Changing
+/// the default role widens (or narrows) what everyone in the account may do: the changer
+/// must hold every scope of the old and the new default ([`Granter::may_set_default`],
+/// read inside this transaction).
 pub fn save_tx(
     c: &mut DbConn,
+    granter: ActorRef<'_>,
     ws: &Workspace,
     valid: &ValidWorkspace,
     new_default_id: Option<String>,
     actor: Actor,
     ip: String,
-) -> Result<bool, AppError> {
+) -> Result<Saved, AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
+        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
+            return Err(AppError::NotFound);
+        };
+        if !g.may_set_default(c, new_default_id.as_deref())? {
+            return Ok(Saved::AboveOwn);
+        }
+        // The workspace as it is now (the request's copy may be older).
+        let ws = g.workspace();
         if valid.handle.as_str() != ws.handle
             && workspaces::handle_taken(c, &ws.account_id, valid.handle.as_str())?
         {
-            return Ok(false);
+            return Ok(Saved::HandleTaken);
         }
         let role_name = |c: &mut DbConn, id: &Option<String>| -> Result<Option<String>, AppError> {
             Ok(match id {
@@ -98,7 +122,7 @@ pub fn save_tx(
                 }),
             },
         )?;
-        Ok(true)
+        Ok(Saved::Done)
     })
 }
 
@@ -206,6 +230,13 @@ async fn render_page(
             .clone()
             .unwrap_or_else(|| NO_ACCESS.into()),
     });
+    // The default role is offered among the roles the viewer may give (and its current
+    // value, which stays selectable so that saving other fields keeps it).
+    let current = ctx.workspace.default_role_id.clone();
+    let roles: Vec<WorkspaceRole> = roles
+        .into_iter()
+        .filter(|r| r.grantable_by(&ctx.scopes) || current.as_deref() == Some(r.id.as_str()))
+        .collect();
     let base = format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id);
     render(
         status,
@@ -323,10 +354,22 @@ async fn save(
     );
     let new_default_id = default_role.as_ref().map(|r| r.id.clone());
     let saved = db(&ctx.auth.pool, move |c| {
-        save_tx(c, &ws, &valid, new_default_id, user_actor(&user), ip)
+        save_tx(
+            c,
+            ActorRef::User(&user.id),
+            &ws,
+            &valid,
+            new_default_id,
+            user_actor(&user),
+            ip,
+        )
     })
     .await?;
-    if !saved {
+    if saved == Saved::AboveOwn {
+        errors.add("default_role", ABOVE_OWN);
+        return render_page(ctx, &cfg, Some(form), errors, None, StatusCode::FORBIDDEN).await;
+    }
+    if saved == Saved::HandleTaken {
         errors.add("handle", super::handlers::HANDLE_TAKEN);
         return render_page(
             ctx,

@@ -37,7 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-pub const ABOVE_OWN: &str = "You cannot give a role with permissions you do not have yourself.";
+use super::ctx::ActorRef;
+pub use super::grants::ABOVE_OWN;
+use super::grants::Granter;
 
 #[derive(Template)]
 #[template(path = "workspaces/members.html")]
@@ -82,11 +84,6 @@ struct RowFragment {
 
 fn base(ctx: &WorkspaceCtx) -> String {
     format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id)
-}
-
-/// Nobody gives (or takes away) a role with scopes they do not hold themselves.
-pub fn may_grant(own: &crate::authz::workspace::ScopeSet, role: &WorkspaceRole) -> bool {
-    role.grantable_by(own)
 }
 
 /// Roles the viewer may give: those whose scopes they hold themselves.
@@ -183,7 +180,6 @@ pub const NOT_A_MEMBER: &str = "Only members of the account can be added.";
 /// Grants (or changes) a user's role, inside one transaction, re-checking under the lock.
 fn grant_tx(
     c: &mut DbConn,
-    ctx_scopes: crate::authz::workspace::ScopeSet,
     ws: &workspaces::Workspace,
     actor: &crate::users::model::User,
     user_id: &str,
@@ -192,18 +188,26 @@ fn grant_tx(
 ) -> Result<Outcome, AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
-        grant(c, ctx_scopes, ws, user_actor(actor), user_id, role_id, ip)
+        grant(
+            c,
+            ActorRef::User(&actor.id),
+            ws,
+            user_actor(actor),
+            user_id,
+            role_id,
+            ip,
+        )
     })
 }
 
 /// Gives `user_id` the role `role_id` on the workspace (insert or change), inside the
 /// caller's transaction with the account locked: the role must be one of the account's,
-/// the user a member, and the granter (with `ctx_scopes`) must hold every scope of the new
-/// role and of the role it replaces. Recorded as `atrium.workspace_access.granted` or
-/// `….role_changed`.
+/// the user a member, and the granter must hold every scope of the new role and of the role
+/// it replaces ([`Granter`], their scopes read in this transaction). Recorded as
+/// `atrium.workspace_access.granted` or `….role_changed`.
 pub fn grant(
     c: &mut DbConn,
-    ctx_scopes: crate::authz::workspace::ScopeSet,
+    granter: ActorRef<'_>,
     ws: &workspaces::Workspace,
     actor: Actor,
     user_id: &str,
@@ -216,16 +220,17 @@ pub fn grant(
         }) else {
             return Ok(Outcome::Refused(ROLE_CHOICE));
         };
-        if !may_grant(&ctx_scopes, &role) {
+        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
+            return Err(AppError::NotFound);
+        };
+        if !g.may_give(&role) {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
         if crate::accounts::model::role_of(c, &ws.account_id, user_id)?.is_none() {
             return Ok(Outcome::Refused(NOT_A_MEMBER));
         }
         let before = workspaces::user_access(c, &ws.id, user_id)?;
-        if let Some(b) = &before
-            && workspaces::role(c, &b.role_id)?.is_some_and(|r| !may_grant(&ctx_scopes, &r))
-        {
+        if !g.may_replace(c, before.as_ref().map(|b| b.role_id.as_str()))? {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
         if before.as_ref().is_some_and(|b| b.role_id == role.id) {
@@ -266,8 +271,7 @@ async fn add(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
-    let (scopes, ws, actor, ip) = (
-        ctx.scopes,
+    let (ws, actor, ip) = (
         ctx.workspace.clone(),
         ctx.auth.user.clone(),
         client_ip(&req),
@@ -286,7 +290,7 @@ async fn add(
         } else {
             uid
         };
-        grant_tx(c, scopes, &ws, &actor, &uid, &rid, ip)
+        grant_tx(c, &ws, &actor, &uid, &rid, ip)
     })
     .await?;
     match outcome {
@@ -319,8 +323,7 @@ async fn change(
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
     let (_, _, user_id) = path.into_inner();
-    let (scopes, ws, actor, ip) = (
-        ctx.scopes,
+    let (ws, actor, ip) = (
         ctx.workspace.clone(),
         ctx.auth.user.clone(),
         client_ip(&req),
@@ -337,7 +340,7 @@ async fn change(
         return Err(AppError::NotFound);
     }
     let outcome = db(&ctx.auth.pool, move |c| {
-        grant_tx(c, scopes, &ws, &actor, &uid, &rid, ip)
+        grant_tx(c, &ws, &actor, &uid, &rid, ip)
     })
     .await?;
     if !is_htmx(&req) {
@@ -399,14 +402,20 @@ async fn remove(
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
     let (_, _, user_id) = path.into_inner();
-    let (scopes, ws, actor, ip) = (
-        ctx.scopes,
+    let (ws, actor, ip) = (
         ctx.workspace.clone(),
         ctx.auth.user.clone(),
         client_ip(&req),
     );
     let refused = db(&ctx.auth.pool, move |c| {
-        revoke_tx(c, scopes, &ws, user_actor(&actor), &user_id, ip)
+        revoke_tx(
+            c,
+            ActorRef::User(&actor.id),
+            &ws,
+            user_actor(&actor),
+            &user_id,
+            ip,
+        )
     })
     .await?;
     match refused {
@@ -442,7 +451,7 @@ async fn remove(
 /// `atrium.workspace_access.revoked`.
 pub fn revoke_tx(
     c: &mut DbConn,
-    scopes: crate::authz::workspace::ScopeSet,
+    granter: ActorRef<'_>,
     ws: &workspaces::Workspace,
     actor: Actor,
     user_id: &str,
@@ -453,7 +462,10 @@ pub fn revoke_tx(
         let Some(before) = workspaces::user_access(c, &ws.id, user_id)? else {
             return Err(AppError::NotFound);
         };
-        if workspaces::role(c, &before.role_id)?.is_some_and(|r| !may_grant(&scopes, &r)) {
+        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
+            return Err(AppError::NotFound);
+        };
+        if !g.may_replace(c, Some(&before.role_id))? {
             return Ok(Some(ABOVE_OWN));
         }
         workspaces::remove_user_access(c, &ws.id, user_id)?;
@@ -508,8 +520,7 @@ async fn invite(
             .await;
         }
     };
-    let (scopes, account, wid, actor, ip, rid) = (
-        ctx.scopes,
+    let (account, wid, actor, ip, rid) = (
         ctx.account.clone(),
         ctx.workspace.id.clone(),
         ctx.auth.user.clone(),
@@ -526,7 +537,10 @@ async fn invite(
             }) else {
                 return Ok(Err(ROLE_CHOICE));
             };
-            if !may_grant(&scopes, &role) {
+            let Some(g) = Granter::load(c, &account.id, &wid, ActorRef::User(&actor.id))? else {
+                return Err(AppError::NotFound);
+            };
+            if !g.has("manage_workspace_users") || !g.may_give(&role) {
                 return Ok(Err(ABOVE_OWN));
             }
             if crate::invitations::model::is_member_email(c, &account.id, email2.normalized())? {

@@ -35,6 +35,7 @@ mod races;
 mod roles;
 mod schemathesis;
 mod screenshots;
+mod security;
 mod service_accounts;
 mod transfers;
 mod two_instances;

@@ -18,7 +18,7 @@ const OWNER_ROLE: &str = "00000000-0000-4000-8000-000000000001";
 const DEVELOPER: &str = "00000000-0000-4000-8000-000000000002";
 const VIEWER: &str = "00000000-0000-4000-8000-000000000004";
 
-fn sa_id(app: &TestApp, name: &str) -> String {
+pub fn sa_id(app: &TestApp, name: &str) -> String {
     use atrium::db::schema::service_accounts as s;
     use diesel::prelude::*;
     let mut c = app.conn();
@@ -58,7 +58,7 @@ pub async fn create_sa(
 }
 
 /// A custom role of the account: a built-in role to inherit plus listed scopes.
-fn custom_role(
+pub fn custom_role(
     app: &TestApp,
     account_id: &str,
     name: &str,
@@ -85,7 +85,7 @@ fn custom_role(
     id
 }
 
-fn grant_user(app: &TestApp, ws: &str, handle: &str, role_id: &str) {
+pub fn grant_user(app: &TestApp, ws: &str, handle: &str, role_id: &str) {
     use atrium::db::schema::workspace_access as a;
     use diesel::prelude::*;
     let uid = user_id(app, handle);

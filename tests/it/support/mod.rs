@@ -321,6 +321,11 @@ pub fn extract_csrf(html: &str) -> Option<String> {
 }
 
 impl Client {
+    /// The server's base URL (what an `Origin` header of its own pages says).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn new(base: &str) -> Client {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let inner = reqwest::Client::builder()
