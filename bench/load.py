@@ -8,9 +8,16 @@ mix of page views (dashboard, members page, workspace switcher), htmx role chang
 invitations and their acceptance (the invitee signs up from the link in the e-mail, which
 Atrium writes as an .eml file to its outbox folder). Every request is bounded (30 s
 timeout) and the run stops by itself. Afterwards: responses by status, p50/p99, any 5xx,
-any "database is locked" in a response or the server log, and the invariant checker
-(tests/it/support/invariants.rs, through `cargo test --test it -- --ignored load_run`) on
-the database. Writes bench/results/load-<backend>.md and exits non-zero when a check fails.
+any status an action should not get (EXPECTED: a page view answers 200, nothing else; each
+such response is listed with its path), any "database is locked" in a response or the server
+log, and the invariant checker (tests/it/support/invariants.rs, through
+`cargo test --test it -- --ignored load_run`) on the database. Writes
+bench/results/load-<backend>.md and exits non-zero when a check fails.
+
+It prints the command it was run with first (and writes it into each report). Everything a
+backend's run uses (its seed, the members pages found on it, sessions, statistics) belongs
+to that run: nothing is kept at module level, so running both backends in one process
+measures each against its own data.
 """
 
 import argparse
@@ -24,6 +31,7 @@ import http.client
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -32,9 +40,6 @@ import threading
 import time
 import urllib.parse
 import uuid
-
-# Paths of the first members pages, found by following "Next" (filled at start).
-MEMBER_PAGES = []
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = int(os.environ.get("LOAD_PORT", "18010"))
@@ -52,11 +57,54 @@ SESSIONS = 4
 # What a worker does, by weight. Invitations are rare: each acceptance is a sign-up
 # (an argon2id hash), which costs as much CPU as a hundred page views.
 MIX = [("dashboard", 30), ("members", 25), ("switcher", 20), ("role", 23), ("invite", 2)]
+# The statuses each action may answer; any other fails the run (5xx are reported apart).
+# A page view answers 200 and nothing else: a 404 there means the driver asked for
+# something that does not exist on this backend's data, or access broke.
+EXPECTED = {
+    "dashboard": {200},
+    "members": {200},
+    "switcher": {200},
+    # 422: the change is refused (e.g. it would leave no Owner; never here, the Owner is
+    # not changed).
+    "role": {200, 422},
+    "invite": {200},
+    "accept (open link)": {200},
+    "accept (sign-up form)": {200},
+    "accept (sign up)": {303},
+}
 LOCKED = re.compile(r"database is locked|database table is locked|SQLITE_BUSY", re.I)
 
 
 def log(msg):
     print(f"load: {msg}", file=sys.stderr, flush=True)
+
+
+def redact(url):
+    """A database URL without its password, to print."""
+    u = urllib.parse.urlparse(url)
+    if u.password is None:
+        return url
+    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
+    return urllib.parse.urlunparse(u._replace(netloc=netloc))
+
+
+def command_line(argv=None, environ=None):
+    """The command this process runs, as one could type it again: the LOAD_* and
+    PostgreSQL settings that change the run (password hidden), then the argv."""
+    environ = os.environ if environ is None else environ
+    argv = argv if argv is not None else getattr(sys, "orig_argv", [sys.executable, *sys.argv])
+    env = []
+    for k in sorted(environ):
+        if k.startswith("LOAD_"):
+            env.append(f"{k}={shlex.quote(environ[k])}")
+        elif k in ("ATRIUM_BENCH_POSTGRES_URL", "ATRIUM_TEST_POSTGRES_URL"):
+            env.append(f"{k}={shlex.quote(redact(environ[k]))}")
+    return " ".join(env + [shlex.join(argv)])
+
+
+def shown_path(path):
+    """A request path to report: an invitation's code is not printed."""
+    return re.sub(r"code=[^&]+", "code=…", path)
 
 
 def pg_admin(sql):
@@ -136,16 +184,21 @@ class Stats:
         self.errors = collections.Counter()
         self.locked = []
         self.server_errors = []
+        # (action, "METHOD path", status) -> count, for statuses EXPECTED does not allow.
+        self.unexpected = collections.Counter()
 
-    def record(self, action, status, took, body):
+    def record(self, action, method, path, status, took, body):
+        where = f"{method} {shown_path(path)}"
         with self.lock:
             self.by_status[status] += 1
             self.by_action[action][status] += 1
             self.times.append(took)
             if LOCKED.search(body):
-                self.locked.append(f"{action} {status}: {body[:200]}")
+                self.locked.append(f"{action} {where} {status}: {body[:200]}")
             if status >= 500:
-                self.server_errors.append(f"{action} {status}: {body[:300]}")
+                self.server_errors.append(f"{action} {where} {status}: {body[:300]}")
+            elif status not in EXPECTED[action]:
+                self.unexpected[(action, where, status)] += 1
 
 
 class Invites:
@@ -180,7 +233,9 @@ class Invites:
             return self.ready.pop() if self.ready else None
 
 
-def worker(i, stop, seed, sessions, members, invites, stats):
+def worker(i, stop, seed, sessions, members, member_pages, invites, stats):
+    """One connection's loop until `stop`. Everything it touches is this backend's run:
+    `member_pages` are the members pages found on this run's seed."""
     rnd = random.Random(i)
     A, W = seed["BIG_ACCOUNT"], seed["BIG_WORKSPACE"]
     conn = Conn(sessions[i % len(sessions)])
@@ -188,21 +243,26 @@ def worker(i, stop, seed, sessions, members, invites, stats):
     while time.time() < stop:
         action = "accept" if invites.ready and rnd.random() < 0.5 else \
             rnd.choices(names, weights)[0]
+        method, path = "GET", ""
         t = time.perf_counter()
         try:
             if action == "dashboard":
-                s, _, body = conn.request("GET", f"/account/{A}/workspace/{W}/dashboard")
+                path = f"/account/{A}/workspace/{W}/dashboard"
+                s, _, body = conn.request(method, path)
             elif action == "members":
-                s, _, body = conn.request("GET", rnd.choice(MEMBER_PAGES))
+                path = rnd.choice(member_pages)
+                s, _, body = conn.request(method, path)
             elif action == "switcher":
-                s, _, body = conn.request("GET", "/switcher", {"HX-Request": "true"})
+                path = "/switcher"
+                s, _, body = conn.request(method, path, {"HX-Request": "true"})
             elif action == "role":
                 if not conn.token:
                     conn.request("GET", f"/account/{A}/members")
                     t = time.perf_counter()
                 uid = rnd.choice(members)
+                method, path = "POST", f"/account/{A}/members/{uid}/role"
                 s, _, body = conn.request(
-                    "POST", f"/account/{A}/members/{uid}/role",
+                    method, path,
                     {"HX-Request": "true", "X-CSRF-Token": conn.token},
                     {"role": rnd.choice(["admin", "member"])})
             elif action == "invite":
@@ -212,8 +272,9 @@ def worker(i, stop, seed, sessions, members, invites, stats):
                 to = f"load-{uuid.uuid4().hex[:12]}@example.com"
                 with invites.lock:
                     invites.sent.add(to)
+                method, path = "POST", f"/account/{A}/invitations"
                 s, _, body = conn.request(
-                    "POST", f"/account/{A}/invitations",
+                    method, path,
                     {"HX-Request": "true", "X-CSRF-Token": conn.token},
                     {"emails": to, "role": rnd.choice(["member", "admin"])})
             else:  # accept: the invitee opens the link and signs up (a new browser)
@@ -224,14 +285,16 @@ def worker(i, stop, seed, sessions, members, invites, stats):
                 invitee = Conn()
                 inv_id, code = path[len("/invitations/"):].split("?code=")
                 s, _, body = invitee.request("GET", path)
-                stats.record("accept (open link)", s, time.perf_counter() - t, body)
+                stats.record("accept (open link)", "GET", path, s, time.perf_counter() - t, body)
                 t = time.perf_counter()
-                signup = f"/invitations/{inv_id}/signup?code={code}"
-                s, _, body = invitee.request("GET", signup)
-                stats.record("accept (sign-up form)", s, time.perf_counter() - t, body)
+                path = f"/invitations/{inv_id}/signup?code={code}"
+                s, _, body = invitee.request("GET", path)
+                stats.record("accept (sign-up form)", "GET", path, s,
+                             time.perf_counter() - t, body)
                 t = time.perf_counter()
                 handle = "l" + to.split("@")[0].split("-")[1]
-                s, _, body = invitee.request("POST", signup, body={
+                method = "POST"
+                s, _, body = invitee.request(method, path, body={
                     "email": to, "handle": handle, "first_name": "Load",
                     "last_name": handle, "password": "load-password-1",
                     "csrf_token": invitee.token or ""})
@@ -245,10 +308,10 @@ def worker(i, stop, seed, sessions, members, invites, stats):
                 stats.errors[f"{action}: {type(e).__name__}"] += 1
             conn.c = None
             continue
-        stats.record(action, s, time.perf_counter() - t, body)
+        stats.record(action, method, path, s, time.perf_counter() - t, body)
 
 
-def run_backend(backend, atrium):
+def run_backend(backend, atrium, command):
     work = os.path.join(ROOT, "bench", "work", f"load-{backend}")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -284,11 +347,15 @@ def run_backend(backend, atrium):
         sessions = [login(seed["BIG_OWNER"], seed["PASSWORD"]) for _ in range(SESSIONS)]
         owner = Conn(sessions[0])
         members = set()
-        # The first five pages, following each page's "Next" link (keyset: ?after=handle).
+        # The first five pages of this seed's account, following each page's "Next" link
+        # (keyset: ?after=handle). This run's list: the next backend finds its own.
+        member_pages = []
         path = f"/account/{seed['BIG_ACCOUNT']}/members"
         for _ in range(5):
-            MEMBER_PAGES.append(path)
-            _, _, html = owner.request("GET", path)
+            status, _, html = owner.request("GET", path)
+            if status != 200:
+                raise RuntimeError(f"{backend}: GET {path} answered {status} before the run")
+            member_pages.append(path)
             members.update(re.findall(r"/members/([0-9a-f-]{36})/role", html))
             nxt = re.search(r'<a href="([^"]*)"[^>]*rel="next"', html)
             if not nxt:
@@ -299,10 +366,11 @@ def run_backend(backend, atrium):
         if not members:
             raise RuntimeError("no member rows found on the members page")
         log(f"{backend}: {CONNECTIONS} connections for {DURATION} s "
-            f"({len(members)} members to change roles of)")
+            f"({len(members)} members to change roles of, {len(member_pages)} members pages)")
         stop = time.time() + DURATION
         threads = [threading.Thread(target=worker,
-                                    args=(i, stop, seed, sessions, members, invites, stats))
+                                    args=(i, stop, seed, sessions, members, member_pages,
+                                          invites, stats))
                    for i in range(CONNECTIONS)]
         t0 = time.perf_counter()
         for t in threads:
@@ -335,7 +403,10 @@ def run_backend(backend, atrium):
     inv_ok = inv.returncode == 0
     inv_text = "clean" if inv_ok else "**violations**"
     inv_detail = (inv.stdout + inv.stderr).strip()
-    md, ok = report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_detail)
+    for line in unexpected_lines(stats):
+        log(f"{backend}: unexpected status: {line}")
+    md, ok = report(backend, command, stats, elapsed, invites, log_locked, inv_ok, inv_text,
+                    inv_detail)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", f"load-{backend}.md")
     with open(path, "w") as f:
@@ -346,7 +417,18 @@ def run_backend(backend, atrium):
     return md, ok
 
 
-def report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_detail):
+def unexpected_lines(stats, most=20):
+    """The statuses EXPECTED does not allow, most frequent first: which path got which."""
+    rows = stats.unexpected.most_common()
+    lines = [f"{action}: {where} answered {status}, {count:,} times"
+             for (action, where, status), count in rows[:most]]
+    if len(rows) > most:
+        lines.append(f"… and {len(rows) - most:,} more paths")
+    return lines
+
+
+def report(backend, command, stats, elapsed, invites, log_locked, inv_ok, inv_text,
+           inv_detail):
     git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True).stdout.strip()
     # The results of this run (the other backend's) do not count as a change.
@@ -357,12 +439,15 @@ def report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_d
     n = len(times)
     pct = lambda p: times[min(n - 1, int(n * p))] * 1e3 if n else float("nan")
     errors = sum(stats.errors.values())
-    ok = not stats.server_errors and not stats.locked and not log_locked and inv_ok and n > 0
+    unexpected = sum(stats.unexpected.values())
+    ok = (not stats.server_errors and not unexpected and not stats.locked and not log_locked
+          and inv_ok and n > 0)
     out = [f"# Load run: {backend}", ""]
     out.append(f"Commit `{git}`{' (with local changes)' if dirty else ''}, "
                f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
                f"{os.cpu_count()} cores shared with the load driver and other work. "
-               f"`bench/load {backend}`: release binary, {CONNECTIONS} keep-alive connections "
+               f"Command: `{command}` (this report: its {backend} run). "
+               f"Release binary, {CONNECTIONS} keep-alive connections "
                f"(one Python thread each) for {DURATION} s on 127.0.0.1, a seeded tenant of 201 "
                f"members and 20 workspaces, the Owner logged in {SESSIONS} times.")
     out.append("")
@@ -373,6 +458,7 @@ def report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_d
     out.append(f"| p50 | {pct(0.50):.1f} ms |")
     out.append(f"| p99 | {pct(0.99):.1f} ms |")
     out.append(f"| 5xx responses | {len(stats.server_errors)} |")
+    out.append(f"| other unexpected statuses | {unexpected} |")
     out.append(f"| “database is locked” in a response | {len(stats.locked)} |")
     out.append(f"| “database is locked” in the server log | {len(log_locked)} |")
     out.append(f"| client errors (connection, timeout) | {errors} |")
@@ -388,13 +474,17 @@ def report(backend, stats, elapsed, invites, log_locked, inv_ok, inv_text, inv_d
         out.append(f"| {action} | " + ", ".join(
             f"{s}: {c:,}" for s, c in sorted(stats.by_action[action].items())) + " |")
     out.append("")
-    out.append("Expected: pages 200; role changes 200 (422 when the change is refused, e.g. a "
-               "concurrent change made the member the last Owner — never here, the Owner is "
-               "not changed); invitations 200; opening a link 200, the sign-up form 200, the "
-               "sign-up 303.")
+    out.append("Expected (any other status fails the run): " + "; ".join(
+        f"{action} {' or '.join(str(s) for s in sorted(ok_statuses))}"
+        for action, ok_statuses in EXPECTED.items()) + ". A role change is refused with 422 "
+        "when it would leave no Owner, never here: the Owner is not changed.")
     if stats.errors:
         out.append("")
         out.append("Client errors: " + ", ".join(f"{k}: {v}" for k, v in stats.errors.items()))
+    if stats.unexpected:
+        out.append("")
+        out.append("Unexpected statuses, most frequent first:")
+        out.extend(f"- {line}" for line in unexpected_lines(stats))
     for title, rows in [("5xx", stats.server_errors), ("locked (responses)", stats.locked),
                         ("locked (server log)", log_locked)]:
         if rows:
@@ -417,6 +507,8 @@ def main():
     ap.add_argument("--atrium", required=True)
     ap.add_argument("backends", nargs="*")
     a = ap.parse_args()
+    command = command_line()
+    log(f"command: {command}")
     all_ok = True
     for b in a.backends or ["sqlite", "postgres"]:
         if b not in ("sqlite", "postgres"):
@@ -425,9 +517,9 @@ def main():
             try:
                 pg_admin("SELECT 1")
             except (subprocess.CalledProcessError, FileNotFoundError):
-                log(f"PostgreSQL at {PG_ADMIN} does not answer: skipping it")
+                log(f"PostgreSQL at {redact(PG_ADMIN)} does not answer: skipping it")
                 continue
-        md, ok = run_backend(b, a.atrium)
+        md, ok = run_backend(b, a.atrium, command)
         print(md)
         all_ok &= ok
     sys.exit(0 if all_ok else 1)
