@@ -132,9 +132,14 @@ impl Application {
         let who = web::Data::new(crate::authn::who::WhoCache::new(signal));
         let origin = web::Data::new(origin);
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        let idle_timeout = settings.session_idle_timeout;
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(
-                DbSessionStore::new(pool_data.get_ref().clone(), who.clone().into_inner()),
+                DbSessionStore::new(
+                    pool_data.get_ref().clone(),
+                    who.clone().into_inner(),
+                    idle_timeout,
+                ),
                 key.clone(),
             )
             .cookie_name(if secure {

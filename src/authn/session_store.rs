@@ -21,12 +21,19 @@ use crate::workspaces::ctx::{Loaded, workspace_for};
 pub struct DbSessionStore {
     pool: Pool,
     who: std::sync::Arc<WhoCache>,
+    /// A session not used for this long has ended (`ATRIUM_SESSION_IDLE_TIMEOUT`).
+    idle: chrono::TimeDelta,
 }
 
 impl DbSessionStore {
-    /// A store on `pool` remembering who asks in `who` (see [`super::who`]).
-    pub fn new(pool: Pool, who: std::sync::Arc<WhoCache>) -> Self {
-        DbSessionStore { pool, who }
+    /// A store on `pool` remembering who asks in `who` (see [`super::who`]), ending
+    /// sessions unused for `idle`.
+    pub fn new(pool: Pool, who: std::sync::Arc<WhoCache>, idle: std::time::Duration) -> Self {
+        DbSessionStore {
+            pool,
+            who,
+            idle: chrono::TimeDelta::from_std(idle).unwrap_or(chrono::TimeDelta::MAX),
+        }
     }
 }
 
@@ -171,8 +178,55 @@ pub fn take_preloaded_workspace(
         .flatten()
 }
 
+/// Anonymous sessions (a visitor's CSRF token before log-in) are not stored: their state
+/// travels in the session key itself, `anon.` + base64url(JSON of the state and its expiry),
+/// inside the session cookie, which actix-session encrypts and authenticates with the
+/// secret key (its default "private" cookie), so nobody can read or forge it. A table row
+/// appears only when a user is in the state, i.e. at log-in. An unauthenticated client can
+/// no longer grow the database by viewing pages (tests/it/security.rs,
+/// `anonymous_page_views_write_no_session_rows`).
+const ANON: &str = "anon.";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AnonState {
+    state: State,
+    /// Unix seconds after which the state is void.
+    exp: i64,
+}
+
+fn anon_key(state: &State, ttl: &Duration) -> Result<String, serde_json::Error> {
+    use base64::Engine;
+    let exp = expiry(ttl).and_utc().timestamp();
+    let json = serde_json::to_vec(&AnonState {
+        state: state.clone(),
+        exp,
+    })?;
+    Ok(format!(
+        "{ANON}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    ))
+}
+
+/// The state an anonymous key carries: `None` when it is not one, `Some(None)` when it is
+/// void (expired, unreadable, or claiming a user — users are only ever in stored sessions).
+fn anon_state(key: &str) -> Option<Option<State>> {
+    use base64::Engine;
+    let encoded = key.strip_prefix(ANON)?;
+    let state = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<AnonState>(&json).ok())
+        .filter(|a| a.exp > now().and_utc().timestamp())
+        .map(|a| a.state)
+        .filter(|s| user_of(s).is_none());
+    Some(state)
+}
+
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        if let Some(state) = anon_state(session_key.as_ref()) {
+            return Ok(state);
+        }
         let id = digest(session_key.as_ref());
         // Inside a page request (see [`preload_identity`]) who asks is read with the
         // session, on the same connection and in the same trip — or not at all, when this
@@ -196,13 +250,35 @@ impl SessionStore for DbSessionStore {
             return state_of(&known.data).map(Some);
         }
         let remember = (wanted.is_ok() && self.who.is_on()).then(|| id.clone());
+        let idle = self.idle;
         let (row, preloaded) = run(self.pool.clone(), move |c| {
-            let row: Option<(String, Option<String>, chrono::NaiveDateTime)> = sessions::table
-                .filter(sessions::id.eq(id))
-                .filter(sessions::expires_at.gt(now()))
-                .select((sessions::data, sessions::user_id, sessions::expires_at))
+            let at = now();
+            let row: Option<(
+                String,
+                Option<String>,
+                chrono::NaiveDateTime,
+                Option<chrono::NaiveDateTime>,
+            )> = sessions::table
+                .filter(sessions::id.eq(&id))
+                .filter(sessions::expires_at.gt(at))
+                .filter(sessions::last_seen_at.gt(at - idle))
+                .select((
+                    sessions::data,
+                    sessions::user_id,
+                    sessions::expires_at,
+                    sessions::last_seen_at,
+                ))
                 .first(c)
                 .optional()?;
+            // In use: noted at most once a minute (the idle timeout counts from there).
+            if row.as_ref().is_some_and(|r| {
+                r.3.is_none_or(|seen| seen < at - chrono::TimeDelta::minutes(1))
+            }) {
+                diesel::update(sessions::table.filter(sessions::id.eq(&id)))
+                    .set(sessions::last_seen_at.eq(at))
+                    .execute(c)?;
+            }
+            let row = row.map(|(data, user, expires, _)| (data, user, expires));
             let (Ok(wanted), Some((_, Some(uid), _))) = (wanted, &row) else {
                 return Ok((row, None));
             };
@@ -251,6 +327,10 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        if user_of(&state).is_none() {
+            let key = anon_key(&state, ttl).map_err(|e| SaveError::Serialization(e.into()))?;
+            return SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()));
+        }
         let key = random_token(32);
         let id = digest(&key);
         let data = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
@@ -264,6 +344,7 @@ impl SessionStore for DbSessionStore {
                     sessions::data.eq(data),
                     sessions::created_at.eq(now()),
                     sessions::expires_at.eq(expires),
+                    sessions::last_seen_at.eq(now()),
                 ))
                 .execute(c)?;
             Ok(())
@@ -279,6 +360,19 @@ impl SessionStore for DbSessionStore {
         state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        if anon_state(session_key.as_ref()).is_some() || user_of(&state).is_none() {
+            // Still anonymous: a new key carries the new state. A stored session whose user
+            // was taken out of the state has ended; its row goes.
+            if anon_state(session_key.as_ref()).is_none() {
+                self.delete(&session_key)
+                    .await
+                    .map_err(UpdateError::Other)?;
+            }
+            return self
+                .save(state, ttl)
+                .await
+                .map_err(|e| UpdateError::Other(anyhow::anyhow!("{e}")));
+        }
         let id = digest(session_key.as_ref());
         let data =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
@@ -310,6 +404,9 @@ impl SessionStore for DbSessionStore {
         session_key: &SessionKey,
         ttl: &Duration,
     ) -> Result<(), anyhow::Error> {
+        if anon_state(session_key.as_ref()).is_some() {
+            return Ok(());
+        }
         let id = digest(session_key.as_ref());
         let expires = expiry(ttl);
         run(self.pool.clone(), move |c| {
@@ -322,6 +419,9 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        if anon_state(session_key.as_ref()).is_some() {
+            return Ok(());
+        }
         let id = digest(session_key.as_ref());
         run(self.pool.clone(), move |c| {
             diesel::delete(sessions::table.filter(sessions::id.eq(id))).execute(c)?;

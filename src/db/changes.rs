@@ -32,8 +32,11 @@ pub const IRRELEVANT: &[&str] = &[
 ];
 
 /// Updates that set only this column of this table change nothing either: a key's "last
-/// used" time, written at most once a minute per key by the API.
-pub const IRRELEVANT_UPDATES: &[(&str, &str)] = &[("api_keys", "last_used_at")];
+/// used" time, written at most once a minute per key by the API, and a session's "last
+/// seen" time, written at most once a minute per session (the idle timeout is checked when
+/// the session is read from the database, which a remembered answer's 2 s lifetime bounds).
+pub const IRRELEVANT_UPDATES: &[(&str, &str)] =
+    &[("api_keys", "last_used_at"), ("sessions", "last_seen_at")];
 
 /// True when `sql` may write a table that decides who may do what. Errs on the side of
 /// yes: anything it does not recognise as a read or as a write of an [`IRRELEVANT`] table

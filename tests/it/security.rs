@@ -477,3 +477,122 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
     .await;
     assert_eq!(ip_of_last_failure(&app), "2001:db8::7");
 }
+
+fn session_rows(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) AS n FROM sessions")
+}
+
+/// Point 3: anonymous page views write nothing; their forms keep their CSRF protection
+/// (the token travels in the encrypted session cookie); a row appears at log-in.
+#[tokio::test]
+async fn anonymous_page_views_write_no_session_rows() {
+    let app = spawn_app().await;
+    app.signup("ana@example.com", "ana", PW).await;
+    let after_signup = session_rows(&app);
+    for path in ["/auth/login", "/auth/signup", "/auth/login?next=/profile"] {
+        for _ in 0..17 {
+            let c = app.new_client();
+            assert_eq!(c.get(path).await.status, StatusCode::OK);
+        }
+    }
+    let c = app.new_client();
+    for _ in 0..10 {
+        c.get("/auth/login").await;
+    }
+    assert_eq!(
+        session_rows(&app),
+        after_signup,
+        "61 anonymous views, no rows"
+    );
+
+    // The anonymous form still needs its token: none, or another visitor's, is refused.
+    let other = app.new_client();
+    let others_token = other.csrf().await;
+    let r = c
+        .post_raw(
+            "/auth/login",
+            &[
+                ("login", "ana"),
+                ("password", PW),
+                ("csrf_token", &others_token),
+            ],
+            &[("Origin", c.base())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A hand-made anonymous state is not a session: the cookie is encrypted.
+    let forged = {
+        use base64::Engine;
+        let json = format!(
+            r#"{{"state":{{"csrf":"\"forged-token\""}},"exp":{}}}"#,
+            chrono::Utc::now().timestamp() + 3600
+        );
+        format!(
+            "anon.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        )
+    };
+    let f = crate::support::Client::with_session_cookie(&app.base, &forged);
+    let r = f
+        .post_raw(
+            "/auth/login",
+            &[
+                ("login", "ana"),
+                ("password", PW),
+                ("csrf_token", "forged-token"),
+            ],
+            &[("Origin", f.base())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(session_rows(&app), after_signup);
+
+    // Log-in with the page's own token: one row.
+    let r = c
+        .post_form("/auth/login", &[("login", "ana"), ("password", PW)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(session_rows(&app), after_signup + 1);
+    assert_eq!(c.get("/profile").await.status, StatusCode::OK);
+}
+
+/// Point 6: a session unused for longer than the idle timeout has ended; one in use goes
+/// on (its last use is written at most once a minute).
+#[tokio::test]
+async fn sessions_end_after_the_idle_timeout() {
+    let app =
+        spawn_app_with(|s| s.session_idle_timeout = std::time::Duration::from_secs(1800)).await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let bo = app.signup("bo@example.com", "bo", PW).await;
+    let set_seen = |handle: &str, minutes_ago: i64| {
+        let uid = user_id(&app, handle);
+        let at = atrium::db::now() - chrono::TimeDelta::minutes(minutes_ago);
+        use diesel::prelude::*;
+        diesel::update(
+            atrium::db::schema::sessions::table
+                .filter(atrium::db::schema::sessions::user_id.eq(uid)),
+        )
+        .set(atrium::db::schema::sessions::last_seen_at.eq(at))
+        .execute(&mut app.conn())
+        .expect("set last seen");
+    };
+    set_seen("ana", 31);
+    set_seen("bo", 20);
+    crate::support::let_remembered_answers_expire().await;
+    let r = ana.get("/profile").await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "idle for 31 minutes: ended"
+    );
+    assert!(r.location().is_some_and(|l| l.starts_with("/auth/login")));
+    assert_eq!(bo.get("/profile").await.status, StatusCode::OK);
+    // Bo's use was noted: 20 more minutes later he is still in.
+    let seen_recently = app.count(&format!(
+        "SELECT COUNT(*) AS n FROM sessions WHERE user_id = '{}' AND last_seen_at > created_at",
+        user_id(&app, "bo")
+    ));
+    assert_eq!(seen_recently, 1);
+    set_seen("bo", 0);
+    assert_eq!(bo.get("/profile").await.status, StatusCode::OK);
+}
