@@ -184,7 +184,7 @@ impl Application {
                 .wrap(from_fn(limits::body_limit))
                 .wrap(errors)
                 .wrap(from_fn(cache_and_log))
-                .wrap(headers::security_headers())
+                .wrap(headers::security_headers(secure))
         })
         .listen(listener)?
         .workers(settings.workers)

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::model::{self as accounts, AccountKind};
 use crate::audit::{self, Event, Resource};
 use crate::authn::Auth;
+use crate::authz::account::may_set_audit_retention;
 use crate::authz::{AccountCtx, AccountPerm};
 use crate::db::write_tx;
 use crate::users::domain::{Handle, Name};
@@ -42,6 +43,8 @@ pub struct AccountForm {
 }
 
 /// Parses how many days audit events are kept (empty = the default).
+pub const RETENTION_OWNERS_ONLY: &str = "Only Owners change how long audit events are kept.";
+
 fn parse_retention(raw: &str) -> Result<i32, &'static str> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -182,6 +185,8 @@ struct SettingsPage {
     personal: bool,
     can_update: bool,
     can_delete: bool,
+    /// Only Owners change the audit retention.
+    can_set_retention: bool,
     form: AccountForm,
     errors: FieldErrors,
     delete_error: Option<String>,
@@ -196,6 +201,7 @@ impl SettingsPage {
             personal: ctx.account.is_personal(),
             can_update: ctx.can(AccountPerm::UpdateAccount),
             can_delete: ctx.can(AccountPerm::DeleteAccount) && !ctx.account.is_personal(),
+            can_set_retention: may_set_audit_retention(ctx.role),
             form: AccountForm {
                 name: ctx.account.name.clone(),
                 handle: ctx.account.handle.clone(),
@@ -249,17 +255,29 @@ async fn update(
     let retention = parse_retention(&form.audit_retention_days)
         .map_err(|e| errors.add("audit_retention_days", e))
         .unwrap_or(ctx.account.audit_retention_days);
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    if retention != ctx.account.audit_retention_days && !may_set_audit_retention(ctx.role) {
+        errors.add("audit_retention_days", RETENTION_OWNERS_ONLY);
+        status = StatusCode::FORBIDDEN;
+    }
     if !errors.is_empty() {
         let mut p = SettingsPage::of(ctx);
         p.form = form;
         p.errors = errors;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+        return render(status, &p);
     }
     let account = ctx.account.clone();
     let user = ctx.auth.user.clone();
     let ip = client_ip(&req);
     let saved = db(&ctx.auth.pool, move |c| {
         write_tx(c, |c| {
+            // Checked again inside the transaction: the role may have changed since.
+            if retention != account.audit_retention_days
+                && !accounts::role_of(c, &account.id, &user.id)?
+                    .is_some_and(may_set_audit_retention)
+            {
+                return Err(AppError::Forbidden);
+            }
             if handle.as_str() != account.handle
                 && accounts::handle_taken_by_other(c, handle.as_str(), &account.id)?
             {

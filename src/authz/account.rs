@@ -165,6 +165,12 @@ pub fn may_assign(actor_role: AccountRole, target_role: AccountRole) -> bool {
     target_role <= actor_role && actor_role >= AccountRole::Admin
 }
 
+/// May someone with `role` change how long the account keeps its audit events? Only
+/// Owners: an Admin could otherwise shorten it to erase the trail of their own actions.
+pub fn may_set_audit_retention(role: AccountRole) -> bool {
+    role == AccountRole::Owner
+}
+
 /// A logged-in user inside one account (`/account/{account_id}/…`). Non-members get 404.
 pub struct AccountCtx {
     pub auth: Auth,

@@ -47,6 +47,42 @@ impl Email {
     }
 }
 
+/// Handles nobody may take (users, accounts, workspaces): words of Atrium's own addresses
+/// and words that would let a handle pass for the site or its operators.
+pub const RESERVED_HANDLES: &[&str] = &[
+    "about",
+    "account",
+    "accounts",
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "atrium",
+    "auth",
+    "billing",
+    "dashboard",
+    "docs",
+    "healthz",
+    "help",
+    "login",
+    "logout",
+    "me",
+    "new",
+    "onboarding",
+    "operator",
+    "prefect",
+    "profile",
+    "root",
+    "security",
+    "settings",
+    "signup",
+    "static",
+    "status",
+    "support",
+    "system",
+    "www",
+];
+
 /// A user or account handle: lowercase letters, digits and dashes, 2–40 characters,
 /// starting and ending with a letter or digit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +113,9 @@ impl Handle {
         }
         if s.starts_with('-') || s.ends_with('-') {
             return Err("A handle cannot start or end with a dash.");
+        }
+        if RESERVED_HANDLES.contains(&s) {
+            return Err("That handle is reserved. Choose another one.");
         }
         Ok(Handle(s.to_string()))
     }
@@ -243,6 +282,7 @@ mod proptests {
 
         #[test]
         fn well_formed_handles_are_accepted(h in "[a-z0-9][a-z0-9-]{0,38}[a-z0-9]") {
+            prop_assume!(!RESERVED_HANDLES.contains(&h.as_str()));
             prop_assert_eq!(Handle::parse(&h).map(|h| h.as_str().to_string()), Ok(h.clone()));
             prop_assert!(Handle::parse(&h.to_uppercase()).is_err() || h.to_uppercase() == h);
         }

@@ -103,6 +103,10 @@ struct ErrorFragment<'a> {
 
 fn describe(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
+        400 => (
+            "Bad request",
+            "The request could not be read: a field or a parameter is malformed or given twice. Go back, reload the page and try again.",
+        ),
         403 => (
             "Not allowed",
             "You do not have permission to do that. Ask an administrator of the account if you need it.",
@@ -153,7 +157,9 @@ pub fn render_error<B: actix_web::body::MessageBody>(
         .is_some_and(|ct| ct.starts_with("text/plain"));
     let (title, default_message) = describe(status);
     let (req, res) = res.into_parts();
-    let custom = if plain_message {
+    // A 400's plain text comes from a parser (form, query, path, JSON) and names its
+    // internals (types, fields, positions): the page says only what went wrong.
+    let custom = if plain_message && status != StatusCode::BAD_REQUEST {
         // A short explanation written by the handler or middleware (e.g. the CSRF check).
         match actix_web::body::to_bytes_limited(res.into_body(), 4096).now_or_never() {
             Some(Ok(Ok(b))) => String::from_utf8(b.to_vec()).ok(),

@@ -596,3 +596,172 @@ async fn sessions_end_after_the_idle_timeout() {
     set_seen("bo", 0);
     assert_eq!(bo.get("/profile").await.status, StatusCode::OK);
 }
+
+/// Point 7: HSTS exactly when the public URL is https.
+#[tokio::test]
+async fn strict_transport_security_is_sent_when_the_public_url_is_https() {
+    let plain = spawn_app().await;
+    let r = plain.client.get("/auth/login").await;
+    assert_eq!(r.header("strict-transport-security"), None);
+    let https = spawn_app_with(|s| {
+        s.public_url = Some(url::Url::parse("https://atrium.example.com/").expect("url"));
+    })
+    .await;
+    // (TLS is the proxy's: Atrium itself listens on plain http behind it.)
+    let r = reqwest::get(format!("http://127.0.0.1:{}/auth/login", https.port))
+        .await
+        .expect("GET");
+    assert_eq!(
+        r.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
+}
+
+/// Point 7: only Owners change the audit retention (an Admin could erase the trail of
+/// their own actions), and the change is recorded.
+#[tokio::test]
+async fn only_owners_change_the_audit_retention_and_the_change_is_recorded() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let adam = app.signup("adam@example.com", "adam", PW).await;
+    add_member(&app, &acct, "adam", "admin");
+    let path = format!("/account/{acct}/settings");
+    let form = |days: &'static str| {
+        [
+            ("name", "Acme"),
+            ("handle", "acme"),
+            ("workspace_limit", ""),
+            ("audit_retention_days", days),
+        ]
+    };
+    let retention = || {
+        app.count(&format!(
+            "SELECT audit_retention_days AS n FROM accounts WHERE id = '{acct}'"
+        ))
+    };
+    let page = adam.get(&path).await;
+    assert!(page.text.contains("Only Owners change it."));
+    let r = adam.post_form(&path, &form("1")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.text
+            .contains("Only Owners change how long audit events are kept.")
+    );
+    assert_eq!(retention(), 365);
+    // The Admin still saves the rest, with the retention as it is.
+    let r = adam
+        .post_form(
+            &path,
+            &[
+                ("name", "Acme Inc"),
+                ("handle", "acme"),
+                ("workspace_limit", ""),
+                ("audit_retention_days", "365"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The Owner changes it; the event records from and to.
+    let r = ana.post_form(&path, &form("30")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(retention(), 30);
+    let payload = crate::support::text(
+        &app,
+        "SELECT payload AS t FROM audit_events WHERE action = 'atrium.account.updated' ORDER BY id DESC LIMIT 1",
+    );
+    let v: serde_json::Value = serde_json::from_str(&payload).expect("json");
+    assert_eq!(v["audit_retention_days"], json!({ "from": 365, "to": 30 }));
+}
+
+/// Point 7: handles of Atrium's own words are refused, for people, organizations and
+/// workspaces, beside the field; nothing is created.
+#[tokio::test]
+async fn reserved_handles_are_refused() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let users = app.count("SELECT COUNT(*) AS n FROM users");
+    for handle in ["admin", "api", "static", "auth", "account"] {
+        let c = app.new_client();
+        let r = c
+            .post_form(
+                "/auth/signup",
+                &[
+                    ("email", &format!("{handle}@example.com")),
+                    ("handle", handle),
+                    ("first_name", "X"),
+                    ("last_name", ""),
+                    ("password", PW),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{handle}");
+        assert!(r.text.contains("That handle is reserved"), "{handle}");
+        let r = ana
+            .post_form("/accounts/new", &[("name", "Org"), ("handle", handle)])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{handle}");
+        assert!(r.text.contains("That handle is reserved"), "{handle}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM users"), users);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle IN ('admin','api','static','auth','account')"), 0);
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let r = ana
+        .post_form(
+            &format!("/account/{acct}/workspaces"),
+            &[("name", "Admin"), ("handle", "admin"), ("description", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("That handle is reserved"));
+}
+
+/// Point 7: a 400 page says what went wrong without the parser's internals (actix's
+/// messages name serde's types and fields, e.g. "duplicate field `next`").
+#[tokio::test]
+async fn the_400_page_does_not_echo_parser_internals() {
+    let app = spawn_app().await;
+    let c = app.signup("ana@example.com", "ana", PW).await;
+    let token = c.csrf().await;
+    let answers = [
+        // A query with a field twice.
+        c.inner
+            .get(app.url("/auth/login?next=/a&next=/b"))
+            .send()
+            .await
+            .expect("GET"),
+        // A form with a field twice.
+        c.inner
+            .post(app.url("/profile/password"))
+            .header("Origin", c.base())
+            .header("X-CSRF-Token", &token)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("current_password=a&current_password=b&new_password=c")
+            .send()
+            .await
+            .expect("POST"),
+    ];
+    for resp in answers {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(
+            text.contains("Bad request") || text.contains("bad request"),
+            "{text}"
+        );
+        for internal in [
+            "duplicate field",
+            "`",
+            "deserialize",
+            "Deserialize",
+            "Parse error",
+        ] {
+            assert!(
+                !text.contains(internal),
+                "the 400 page says {internal:?}: {text}"
+            );
+        }
+    }
+}

@@ -671,7 +671,7 @@ pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
 /// members (404).
 const MORE_ACTIONS: [(&str, [u16; 5]); 10] = [
     ("owner", [200, 200, 200, 200, 422]),
-    ("admin", [200, 200, 200, 200, 422]),
+    ("adm", [200, 200, 200, 200, 422]),
     ("wowner", [200, 200, 200, 403, 422]),
     ("wdev", [404, 404, 404, 403, 403]),
     ("wrunner", [404, 404, 404, 404, 404]),
@@ -704,7 +704,7 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
     ];
     let mut clients = vec![("owner", owner.clone())];
     for (handle, account_role) in [
-        ("admin", "admin"),
+        ("adm", "admin"),
         ("member", "member"),
         ("collab", "collaborator"),
     ] {
@@ -734,7 +734,7 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
     // (actor, dashboard, GET settings, POST settings, GET members panel, POST add member)
     let expected: [(&str, [u16; 5]); 10] = [
         ("owner", [200, 200, 200, 200, 303]),
-        ("admin", [200, 200, 200, 200, 303]),
+        ("adm", [200, 200, 200, 200, 303]),
         ("wowner", [200, 200, 200, 200, 303]),
         ("wdev", [200, 200, 403, 404, 404]),
         ("wrunner", [200, 404, 404, 404, 404]),
