@@ -639,7 +639,7 @@ async fn only_owners_change_the_audit_retention_and_the_change_is_recorded() {
     };
     let retention = || {
         app.count(&format!(
-            "SELECT audit_retention_days AS n FROM accounts WHERE id = '{acct}'"
+            "SELECT CAST(audit_retention_days AS BIGINT) AS n FROM accounts WHERE id = '{acct}'"
         ))
     };
     let page = adam.get(&path).await;
