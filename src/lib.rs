@@ -15,6 +15,7 @@ pub mod invitations;
 pub mod mail;
 pub mod members;
 pub mod memory;
+pub mod outcome;
 pub mod roles;
 pub mod seed;
 pub mod service_accounts;

@@ -88,6 +88,24 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// An operation's refusal: 404, 403 (with the reason as `detail` when there is one), 409
+/// with the reason, 422 with the fields (under `body`; handlers whose field names differ
+/// from the page's map them before).
+impl From<crate::outcome::OpError> for ApiError {
+    fn from(e: crate::outcome::OpError) -> Self {
+        use crate::outcome::{OpError, Refusal};
+        match e {
+            OpError::Refused(Refusal::NotFound) => ApiError::NotFound,
+            OpError::Refused(Refusal::Forbidden(None)) => ApiError::Forbidden,
+            OpError::Refused(Refusal::Forbidden(Some(r))) => ApiError::Denied(r.message().into()),
+            OpError::Refused(Refusal::Conflict(r)) => ApiError::Conflict(r.message().into()),
+            OpError::Refused(Refusal::Invalid(fields)) => ApiError::from_fields(fields),
+            OpError::Db(e) => e.into(),
+            OpError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {

@@ -63,6 +63,69 @@ pub struct Event {
     pub payload: Value,
 }
 
+impl Event {
+    /// The event `action` (`atrium.<resource>.<action>`, listed in [`catalog`]) by `actor`
+    /// on the resource of `kind` with `id` and `name`; the other parts are added with
+    /// [`Event::account`], [`Event::workspace`], [`Event::ip`] and [`Event::payload`], and
+    /// [`Event::record`] writes it.
+    pub fn new(
+        action: &'static str,
+        actor: Actor,
+        kind: &'static str,
+        id: Option<String>,
+        name: impl Into<String>,
+    ) -> Event {
+        Event {
+            action,
+            actor,
+            resource: Resource {
+                kind,
+                id,
+                name: name.into(),
+            },
+            account_id: None,
+            workspace_id: None,
+            ip: None,
+            payload: Value::Object(Default::default()),
+        }
+    }
+
+    /// The account whose audit log shows it.
+    pub fn account(mut self, account_id: impl Into<String>) -> Event {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// The account whose audit log shows it, if any.
+    pub fn account_opt(mut self, account_id: Option<String>) -> Event {
+        self.account_id = account_id;
+        self
+    }
+
+    /// The workspace it happened in.
+    pub fn workspace(mut self, workspace_id: impl Into<String>) -> Event {
+        self.workspace_id = Some(workspace_id.into());
+        self
+    }
+
+    /// The client address the request came from.
+    pub fn ip(mut self, ip: impl Into<String>) -> Event {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// What changed (`{"from": …, "to": …}` and the like).
+    pub fn payload(mut self, payload: Value) -> Event {
+        self.payload = payload;
+        self
+    }
+
+    /// Records it with the connection of the transaction that makes the change.
+    pub fn record(self, conn: &mut DbConn) -> QueryResult<()> {
+        record(conn, self)
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 struct NewEvent {

@@ -33,6 +33,23 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+/// An operation's refusal on a page that has no form to show it beside (pages with a
+/// form match [`OpError::Refused`] first and render the message there).
+impl From<crate::outcome::OpError> for AppError {
+    fn from(e: crate::outcome::OpError) -> Self {
+        use crate::outcome::{OpError, Refusal};
+        match e {
+            OpError::Refused(Refusal::NotFound) => AppError::NotFound,
+            OpError::Refused(Refusal::Forbidden(_)) => AppError::Forbidden,
+            OpError::Refused(r @ (Refusal::Conflict(_) | Refusal::Invalid(_))) => {
+                AppError::Internal(anyhow::anyhow!("refusal with no page to show it: {r:?}"))
+            }
+            OpError::Db(e) => e.into(),
+            OpError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
         AppError::Unavailable(format!("database pool: {e}"))

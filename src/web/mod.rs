@@ -130,24 +130,4 @@ where
     .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }
 
-/// Field errors of a form, by field name.
-#[derive(Default, Debug, Clone)]
-pub struct FieldErrors(pub Vec<(&'static str, String)>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, msg: impl Into<String>) {
-        self.0.push((field, msg.into()));
-    }
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, m)| m.as_str())
-    }
-    pub fn has(&self, field: &str) -> bool {
-        self.get(field).is_some()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
+pub use crate::outcome::FieldErrors;
