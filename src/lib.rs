@@ -11,6 +11,7 @@ pub mod authn;
 pub mod authz;
 pub mod db;
 pub mod faults;
+pub mod ids;
 pub mod invitations;
 pub mod mail;
 pub mod members;
