@@ -23,12 +23,12 @@ use crate::mail::{self, OutgoingMail};
 use crate::web::{AppError, FieldErrors, client_ip, db, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/verify/{token_id}", web::get().to(verify_page))
-        .route("/auth/verify/{token_id}", web::post().to(verify))
+    cfg.route("/auth/verify/{verify_id}", web::get().to(verify_page))
+        .route("/auth/verify/{verify_id}", web::post().to(verify))
         .route("/auth/forgot", web::get().to(forgot_page))
         .route("/auth/forgot", web::post().to(forgot))
-        .route("/auth/reset/{token_id}", web::get().to(reset_page))
-        .route("/auth/reset/{token_id}", web::post().to(reset))
+        .route("/auth/reset/{reset_id}", web::get().to(reset_page))
+        .route("/auth/reset/{reset_id}", web::post().to(reset))
         .route("/auth/confirm", web::get().to(confirm_page))
         .route("/auth/confirm", web::post().to(confirm))
         .route("/profile/email", web::post().to(change_email))
