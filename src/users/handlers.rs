@@ -218,8 +218,8 @@ pub async fn create_user(
         let result = write_tx(c, |c| {
             let mut replaced = None;
             if let Some(holder) = users::find_by_email(c, valid.email.normalized())? {
-                let stale = holder.created_at
-                    <= crate::db::now() - crate::users::tokens::VERIFY_TTL;
+                let stale =
+                    holder.created_at <= crate::db::now() - crate::users::tokens::VERIFY_TTL;
                 if !holder.is_verified() && (kind == SignupKind::Invited || stale) {
                     replaced = users::replace_unverified(c, &holder)?;
                 }

@@ -266,7 +266,9 @@ impl LinkPage {
             Problem::Invalid => {
                 "Check that you copied the whole link from the e-mail. Links stop working when a newer one is sent."
             }
-            Problem::Expired => "Ask for a new link: from your profile to verify an address, from the log-in page to reset a password.",
+            Problem::Expired => {
+                "Ask for a new link: from your profile to verify an address, from the log-in page to reset a password."
+            }
             Problem::Used => "Each link works once. Ask for a new one if you still need it.",
         };
         render(
@@ -284,7 +286,11 @@ struct CodeQuery {
 
 /// The token behind a verification link, if it may be used: for `Verify`, the address
 /// must still be the user's (a link to an address the user has left is dead).
-fn usable(c: &mut DbConn, id: &str, code: &str) -> Result<Result<(EmailToken, User), Problem>, AppError> {
+fn usable(
+    c: &mut DbConn,
+    id: &str,
+    code: &str,
+) -> Result<Result<(EmailToken, User), Problem>, AppError> {
     let token = match tokens::check(c, id, code, &[Purpose::Verify, Purpose::ChangeEmail])? {
         Ok(t) => t,
         Err(p) => return Ok(Err(p)),
@@ -643,7 +649,10 @@ async fn reset(
         .map_err(|e| errors.add("password", e))
         .ok();
     if new.is_some() && pw != password_confirm {
-        errors.add("password_confirm", "The two passwords differ. Type the same one twice.");
+        errors.add(
+            "password_confirm",
+            "The two passwords differ. Type the same one twice.",
+        );
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return render(

@@ -153,9 +153,9 @@ pub fn check(
         .select(EmailToken::as_select())
         .first(conn)
         .optional()?;
-    let Some(token) = found.filter(|t| {
-        t.code_matches(code) && purposes.iter().any(|p| p.as_str() == t.purpose)
-    }) else {
+    let Some(token) =
+        found.filter(|t| t.code_matches(code) && purposes.iter().any(|p| p.as_str() == t.purpose))
+    else {
         return Ok(Err(Problem::Invalid));
     };
     Ok(if token.used_at.is_some() {

@@ -117,7 +117,9 @@ async fn the_link_mailed_at_sign_up_verifies_the_address_once() {
     assert!(verified(&app, "ana"));
     assert!(ana.get("/profile").await.text.contains("Verified"));
     assert_eq!(
-        app.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.user.email_verified'"),
+        app.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'atrium.user.email_verified'"
+        ),
         1
     );
     // Used: says so.
@@ -208,7 +210,11 @@ async fn invite(app: &TestApp, admin: &Client, account: &str, email: &str) -> St
     invitation_link(app, email)
 }
 
-async fn invitation_signup(app: &TestApp, link: &str, handle: &str) -> (Client, crate::support::Page) {
+async fn invitation_signup(
+    app: &TestApp,
+    link: &str,
+    handle: &str,
+) -> (Client, crate::support::Page) {
     let c = app.new_client();
     let (path, code) = (path_of(link), code_of(link));
     c.get(&format!("{path}/signup?code={code}")).await;
@@ -245,7 +251,11 @@ async fn an_invitation_sign_up_replaces_an_unverified_holder_of_the_address_but_
         Some(format!("/account/{acme}/members").as_str())
     );
     assert!(logged_in(&bob).await);
-    assert_eq!(users_named(&app, "squatter"), 0, "the unverified holder is gone");
+    assert_eq!(
+        users_named(&app, "squatter"),
+        0,
+        "the unverified holder is gone"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle IN ('squatter', 'squat')"),
         0,
@@ -315,7 +325,11 @@ async fn a_plain_sign_up_replaces_an_unverified_holder_only_after_a_link_lifetim
     };
     app.signup("dan@example.com", "early", PW).await;
     let r = signup("dan").await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a fresh one blocks");
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a fresh one blocks"
+    );
     assert!(r.text.contains("already exists"));
     // Older than a verification link's lifetime (24 hours) and still unverified: replaced.
     exec(
@@ -385,7 +399,10 @@ async fn a_reset_link_sets_the_password_once_verifies_the_address_and_ends_every
     let laptop = app.signup("ana@example.com", "ana", PW).await;
     let phone = log_in(&app, "ana", PW).await.expect("log-in");
     let stranger = app.new_client();
-    assert_eq!(forgot(&stranger, "ana@example.com").await.status, StatusCode::OK);
+    assert_eq!(
+        forgot(&stranger, "ana@example.com").await.status,
+        StatusCode::OK
+    );
     let link = mailed_link(&app, "password_reset", "ana@example.com");
     assert!(link.starts_with("/auth/reset/"), "{link}");
 
@@ -396,20 +413,42 @@ async fn a_reset_link_sets_the_password_once_verifies_the_address_and_ends_every
     let r = stranger
         .post_form(
             &path,
-            &[("code", &code), ("password", NEW_PW), ("password_confirm", "something else")],
+            &[
+                ("code", &code),
+                ("password", NEW_PW),
+                ("password_confirm", "something else"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text.contains("id=\"password_confirm-error\""), "{}", r.text);
+    assert!(
+        r.text.contains("id=\"password_confirm-error\""),
+        "{}",
+        r.text
+    );
     let r = stranger
-        .post_form(&path, &[("code", &code), ("password", "short"), ("password_confirm", "short")])
+        .post_form(
+            &path,
+            &[
+                ("code", &code),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text.contains("id=\"password-error\""));
     assert!(logged_in(&laptop).await, "nothing changed yet");
 
     let r = stranger
-        .post_form(&path, &[("code", &code), ("password", NEW_PW), ("password_confirm", NEW_PW)])
+        .post_form(
+            &path,
+            &[
+                ("code", &code),
+                ("password", NEW_PW),
+                ("password_confirm", NEW_PW),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.text.contains("Your password was changed"));
@@ -433,13 +472,20 @@ async fn a_reset_link_sets_the_password_once_verifies_the_address_and_ends_every
     let r = stranger
         .post_form(
             &path,
-            &[("code", &code), ("password", "third password!"), ("password_confirm", "third password!")],
+            &[
+                ("code", &code),
+                ("password", "third password!"),
+                ("password_confirm", "third password!"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::GONE);
     assert!(log_in(&app, "ana", NEW_PW).await.is_some());
     assert!(log_in(&app, "ana", "third password!").await.is_none());
-    for action in ["atrium.user.password_reset_requested", "atrium.user.password_reset"] {
+    for action in [
+        "atrium.user.password_reset_requested",
+        "atrium.user.password_reset",
+    ] {
         assert_eq!(
             app.count(&format!(
                 "SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}'"
@@ -467,7 +513,11 @@ async fn an_expired_or_unknown_reset_link_changes_nothing() {
     let r = c
         .post_form(
             &path_of(&link),
-            &[("code", &code_of(&link)), ("password", NEW_PW), ("password_confirm", NEW_PW)],
+            &[
+                ("code", &code_of(&link)),
+                ("password", NEW_PW),
+                ("password_confirm", NEW_PW),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::GONE);
@@ -491,7 +541,11 @@ async fn forgot_password_is_throttled_per_client_address() {
     let limited = forgot(&app.new_client(), "ana@example.com").await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.header("retry-after").as_deref(), Some("60"));
-    assert!(limited.text.contains(atrium::users::security::FORGOT_TOO_MANY));
+    assert!(
+        limited
+            .text
+            .contains(atrium::users::security::FORGOT_TOO_MANY)
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'password_reset'"),
         2,
@@ -520,7 +574,10 @@ fn make_password_entry_stale(app: &TestApp, handle: &str) {
     for (id, data) in rows {
         let mut state: std::collections::HashMap<String, String> =
             serde_json::from_str(&data).expect("session state");
-        assert!(state.contains_key("pw_at"), "log-in records the entry: {data}");
+        assert!(
+            state.contains_key("pw_at"),
+            "log-in records the entry: {data}"
+        );
         state.insert("pw_at".into(), "0".into());
         diesel::update(sessions::table.filter(sessions::id.eq(id)))
             .set(sessions::data.eq(serde_json::to_string(&state).expect("json")))
@@ -548,22 +605,35 @@ async fn a_stale_password_entry_asks_for_the_password_before_an_api_key_is_creat
     let ana = app.signup("ana@example.com", "ana", PW).await;
     // Fresh from sign-up: no question.
     let r = ana
-        .post_form("/profile/api-keys", &[("name", "first"), ("expiration", "")])
+        .post_form(
+            "/profile/api-keys",
+            &[("name", "first"), ("expiration", "")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(keys_of(&app, "ana"), 1);
 
     make_password_entry_stale(&app, "ana");
     let r = ana
-        .post_form("/profile/api-keys", &[("name", "second"), ("expiration", "")])
+        .post_form(
+            "/profile/api-keys",
+            &[("name", "second"), ("expiration", "")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(r.text.contains("Confirm your password"));
-    assert!(r.text.contains("name=\"next\" value=\"/profile/api-keys\""), "{}", r.text);
+    assert!(
+        r.text.contains("name=\"next\" value=\"/profile/api-keys\""),
+        "{}",
+        r.text
+    );
     assert_eq!(keys_of(&app, "ana"), 1, "nothing created");
     // htmx gets sent to the page.
     let r = ana
-        .post_htmx("/profile/api-keys", &[("name", "second"), ("expiration", "")])
+        .post_htmx(
+            "/profile/api-keys",
+            &[("name", "second"), ("expiration", "")],
+        )
         .await;
     assert_eq!(
         r.header("hx-redirect").as_deref(),
@@ -578,7 +648,10 @@ async fn a_stale_password_entry_asks_for_the_password_before_an_api_key_is_creat
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     assert_eq!(ok.location().as_deref(), Some("/profile/api-keys"));
     let r = ana
-        .post_form("/profile/api-keys", &[("name", "second"), ("expiration", "")])
+        .post_form(
+            "/profile/api-keys",
+            &[("name", "second"), ("expiration", "")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(keys_of(&app, "ana"), 2, "created after confirming");
@@ -598,15 +671,23 @@ async fn deleting_an_account_or_a_workspace_asks_for_the_password_when_it_is_sta
     make_password_entry_stale(&app, "ana");
 
     let ws_delete = format!("/account/{acme}/workspace/{ws}/delete");
-    let r = ana.post_form(&ws_delete, &[("confirm_handle", "prod")]).await;
+    let r = ana
+        .post_form(&ws_delete, &[("confirm_handle", "prod")])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(r.text.contains("Confirm your password"));
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 1);
     let r = ana
-        .post_form(&format!("/account/{acme}/delete"), &[("confirm_handle", "acme")])
+        .post_form(
+            &format!("/account/{acme}/delete"),
+            &[("confirm_handle", "acme")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(r.text.contains(&format!("value=\"/account/{acme}/settings\"")));
+    assert!(
+        r.text
+            .contains(&format!("value=\"/account/{acme}/settings\""))
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM accounts WHERE handle = 'acme'"),
         1
@@ -615,11 +696,16 @@ async fn deleting_an_account_or_a_workspace_asks_for_the_password_when_it_is_sta
     let back = format!("/account/{acme}/workspace/{ws}/settings");
     let ok = confirm(&ana, PW, &back).await;
     assert_eq!(ok.location(), Some(back));
-    let r = ana.post_form(&ws_delete, &[("confirm_handle", "prod")]).await;
+    let r = ana
+        .post_form(&ws_delete, &[("confirm_handle", "prod")])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM workspaces"), 0);
     let r = ana
-        .post_form(&format!("/account/{acme}/delete"), &[("confirm_handle", "acme")])
+        .post_form(
+            &format!("/account/{acme}/delete"),
+            &[("confirm_handle", "acme")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     assert_eq!(
@@ -645,7 +731,10 @@ async fn a_new_e_mail_address_counts_only_once_its_link_is_used_and_the_old_one_
     confirm(&ana, PW, "/profile").await;
     // A verified address of someone else is refused beside the field.
     app.signup("bo@example.com", "bo", PW).await;
-    exec(&app, "UPDATE users SET email_verified_at = created_at WHERE handle = 'bo'");
+    exec(
+        &app,
+        "UPDATE users SET email_verified_at = created_at WHERE handle = 'bo'",
+    );
     let r = ana
         .post_form("/profile/email", &[("new_email", "bo@example.com")])
         .await;
@@ -672,7 +761,10 @@ async fn a_new_e_mail_address_counts_only_once_its_link_is_used_and_the_old_one_
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
-        text(&app, "SELECT email_normalized AS t FROM users WHERE handle = 'ana'"),
+        text(
+            &app,
+            "SELECT email_normalized AS t FROM users WHERE handle = 'ana'"
+        ),
         "ana@new.example"
     );
     assert!(verified(&app, "ana"));

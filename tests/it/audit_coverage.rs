@@ -2421,7 +2421,10 @@ async fn every_route_records_its_event() {
     a.refused("POST /auth/verify/{verify_id}", "used link", t, &r);
     let t = a.mark();
     let r = ana
-        .post_form("/auth/confirm", &[("password", ana_pw), ("next", "/profile")])
+        .post_form(
+            "/auth/confirm",
+            &[("password", ana_pw), ("next", "/profile")],
+        )
         .await;
     a.page(
         "POST /auth/confirm",
@@ -2438,7 +2441,10 @@ async fn every_route_records_its_event() {
     );
     let t = a.mark();
     let r = ana
-        .post_form("/auth/confirm", &[("password", "wrong"), ("next", "/profile")])
+        .post_form(
+            "/auth/confirm",
+            &[("password", "wrong"), ("next", "/profile")],
+        )
         .await;
     a.check(
         "POST /auth/confirm",
@@ -2472,10 +2478,11 @@ async fn every_route_records_its_event() {
         )],
     );
     let t = a.mark();
-    let r = ana.post_form("/profile/email", &[("new_email", "nope")]).await;
+    let r = ana
+        .post_form("/profile/email", &[("new_email", "nope")])
+        .await;
     a.refused("POST /profile/email", "not an address", t, &r);
-    let link =
-        crate::account_security::mailed_link(&app, "change_email", "ana@elsewhere.example");
+    let link = crate::account_security::mailed_link(&app, "change_email", "ana@elsewhere.example");
     let (path, code) = link.split_once("?code=").expect("code in the link");
     let t = a.mark();
     let r = app.new_client().post_form(path, &[("code", code)]).await;
@@ -2515,7 +2522,14 @@ async fn every_route_records_its_event() {
         .new_client()
         .post_form("/auth/forgot", &[("email", "nobody@example.com")])
         .await;
-    a.check("POST /auth/forgot", "unknown address", t, r.status, true, Vec::new());
+    a.check(
+        "POST /auth/forgot",
+        "unknown address",
+        t,
+        r.status,
+        true,
+        Vec::new(),
+    );
     let link =
         crate::account_security::mailed_link(&app, "password_reset", "ana@elsewhere.example");
     let (path, code) = link.split_once("?code=").expect("code in the link");
@@ -2524,7 +2538,11 @@ async fn every_route_records_its_event() {
         .new_client()
         .post_form(
             path,
-            &[("code", code), ("password", "short"), ("password_confirm", "short")],
+            &[
+                ("code", code),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
         )
         .await;
     a.refused("POST /auth/reset/{reset_id}", "too short", t, &r);
