@@ -939,13 +939,20 @@ async fn signup_page(
             &problem_page(mu.csrf, &id, Unusable::Invalid),
         );
     };
-    page(&invite_signup_page(
+    let email = ch.inv.email_normalized.clone();
+    let unverified_holder = db(&mu.pool, move |c| {
+        Ok(crate::users::model::find_by_email(c, &email)?.is_some_and(|u| !u.is_verified()))
+    })
+    .await?;
+    let mut p = invite_signup_page(
         mu.csrf,
         &ch.inv,
         &q.code,
         SignupForm::default(),
         FieldErrors::default(),
-    ))
+    );
+    p.replaces_unverified = unverified_holder;
+    page(&p)
 }
 
 fn invite_signup_page(
@@ -969,6 +976,7 @@ fn invite_signup_page(
             inv.id,
             url_encode(code)
         )),
+        replaces_unverified: false,
     }
 }
 

@@ -103,6 +103,8 @@ pub struct SignupPage {
     pub email_fixed: bool,
     /// Where the form posts (the invitation sign-up posts elsewhere).
     pub action: Option<String>,
+    /// Invitation sign-up: an unverified account holds the address and will be replaced.
+    pub replaces_unverified: bool,
 }
 
 async fn signup_page(
@@ -123,6 +125,7 @@ async fn signup_page(
         closed: cfg.settings.signup == SignupPolicy::InviteOnly,
         email_fixed: false,
         action: None,
+        replaces_unverified: false,
     })
 }
 
@@ -324,6 +327,7 @@ async fn signup(
                 closed,
                 email_fixed: false,
                 action: None,
+                replaces_unverified: false,
             },
         )
     };

@@ -244,6 +244,19 @@ async fn an_invitation_sign_up_replaces_an_unverified_holder_of_the_address_but_
     let squatter_id = user_id(&app, "squatter");
 
     let link = invite(&app, &ana, &acme, "bob@example.com").await;
+    let form = app
+        .new_client()
+        .get(&format!(
+            "{}/signup?code={}",
+            path_of(&link),
+            code_of(&link)
+        ))
+        .await;
+    assert!(
+        form.text.contains("An account that never verified"),
+        "the invitee is told: {}",
+        form.text
+    );
     let (bob, r) = invitation_signup(&app, &link, "bob").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     assert_eq!(
