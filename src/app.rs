@@ -249,6 +249,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz));
     crate::api::routes(cfg);
     crate::users::handlers::routes(cfg);
+    crate::users::security::routes(cfg);
     crate::accounts::handlers::routes(cfg);
     crate::members::handlers::routes(cfg);
     crate::invitations::handlers::routes(cfg);

@@ -343,6 +343,7 @@ fn insert_users(
                     users::updated_at.eq(t),
                     users::last_login_at
                         .eq((i % 3 != 0).then(|| t - TimeDelta::hours(i as i64 % 500))),
+                    users::email_verified_at.eq(Some(t)),
                 )
             })
             .collect();

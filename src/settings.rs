@@ -74,6 +74,10 @@ pub struct Settings {
     pub mail_claim: Duration,
     /// How long a request waits for a database connection before it answers 503.
     pub db_pool_timeout: Duration,
+    /// How long after the password was entered the sensitive actions of the pages (new
+    /// API key, deleting an account or workspace, changing the e-mail address) go ahead
+    /// without asking for it again.
+    pub sudo_window: Duration,
 }
 
 #[derive(Debug, Error)]
@@ -256,6 +260,9 @@ impl Settings {
             3000,
             "of milliseconds greater than 0",
         )?);
+        let sudo_window = Duration::from_secs(
+            60 * number("ATRIUM_SUDO_MINUTES", 10, "of minutes greater than 0")?,
+        );
         Ok(Settings {
             bind,
             data_dir,
@@ -279,6 +286,7 @@ impl Settings {
             mail_max_attempts,
             mail_claim,
             db_pool_timeout,
+            sudo_window,
         })
     }
 }
@@ -316,6 +324,7 @@ mod tests {
         assert!(s.database_url.ends_with("data/atrium.db"));
         assert!(matches!(s.mail, MailTransport::Outbox(_)));
         assert_eq!(s.signup, SignupPolicy::Open);
+        assert_eq!(s.sudo_window, Duration::from_secs(600));
     }
 
     #[test]

@@ -348,6 +348,7 @@ struct DeleteForm {
 async fn delete(
     req: HttpRequest,
     ctx: AccountCtx,
+    cfg: web::Data<crate::app::AppConfig>,
     form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadAccount)?;
@@ -356,6 +357,12 @@ async fn delete(
         let mut p = SettingsPage::of(ctx);
         p.delete_error = Some("A personal account cannot be deleted.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+    let back = format!("/account/{}/settings", ctx.account.id);
+    if let Some(r) =
+        crate::authn::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
+    {
+        return Ok(r);
     }
     if form.confirm_handle.trim() != ctx.account.handle {
         let mut p = SettingsPage::of(ctx);

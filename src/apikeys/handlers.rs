@@ -132,6 +132,12 @@ async fn create(
     cfg: web::Data<AppConfig>,
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
+    // A new key acts as the user for as long as it lives: the password again if it is old.
+    if let Some(r) =
+        crate::authn::sudo::require(&req, &auth.session, &auth.shell, &cfg, "/profile/api-keys")?
+    {
+        return Ok(r);
+    }
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
     let name = crate::service_accounts::model::parse_name(&form.name)

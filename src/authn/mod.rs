@@ -6,6 +6,8 @@ pub mod extract;
 pub mod password;
 pub mod rate_limit;
 pub mod session_store;
+pub mod sudo;
+pub mod throttle;
 pub mod who;
 
 pub use extract::{Auth, MaybeUser};

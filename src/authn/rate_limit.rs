@@ -30,8 +30,10 @@ pub enum Bucket {
     PasswordCheck,
     /// A new account.
     Signup,
-    /// E-mailed links asked for (password reset, verification).
+    /// E-mailed links asked for by address ("forgot password").
     MailLink,
+    /// E-mails a signed-in user sends to themselves (verification again, a new address).
+    SelfMail,
 }
 
 impl Bucket {
@@ -40,7 +42,8 @@ impl Bucket {
             Bucket::Login => "login",
             Bucket::PasswordCheck => "password",
             Bucket::Signup => "signup",
-            Bucket::MailLink => "mail",
+            Bucket::MailLink => "forgot",
+            Bucket::SelfMail => "mail",
         }
     }
 }

@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 /// Tables whose writes change nothing a request learns about who asks: audit events, the
 /// mail outbox, log-in failures, workspace visits (the "recent" order) and SQLite's write
 /// lock row, which every write transaction updates first.
+///
+/// `email_tokens` (e-mailed verification, reset and change-of-address codes) is not here on
+/// purpose: using one changes a user's address, password or sessions, and a code is itself
+/// a way in, so its writes count as changes.
 pub const IRRELEVANT: &[&str] = &[
     "audit_events",
     "outbox",

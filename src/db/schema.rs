@@ -12,6 +12,20 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        email_verified_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        email -> Text,
+        code_digest -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -82,6 +96,7 @@ diesel::table! {
 diesel::joinable!(account_memberships -> accounts (account_id));
 diesel::joinable!(account_memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(email_tokens -> users (user_id));
 
 diesel::table! {
     invitations (id) {
@@ -261,4 +276,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     workspace_bot_access,
     workspace_transfers,
+    email_tokens,
 );

@@ -19,7 +19,7 @@ use crate::mail::{self, Delivery, OutgoingMail};
 use crate::members::handlers::invite_roles;
 use crate::users::domain::Email;
 use crate::users::handlers::{
-    SignupForm, SignupPage, create_user, start_session, user_actor, validate_signup,
+    SignupForm, SignupKind, SignupPage, create_user, start_session, user_actor, validate_signup,
 };
 use crate::users::model::User;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
@@ -845,6 +845,8 @@ fn accept_tx(
     if let (Some(wid), Some(rid)) = (&ch.inv.workspace_id, &ch.inv.workspace_role_id) {
         crate::workspaces::model::set_user_access(c, wid, &user.id, rid)?;
     }
+    // The invitee opened a link sent to this address: it is theirs (issue #19, point 5).
+    crate::users::model::mark_verified(c, &user.id)?;
     audit::record(
         c,
         invitation_event(
@@ -949,13 +951,20 @@ async fn signup_page(
             &problem_page(mu.csrf, &id, Unusable::Invalid),
         );
     };
-    page(&invite_signup_page(
+    let email = ch.inv.email_normalized.clone();
+    let unverified_holder = db(&mu.pool, move |c| {
+        Ok(crate::users::model::find_by_email(c, &email)?.is_some_and(|u| !u.is_verified()))
+    })
+    .await?;
+    let mut p = invite_signup_page(
         mu.csrf,
         &ch.inv,
         &q.code,
         SignupForm::default(),
         FieldErrors::default(),
-    ))
+    );
+    p.replaces_unverified = unverified_holder;
+    page(&p)
 }
 
 fn invite_signup_page(
@@ -979,6 +988,7 @@ fn invite_signup_page(
             inv.id,
             url_encode(code)
         )),
+        replaces_unverified: false,
     }
 }
 
@@ -987,6 +997,7 @@ fn invite_signup_page(
 async fn signup(
     req: HttpRequest,
     mu: MaybeUser,
+    cfg: web::Data<AppConfig>,
     path: web::Path<String>,
     q: web::Query<CodeQuery>,
     form: web::Form<SignupForm>,
@@ -1013,13 +1024,22 @@ async fn signup(
     };
     let ip = client_ip(&req);
     let (id3, code3, ip3) = (id.clone(), q.code.clone(), ip.clone());
-    let created = create_user(&mu.pool, valid, ip, move |c, user| {
-        match accept_tx(c, &id3, &code3, user, &ip3)? {
-            Accepted::Joined(_) | Accepted::AlreadyMember(_) => Ok(()),
-            // Roll the whole sign-up back: the invitation changed underneath.
-            _ => Err(AppError::NotFound),
-        }
-    })
+    // An unverified user holding the invited address does not block it: it is replaced
+    // in the same transaction (the invitee proves the mailbox by using the link).
+    let created = create_user(
+        &mu.pool,
+        cfg,
+        valid,
+        ip,
+        SignupKind::Invited,
+        move |c, user| {
+            match accept_tx(c, &id3, &code3, user, &ip3)? {
+                Accepted::Joined(_) | Accepted::AlreadyMember(_) => Ok(()),
+                // Roll the whole sign-up back: the invitation changed underneath.
+                _ => Err(AppError::NotFound),
+            }
+        },
+    )
     .await;
     match created {
         Ok(Ok(user)) => {

@@ -61,6 +61,8 @@ pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<
         .insert(SESSION_USER, user_id)
         .and_then(|_| session.insert(SESSION_CSRF, &csrf))
         .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    // Every session starts with the password just entered (sudo mode counts from here).
+    crate::authn::sudo::note_password_entry(session)?;
     Ok(csrf)
 }
 
@@ -102,6 +104,8 @@ pub struct SignupPage {
     pub email_fixed: bool,
     /// Where the form posts (the invitation sign-up posts elsewhere).
     pub action: Option<String>,
+    /// Invitation sign-up: an unverified account holds the address and will be replaced.
+    pub replaces_unverified: bool,
 }
 
 async fn signup_page(
@@ -122,6 +126,7 @@ async fn signup_page(
         closed: cfg.settings.signup == SignupPolicy::InviteOnly,
         email_fixed: false,
         action: None,
+        replaces_unverified: false,
     })
 }
 
@@ -167,12 +172,45 @@ pub fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
     }
 }
 
+/// How a sign-up treats an unverified user holding the same address (issue #19, point 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignupKind {
+    /// The open form: an unverified user older than a verification link's lifetime
+    /// ([`crate::users::tokens::VERIFY_TTL`]) is replaced, a younger one blocks the address;
+    /// a verification e-mail is queued.
+    Plain,
+    /// From an invitation sent to the address: any unverified user is replaced, and the
+    /// address is verified by accepting the invitation (in `extra`).
+    Invited,
+}
+
+/// Why the sign-up transaction was rolled back.
+enum CreateError {
+    Taken(SignupError),
+    App(AppError),
+}
+
+impl From<diesel::result::Error> for CreateError {
+    fn from(e: diesel::result::Error) -> Self {
+        CreateError::App(e.into())
+    }
+}
+
+impl From<AppError> for CreateError {
+    fn from(e: AppError) -> Self {
+        CreateError::App(e)
+    }
+}
+
 /// Creates the user and personal account in one transaction, with its audit event.
-/// `extra` runs inside the same transaction (e.g. accepting an invitation).
+/// `extra` runs inside the same transaction (e.g. accepting an invitation). An unverified
+/// user holding the address is replaced as `kind` says, in the same transaction.
 pub async fn create_user(
     pool: &crate::db::Pool,
+    cfg: web::Data<AppConfig>,
     valid: ValidSignup,
     ip: String,
+    kind: SignupKind,
     extra: impl FnOnce(&mut crate::db::DbConn, &User) -> Result<(), AppError> + Send + 'static,
 ) -> Result<Result<User, FieldErrors>, AppError> {
     let pw = valid.password.as_str().to_string();
@@ -182,6 +220,14 @@ pub async fn create_user(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?;
     db(pool, move |c| {
         let result = write_tx(c, |c| {
+            let mut replaced = None;
+            if let Some(holder) = users::find_by_email(c, valid.email.normalized())? {
+                let stale =
+                    holder.created_at <= crate::db::now() - crate::users::tokens::VERIFY_TTL;
+                if !holder.is_verified() && (kind == SignupKind::Invited || stale) {
+                    replaced = users::replace_unverified(c, &holder)?;
+                }
+            }
             let new = NewUser {
                 email: valid.email.as_str(),
                 email_normalized: valid.email.normalized(),
@@ -190,11 +236,23 @@ pub async fn create_user(
                 last_name: valid.last.as_str(),
                 password_hash: &hash,
             };
-            let user = match users::create_with_personal_account(c, &new) {
-                Ok(u) => u,
-                Err(e) => return Ok(Err(e)),
-            };
+            // Refused: roll back (a replacement made above must not stay).
+            let user = users::create_with_personal_account(c, &new).map_err(|e| match e {
+                SignupError::Db(e) => CreateError::from(e),
+                taken => CreateError::Taken(taken),
+            })?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?;
+            if let Some(r) = &replaced {
+                audit::record(
+                    c,
+                    crate::users::security::replaced_event(
+                        user_actor(&user),
+                        r,
+                        personal.as_ref().map(|a| a.id.clone()),
+                        &ip,
+                    ),
+                )?;
+            }
             audit::record(
                 c,
                 Event {
@@ -211,12 +269,22 @@ pub async fn create_user(
                     payload: json!({ "email": user.email, "handle": user.handle }),
                 },
             )?;
+            if kind == SignupKind::Plain {
+                crate::users::security::send_link(
+                    c,
+                    &cfg,
+                    &user,
+                    crate::users::tokens::Purpose::Verify,
+                    &user.email,
+                )?;
+            }
             extra(c, &user)?;
-            Ok::<_, AppError>(Ok(user))
-        })?;
+            Ok::<_, CreateError>(user)
+        });
         Ok(match result {
             Ok(u) => Ok(u),
-            Err(SignupError::EmailTaken) => {
+            Err(CreateError::App(e)) => return Err(e),
+            Err(CreateError::Taken(SignupError::EmailTaken)) => {
                 let mut e = FieldErrors::default();
                 e.add(
                     "email",
@@ -224,7 +292,7 @@ pub async fn create_user(
                 );
                 Err(e)
             }
-            Err(SignupError::HandleTaken) => {
+            Err(CreateError::Taken(SignupError::HandleTaken)) => {
                 let mut e = FieldErrors::default();
                 e.add(
                     "handle",
@@ -232,7 +300,7 @@ pub async fn create_user(
                 );
                 Err(e)
             }
-            Err(SignupError::Db(e)) => return Err(e.into()),
+            Err(CreateError::Taken(SignupError::Db(e))) => return Err(e.into()),
         })
     })
     .await
@@ -260,6 +328,7 @@ async fn signup(
                 closed,
                 email_fixed: false,
                 action: None,
+                replaces_unverified: false,
             },
         )
     };
@@ -288,7 +357,16 @@ async fn signup(
         errors.add("email", TOO_MANY_SIGNUPS);
         return show(errors, form, StatusCode::TOO_MANY_REQUESTS);
     }
-    match create_user(&mu.pool, valid, ip, |_, _| Ok(())).await? {
+    let created = create_user(
+        &mu.pool,
+        cfg.clone(),
+        valid,
+        ip,
+        SignupKind::Plain,
+        |_, _| Ok(()),
+    )
+    .await?;
+    match created {
         Err(errors) => show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
         Ok(user) => {
             start_session(&mu.session, &user.id)?;
@@ -563,20 +641,24 @@ async fn onboarding(auth: Auth) -> Result<HttpResponse, AppError> {
 
 #[derive(Template)]
 #[template(path = "profile/index.html")]
-struct ProfilePage {
-    shell: Shell,
-    email: String,
-    handle: String,
-    first_name: String,
-    last_name: String,
-    errors: FieldErrors,
-    notice: Option<String>,
+pub(crate) struct ProfilePage {
+    pub shell: Shell,
+    pub email: String,
+    pub verified: bool,
+    pub new_email: String,
+    pub handle: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub errors: FieldErrors,
+    pub notice: Option<String>,
 }
 
 impl ProfilePage {
-    fn of(auth: Auth) -> Self {
+    pub(crate) fn of(auth: Auth) -> Self {
         ProfilePage {
             email: auth.user.email.clone(),
+            verified: auth.user.is_verified(),
+            new_email: String::new(),
             handle: auth.user.handle.clone(),
             first_name: auth.user.first_name.clone(),
             last_name: auth.user.last_name.clone(),

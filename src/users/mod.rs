@@ -3,3 +3,5 @@
 pub mod domain;
 pub mod handlers;
 pub mod model;
+pub mod security;
+pub mod tokens;

@@ -19,9 +19,16 @@ pub struct User {
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub last_login_at: Option<chrono::NaiveDateTime>,
+    /// When the address was proved by a link sent to it (or by accepting an invitation
+    /// sent to it); `None`: unverified, and the address does not block others.
+    pub email_verified_at: Option<chrono::NaiveDateTime>,
 }
 
 impl User {
+    pub fn is_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
+
     /// "First Last", or the handle when both names are empty.
     pub fn display_name(&self) -> String {
         let full = format!("{} {}", self.first_name, self.last_name)
@@ -197,4 +204,87 @@ pub fn update_names(conn: &mut DbConn, id: &str, first: &str, last: &str) -> Que
 /// Ends every stored session of the user.
 pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)
+}
+
+/// Marks the user's current address verified (kept as it is when it already was).
+pub fn mark_verified(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::email_verified_at.is_null()),
+    )
+    .set(users::email_verified_at.eq(Some(now())))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Replaces the user's address with a verified one.
+pub fn set_verified_email(
+    conn: &mut DbConn,
+    id: &str,
+    email: &str,
+    email_normalized: &str,
+) -> QueryResult<()> {
+    let t = now();
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(email),
+            users::email_normalized.eq(email_normalized),
+            users::email_verified_at.eq(Some(t)),
+            users::updated_at.eq(t),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What [`replace_unverified`] removed.
+pub struct Replaced {
+    pub id: String,
+    pub handle: String,
+    pub email: String,
+    /// Handles of the accounts deleted with the user: the personal account and every
+    /// organization of which the user was the only Owner.
+    pub accounts: Vec<String>,
+}
+
+/// Deletes an unverified user to free their address (inside the caller's transaction):
+/// the personal account, every organization the user alone owns (an account must keep an
+/// Owner), then the user, whose memberships, accesses, sessions, keys and e-mailed codes
+/// go with them (`ON DELETE CASCADE`); invitations, service accounts and transfer requests
+/// they made keep their rows without them (`ON DELETE SET NULL`). Refuses (returns `None`)
+/// when the user is verified.
+pub fn replace_unverified(conn: &mut DbConn, user: &User) -> QueryResult<Option<Replaced>> {
+    use crate::db::schema::{account_memberships as m, accounts as a};
+    let Some(current) = find(conn, &user.id)? else {
+        return Ok(None);
+    };
+    if current.is_verified() {
+        return Ok(None);
+    }
+    let owned: Vec<(String, String, String)> = a::table
+        .inner_join(m::table.on(m::account_id.eq(a::id)))
+        .filter(m::user_id.eq(&current.id))
+        .filter(m::role.eq(crate::accounts::model::AccountRole::Owner.as_str()))
+        .select((a::id, a::handle, a::kind))
+        .load(conn)?;
+    let mut deleted = Vec::new();
+    for (account_id, handle, kind) in owned {
+        crate::accounts::model::lock(conn, &account_id)?;
+        let owners: i64 = m::table
+            .filter(m::account_id.eq(&account_id))
+            .filter(m::role.eq(crate::accounts::model::AccountRole::Owner.as_str()))
+            .count()
+            .get_result(conn)?;
+        if kind == AccountKind::Personal.as_str() || owners <= 1 {
+            crate::accounts::model::delete(conn, &account_id)?;
+            deleted.push(handle);
+        }
+    }
+    diesel::delete(users::table.find(&current.id)).execute(conn)?;
+    Ok(Some(Replaced {
+        id: current.id,
+        handle: current.handle,
+        email: current.email,
+        accounts: deleted,
+    }))
 }

@@ -412,6 +412,15 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_settings")?;
     ctx.require("manage_workspace_settings")?;
+    let back = format!(
+        "/account/{}/workspace/{}/settings",
+        ctx.account.id, ctx.workspace.id
+    );
+    if let Some(r) =
+        crate::authn::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
+    {
+        return Ok(r);
+    }
     if form.confirm_handle.trim() != ctx.workspace.handle {
         let mut errors = FieldErrors::default();
         errors.add(

@@ -117,6 +117,10 @@ const RULES: &[(&str, &str, Need)] = &[
     // Pages: public and signed-in -------------------------------------------------------
     ("*", "/auth/login", Need::Public),
     ("*", "/auth/signup", Need::Public),
+    ("*", "/auth/forgot", Need::Public),
+    ("*", "/auth/verify/{verify_id}", Need::Public),
+    ("*", "/auth/reset/{reset_id}", Need::Public),
+    ("*", "/auth/confirm", Need::SignedIn),
     ("*", "/healthz", Need::Public),
     ("*", "/static/{name}", Need::Public),
     ("GET", "/invitations/{invitation_id}", Need::Public),
@@ -297,6 +301,8 @@ struct World {
     api_ids: Vec<(&'static str, String)>,
     /// The invitation's code (the invitee's pages need it).
     code: String,
+    /// The codes of the e-mailed links (path prefix, code): verification and reset.
+    link_codes: Vec<(&'static str, String)>,
 }
 
 fn exec(app: &TestApp, sql: &str) {
@@ -437,6 +443,22 @@ async fn world(app: &TestApp) -> World {
     params.insert("role_id", role.clone());
     params.insert("transfer_id", transfer);
     params.insert("key_id", ana_key_id);
+    // The e-mailed links: ana's verification link from sign-up, and a reset link.
+    let mut link_codes = Vec::new();
+    let forgot = app
+        .new_client()
+        .post_form("/auth/forgot", &[("email", "ana@example.com")])
+        .await;
+    assert_eq!(forgot.status, StatusCode::OK);
+    for (param, prefix, kind) in [
+        ("verify_id", "/auth/verify/", "verify_email"),
+        ("reset_id", "/auth/reset/", "password_reset"),
+    ] {
+        let link = crate::account_security::mailed_link(app, kind, "ana@example.com");
+        let (path, code) = link.split_once("?code=").expect("code in the link");
+        params.insert(param, path.trim_start_matches(prefix).to_string());
+        link_codes.push((prefix, code.to_string()));
+    }
     params.insert("name", "atrium.css".to_string());
     let membership = text(
         app,
@@ -470,6 +492,7 @@ async fn world(app: &TestApp) -> World {
         params,
         api_ids,
         code,
+        link_codes,
     }
 }
 
@@ -511,6 +534,15 @@ async fn send(app: &TestApp, w: &World, who: Caller, method: &str, path: &str) -
     let r = match method {
         "GET" if path.starts_with("/invitations/") => {
             c.get(&format!("{path}?code={}", w.code)).await
+        }
+        "GET" if w.link_codes.iter().any(|(p, _)| path.starts_with(p)) => {
+            let code = w
+                .link_codes
+                .iter()
+                .find(|(p, _)| path.starts_with(p))
+                .map(|(_, code)| code.as_str())
+                .unwrap_or_default();
+            c.get(&format!("{path}?code={code}")).await
         }
         "GET" => c.get(path).await,
         "POST" => c.post_form(path, &[]).await,

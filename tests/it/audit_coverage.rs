@@ -24,7 +24,7 @@ use crate::api_support::{
 };
 use crate::members::{PW, add_member, user_id};
 use crate::support::routes::discovered_routes;
-use crate::support::{Client, Page, TestApp, spawn_app};
+use crate::support::{Client, Page, TestApp, spawn_app_with};
 
 // ---------------------------------------------------------------------------------------
 // The route table, read from the sources
@@ -42,6 +42,12 @@ const COVERED: &[&str] = &[
     "POST /profile/password",
     "POST /profile/api-keys",
     "POST /profile/api-keys/{key_id}/delete",
+    "POST /profile/email",
+    "POST /profile/email/verify",
+    "POST /auth/verify/{verify_id}",
+    "POST /auth/forgot",
+    "POST /auth/reset/{reset_id}",
+    "POST /auth/confirm",
     // Accounts and members
     "POST /accounts/new",
     "POST /account/{account_id}/settings",
@@ -520,7 +526,9 @@ async fn make_ws(c: &Client, account: &str, handle: &str) -> String {
 
 #[tokio::test]
 async fn every_route_records_its_event() {
-    let app = spawn_app().await;
+    // Long enough that the sensitive actions never ask for the password again here (sudo
+    // mode has its own tests in `account_security`).
+    let app = spawn_app_with(|s| s.sudo_window = std::time::Duration::from_secs(24 * 3600)).await;
     let mut a = Audit::new(&app);
 
     // ----- authentication and profile -----
@@ -2371,6 +2379,196 @@ async fn every_route_records_its_event() {
             aw,
             Some(&beta),
             Some(&api_ws),
+        )],
+    );
+
+    // ----- e-mail verification, password reset, sudo mode -----
+    let ana_pw = "another long password";
+    let t = a.mark();
+    let r = ana.post_form("/profile/email/verify", &[]).await;
+    a.page(
+        "POST /profile/email/verify",
+        "a new verification link",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.verification_sent",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let link = crate::account_security::mailed_link(&app, "verify_email", "ana@example.com");
+    let (path, code) = link.split_once("?code=").expect("code in the link");
+    let t = a.mark();
+    let r = app.new_client().post_form(path, &[("code", code)]).await;
+    a.page(
+        "POST /auth/verify/{verify_id}",
+        "verification",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.email_verified",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = app.new_client().post_form(path, &[("code", code)]).await;
+    a.refused("POST /auth/verify/{verify_id}", "used link", t, &r);
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/auth/confirm",
+            &[("password", ana_pw), ("next", "/profile")],
+        )
+        .await;
+    a.page(
+        "POST /auth/confirm",
+        "password confirmed",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.password_confirmed",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            "/auth/confirm",
+            &[("password", "wrong"), ("next", "/profile")],
+        )
+        .await;
+    a.check(
+        "POST /auth/confirm",
+        "wrong password",
+        t,
+        r.status,
+        false,
+        vec![ev(
+            "atrium.user.password_confirm_failed",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form("/profile/email", &[("new_email", "ana@elsewhere.example")])
+        .await;
+    a.page(
+        "POST /profile/email",
+        "change asked for",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.email_change_requested",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form("/profile/email", &[("new_email", "nope")])
+        .await;
+    a.refused("POST /profile/email", "not an address", t, &r);
+    let link = crate::account_security::mailed_link(&app, "change_email", "ana@elsewhere.example");
+    let (path, code) = link.split_once("?code=").expect("code in the link");
+    let t = a.mark();
+    let r = app.new_client().post_form(path, &[("code", code)]).await;
+    a.page(
+        "POST /auth/verify/{verify_id}",
+        "new address",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.email_changed",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form("/auth/forgot", &[("email", "ana@elsewhere.example")])
+        .await;
+    a.page(
+        "POST /auth/forgot",
+        "known address",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.password_reset_requested",
+            &Who::Anonymous,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form("/auth/forgot", &[("email", "nobody@example.com")])
+        .await;
+    a.check(
+        "POST /auth/forgot",
+        "unknown address",
+        t,
+        r.status,
+        true,
+        Vec::new(),
+    );
+    let link =
+        crate::account_security::mailed_link(&app, "password_reset", "ana@elsewhere.example");
+    let (path, code) = link.split_once("?code=").expect("code in the link");
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form(
+            path,
+            &[
+                ("code", code),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+        )
+        .await;
+    a.refused("POST /auth/reset/{reset_id}", "too short", t, &r);
+    let t = a.mark();
+    let r = app
+        .new_client()
+        .post_form(
+            path,
+            &[
+                ("code", code),
+                ("password", "a reset password"),
+                ("password_confirm", "a reset password"),
+            ],
+        )
+        .await;
+    a.page(
+        "POST /auth/reset/{reset_id}",
+        "new password",
+        t,
+        &r,
+        vec![ev(
+            "atrium.user.password_reset",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
         )],
     );
 

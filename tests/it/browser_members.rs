@@ -48,7 +48,8 @@ async fn an_admin_invites_two_people_and_changes_the_new_members_role_inline() {
         .await;
 
     // The second person opens the link from the e-mail in a fresh browser.
-    let mails = smtp.wait_for_messages(2, Duration::from_secs(10)).await;
+    // The two invitations, besides the verification e-mails of the sign-ups.
+    let mails = smtp.wait_for_messages(4, Duration::from_secs(10)).await;
     let mail = mails
         .iter()
         .find(|m| m.to.iter().any(|t| t == "second@example.com"))

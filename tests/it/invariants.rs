@@ -264,6 +264,14 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             "audit event of a workspace but of no account",
             format!("UPDATE audit_events SET account_id = NULL WHERE workspace_id = '{prod}'"),
         ),
+        (
+            "e-mailed code without its e-mail",
+            "DELETE FROM outbox WHERE kind = 'verify_email'".to_string(),
+        ),
+        (
+            "e-mailed code used before it was made",
+            format!("UPDATE email_tokens SET used_at = {t}, created_at = '2026-02-01 00:00:00'"),
+        ),
     ];
     let mut missed = Vec::new();
     for (expected, sql) in &cases {

@@ -3,6 +3,7 @@
 mod support;
 
 mod access_control;
+mod account_security;
 mod api_accounts;
 mod api_keys;
 mod api_me;

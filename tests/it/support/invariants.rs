@@ -180,6 +180,16 @@ pub const CHECKS: &[(&str, &str)] = &[
         "SELECT i.id AS v FROM invitations i JOIN outbox o ON o.ref_id = i.id
          WHERE i.status = 'revoked' AND o.kind = 'invitation' AND o.status = 'pending'",
     ),
+    // E-mailed codes (verification, password reset, change of address) ------------------
+    (
+        "e-mailed code without its e-mail",
+        "SELECT t.id AS v FROM email_tokens t
+         WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ref_id = t.id)",
+    ),
+    (
+        "e-mailed code used before it was made",
+        "SELECT id AS v FROM email_tokens WHERE used_at IS NOT NULL AND used_at < created_at",
+    ),
     // Service accounts and API keys ------------------------------------------------------
     (
         "API key of a holder that is gone",

@@ -1,0 +1,931 @@
+//! E-mail verification, "Forgot password", the change of e-mail address and the password
+//! confirmation of sudo mode (issue #19, points 5 and 6).
+//!
+//! Links carry a single-use code ([`super::tokens`]) in their query string (request logs
+//! show paths only). Opening a link changes nothing — mail scanners open links — the page
+//! behind it has a button (or the new-password form) that posts the code back.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::domain::{Email, NewPassword};
+use super::handlers::{ProfilePage, user_actor};
+use super::model::{self as users, Replaced, User};
+use super::tokens::{self, EmailToken, Problem, Purpose};
+use crate::app::AppConfig;
+use crate::audit::{self, Actor, Event, Resource};
+use crate::authn::{Auth, MaybeUser, password, safe_next, sudo, throttle};
+use crate::db::{DbConn, write_tx};
+use crate::mail::{self, OutgoingMail};
+use crate::web::{AppError, FieldErrors, client_ip, db, page, redirect, render};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/verify/{verify_id}", web::get().to(verify_page))
+        .route("/auth/verify/{verify_id}", web::post().to(verify))
+        .route("/auth/forgot", web::get().to(forgot_page))
+        .route("/auth/forgot", web::post().to(forgot))
+        .route("/auth/reset/{reset_id}", web::get().to(reset_page))
+        .route("/auth/reset/{reset_id}", web::post().to(reset))
+        .route("/auth/confirm", web::get().to(confirm_page))
+        .route("/auth/confirm", web::post().to(confirm))
+        .route("/profile/email", web::post().to(change_email))
+        .route("/profile/email/verify", web::post().to(resend_verification));
+}
+
+/// The answer of "Forgot password", whether or not the address has an account.
+pub const FORGOT_SENT: &str = "If an account exists for that address, we sent a link to it. \
+     The link works once, for one hour.";
+pub const FORGOT_TOO_MANY: &str =
+    "Too many requests from your address. Wait a minute and try again.";
+pub const EMAIL_TAKEN: &str = "An account with this e-mail already exists.";
+pub const TOO_MANY_MAILS: &str = "Too many e-mails in a short time. Wait a minute and try again.";
+
+// ---------- the e-mails ----------
+
+#[derive(Template)]
+#[template(path = "mail/link.txt")]
+struct LinkText<'a> {
+    intro: &'a str,
+    action: &'a str,
+    link: &'a str,
+    expires: &'a str,
+    ignore: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/link.html")]
+struct LinkHtml<'a> {
+    intro: &'a str,
+    action: &'a str,
+    link: &'a str,
+    expires: &'a str,
+    ignore: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.txt")]
+struct NoticeText<'a> {
+    message: &'a str,
+    advice: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.html")]
+struct NoticeHtml<'a> {
+    message: &'a str,
+    advice: &'a str,
+}
+
+fn rendered<T: Template>(t: T) -> Result<String, AppError> {
+    t.render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))
+}
+
+/// The link of a token (its code in the query string).
+pub fn link_of(cfg: &AppConfig, token: &EmailToken, code: &str) -> String {
+    let kind = match tokens::purpose_of(token) {
+        Some(Purpose::Reset) => "reset",
+        _ => "verify",
+    };
+    format!("{}/auth/{kind}/{}?code={code}", cfg.base(), token.id)
+}
+
+/// Creates a code for `user` and queues the e-mail carrying its link to `to` (inside the
+/// caller's transaction).
+pub fn send_link(
+    c: &mut DbConn,
+    cfg: &AppConfig,
+    user: &User,
+    purpose: Purpose,
+    to: &str,
+) -> Result<EmailToken, AppError> {
+    let (token, code) = tokens::create(c, &user.id, purpose, to)?;
+    let link = link_of(cfg, &token, &code);
+    let expires = token.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let (kind, subject, intro, action, ignore) = match purpose {
+        Purpose::Verify => (
+            "verify_email",
+            "Verify your e-mail address for Atrium",
+            format!(
+                "Someone signed up for Atrium as {} with this address. If it was you, verify the address.",
+                user.handle
+            ),
+            "Verify my e-mail address",
+            "If you did not sign up, ignore this e-mail: the account cannot use your address without the link.",
+        ),
+        Purpose::ChangeEmail => (
+            "change_email",
+            "Confirm your new e-mail address for Atrium",
+            format!(
+                "The Atrium user {} asked to use this address from now on. If it was you, confirm it.",
+                user.handle
+            ),
+            "Use this address",
+            "If you did not ask for this, ignore this e-mail: nothing changes without the link.",
+        ),
+        Purpose::Reset => (
+            "password_reset",
+            "Set a new password for Atrium",
+            format!(
+                "Someone asked to set a new password for the Atrium account {} of this address.",
+                user.handle
+            ),
+            "Set a new password",
+            "If you did not ask for it, ignore this e-mail: your password stays as it is.",
+        ),
+    };
+    let text = rendered(LinkText {
+        intro: &intro,
+        action,
+        link: &link,
+        expires: &expires,
+        ignore,
+    })?;
+    let html = rendered(LinkHtml {
+        intro: &intro,
+        action,
+        link: &link,
+        expires: &expires,
+        ignore,
+    })?;
+    mail::enqueue(
+        c,
+        OutgoingMail {
+            kind,
+            ref_id: Some(token.id.clone()),
+            account_id: None,
+            to: to.to_string(),
+            subject: subject.to_string(),
+            text,
+            html,
+        },
+    )?;
+    Ok(token)
+}
+
+fn queue_notice(c: &mut DbConn, to: &str, subject: &str, message: &str) -> Result<(), AppError> {
+    let advice = "If this was not you, reset your password from the log-in page and tell your administrator.";
+    let text = rendered(NoticeText { message, advice })?;
+    let html = rendered(NoticeHtml { message, advice })?;
+    mail::enqueue(
+        c,
+        OutgoingMail {
+            kind: "notice",
+            ref_id: None,
+            account_id: None,
+            to: to.to_string(),
+            subject: subject.to_string(),
+            text,
+            html,
+        },
+    )?;
+    Ok(())
+}
+
+fn user_event(
+    c: &mut DbConn,
+    action: &'static str,
+    actor: Actor,
+    user: &User,
+    ip: &str,
+    payload: serde_json::Value,
+) -> Result<(), AppError> {
+    let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
+    audit::record(
+        c,
+        Event {
+            action,
+            actor,
+            resource: Resource {
+                kind: "user",
+                id: Some(user.id.clone()),
+                name: user.handle.clone(),
+            },
+            account_id: personal,
+            workspace_id: None,
+            ip: Some(ip.to_string()),
+            payload,
+        },
+    )?;
+    Ok(())
+}
+
+/// The event of an unverified user removed to free their address for `actor`, recorded in
+/// `account_id` (the personal account of whoever now holds the address).
+pub fn replaced_event(actor: Actor, r: &Replaced, account_id: Option<String>, ip: &str) -> Event {
+    Event {
+        action: "atrium.user.replaced",
+        actor,
+        resource: Resource {
+            kind: "user",
+            id: Some(r.id.clone()),
+            name: r.handle.clone(),
+        },
+        account_id,
+        workspace_id: None,
+        ip: Some(ip.to_string()),
+        payload: json!({ "email": r.email, "deleted_accounts": r.accounts }),
+    }
+}
+
+// ---------- pages behind the links ----------
+
+#[derive(Template)]
+#[template(path = "auth/link.html")]
+struct LinkPage {
+    csrf: String,
+    title: String,
+    message: String,
+    /// Where the button posts the code; `None`: no form, a link instead.
+    action: Option<String>,
+    code: String,
+    button: String,
+    link_href: String,
+    link_text: String,
+}
+
+impl LinkPage {
+    fn message(csrf: String, title: &str, message: &str, href: &str, text: &str) -> Self {
+        LinkPage {
+            csrf,
+            title: title.into(),
+            message: message.into(),
+            action: None,
+            code: String::new(),
+            button: String::new(),
+            link_href: href.into(),
+            link_text: text.into(),
+        }
+    }
+
+    fn problem(csrf: String, p: Problem) -> Result<HttpResponse, AppError> {
+        let message = match p {
+            Problem::Invalid => {
+                "Check that you copied the whole link from the e-mail. Links stop working when a newer one is sent."
+            }
+            Problem::Expired => {
+                "Ask for a new link: from your profile to verify an address, from the log-in page to reset a password."
+            }
+            Problem::Used => "Each link works once. Ask for a new one if you still need it.",
+        };
+        render(
+            p.status(),
+            &LinkPage::message(csrf, p.title(), message, "/", "Go to Atrium"),
+        )
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CodeQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// The token behind a verification link, if it may be used: for `Verify`, the address
+/// must still be the user's (a link to an address the user has left is dead).
+fn usable(
+    c: &mut DbConn,
+    id: &str,
+    code: &str,
+) -> Result<Result<(EmailToken, User), Problem>, AppError> {
+    let token = match tokens::check(c, id, code, &[Purpose::Verify, Purpose::ChangeEmail])? {
+        Ok(t) => t,
+        Err(p) => return Ok(Err(p)),
+    };
+    let Some(user) = users::find(c, &token.user_id)? else {
+        return Ok(Err(Problem::Invalid));
+    };
+    if tokens::purpose_of(&token) == Some(Purpose::Verify)
+        && user.email_normalized != token.email.to_lowercase()
+    {
+        return Ok(Err(Problem::Invalid));
+    }
+    Ok(Ok((token, user)))
+}
+
+async fn verify_page(
+    mu: MaybeUser,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code) = (id.clone(), q.code.clone());
+    let found = db(&mu.pool, move |c| usable(c, &id2, &code)).await?;
+    let (token, _) = match found {
+        Ok(t) => t,
+        Err(p) => return LinkPage::problem(mu.csrf, p),
+    };
+    let change = tokens::purpose_of(&token) == Some(Purpose::ChangeEmail);
+    page(&LinkPage {
+        csrf: mu.csrf,
+        title: if change {
+            "Confirm your new e-mail address".into()
+        } else {
+            "Verify your e-mail address".into()
+        },
+        message: if change {
+            format!(
+                "Your Atrium account moves to {} when you confirm.",
+                token.email
+            )
+        } else {
+            format!("Confirm that {} is your address.", token.email)
+        },
+        action: Some(format!("/auth/verify/{id}")),
+        code: q.code.clone(),
+        button: if change {
+            "Use this address".into()
+        } else {
+            "Verify e-mail address".into()
+        },
+        link_href: String::new(),
+        link_text: String::new(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+enum Verified {
+    Problem(Problem),
+    Taken,
+    Done { email: String, changed: bool },
+}
+
+async fn verify(
+    req: HttpRequest,
+    mu: MaybeUser,
+    path: web::Path<String>,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (code, ip) = (form.code.clone(), client_ip(&req));
+    let outcome = db(&mu.pool, move |c| {
+        write_tx(c, |c| {
+            let (token, user) = match usable(c, &id, &code)? {
+                Ok(t) => t,
+                Err(p) => return Ok(Verified::Problem(p)),
+            };
+            let change = tokens::purpose_of(&token) == Some(Purpose::ChangeEmail);
+            let mut replaced = None;
+            let new = if change {
+                let Ok(new) = Email::parse(&token.email) else {
+                    return Ok(Verified::Problem(Problem::Invalid));
+                };
+                if let Some(holder) = users::find_by_email(c, new.normalized())?
+                    && holder.id != user.id
+                {
+                    if holder.is_verified() {
+                        return Ok(Verified::Taken);
+                    }
+                    // Proving the mailbox beats an account that never did.
+                    replaced = users::replace_unverified(c, &holder)?;
+                }
+                Some(new)
+            } else {
+                None
+            };
+            if !tokens::mark_used(c, &token.id)? {
+                return Ok(Verified::Problem(Problem::Used));
+            }
+            let actor = user_actor(&user);
+            match new {
+                Some(new) => {
+                    if let Some(r) = &replaced {
+                        let personal =
+                            crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
+                        audit::record(c, replaced_event(actor.clone(), r, personal, &ip))?;
+                    }
+                    users::set_verified_email(c, &user.id, new.as_str(), new.normalized())?;
+                    user_event(
+                        c,
+                        "atrium.user.email_changed",
+                        actor,
+                        &user,
+                        &ip,
+                        json!({ "from": user.email, "to": new.as_str() }),
+                    )?;
+                    queue_notice(
+                        c,
+                        &user.email,
+                        "Your Atrium e-mail address was changed",
+                        &format!(
+                            "The e-mail address of the Atrium account {} was changed from {} to {}. Messages go to the new address from now on.",
+                            user.handle,
+                            user.email,
+                            new.as_str()
+                        ),
+                    )?;
+                    Ok(Verified::Done {
+                        email: new.as_str().to_string(),
+                        changed: true,
+                    })
+                }
+                None => {
+                    users::mark_verified(c, &user.id)?;
+                    user_event(
+                        c,
+                        "atrium.user.email_verified",
+                        actor,
+                        &user,
+                        &ip,
+                        json!({ "email": user.email }),
+                    )?;
+                    Ok(Verified::Done {
+                        email: user.email.clone(),
+                        changed: false,
+                    })
+                }
+            }
+        })
+    })
+    .await?;
+    match outcome {
+        Verified::Problem(p) => LinkPage::problem(mu.csrf, p),
+        Verified::Taken => render(
+            StatusCode::CONFLICT,
+            &LinkPage::message(
+                mu.csrf,
+                "This address is already in use",
+                "Another verified account uses this address, so yours keeps its current one.",
+                "/profile",
+                "Go to your profile",
+            ),
+        ),
+        Verified::Done { email, changed } => page(&LinkPage::message(
+            mu.csrf,
+            if changed {
+                "Your e-mail address was changed"
+            } else {
+                "Your e-mail address is verified"
+            },
+            &if changed {
+                format!("Your Atrium account now uses {email}.")
+            } else {
+                format!("{email} is verified. Thank you.")
+            },
+            "/",
+            "Go to Atrium",
+        )),
+    }
+}
+
+// ---------- forgot password ----------
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    csrf: String,
+    email: String,
+    errors: FieldErrors,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn forgot_page(mu: MaybeUser) -> Result<HttpResponse, AppError> {
+    page(&ForgotPage {
+        csrf: mu.csrf,
+        email: String::new(),
+        errors: FieldErrors::default(),
+        notice: None,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+async fn forgot(
+    req: HttpRequest,
+    mu: MaybeUser,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<ForgotForm>,
+) -> Result<HttpResponse, AppError> {
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(msg) => {
+            let mut errors = FieldErrors::default();
+            errors.add("email", msg);
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ForgotPage {
+                    csrf: mu.csrf,
+                    email: form.email.clone(),
+                    errors,
+                    notice: None,
+                    error: None,
+                },
+            );
+        }
+    };
+    let ip = client_ip(&req);
+    let limit = cfg.settings.login_attempts_per_minute;
+    let cfg2 = cfg.clone();
+    let allowed = db(&mu.pool, move |c| {
+        write_tx(c, |c| {
+            if !throttle::take_slot(c, throttle::FORGOT, &ip, limit)? {
+                return Ok(false);
+            }
+            if let Some(user) = users::find_by_email(c, email.normalized())? {
+                send_link(c, &cfg2, &user, Purpose::Reset, &user.email)?;
+                user_event(
+                    c,
+                    "atrium.user.password_reset_requested",
+                    Actor::Anonymous {
+                        label: email.as_str().to_string(),
+                    },
+                    &user,
+                    &ip,
+                    json!({}),
+                )?;
+            }
+            Ok::<_, AppError>(true)
+        })
+    })
+    .await?;
+    if !allowed {
+        let mut resp = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &ForgotPage {
+                csrf: mu.csrf,
+                email: form.email.clone(),
+                errors: FieldErrors::default(),
+                notice: None,
+                error: Some(FORGOT_TOO_MANY.into()),
+            },
+        )?;
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("60"),
+        );
+        return Ok(resp);
+    }
+    page(&ForgotPage {
+        csrf: mu.csrf,
+        email: String::new(),
+        errors: FieldErrors::default(),
+        notice: Some(FORGOT_SENT.into()),
+        error: None,
+    })
+}
+
+// ---------- reset ----------
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    csrf: String,
+    id: String,
+    code: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+async fn reset_page(
+    mu: MaybeUser,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (id2, code) = (id.clone(), q.code.clone());
+    let found = db(&mu.pool, move |c| {
+        Ok(tokens::check(c, &id2, &code, &[Purpose::Reset])?)
+    })
+    .await?;
+    match found {
+        Err(p) => LinkPage::problem(mu.csrf, p),
+        Ok(token) => page(&ResetPage {
+            csrf: mu.csrf,
+            id,
+            code: q.code.clone(),
+            email: token.email,
+            errors: FieldErrors::default(),
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn reset(
+    req: HttpRequest,
+    mu: MaybeUser,
+    path: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let ResetForm {
+        code,
+        password: pw,
+        password_confirm,
+    } = form.into_inner();
+    let (id2, code2) = (id.clone(), code.clone());
+    let found = db(&mu.pool, move |c| {
+        Ok(tokens::check(c, &id2, &code2, &[Purpose::Reset])?)
+    })
+    .await?;
+    let token = match found {
+        Ok(t) => t,
+        Err(p) => return LinkPage::problem(mu.csrf, p),
+    };
+    let mut errors = FieldErrors::default();
+    let new = NewPassword::parse(&pw)
+        .map_err(|e| errors.add("password", e))
+        .ok();
+    if new.is_some() && pw != password_confirm {
+        errors.add(
+            "password_confirm",
+            "The two passwords differ. Type the same one twice.",
+        );
+    }
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ResetPage {
+                csrf: mu.csrf,
+                id,
+                code,
+                email: token.email,
+                errors,
+            },
+        );
+    };
+    let hash = web::block(move || password::hash(new.as_str()))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?;
+    let ip = client_ip(&req);
+    let outcome = db(&mu.pool, move |c| {
+        write_tx(c, |c| {
+            let token = match tokens::check(c, &id, &code, &[Purpose::Reset])? {
+                Ok(t) => t,
+                Err(p) => return Ok(Err(p)),
+            };
+            let Some(user) = users::find(c, &token.user_id)? else {
+                return Ok(Err(Problem::Invalid));
+            };
+            if !tokens::mark_used(c, &token.id)? {
+                return Ok(Err(Problem::Used));
+            }
+            users::set_password_hash(c, &user.id, &hash)?;
+            // The link reached the mailbox: the address is proved, if it is still the user's.
+            if user.email_normalized == token.email.to_lowercase() {
+                users::mark_verified(c, &user.id)?;
+            }
+            let ended = users::end_sessions(c, &user.id)?;
+            user_event(
+                c,
+                "atrium.user.password_reset",
+                user_actor(&user),
+                &user,
+                &ip,
+                json!({ "sessions_ended": ended }),
+            )?;
+            Ok::<_, AppError>(Ok(()))
+        })
+    })
+    .await?;
+    match outcome {
+        Err(p) => LinkPage::problem(mu.csrf, p),
+        Ok(()) => {
+            if mu.user.is_some() {
+                mu.session.purge();
+            }
+            page(&LinkPage::message(
+                String::new(),
+                "Your password was changed",
+                "Every session of your account was logged out. Log in with your new password.",
+                "/auth/login",
+                "Log in",
+            ))
+        }
+    }
+}
+
+// ---------- confirming the password (sudo mode) ----------
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn confirm_page(
+    auth: Auth,
+    cfg: web::Data<AppConfig>,
+    q: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    page(&sudo::ConfirmPage {
+        shell: auth.shell,
+        next: safe_next(Some(&q.next)),
+        minutes: sudo::minutes(&cfg),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn confirm(
+    req: HttpRequest,
+    auth: Auth,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    let ConfirmForm { password: pw, next } = form.into_inner();
+    let next = safe_next(Some(&next));
+    let limit = cfg.settings.login_attempts_per_minute;
+    let uid = auth.user.id.clone();
+    // A slot is taken before the hash is computed: at most `limit` checks a minute.
+    let allowed = db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            Ok::<_, AppError>(throttle::take_slot(c, throttle::CONFIRM, &uid, limit)?)
+        })
+    })
+    .await?;
+    let show = |status: StatusCode, errors: FieldErrors, shell| {
+        render(
+            status,
+            &sudo::ConfirmPage {
+                shell,
+                next: next.clone(),
+                minutes: sudo::minutes(&cfg),
+                errors,
+            },
+        )
+    };
+    if !allowed {
+        let mut errors = FieldErrors::default();
+        errors.add("password", crate::users::handlers::TOO_MANY);
+        let mut resp = show(StatusCode::TOO_MANY_REQUESTS, errors, auth.shell.clone())?;
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("60"),
+        );
+        return Ok(resp);
+    }
+    let stored = auth.user.password_hash.clone();
+    let ok = web::block(move || {
+        pw.len() <= crate::users::domain::MAX_PASSWORD_BYTES && password::verify(&pw, &stored)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    let (user, ip) = (auth.user.clone(), client_ip(&req));
+    db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            let action = if ok {
+                "atrium.user.password_confirmed"
+            } else {
+                "atrium.user.password_confirm_failed"
+            };
+            user_event(c, action, user_actor(&user), &user, &ip, json!({}))
+        })
+    })
+    .await?;
+    if !ok {
+        let mut errors = FieldErrors::default();
+        errors.add("password", "That is not your password.");
+        return show(StatusCode::UNPROCESSABLE_ENTITY, errors, auth.shell.clone());
+    }
+    sudo::note_password_entry(&auth.session)?;
+    Ok(redirect(&req, &next))
+}
+
+// ---------- the profile: verification again, a new address ----------
+
+async fn resend_verification(
+    req: HttpRequest,
+    auth: Auth,
+    cfg: web::Data<AppConfig>,
+) -> Result<HttpResponse, AppError> {
+    if auth.user.is_verified() {
+        let mut p = ProfilePage::of(auth);
+        p.notice = Some("Your e-mail address is already verified.".into());
+        return page(&p);
+    }
+    let (user, ip, cfg2) = (auth.user.clone(), client_ip(&req), cfg.clone());
+    let sent = db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
+                return Ok(false);
+            }
+            send_link(c, &cfg2, &user, Purpose::Verify, &user.email)?;
+            user_event(
+                c,
+                "atrium.user.verification_sent",
+                user_actor(&user),
+                &user,
+                &ip,
+                json!({ "email": user.email }),
+            )?;
+            Ok::<_, AppError>(true)
+        })
+    })
+    .await?;
+    let email = auth.user.email.clone();
+    let mut p = ProfilePage::of(auth);
+    if !sent {
+        p.errors.add("resend", TOO_MANY_MAILS);
+        return render(StatusCode::TOO_MANY_REQUESTS, &p);
+    }
+    p.notice = Some(format!(
+        "We sent a new verification link to {email}. It works for 24 hours."
+    ));
+    page(&p)
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    new_email: String,
+}
+
+enum Requested {
+    Sent,
+    Taken,
+    Limited,
+}
+
+async fn change_email(
+    req: HttpRequest,
+    auth: Auth,
+    cfg: web::Data<AppConfig>,
+    form: web::Form<EmailForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(r) = sudo::require(&req, &auth.session, &auth.shell, &cfg, "/profile")? {
+        return Ok(r);
+    }
+    let refuse = |auth: Auth, msg: &str, status: StatusCode| {
+        let mut p = ProfilePage::of(auth);
+        p.new_email = form.new_email.clone();
+        p.errors.add("new_email", msg.to_string());
+        render(status, &p)
+    };
+    let new = match Email::parse(&form.new_email) {
+        Ok(e) => e,
+        Err(msg) => return refuse(auth, msg, StatusCode::UNPROCESSABLE_ENTITY),
+    };
+    if new.normalized() == auth.user.email_normalized {
+        return refuse(
+            auth,
+            "This is already your address.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let (user, ip, cfg2, new2) = (auth.user.clone(), client_ip(&req), cfg.clone(), new.clone());
+    let outcome = db(&auth.pool, move |c| {
+        write_tx(c, |c| {
+            if users::find_by_email(c, new2.normalized())?.is_some_and(|u| u.is_verified()) {
+                return Ok(Requested::Taken);
+            }
+            if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
+                return Ok(Requested::Limited);
+            }
+            send_link(c, &cfg2, &user, Purpose::ChangeEmail, new2.as_str())?;
+            user_event(
+                c,
+                "atrium.user.email_change_requested",
+                user_actor(&user),
+                &user,
+                &ip,
+                json!({ "from": user.email, "to": new2.as_str() }),
+            )?;
+            Ok::<_, AppError>(Requested::Sent)
+        })
+    })
+    .await?;
+    match outcome {
+        Requested::Taken => refuse(auth, EMAIL_TAKEN, StatusCode::UNPROCESSABLE_ENTITY),
+        Requested::Limited => refuse(auth, TOO_MANY_MAILS, StatusCode::TOO_MANY_REQUESTS),
+        Requested::Sent => {
+            let old = auth.user.email.clone();
+            let mut p = ProfilePage::of(auth);
+            p.notice = Some(format!(
+                "We sent a link to {}. Your address changes when you open it; until then it stays {old}.",
+                new.as_str()
+            ));
+            page(&p)
+        }
+    }
+}
