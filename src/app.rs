@@ -98,8 +98,17 @@ impl Application {
         );
         let queries = db::QueryCounter::default();
         let counter = queries.clone();
+        let url2 = url.clone();
         let pool = tokio::task::spawn_blocking(move || {
             db::connect_counted(backend, &url, size, timeout, counter)
+        })
+        .await
+        .context("database start-up task")??;
+        // The background tasks (mail sender, housekeeping) have connections of their own:
+        // they never wait behind requests nor hold a request's connection, and the
+        // statement counter (`Application::query_counter`) sees requests only.
+        let background = tokio::task::spawn_blocking(move || {
+            db::connect_counted(backend, &url2, 2, timeout, db::QueryCounter::default())
         })
         .await
         .context("database start-up task")??;
@@ -190,8 +199,8 @@ impl Application {
         .workers(settings.workers)
         .shutdown_timeout(5)
         .run();
-        spawn_housekeeping(pool.clone());
-        crate::mail::spawn_sender(pool.clone(), &settings);
+        spawn_housekeeping(background.clone());
+        crate::mail::spawn_sender(background, &settings);
         Ok(Application {
             queries,
             port: addr.port(),
