@@ -15,10 +15,10 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use url::Url;
 
-use crate::authn::csrf::{self, PublicOrigin};
 use crate::authn::session_store::DbSessionStore;
 use crate::db::{self, Pool};
 use crate::settings::Settings;
+use crate::web::csrf::{self, PublicOrigin};
 use crate::web::{AppError, error::render_error, headers, limits};
 
 /// Settings plus what was derived from them at start.
@@ -189,7 +189,7 @@ impl Application {
                 .wrap(from_fn(csrf::guard))
                 .wrap(sessions)
                 .wrap(from_fn(crate::authn::session_store::preload_identity))
-                .wrap(from_fn(crate::authn::session_store::unavailable_as_503))
+                .wrap(from_fn(crate::web::error::unavailable_as_503))
                 .wrap(from_fn(limits::body_limit))
                 .wrap(errors)
                 .wrap(from_fn(cache_and_log))

@@ -8,12 +8,13 @@ use serde_json::json;
 
 use super::model::{self as accounts, AccountKind};
 use crate::audit::{self, Event, Resource};
-use crate::authn::Auth;
+use crate::authz::AccountPerm;
 use crate::authz::account::may_set_audit_retention;
-use crate::authz::{AccountCtx, AccountPerm};
 use crate::db::write_tx;
 use crate::users::domain::{Handle, Name};
 use crate::users::handlers::user_actor;
+use crate::web::ctx::AccountCtx;
+use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -360,7 +361,7 @@ async fn delete(
     }
     let back = format!("/account/{}/settings", ctx.account.id);
     if let Some(r) =
-        crate::authn::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
+        crate::web::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
     {
         return Ok(r);
     }

@@ -194,7 +194,10 @@ pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, A
 }
 
 /// A user with the accounts they belong to and their role in each.
-pub type Identity = (crate::users::model::User, Vec<(Account, AccountRole)>);
+pub type Identity = (crate::users::model::User, Memberships);
+
+/// A user's accounts with their role in each, as read with the user.
+pub type Memberships = Vec<(Account, AccountRole)>;
 
 /// The signed-in user and their accounts with their role in each (personal first, then by
 /// name), in one statement: what every signed-in page reads before its own work.

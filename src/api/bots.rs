@@ -533,7 +533,7 @@ fn limit_offset(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), A
 
 /// A UUID path segment (anything else: 404).
 fn path_id(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
-    super::ctx::path_id(req, name).ok_or(ApiError::NotFound)
+    super::path_id(req, name).ok_or(ApiError::NotFound)
 }
 
 fn who(caller: &super::ApiCaller) -> Who {

@@ -13,7 +13,7 @@ use crate::apikeys::KeyHolder;
 use crate::authz::account::PermSet;
 use crate::authz::workspace::{SCOPES, close};
 use crate::db::schema::{account_memberships, accounts, workspaces};
-use crate::workspaces::ctx::load;
+use crate::workspaces::access::load;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me/", web::get().to(me))

@@ -1,12 +1,10 @@
 //! The JSON API under `/api` (DESIGN §5): Prefect Cloud's paths and field names, API keys
 //! as bearer tokens, FastAPI-shaped errors. Every decision about who may do what goes
-//! through the same functions as the pages (`authz::account`, `workspaces::ctx::load`).
+//! through the same functions as the pages (`authz::account`, `workspaces::access::load`).
 
 pub mod accounts;
-pub mod auth;
 pub mod body;
 pub mod bots;
-pub mod ctx;
 pub mod error;
 pub mod events;
 pub mod invitations;
@@ -19,26 +17,9 @@ pub mod workspaces;
 
 use actix_web::web;
 
-pub use auth::ApiCaller;
-pub use ctx::{ApiAccount, ApiWorkspace};
+pub use crate::web::api_ctx::{ApiAccount, ApiCaller, ApiWorkspace, path_id};
+pub use crate::web::api_error::api_db as db;
 pub use error::ApiError;
-
-/// Runs `f` on a pooled connection off the async executor, with API errors.
-pub async fn db<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool
-            .get()
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("blocking task: {e}")))?
-}
 
 /// A path id that must be a UUID, as stored (lowercase, hyphenated); anything else is 404.
 /// Parsed in the handler, after the caller was authenticated (401 comes first).

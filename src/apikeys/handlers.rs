@@ -11,10 +11,10 @@ use serde_json::json;
 use super::{ApiKey, Reveal};
 use crate::app::AppConfig;
 use crate::audit::{self, Event, Resource};
-use crate::authn::Auth;
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::users::model::User;
+use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -134,7 +134,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     // A new key acts as the user for as long as it lives: the password again if it is old.
     if let Some(r) =
-        crate::authn::sudo::require(&req, &auth.session, &auth.shell, &cfg, "/profile/api-keys")?
+        crate::web::sudo::require(&req, &auth.session, &auth.shell, &cfg, "/profile/api-keys")?
     {
         return Ok(r);
     }

@@ -271,8 +271,8 @@ pub enum KeyHolder {
 
 impl KeyHolder {
     /// The holder as the actor the permission function takes.
-    pub fn actor_ref(&self) -> crate::workspaces::ctx::ActorRef<'_> {
-        use crate::workspaces::ctx::ActorRef;
+    pub fn actor_ref(&self) -> crate::workspaces::access::ActorRef<'_> {
+        use crate::workspaces::access::ActorRef;
         match self {
             KeyHolder::User(u) => ActorRef::User(&u.id),
             KeyHolder::ServiceAccount(s) => ActorRef::ServiceAccount {

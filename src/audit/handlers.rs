@@ -16,10 +16,11 @@ use super::StoredEvent;
 use super::catalog::{self, Group};
 use super::query::{self, Cursor, Filter};
 use super::view::{self, Names};
-use crate::authz::{AccountCtx, AccountPerm};
+use crate::authz::AccountPerm;
 use crate::db::schema::{service_accounts, users};
 use crate::db::{DbConn, Pool};
 use crate::service_accounts::model as bots;
+use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, db, render};
 use crate::workspaces::model as workspaces;
 

@@ -1,16 +1,12 @@
-//! Authentication: passwords, database-backed sessions, CSRF, log-in throttling and
-//! the extractors handlers use to learn who is asking.
+//! Authentication: passwords, database-backed sessions, log-in throttling, sudo mode and
+//! who asks remembered between requests. The extractors handlers use to learn who is
+//! asking are in `web::ctx`.
 
-pub mod csrf;
-pub mod extract;
 pub mod password;
 pub mod rate_limit;
 pub mod session_store;
-pub mod sudo;
 pub mod throttle;
 pub mod who;
-
-pub use extract::{Auth, MaybeUser};
 
 /// Session keys.
 pub const SESSION_USER: &str = "uid";

@@ -15,7 +15,7 @@ use super::who::{Answer, WhoCache, WorkspaceKey};
 use super::{SESSION_USER, digest, random_token};
 use crate::db::schema::sessions;
 use crate::db::{Pool, now};
-use crate::workspaces::ctx::{Loaded, workspace_for};
+use crate::workspaces::access::{Loaded, workspace_for};
 
 #[derive(Clone)]
 pub struct DbSessionStore {
@@ -54,8 +54,8 @@ fn expiry(ttl: &Duration) -> chrono::NaiveDateTime {
 }
 
 /// Marks a session error caused by a database that cannot answer now (see
-/// [`unavailable_as_503`]).
-const UNAVAILABLE: &str = "session storage: database unavailable";
+/// `web::error::unavailable_as_503`).
+pub const UNAVAILABLE: &str = "session storage: database unavailable";
 
 async fn run<T: Send + 'static>(
     pool: Pool,
@@ -73,30 +73,12 @@ async fn run<T: Send + 'static>(
     .await?
 }
 
-/// Middleware, outside the session middleware: a session that cannot be loaded or saved
-/// because the database cannot answer (pool exhausted, PostgreSQL restarting) is answered
-/// 503 with `Retry-After`, like every other request then, instead of actix-session's 500.
-pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<B>,
-) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
-    next.call(req).await.map_err(|e| {
-        // actix-session's error shows its cause (our store's error) only in `Debug`.
-        let described = format!("{e:?}");
-        if described.contains(UNAVAILABLE) {
-            crate::web::AppError::Unavailable(described).into()
-        } else {
-            e
-        }
-    })
-}
-
 /// Who asks, read with the session ([`DbSessionStore::load`]): the signed-in user and their
 /// accounts, and — on a workspace page — the workspace with what decides their scopes.
 pub struct Preloaded {
     user_id: String,
     /// `None` once taken; `Some(None)` when the user no longer exists.
-    identity: Option<Option<crate::authn::extract::Identity>>,
+    identity: Option<Option<crate::accounts::model::Identity>>,
     /// The (account id, workspace id) the path names, and what [`workspace_for`] found.
     workspace: Option<(WorkspaceKey, Option<Loaded>)>,
 }
@@ -145,7 +127,7 @@ pub async fn preload_identity<B: actix_web::body::MessageBody>(
 
 /// The identity read with this request's session, if it was read for `user_id` and not
 /// taken yet: `Some(None)` when that user no longer exists.
-pub fn take_preloaded(user_id: &str) -> Option<Option<crate::authn::extract::Identity>> {
+pub fn take_preloaded(user_id: &str) -> Option<Option<crate::accounts::model::Identity>> {
     PRELOADED
         .try_with(|slot| {
             let mut slot = slot.borrow_mut();

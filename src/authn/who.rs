@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::accounts::model::Identity;
 use crate::apikeys::Authenticated;
 use crate::db::changes::SharedSignal;
-use crate::workspaces::ctx::Loaded;
+use crate::workspaces::access::Loaded;
 
 /// How long an answer is kept at most, whatever the epoch says.
 pub const MAX_AGE: Duration = Duration::from_secs(2);

@@ -1,12 +1,7 @@
 //! Account permissions (the reference document's `AccountPermission` catalog, 47 names)
 //! and what each built-in account role grants (DESIGN §1).
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
-use futures_util::future::LocalBoxFuture;
-
-use crate::accounts::model::{Account, AccountRole};
-use crate::authn::Auth;
-use crate::web::AppError;
+use crate::accounts::model::AccountRole;
 
 /// Every account permission, in the reference document's order.
 pub const ACCOUNT_PERMISSIONS: [&str; 47] = [
@@ -169,73 +164,6 @@ pub fn may_assign(actor_role: AccountRole, target_role: AccountRole) -> bool {
 /// Owners: an Admin could otherwise shorten it to erase the trail of their own actions.
 pub fn may_set_audit_retention(role: AccountRole) -> bool {
     role == AccountRole::Owner
-}
-
-/// A logged-in user inside one account (`/account/{account_id}/…`). Non-members get 404.
-pub struct AccountCtx {
-    pub auth: Auth,
-    pub account: Account,
-    pub role: AccountRole,
-    pub perms: PermSet,
-}
-
-impl AccountCtx {
-    /// 403 unless the user has `p`.
-    pub fn require(&self, p: AccountPerm) -> Result<(), AppError> {
-        if self.perms.has(p) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
-    /// 404 unless the user has `p` (for pages: what one may not see does not exist).
-    pub fn require_to_see(&self, p: AccountPerm) -> Result<(), AppError> {
-        if self.perms.has(p) {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
-    }
-
-    pub fn can(&self, p: AccountPerm) -> bool {
-        self.perms.has(p)
-    }
-}
-
-impl FromRequest for AccountCtx {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            // The user's memberships come with the user: no statement of its own.
-            let (auth, memberships) = Auth::identify(&req).await?;
-            let Some(account_id) = req
-                .match_info()
-                .get("account_id")
-                .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-            else {
-                return Err(AppError::NotFound);
-            };
-            let Some((account, role)) = memberships.into_iter().find(|(a, _)| a.id == account_id)
-            else {
-                return Err(AppError::NotFound);
-            };
-            let Some((role, perms)) = account_permissions(Some(role)) else {
-                return Err(AppError::NotFound);
-            };
-            let mut auth = auth;
-            auth.shell = auth.shell.in_account(account_id);
-            Ok(AccountCtx {
-                auth,
-                account,
-                role,
-                perms,
-            })
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Authorization: the permission catalogs and the one place that decides what an actor
 //! may do in an account. Every account page and action asks [`account_permissions`]
-//! (through [`AccountCtx`]); no handler compares roles by itself.
+//! (through `web::ctx::AccountCtx`); no handler compares roles by itself.
 
 pub mod account;
 pub mod workspace;
 
-pub use account::{AccountCtx, AccountPerm, PermSet, account_permissions};
+pub use account::{AccountPerm, PermSet, account_permissions};

@@ -11,9 +11,8 @@ use super::model::{self as invitations, Invitation, NewInvitation, Status};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::app::AppConfig;
 use crate::audit::{self, Actor, Event, Resource};
-use crate::authn::{Auth, MaybeUser};
 use crate::authz::account::may_assign;
-use crate::authz::{AccountCtx, AccountPerm, PermSet};
+use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::mail::{self, Delivery, OutgoingMail};
 use crate::members::handlers::invite_roles;
@@ -22,6 +21,8 @@ use crate::users::handlers::{
     SignupForm, SignupKind, SignupPage, create_user, start_session, user_actor, validate_signup,
 };
 use crate::users::model::User;
+use crate::web::ctx::AccountCtx;
+use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -654,7 +655,7 @@ fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppErr
                         c,
                         &inv.account_id,
                         wid,
-                        crate::workspaces::ctx::ActorRef::User(uid),
+                        crate::workspaces::access::ActorRef::User(uid),
                     )? {
                         Some(g) if g.has("manage_workspace_users") => {
                             match inv.workspace_role_id.as_deref() {

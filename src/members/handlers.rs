@@ -9,11 +9,12 @@ use serde_json::json;
 use super::model::{self as members, Cursor, MemberRow};
 use crate::accounts::model::{self as accounts, AccountRole};
 use crate::audit::{self, Event, Resource};
+use crate::authz::AccountPerm;
 use crate::authz::account::may_assign;
-use crate::authz::{AccountCtx, AccountPerm};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::users::model::User;
+use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -12,7 +12,8 @@ use super::model::{self, ServiceAccount};
 use super::service::{self, Field, Invalid, NewServiceAccount, SaError, Who};
 use crate::apikeys::{ApiKey, KeyHolder, Reveal};
 use crate::app::AppConfig;
-use crate::authz::{AccountCtx, AccountPerm};
+use crate::authz::AccountPerm;
+use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
 

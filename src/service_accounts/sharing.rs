@@ -14,8 +14,8 @@ use super::handlers::{Refusal, refusal};
 use super::model::{self, BotAccess};
 use super::service::{self, Grant, Who};
 use crate::apikeys::KeyHolder;
+use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
-use crate::workspaces::WorkspaceCtx;
 use crate::workspaces::model::{self as workspaces, WorkspaceRole};
 
 const SEE: &str = "see_workspace_service_accounts";

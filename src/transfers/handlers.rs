@@ -10,12 +10,13 @@ use serde::Deserialize;
 use super::{Decision, Preview, TransferError, TransferRequest};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::app::AppConfig;
-use crate::authz::account::{AccountCtx, AccountPerm};
+use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
 use crate::mail::{self, OutgoingMail};
 use crate::users::handlers::user_actor;
+use crate::web::ctx::AccountCtx;
+use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, is_htmx, redirect, render};
-use crate::workspaces::WorkspaceCtx;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let ws = "/account/{account_id}/workspace/{workspace_id}/settings/transfer";

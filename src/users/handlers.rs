@@ -11,11 +11,10 @@ use super::model::{self as users, NewUser, SignupError, User};
 use crate::app::AppConfig;
 use crate::audit::{self, Actor, Event, Resource};
 use crate::authn::rate_limit::{Bucket, Limit};
-use crate::authn::{
-    Auth, MaybeUser, SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next,
-};
+use crate::authn::{SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next};
 use crate::db::write_tx;
 use crate::settings::SignupPolicy;
+use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -62,7 +61,7 @@ pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<
         .and_then(|_| session.insert(SESSION_CSRF, &csrf))
         .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
     // Every session starts with the password just entered (sudo mode counts from here).
-    crate::authn::sudo::note_password_entry(session)?;
+    crate::web::sudo::note_password_entry(session)?;
     Ok(csrf)
 }
 

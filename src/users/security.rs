@@ -17,9 +17,11 @@ use super::model::{self as users, Replaced, User};
 use super::tokens::{self, EmailToken, Problem, Purpose};
 use crate::app::AppConfig;
 use crate::audit::{self, Actor, Event, Resource};
-use crate::authn::{Auth, MaybeUser, password, safe_next, sudo, throttle};
+use crate::authn::{password, safe_next, throttle};
 use crate::db::{DbConn, write_tx};
 use crate::mail::{self, OutgoingMail};
+use crate::web::ctx::{Auth, MaybeUser};
+use crate::web::sudo;
 use crate::web::{AppError, FieldErrors, client_ip, db, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -50,6 +50,14 @@ impl From<crate::outcome::OpError> for AppError {
     }
 }
 
+/// A context's refusal (`web::ctx::gate`): 404 or 403 (a page with a form to show a
+/// conflict or field errors handles those itself).
+impl From<crate::outcome::Refusal> for AppError {
+    fn from(r: crate::outcome::Refusal) -> Self {
+        crate::outcome::OpError::Refused(r).into()
+    }
+}
+
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
         AppError::Unavailable(format!("database pool: {e}"))
@@ -233,4 +241,22 @@ fn api_error_body<B: actix_web::body::MessageBody>(
     ServiceResponse::new(req, new)
         .map_into_boxed_body()
         .map_into_right_body()
+}
+
+/// Middleware, outside the session middleware: a session that cannot be loaded or saved
+/// because the database cannot answer (pool exhausted, PostgreSQL restarting) is answered
+/// 503 with `Retry-After`, like every other request then, instead of actix-session's 500.
+pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<B>, actix_web::Error> {
+    next.call(req).await.map_err(|e| {
+        // actix-session's error shows its cause (our store's error) only in `Debug`.
+        let described = format!("{e:?}");
+        if described.contains(crate::authn::session_store::UNAVAILABLE) {
+            AppError::Unavailable(described).into()
+        } else {
+            e
+        }
+    })
 }

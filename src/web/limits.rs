@@ -45,7 +45,7 @@ fn has_encoded_control(path: &str) -> bool {
 /// The 404 answer: `{"detail": "Not Found"}` under `/api`, the error page for pages.
 fn not_found(path: &str) -> HttpResponse {
     if path == "/api" || path.starts_with("/api/") {
-        actix_web::ResponseError::error_response(&crate::api::ApiError::NotFound)
+        actix_web::ResponseError::error_response(&crate::web::api_error::ApiError::NotFound)
     } else {
         HttpResponse::NotFound().finish()
     }

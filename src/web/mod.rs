@@ -1,10 +1,15 @@
 //! Shared web plumbing: the page shell, rendering, errors, headers.
 
+pub mod api_ctx;
+pub mod api_error;
 pub mod assets;
+pub mod csrf;
+pub mod ctx;
 pub mod error;
 pub mod headers;
 pub mod limits;
 pub mod shell;
+pub mod sudo;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};

@@ -101,7 +101,7 @@ impl Shell {
 
     /// The `hx-headers` JSON for `<body>`, built by serde (never by hand).
     pub fn hx_headers(&self) -> String {
-        serde_json::json!({ crate::authn::csrf::HEADER: self.csrf }).to_string()
+        serde_json::json!({ crate::web::csrf::HEADER: self.csrf }).to_string()
     }
 
     pub fn is(&self, name: &str) -> bool {

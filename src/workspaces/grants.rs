@@ -9,7 +9,7 @@
 //! request's context read before the transaction may no longer hold (a concurrent change
 //! of the granter's own role commits first, then this write sees it).
 
-use super::ctx::{ActorRef, load};
+use super::access::{ActorRef, load};
 use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::authz::workspace::{ScopeSet, may_grant};
 use crate::db::DbConn;

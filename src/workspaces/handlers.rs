@@ -7,17 +7,18 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::WorkspaceCtx;
 use super::model::{self as workspaces, NewWorkspace, Reachable, Workspace};
 use crate::accounts::model as accounts;
 use crate::app::AppConfig;
 use crate::audit::{self, Event, Resource};
-use crate::authn::Auth;
-use crate::authz::{AccountCtx, AccountPerm, PermSet};
+use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::users::domain::{Handle, Name};
 use crate::users::handlers::user_actor;
 use crate::users::model::User;
+use crate::web::ctx::AccountCtx;
+use crate::web::ctx::Auth;
+use crate::web::ctx::WorkspaceCtx;
 use crate::web::shell::AccountLink;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
 

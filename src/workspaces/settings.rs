@@ -6,8 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
-use super::WorkspaceCtx;
-use super::ctx::ActorRef;
+use super::access::ActorRef;
 use super::grants::{ABOVE_OWN, Granter};
 use super::handlers::{ValidWorkspace, WorkspaceForm, validate};
 use super::model::{self as workspaces, Workspace, WorkspaceRole};
@@ -15,6 +14,7 @@ use crate::app::AppConfig;
 use crate::audit::{self, Actor, Event, Resource};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
+use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -417,7 +417,7 @@ async fn delete(
         ctx.account.id, ctx.workspace.id
     );
     if let Some(r) =
-        crate::authn::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
+        crate::web::sudo::require(&req, &ctx.auth.session, &ctx.auth.shell, &cfg, &back)?
     {
         return Ok(r);
     }

@@ -7,11 +7,11 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::WorkspaceCtx;
 use super::model::{self as workspaces, UserAccess, WorkspaceRole};
 use crate::audit::{self, Actor, Event, Resource};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
+use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-use super::ctx::ActorRef;
+use super::access::ActorRef;
 pub use super::grants::ABOVE_OWN;
 use super::grants::Granter;
 

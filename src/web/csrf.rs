@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use url::Url;
 
-use super::SESSION_CSRF;
+use crate::authn::SESSION_CSRF;
 use crate::web::limits::{MAX_BODY, too_large};
 
 pub const HEADER: &str = "X-CSRF-Token";

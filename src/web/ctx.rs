@@ -1,0 +1,341 @@
+//! The request contexts of the pages, in one place: who is asking ([`Auth`], [`MaybeUser`]),
+//! inside an account ([`AccountCtx`]) or a workspace ([`WorkspaceCtx`]), with what they may
+//! do there — computed by `authz` (account permissions) and `workspaces::access` (the
+//! effective scopes), never here. The API's contexts are in [`super::api_ctx`]. What one
+//! may not see answers 404; what one may see but not do, 403 ([`gate`]).
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::authn::{SESSION_CSRF, SESSION_USER, random_token};
+use crate::authz::account::{AccountPerm, PermSet, account_permissions};
+use crate::authz::workspace::ScopeSet;
+use crate::db::Pool;
+use crate::outcome::Refusal;
+use crate::users::model::{self as users, User};
+use crate::web::shell::{AccountLink, Shell};
+use crate::web::{AppError, db, is_htmx};
+use crate::workspaces::access::{Loaded, workspace_for};
+use crate::workspaces::model::{Workspace, WorkspaceRole};
+
+/// How every context refuses: `Ok` when allowed, else `refusal` (404 for what one may not
+/// see, 403 for what one may see but not do). Page and API errors both come from a
+/// [`Refusal`].
+pub fn gate(allowed: bool, refusal: Refusal) -> Result<(), Refusal> {
+    if allowed { Ok(()) } else { Err(refusal) }
+}
+
+/// The session's CSRF token, created on first use.
+pub fn csrf_token(session: &Session) -> Result<String, AppError> {
+    let existing: Option<String> = session
+        .get(SESSION_CSRF)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    match existing {
+        Some(t) => Ok(t),
+        None => {
+            let t = random_token(32);
+            session
+                .insert(SESSION_CSRF, &t)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+            Ok(t)
+        }
+    }
+}
+
+fn pool_of(req: &HttpRequest) -> Result<Pool, AppError> {
+    req.app_data::<web::Data<Pool>>()
+        .map(|p| p.get_ref().clone())
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no database pool configured")))
+}
+
+fn session_user(session: &Session) -> Result<Option<String>, AppError> {
+    session
+        .get(SESSION_USER)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}
+
+/// A logged-in user, with what the page shell needs. Requests without a valid session
+/// are sent to the log-in page (htmx requests get `HX-Redirect`).
+pub struct Auth {
+    pub user: User,
+    pub shell: Shell,
+    pub session: Session,
+    pub pool: Pool,
+}
+
+pub use crate::accounts::model::{Identity, Memberships};
+
+impl Auth {
+    /// Authenticates the request: the user and their accounts, read with the session
+    /// ([`super::session_store::preload_identity`]: no trip of its own), or read here when
+    /// they were not.
+    pub async fn identify(req: &HttpRequest) -> Result<(Auth, Memberships), AppError> {
+        let session = req.get_session();
+        let htmx = is_htmx(req);
+        let next = if req.method() == actix_web::http::Method::GET && !htmx {
+            req.uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "/".into())
+        } else {
+            "/".into()
+        };
+        let login = || AppError::LoginRequired {
+            next: next.clone(),
+            htmx,
+        };
+        let Some(uid) = session_user(&session)? else {
+            return Err(login());
+        };
+        let csrf = csrf_token(&session)?;
+        let pool = pool_of(req)?;
+        let identity = match crate::authn::session_store::take_preloaded(&uid) {
+            Some(identity) => identity,
+            None => db(&pool, move |c| Ok(accounts::identity(c, &uid)?)).await?,
+        };
+        let Some((user, accts)) = identity else {
+            session.purge();
+            return Err(login());
+        };
+        let links = accts
+            .iter()
+            .map(|(a, r)| AccountLink::from(a, *r))
+            .collect();
+        let shell = Shell::new(&user, csrf, links);
+        Ok((
+            Auth {
+                user,
+                shell,
+                session,
+                pool,
+            },
+            accts,
+        ))
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (auth, _) = Auth::identify(&req).await?;
+            Ok(auth)
+        })
+    }
+}
+
+/// Anyone: the logged-in user if there is one, and a CSRF token for forms.
+pub struct MaybeUser {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub session: Session,
+    pub pool: Pool,
+}
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let session = req.get_session();
+            let csrf = csrf_token(&session)?;
+            let pool = pool_of(&req)?;
+            let user = match session_user(&session)? {
+                None => None,
+                Some(uid) => match crate::authn::session_store::take_preloaded(&uid) {
+                    Some(identity) => identity.map(|(user, _)| user),
+                    None => db(&pool, move |c| Ok(users::find(c, &uid)?)).await?,
+                },
+            };
+            Ok(MaybeUser {
+                user,
+                csrf,
+                session,
+                pool,
+            })
+        })
+    }
+}
+
+/// A logged-in user inside one account (`/account/{account_id}/…`). Non-members get 404.
+pub struct AccountCtx {
+    pub auth: Auth,
+    pub account: Account,
+    pub role: AccountRole,
+    pub perms: PermSet,
+}
+
+impl AccountCtx {
+    /// 403 unless the user has `p`.
+    pub fn require(&self, p: AccountPerm) -> Result<(), Refusal> {
+        gate(self.perms.has(p), Refusal::Forbidden(None))
+    }
+
+    /// 404 unless the user has `p` (for pages: what one may not see does not exist).
+    pub fn require_to_see(&self, p: AccountPerm) -> Result<(), Refusal> {
+        gate(self.perms.has(p), Refusal::NotFound)
+    }
+
+    pub fn can(&self, p: AccountPerm) -> bool {
+        self.perms.has(p)
+    }
+}
+
+impl FromRequest for AccountCtx {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            // The user's memberships come with the user: no statement of its own.
+            let (auth, memberships) = Auth::identify(&req).await?;
+            let Some(account_id) = req
+                .match_info()
+                .get("account_id")
+                .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+            else {
+                return Err(AppError::NotFound);
+            };
+            let Some((account, role)) = memberships.into_iter().find(|(a, _)| a.id == account_id)
+            else {
+                return Err(AppError::NotFound);
+            };
+            let Some((role, perms)) = account_permissions(Some(role)) else {
+                return Err(AppError::NotFound);
+            };
+            let mut auth = auth;
+            auth.shell = auth.shell.in_account(account_id);
+            Ok(AccountCtx {
+                auth,
+                account,
+                role,
+                perms,
+            })
+        })
+    }
+}
+
+/// A logged-in user inside `/account/{account_id}/workspace/{workspace_id}/…` with their
+/// effective scopes. No scopes: the workspace does not exist for them (404).
+pub struct WorkspaceCtx {
+    pub auth: Auth,
+    pub account: Account,
+    pub account_role: Option<AccountRole>,
+    pub workspace: Workspace,
+    pub own_role: Option<WorkspaceRole>,
+    pub default_role: Option<WorkspaceRole>,
+    pub scopes: ScopeSet,
+}
+
+impl WorkspaceCtx {
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// 404 unless the user has `scope` (pages they may not see do not exist for them).
+    pub fn require_to_see(&self, scope: &str) -> Result<(), Refusal> {
+        gate(self.has(scope), Refusal::NotFound)
+    }
+
+    /// 403 unless the user has `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), Refusal> {
+        gate(self.has(scope), Refusal::Forbidden(None))
+    }
+
+    /// The role the page shows as "your role".
+    pub fn role_label(&self) -> String {
+        match self.account_role {
+            Some(AccountRole::Owner) => "Owner (as account Owner)".into(),
+            Some(AccountRole::Admin) => "Owner (as account Admin)".into(),
+            _ => match (&self.own_role, &self.default_role) {
+                (Some(own), _) => own.name.clone(),
+                (None, Some(d)) => format!("{} (everyone in the account)", d.name),
+                (None, None) => "No access".into(),
+            },
+        }
+    }
+}
+
+impl FromRequest for WorkspaceCtx {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let ids = req
+                .match_info()
+                .get("account_id")
+                .zip(req.match_info().get("workspace_id"))
+                .filter(|(a, w)| {
+                    uuid::Uuid::parse_str(a).is_ok() && uuid::Uuid::parse_str(w).is_ok()
+                })
+                .map(|(a, w)| (a.to_string(), w.to_string()));
+            // Usually read with the session (one trip for who asks and what they may do);
+            // otherwise one more trip here.
+            let (auth, memberships) = Auth::identify(&req).await?;
+            let Some((account_id, workspace_id)) = ids else {
+                return Err(AppError::NotFound);
+            };
+            let loaded = match crate::authn::session_store::take_preloaded_workspace(
+                &auth.user.id,
+                &account_id,
+                &workspace_id,
+            ) {
+                Some(loaded) => loaded,
+                None => {
+                    let (uid, a, w) = (
+                        auth.user.id.clone(),
+                        account_id.clone(),
+                        workspace_id.clone(),
+                    );
+                    db(&auth.pool, move |c| {
+                        Ok(workspace_for(c, &uid, &memberships, &a, &w)?)
+                    })
+                    .await?
+                }
+            };
+            let Some(Loaded {
+                account,
+                account_role,
+                workspace,
+                own_role,
+                default_role,
+                scopes,
+            }) = loaded
+            else {
+                return Err(AppError::NotFound);
+            };
+            if scopes.is_empty() {
+                return Err(AppError::NotFound);
+            }
+            let mut auth = auth;
+            auth.shell = auth.shell.in_account(&account_id);
+            auth.shell.workspace = Some(crate::web::shell::WorkspaceLink {
+                account_id: account_id.clone(),
+                id: workspace.id.clone(),
+                name: workspace.name.clone(),
+                see_settings: scopes.contains("see_workspace_settings"),
+                see_members: scopes.contains("see_workspace_users"),
+                see_service_accounts: scopes.contains("see_workspace_service_accounts"),
+            });
+            Ok(WorkspaceCtx {
+                auth,
+                account,
+                account_role,
+                workspace,
+                own_role,
+                default_role,
+                scopes,
+            })
+        })
+    }
+}
