@@ -2,7 +2,7 @@
 //! optional first workspace role), rename, rotate the key, delete, and give, change or take
 //! away a workspace role. Each change is one transaction that re-checks the caller's
 //! permissions with the same functions as the extractors (`authz::account_permissions`,
-//! `workspaces::ctx::load`), under the account lock, and records its audit events in it.
+//! `workspaces::access::load`), under the account lock, and records its audit events in it.
 
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
