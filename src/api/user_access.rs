@@ -14,6 +14,7 @@ use super::body::{self, Errors, Field, Obj, like};
 use super::error::{Detail, FieldError};
 use super::{ApiError, ApiWorkspace, db};
 use crate::db::write_tx;
+use crate::workspaces::grants::Granter;
 use crate::workspaces::model::{self as workspaces, UserAccess};
 use crate::workspaces::sharing::{ABOVE_OWN, NOT_A_MEMBER, Outcome, ROLE_CHOICE, grant, revoke_tx};
 
@@ -148,6 +149,9 @@ pub async fn upsert_user_access(
     let done = db(&ctx.caller.pool, move |c| {
         write_tx(c, |c| {
             crate::accounts::model::lock(c, &ws.account_id)?;
+            let Some(g) = Granter::load(c, &ws.account_id, &ws.id, holder.actor_ref())? else {
+                return Err(ApiError::NotFound);
+            };
             let mut done = Vec::new();
             for (loc, user_id, role_id) in &wanted {
                 let at = |field: &str| {
@@ -155,15 +159,7 @@ pub async fn upsert_user_access(
                     l.push(field.into());
                     l
                 };
-                match grant(
-                    c,
-                    holder.actor_ref(),
-                    &ws,
-                    actor.clone(),
-                    user_id,
-                    role_id,
-                    ip.clone(),
-                )? {
+                match grant(c, &g, &ws, actor.clone(), user_id, role_id, ip.clone())? {
                     Outcome::Done => {}
                     Outcome::Refused(why) if why == ABOVE_OWN => {
                         return Err(ApiError::Denied(why.into()));

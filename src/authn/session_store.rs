@@ -342,10 +342,11 @@ impl SessionStore for DbSessionStore {
         state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        if anon_state(session_key.as_ref()).is_some() || user_of(&state).is_none() {
+        let was_anonymous = session_key.as_ref().starts_with(ANON);
+        if was_anonymous || user_of(&state).is_none() {
             // Still anonymous: a new key carries the new state. A stored session whose user
             // was taken out of the state has ended; its row goes.
-            if anon_state(session_key.as_ref()).is_none() {
+            if !was_anonymous {
                 self.delete(&session_key)
                     .await
                     .map_err(UpdateError::Other)?;
@@ -386,7 +387,8 @@ impl SessionStore for DbSessionStore {
         session_key: &SessionKey,
         ttl: &Duration,
     ) -> Result<(), anyhow::Error> {
-        if anon_state(session_key.as_ref()).is_some() {
+        if session_key.as_ref().starts_with(ANON) {
+            // Anonymous: nothing stored.
             return Ok(());
         }
         let id = digest(session_key.as_ref());
@@ -401,7 +403,8 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
-        if anon_state(session_key.as_ref()).is_some() {
+        if session_key.as_ref().starts_with(ANON) {
+            // Anonymous: nothing stored.
             return Ok(());
         }
         let id = digest(session_key.as_ref());

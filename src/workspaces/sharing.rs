@@ -188,26 +188,22 @@ fn grant_tx(
 ) -> Result<Outcome, AppError> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
-        grant(
-            c,
-            ActorRef::User(&actor.id),
-            ws,
-            user_actor(actor),
-            user_id,
-            role_id,
-            ip,
-        )
+        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, ActorRef::User(&actor.id))? else {
+            return Err(AppError::NotFound);
+        };
+        grant(c, &g, ws, user_actor(actor), user_id, role_id, ip)
     })
 }
 
 /// Gives `user_id` the role `role_id` on the workspace (insert or change), inside the
 /// caller's transaction with the account locked: the role must be one of the account's,
 /// the user a member, and the granter must hold every scope of the new role and of the role
-/// it replaces ([`Granter`], their scopes read in this transaction). Recorded as
+/// it replaces (`g`, their scopes read in this transaction: [`Granter::load`], once per
+/// transaction however many grants it makes). Recorded as
 /// `atrium.workspace_access.granted` or `….role_changed`.
 pub fn grant(
     c: &mut DbConn,
-    granter: ActorRef<'_>,
+    g: &Granter,
     ws: &workspaces::Workspace,
     actor: Actor,
     user_id: &str,
@@ -219,9 +215,6 @@ pub fn grant(
             r.account_id.is_none() || r.account_id.as_deref() == Some(ws.account_id.as_str())
         }) else {
             return Ok(Outcome::Refused(ROLE_CHOICE));
-        };
-        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
-            return Err(AppError::NotFound);
         };
         if !g.may_give(&role) {
             return Ok(Outcome::Refused(ABOVE_OWN));
