@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{self as accounts, AccountKind};
-use crate::audit::{self, Event, Resource};
+use crate::audit::Event;
 use crate::authz::AccountPerm;
 use crate::authz::account::may_set_audit_retention;
 use crate::db::write_tx;
@@ -134,22 +134,17 @@ async fn create(
                 handle.as_str(),
                 &user.id,
             )?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.account.created",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "account",
-                        id: Some(account.id.clone()),
-                        name: account.handle.clone(),
-                    },
-                    account_id: Some(account.id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "name": account.name, "handle": account.handle }),
-                },
-            )?;
+            Event::new(
+                "atrium.account.created",
+                user_actor(&user),
+                "account",
+                Some(account.id.clone()),
+                account.handle.clone(),
+            )
+            .account(account.id.clone())
+            .ip(ip)
+            .payload(json!({ "name": account.name, "handle": account.handle }))
+            .record(c)?;
             Ok::<_, AppError>(Some(account))
         })
     })
@@ -294,27 +289,22 @@ async fn update(
                     audit_retention_days: retention,
                 },
             )?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.account.updated",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "account",
-                        id: Some(account.id.clone()),
-                        name: handle.as_str().into(),
-                    },
-                    account_id: Some(account.id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({
-                        "name": { "from": account.name, "to": name.as_str() },
-                        "handle": { "from": account.handle, "to": handle.as_str() },
-                        "workspace_limit": { "from": account.workspace_limit, "to": limit },
-                        "audit_retention_days": { "from": account.audit_retention_days, "to": retention },
-                    }),
-                },
-            )?;
+            Event::new(
+                "atrium.account.updated",
+                user_actor(&user),
+                "account",
+                Some(account.id.clone()),
+                handle.as_str(),
+            )
+            .account(account.id.clone())
+            .ip(ip)
+            .payload(json!({
+                "name": { "from": account.name, "to": name.as_str() },
+                "handle": { "from": account.handle, "to": handle.as_str() },
+                "workspace_limit": { "from": account.workspace_limit, "to": limit },
+                "audit_retention_days": { "from": account.audit_retention_days, "to": retention },
+            }))
+            .record(c)?;
             Ok::<_, AppError>(true)
         })
     })
@@ -377,22 +367,17 @@ async fn delete(
         write_tx(c, |c| {
             accounts::lock(c, &account.id)?;
             accounts::delete(c, &account.id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.account.deleted",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "account",
-                        id: Some(account.id.clone()),
-                        name: account.handle.clone(),
-                    },
-                    account_id: Some(account.id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "name": account.name, "handle": account.handle }),
-                },
-            )?;
+            Event::new(
+                "atrium.account.deleted",
+                user_actor(&user),
+                "account",
+                Some(account.id.clone()),
+                account.handle.clone(),
+            )
+            .account(account.id.clone())
+            .ip(ip)
+            .payload(json!({ "name": account.name, "handle": account.handle }))
+            .record(c)?;
             Ok::<_, AppError>(())
         })
     })

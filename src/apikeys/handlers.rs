@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{ApiKey, Reveal};
 use crate::app::AppConfig;
-use crate::audit::{self, Event, Resource};
+use crate::audit::Event;
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::users::model::User;
@@ -102,26 +102,21 @@ fn create_tx(
     write_tx(c, |c| {
         let (key, plain) = super::create_user_key(c, &user.id, name, expires_at)?;
         let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-        audit::record(
-            c,
-            Event {
-                action: "atrium.api_key.created",
-                actor: user_actor(user),
-                resource: Resource {
-                    kind: "api_key",
-                    id: Some(key.id.clone()),
-                    name: key.mask(),
-                },
-                account_id: personal,
-                workspace_id: None,
-                ip: Some(ip),
-                payload: json!({
-                    "name": key.name,
-                    "owner": "user",
-                    "expiration": key.expires_at.map(|t| t.and_utc().to_rfc3339()),
-                }),
-            },
-        )?;
+        Event::new(
+            "atrium.api_key.created",
+            user_actor(user),
+            "api_key",
+            Some(key.id.clone()),
+            key.mask(),
+        )
+        .account_opt(personal)
+        .ip(ip)
+        .payload(json!({
+            "name": key.name,
+            "owner": "user",
+            "expiration": key.expires_at.map(|t| t.and_utc().to_rfc3339()),
+        }))
+        .record(c)?;
         Ok((key, plain))
     })
 }
@@ -197,22 +192,17 @@ async fn delete(
             };
             super::delete_user_key(c, &user.id, &key.id)?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.api_key.deleted",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "api_key",
-                        id: Some(key.id.clone()),
-                        name: key.mask(),
-                    },
-                    account_id: personal,
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "name": key.name, "owner": "user" }),
-                },
-            )?;
+            Event::new(
+                "atrium.api_key.deleted",
+                user_actor(&user),
+                "api_key",
+                Some(key.id.clone()),
+                key.mask(),
+            )
+            .account_opt(personal)
+            .ip(ip)
+            .payload(json!({ "name": key.name, "owner": "user" }))
+            .record(c)?;
             Ok(key)
         })
     })

@@ -90,6 +90,11 @@ impl Event {
         }
     }
 
+    /// The event `action` by `actor` on `resource`, which the caller built.
+    pub fn about(action: &'static str, actor: Actor, resource: Resource) -> Event {
+        Event::new(action, actor, resource.kind, resource.id, resource.name)
+    }
+
     /// The account whose audit log shows it.
     pub fn account(mut self, account_id: impl Into<String>) -> Event {
         self.account_id = Some(account_id.into());
@@ -108,9 +113,21 @@ impl Event {
         self
     }
 
+    /// The workspace it happened in, if any.
+    pub fn workspace_opt(mut self, workspace_id: Option<String>) -> Event {
+        self.workspace_id = workspace_id;
+        self
+    }
+
     /// The client address the request came from.
     pub fn ip(mut self, ip: impl Into<String>) -> Event {
         self.ip = Some(ip.into());
+        self
+    }
+
+    /// The client address the request came from, if known.
+    pub fn ip_opt(mut self, ip: Option<String>) -> Event {
+        self.ip = ip;
         self
     }
 
@@ -145,7 +162,7 @@ struct NewEvent {
 }
 
 /// Records `event`. Call it with the connection of the transaction that makes the change.
-pub fn record(conn: &mut DbConn, event: Event) -> QueryResult<()> {
+fn record(conn: &mut DbConn, event: Event) -> QueryResult<()> {
     debug_assert!(
         catalog::find(event.action).is_some(),
         "{} is not in audit::catalog::ACTIONS",

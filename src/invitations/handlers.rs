@@ -10,7 +10,7 @@ use serde_json::json;
 use super::model::{self as invitations, Invitation, NewInvitation, Status};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::app::AppConfig;
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
@@ -170,20 +170,18 @@ fn invitation_event(
     ip: &str,
     payload: serde_json::Value,
 ) -> Event {
-    Event {
+    Event::new(
         action,
         actor,
-        resource: Resource {
-            kind: "invitation",
-            id: Some(inv.id.clone()),
-            name: inv.email.clone(),
-        },
-        account_id: Some(inv.account_id.clone()),
-        // A workspace invitation's events belong to that workspace too, like its creation.
-        workspace_id: inv.workspace_id.clone(),
-        ip: Some(ip.to_string()),
-        payload,
-    }
+        "invitation",
+        Some(inv.id.clone()),
+        inv.email.clone(),
+    )
+    .account(inv.account_id.clone())
+    // A workspace invitation's events belong to that workspace too, like its creation.
+    .workspace_opt(inv.workspace_id.clone())
+    .ip(ip.to_string())
+    .payload(payload)
 }
 
 // ---------- inviting ----------
@@ -368,16 +366,14 @@ pub fn invite_address(
     )?;
     crate::faults::point("invite_after_row");
     queue_mail(c, cfg, &inv, &code, account)?;
-    audit::record(
-        c,
-        invitation_event(
-            "atrium.invitation.created",
-            user_actor(inviter),
-            &inv,
-            ip,
-            json!({ "email": inv.email, "role": role.as_str() }),
-        ),
-    )?;
+    invitation_event(
+        "atrium.invitation.created",
+        user_actor(inviter),
+        &inv,
+        ip,
+        json!({ "email": inv.email, "role": role.as_str() }),
+    )
+    .record(c)?;
     crate::faults::point("invite_before_commit");
     Ok(Invited::Sent {
         inv: Box::new(inv),
@@ -520,16 +516,14 @@ async fn resend(
             mail::cancel_pending(c, &inv.id)?;
             let inv = invitations::find(c, &inv.id)?.ok_or(AppError::NotFound)?;
             queue_mail(c, &cfg2, &inv, &code, &account)?;
-            audit::record(
-                c,
-                invitation_event(
-                    "atrium.invitation.resent",
-                    user_actor(&actor),
-                    &inv,
-                    &ip,
-                    json!({}),
-                ),
-            )?;
+            invitation_event(
+                "atrium.invitation.resent",
+                user_actor(&actor),
+                &inv,
+                &ip,
+                json!({}),
+            )
+            .record(c)?;
             Ok(())
         })
     })
@@ -581,10 +575,7 @@ pub fn revoke_tx(
             .ok_or(AppError::NotFound)?;
         if invitations::respond(c, &inv.id, "revoked", None)? {
             mail::cancel_pending(c, &inv.id)?;
-            audit::record(
-                c,
-                invitation_event("atrium.invitation.revoked", actor, &inv, ip, json!({})),
-            )?;
+            invitation_event("atrium.invitation.revoked", actor, &inv, ip, json!({})).record(c)?;
         }
         Ok(())
     })
@@ -848,16 +839,14 @@ fn accept_tx(
     }
     // The invitee opened a link sent to this address: it is theirs (issue #19, point 5).
     crate::users::model::mark_verified(c, &user.id)?;
-    audit::record(
-        c,
-        invitation_event(
-            "atrium.invitation.accepted",
-            user_actor(user),
-            &ch.inv,
-            ip,
-            json!({ "role": ch.inv.role, "user_id": user.id }),
-        ),
-    )?;
+    invitation_event(
+        "atrium.invitation.accepted",
+        user_actor(user),
+        &ch.inv,
+        ip,
+        json!({ "role": ch.inv.role, "user_id": user.id }),
+    )
+    .record(c)?;
     crate::faults::point("accept_before_commit");
     Ok(Accepted::Joined(destination(&ch.inv)))
 }
@@ -920,10 +909,8 @@ async fn decline(
                         label: ch.inv.email.clone(),
                     },
                 };
-                audit::record(
-                    c,
-                    invitation_event("atrium.invitation.declined", actor, &ch.inv, &ip, json!({})),
-                )?;
+                invitation_event("atrium.invitation.declined", actor, &ch.inv, &ip, json!({}))
+                    .record(c)?;
             }
             Ok::<_, AppError>(None)
         })
@@ -1096,22 +1083,18 @@ pub fn invite_to_workspace(
         },
     )?;
     queue_mail(c, cfg, &inv, &code, account)?;
-    audit::record(
-        c,
-        Event {
-            action: "atrium.invitation.created",
-            actor: user_actor(inviter),
-            resource: Resource {
-                kind: "invitation",
-                id: Some(inv.id.clone()),
-                name: inv.email.clone(),
-            },
-            account_id: Some(account.id.clone()),
-            workspace_id: Some(workspace_id.to_string()),
-            ip: Some(ip.to_string()),
-            payload: json!({ "email": inv.email, "workspace_role_id": role_id }),
-        },
-    )?;
+    Event::new(
+        "atrium.invitation.created",
+        user_actor(inviter),
+        "invitation",
+        Some(inv.id.clone()),
+        inv.email.clone(),
+    )
+    .account(account.id.clone())
+    .workspace(workspace_id.to_string())
+    .ip(ip.to_string())
+    .payload(json!({ "email": inv.email, "workspace_role_id": role_id }))
+    .record(c)?;
     Ok(replaced)
 }
 

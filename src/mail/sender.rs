@@ -14,7 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 
 use super::{CANCELLED, FAILED, PENDING, SENT, header_safe};
-use crate::audit::{self, Actor, Resource};
+use crate::audit::{Actor, Event};
 use crate::db::schema::outbox;
 use crate::db::{DbConn, Pool, now, write_tx};
 use crate::settings::{MailTransport, Settings};
@@ -363,28 +363,22 @@ fn record_outcome(
                 .execute(c)?
         };
         if changed == 1 && (attempts == 1 || last) {
-            audit::record(
-                c,
-                audit::Event {
-                    action: DELIVERY_FAILED,
-                    actor: Actor::System,
-                    resource: Resource {
-                        kind: "email",
-                        id: Some(row.id.clone()),
-                        name: header_safe(&row.to_addr),
-                    },
-                    account_id: row.account_id.clone(),
-                    workspace_id: None,
-                    ip: None,
-                    payload: json!({
-                        "kind": row.kind,
-                        "ref_id": row.ref_id,
-                        "attempts": attempts,
-                        "error": error,
-                        "final": last,
-                    }),
-                },
-            )?;
+            Event::new(
+                DELIVERY_FAILED,
+                Actor::System,
+                "email",
+                Some(row.id.clone()),
+                header_safe(&row.to_addr),
+            )
+            .account_opt(row.account_id.clone())
+            .payload(json!({
+                "kind": row.kind,
+                "ref_id": row.ref_id,
+                "attempts": attempts,
+                "error": error,
+                "final": last,
+            }))
+            .record(c)?;
         }
         Ok(())
     })

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::model::{self as members, Cursor, MemberRow};
 use crate::accounts::model::{self as accounts, AccountRole};
-use crate::audit::{self, Event, Resource};
+use crate::audit::Event;
 use crate::authz::AccountPerm;
 use crate::authz::account::may_assign;
 use crate::db::{DbConn, write_tx};
@@ -289,22 +289,17 @@ pub fn change_role_tx(
             return Ok(Change::Refused(LAST_OWNER));
         }
         accounts::set_role(c, account_id, target_id, new_role)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.member.role_changed",
-                actor: user_actor(actor),
-                resource: Resource {
-                    kind: "user",
-                    id: Some(target_id.into()),
-                    name: before.handle.clone(),
-                },
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(ip),
-                payload: json!({ "from": before.role.as_str(), "to": new_role.as_str() }),
-            },
-        )?;
+        Event::new(
+            "atrium.member.role_changed",
+            user_actor(actor),
+            "user",
+            Some(target_id.into()),
+            before.handle.clone(),
+        )
+        .account(account_id)
+        .ip(ip)
+        .payload(json!({ "from": before.role.as_str(), "to": new_role.as_str() }))
+        .record(c)?;
         Ok(Change::Done(members::row(c, account_id, target_id)?))
     })
 }
@@ -473,22 +468,17 @@ pub fn remove_member_tx(
             return Ok(Change::Refused(LAST_OWNER));
         }
         remove_membership(c, id, t)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.member.removed",
-                actor: user_actor(actor),
-                resource: Resource {
-                    kind: "user",
-                    id: Some(t.to_string()),
-                    name: before.handle.clone(),
-                },
-                account_id: Some(id.to_string()),
-                workspace_id: None,
-                ip: Some(ip),
-                payload: json!({ "role": before.role.as_str(), "email": before.email }),
-            },
-        )?;
+        Event::new(
+            "atrium.member.removed",
+            user_actor(actor),
+            "user",
+            Some(t.to_string()),
+            before.handle.clone(),
+        )
+        .account(id.to_string())
+        .ip(ip)
+        .payload(json!({ "role": before.role.as_str(), "email": before.email }))
+        .record(c)?;
         Ok(Change::Done(None))
     })
 }
@@ -532,22 +522,17 @@ async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppErr
                 ));
             }
             remove_membership(c, &id, &actor.id)?;
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.member.left",
-                    actor: user_actor(&actor),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(actor.id.clone()),
-                        name: actor.handle.clone(),
-                    },
-                    account_id: Some(id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "role": me.as_str() }),
-                },
-            )?;
+            Event::new(
+                "atrium.member.left",
+                user_actor(&actor),
+                "user",
+                Some(actor.id.clone()),
+                actor.handle.clone(),
+            )
+            .account(id.clone())
+            .ip(ip)
+            .payload(json!({ "role": me.as_str() }))
+            .record(c)?;
             Ok(Change::Done(None))
         })
     })

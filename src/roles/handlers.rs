@@ -6,7 +6,7 @@ use askama::Template;
 use serde_json::json;
 
 use crate::accounts::model::AccountRole;
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::authz::account::ACCOUNT_PERMISSIONS;
 use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, close, groups};
 use crate::authz::{AccountPerm, PermSet};
@@ -480,26 +480,11 @@ pub fn save_tx(
             &serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()),
             valid.inherit.map(BuiltinRole::as_str),
         )?;
-        audit::record(
-            c,
-            Event {
-                action: if rid.is_some() {
+        Event::new(if rid.is_some() {
                     "atrium.role.updated"
                 } else {
                     "atrium.role.created"
-                },
-                actor,
-                resource: Resource {
-                    kind: "workspace_role",
-                    id: Some(id.clone()),
-                    name: valid.name.clone(),
-                },
-                account_id: Some(aid.to_string()),
-                workspace_id: None,
-                ip: Some(ip),
-                payload: json!({ "scopes": names, "inherit": valid.inherit.map(BuiltinRole::as_str), "description": valid.description }),
-            },
-        )?;
+                }, actor, "workspace_role", Some(id.clone()), valid.name.clone()).account(aid.to_string()).ip(ip).payload(json!({ "scopes": names, "inherit": valid.inherit.map(BuiltinRole::as_str), "description": valid.description })).record(c)?;
         Ok(Some(id))
     })
 }
@@ -543,22 +528,16 @@ pub fn delete_tx(
         if workspaces::delete_role(c, aid, &role.id)? == 0 {
             return Err(AppError::NotFound);
         }
-        audit::record(
-            c,
-            Event {
-                action: "atrium.role.deleted",
-                actor,
-                resource: Resource {
-                    kind: "workspace_role",
-                    id: Some(role.id.clone()),
-                    name: role.name.clone(),
-                },
-                account_id: Some(aid.to_string()),
-                workspace_id: None,
-                ip: Some(ip),
-                payload: json!({}),
-            },
-        )?;
+        Event::new(
+            "atrium.role.deleted",
+            actor,
+            "workspace_role",
+            Some(role.id.clone()),
+            role.name.clone(),
+        )
+        .account(aid.to_string())
+        .ip(ip)
+        .record(c)?;
         Ok(None)
     })
 }

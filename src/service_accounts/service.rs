@@ -10,7 +10,7 @@ use serde_json::json;
 use super::model::{self, BotAccess, ServiceAccount};
 use crate::accounts::model::{self as accounts, AccountRole};
 use crate::apikeys::{ApiKey, KeyHolder};
-use crate::audit::{self, Event, Resource};
+use crate::audit::{Event, Resource};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::db::{DbConn, now, write_tx};
 use crate::web::AppError;
@@ -254,34 +254,28 @@ pub fn create(
             KeyHolder::ServiceAccount(_) => None,
         };
         let (sa, key, plain) = model::create(c, account_id, &name, created_by, new.expires_at)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.service_account.created",
-                actor: who.holder.audit_actor(),
-                resource: sa_resource(&sa),
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(who.ip.clone()),
-                payload: json!({ "name": sa.name, "account_role": AccountRole::Member.as_str() }),
-            },
-        )?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.api_key.created",
-                actor: who.holder.audit_actor(),
-                resource: key_resource(&key),
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(who.ip.clone()),
-                payload: json!({
-                    "service_account_id": sa.id,
-                    "service_account": sa.name,
-                    "expiration": when(key.expires_at),
-                }),
-            },
-        )?;
+        Event::about(
+            "atrium.service_account.created",
+            who.holder.audit_actor(),
+            sa_resource(&sa),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({ "name": sa.name, "account_role": AccountRole::Member.as_str() }))
+        .record(c)?;
+        Event::about(
+            "atrium.api_key.created",
+            who.holder.audit_actor(),
+            key_resource(&key),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({
+            "service_account_id": sa.id,
+            "service_account": sa.name,
+            "expiration": when(key.expires_at),
+        }))
+        .record(c)?;
         let access = match grant {
             Some((ws, role)) => {
                 let a = set_access(c, who, &ws, &sa, &role, None)?;
@@ -318,22 +312,17 @@ pub fn rename(
             return Err(invalid(Field::Name, NAME_TAKEN));
         }
         model::rename(c, &sa.id, &name)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.service_account.renamed",
-                actor: who.holder.audit_actor(),
-                resource: Resource {
-                    kind: "service_account",
-                    id: Some(sa.id.clone()),
-                    name: name.clone(),
-                },
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(who.ip.clone()),
-                payload: json!({ "from": sa.name, "to": name }),
-            },
-        )?;
+        Event::new(
+            "atrium.service_account.renamed",
+            who.holder.audit_actor(),
+            "service_account",
+            Some(sa.id.clone()),
+            name.clone(),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({ "from": sa.name, "to": name }))
+        .record(c)?;
         model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)
     })
 }
@@ -380,27 +369,24 @@ pub fn rotate(
             .map(|d| now() + d);
         let old_keys = crate::apikeys::for_service_account(c, &sa.id)?;
         let (key, plain) = model::rotate(c, &sa, expires_at, old_until)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.api_key.rotated",
-                actor: who.holder.audit_actor(),
-                resource: key_resource(&key),
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(who.ip.clone()),
-                payload: json!({
-                    "service_account_id": sa.id,
-                    "service_account": sa.name,
-                    "expiration": when(key.expires_at),
-                    "old_keys": old_keys.iter().map(ApiKey::mask).collect::<Vec<_>>(),
-                    "old_keys_stop": match old_until {
-                        Some(t) => json!(t.and_utc().to_rfc3339()),
-                        None => json!("now"),
-                    },
-                }),
+        Event::about(
+            "atrium.api_key.rotated",
+            who.holder.audit_actor(),
+            key_resource(&key),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({
+            "service_account_id": sa.id,
+            "service_account": sa.name,
+            "expiration": when(key.expires_at),
+            "old_keys": old_keys.iter().map(ApiKey::mask).collect::<Vec<_>>(),
+            "old_keys_stop": match old_until {
+                Some(t) => json!(t.and_utc().to_rfc3339()),
+                None => json!("now"),
             },
-        )?;
+        }))
+        .record(c)?;
         Ok(Rotated {
             sa,
             key,
@@ -427,31 +413,25 @@ pub fn delete(
             .map(|(w, _, _)| w.handle)
             .collect();
         model::delete(c, &sa.id)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.service_account.deleted",
-                actor: who.holder.audit_actor(),
-                resource: sa_resource(&sa),
-                account_id: Some(account_id.into()),
-                workspace_id: None,
-                ip: Some(who.ip.clone()),
-                payload: json!({ "name": sa.name, "workspaces": reached }),
-            },
-        )?;
+        Event::about(
+            "atrium.service_account.deleted",
+            who.holder.audit_actor(),
+            sa_resource(&sa),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({ "name": sa.name, "workspaces": reached }))
+        .record(c)?;
         for key in &keys {
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.api_key.deleted",
-                    actor: who.holder.audit_actor(),
-                    resource: key_resource(key),
-                    account_id: Some(account_id.into()),
-                    workspace_id: None,
-                    ip: Some(who.ip.clone()),
-                    payload: json!({ "service_account_id": sa.id, "service_account": sa.name }),
-                },
-            )?;
+            Event::about(
+                "atrium.api_key.deleted",
+                who.holder.audit_actor(),
+                key_resource(key),
+            )
+            .account(account_id)
+            .ip(who.ip.clone())
+            .payload(json!({ "service_account_id": sa.id, "service_account": sa.name }))
+            .record(c)?;
         }
         Ok(sa)
     })
@@ -472,22 +452,20 @@ fn set_access(
         return Ok(b.clone());
     }
     model::set_bot_access(c, &ws.id, &sa.id, &role.id)?;
-    audit::record(
-        c,
-        Event {
-            action: if before.is_some() {
-                "atrium.workspace_access.role_changed"
-            } else {
-                "atrium.workspace_access.granted"
-            },
-            actor: who.holder.audit_actor(),
-            resource: sa_resource(sa),
-            account_id: Some(ws.account_id.clone()),
-            workspace_id: Some(ws.id.clone()),
-            ip: Some(who.ip.clone()),
-            payload: json!({ "from": before.map(|b| b.role_name.clone()), "to": role.name }),
+    Event::about(
+        if before.is_some() {
+            "atrium.workspace_access.role_changed"
+        } else {
+            "atrium.workspace_access.granted"
         },
-    )?;
+        who.holder.audit_actor(),
+        sa_resource(sa),
+    )
+    .account(ws.account_id.clone())
+    .workspace(ws.id.clone())
+    .ip(who.ip.clone())
+    .payload(json!({ "from": before.map(|b| b.role_name.clone()), "to": role.name }))
+    .record(c)?;
     model::bot_access(c, &ws.id, &sa.id)?.ok_or(SaError::NotFound)
 }
 
@@ -560,22 +538,18 @@ pub fn revoke(
             return Err(SaError::Refused(ABOVE_OWN));
         }
         model::remove_bot_access(c, &ws.id, sa_id)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.workspace_access.revoked",
-                actor: who.holder.audit_actor(),
-                resource: Resource {
-                    kind: "service_account",
-                    id: Some(before.service_account_id.clone()),
-                    name: before.name.clone(),
-                },
-                account_id: Some(ws.account_id.clone()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(who.ip.clone()),
-                payload: json!({ "role": before.role_name }),
-            },
-        )?;
+        Event::new(
+            "atrium.workspace_access.revoked",
+            who.holder.audit_actor(),
+            "service_account",
+            Some(before.service_account_id.clone()),
+            before.name.clone(),
+        )
+        .account(ws.account_id.clone())
+        .workspace(ws.id.clone())
+        .ip(who.ip.clone())
+        .payload(json!({ "role": before.role_name }))
+        .record(c)?;
         Ok(before)
     })
 }

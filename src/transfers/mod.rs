@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::accounts::model::{self as accounts, Account, AccountRole};
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::db::schema::{
     account_memberships, invitations, users, workspace_access, workspace_bot_access,
     workspace_roles, workspace_transfers, workspaces,
@@ -364,22 +364,18 @@ pub fn execute(
         "request_id": request_id,
     });
     for account in [source_id, target_id] {
-        audit::record(
-            c,
-            Event {
-                action: "atrium.workspace.transferred",
-                actor: actor.clone(),
-                resource: Resource {
-                    kind: "workspace",
-                    id: Some(ws.id.clone()),
-                    name: ws.name.clone(),
-                },
-                account_id: Some(account.to_string()),
-                workspace_id: Some(ws.id.clone()),
-                ip: ip.clone(),
-                payload: payload.clone(),
-            },
-        )?;
+        Event::new(
+            "atrium.workspace.transferred",
+            actor.clone(),
+            "workspace",
+            Some(ws.id.clone()),
+            ws.name.clone(),
+        )
+        .account(account.to_string())
+        .workspace(ws.id.clone())
+        .ip_opt(ip.clone())
+        .payload(payload.clone())
+        .record(c)?;
     }
     crate::faults::point("transfer_before_commit");
     Ok(p)
@@ -448,28 +444,24 @@ fn record_request_event(
     detail: serde_json::Value,
 ) -> QueryResult<()> {
     for account_id in [&r.source_account_id, &r.target_account_id] {
-        audit::record(
-            c,
-            Event {
-                action,
-                actor: actor.clone(),
-                resource: Resource {
-                    kind: "workspace_transfer",
-                    id: Some(r.id.clone()),
-                    name: r.workspace_name.clone(),
-                },
-                account_id: Some(account_id.clone()),
-                workspace_id: r.workspace_id.clone(),
-                ip: ip.clone(),
-                payload: json!({
-                    "workspace_handle": r.workspace_handle,
-                    "from_account_id": r.source_account_id,
-                    "to_account_id": r.target_account_id,
-                    "new_handle": r.new_handle,
-                    "detail": detail,
-                }),
-            },
-        )?;
+        Event::new(
+            action,
+            actor.clone(),
+            "workspace_transfer",
+            Some(r.id.clone()),
+            r.workspace_name.clone(),
+        )
+        .account(account_id.clone())
+        .workspace_opt(r.workspace_id.clone())
+        .ip_opt(ip.clone())
+        .payload(json!({
+            "workspace_handle": r.workspace_handle,
+            "from_account_id": r.source_account_id,
+            "to_account_id": r.target_account_id,
+            "new_handle": r.new_handle,
+            "detail": detail,
+        }))
+        .record(c)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::domain::{Email, Handle, Name, NewPassword};
 use super::model::{self as users, NewUser, SignupError, User};
 use crate::app::AppConfig;
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::authn::rate_limit::{Bucket, Limit};
 use crate::authn::{SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next};
 use crate::db::write_tx;
@@ -242,32 +242,25 @@ pub async fn create_user(
             })?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?;
             if let Some(r) = &replaced {
-                audit::record(
-                    c,
-                    crate::users::security::replaced_event(
-                        user_actor(&user),
-                        r,
-                        personal.as_ref().map(|a| a.id.clone()),
-                        &ip,
-                    ),
-                )?;
+                crate::users::security::replaced_event(
+                    user_actor(&user),
+                    r,
+                    personal.as_ref().map(|a| a.id.clone()),
+                    &ip,
+                )
+                .record(c)?;
             }
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.user.signed_up",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(user.id.clone()),
-                        name: user.handle.clone(),
-                    },
-                    account_id: personal.as_ref().map(|a| a.id.clone()),
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "email": user.email, "handle": user.handle }),
-                },
-            )?;
+            Event::new(
+                "atrium.user.signed_up",
+                user_actor(&user),
+                "user",
+                Some(user.id.clone()),
+                user.handle.clone(),
+            )
+            .account_opt(personal.as_ref().map(|a| a.id.clone()))
+            .ip(ip)
+            .payload(json!({ "email": user.email, "handle": user.handle }))
+            .record(c)?;
             if kind == SignupKind::Plain {
                 crate::users::security::send_link(
                     c,
@@ -524,42 +517,31 @@ async fn login(
                 if let Some(h) = &rehash {
                     users::set_password_hash(c, &u.id, h)?;
                 }
-                audit::record(
-                    c,
-                    Event {
-                        action: "atrium.user.logged_in",
-                        actor: user_actor(u),
-                        resource: Resource {
-                            kind: "user",
-                            id: Some(u.id.clone()),
-                            name: u.handle.clone(),
-                        },
-                        account_id: personal,
-                        workspace_id: None,
-                        ip: Some(ip3),
-                        payload: json!({}),
-                    },
-                )?;
+                Event::new(
+                    "atrium.user.logged_in",
+                    user_actor(u),
+                    "user",
+                    Some(u.id.clone()),
+                    u.handle.clone(),
+                )
+                .account_opt(personal)
+                .ip(ip3)
+                .record(c)?;
             } else {
                 // The failure stays counted by its slot.
-                audit::record(
-                    c,
-                    Event {
-                        action: "atrium.user.login_failed",
-                        actor: Actor::Anonymous {
-                            label: identifier.clone(),
-                        },
-                        resource: Resource {
-                            kind: "user",
-                            id: user2.as_ref().map(|u| u.id.clone()),
-                            name: identifier.clone(),
-                        },
-                        account_id: personal,
-                        workspace_id: None,
-                        ip: Some(ip3),
-                        payload: json!({ "known_user": user2.is_some() }),
+                Event::new(
+                    "atrium.user.login_failed",
+                    Actor::Anonymous {
+                        label: identifier.clone(),
                     },
-                )?;
+                    "user",
+                    user2.as_ref().map(|u| u.id.clone()),
+                    identifier.clone(),
+                )
+                .account_opt(personal)
+                .ip(ip3)
+                .payload(json!({ "known_user": user2.is_some() }))
+                .record(c)?;
             }
             Ok::<_, AppError>(())
         })
@@ -591,22 +573,16 @@ async fn logout(
         db(&mu.pool, move |c| {
             write_tx(c, |c| {
                 let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-                audit::record(
-                    c,
-                    Event {
-                        action: "atrium.user.logged_out",
-                        actor: user_actor(&user),
-                        resource: Resource {
-                            kind: "user",
-                            id: Some(user.id.clone()),
-                            name: user.handle.clone(),
-                        },
-                        account_id: personal,
-                        workspace_id: None,
-                        ip: Some(ip),
-                        payload: json!({}),
-                    },
-                )?;
+                Event::new(
+                    "atrium.user.logged_out",
+                    user_actor(&user),
+                    "user",
+                    Some(user.id.clone()),
+                    user.handle.clone(),
+                )
+                .account_opt(personal)
+                .ip(ip)
+                .record(c)?;
                 Ok::<_, AppError>(())
             })
         })
@@ -705,22 +681,17 @@ async fn update_profile(
         write_tx(c, |c| {
             users::update_names(c, &user.id, first.as_str(), last.as_str())?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.user.updated",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(user.id.clone()),
-                        name: user.handle.clone(),
-                    },
-                    account_id: personal,
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({ "first_name": first.as_str(), "last_name": last.as_str() }),
-                },
-            )?;
+            Event::new(
+                "atrium.user.updated",
+                user_actor(&user),
+                "user",
+                Some(user.id.clone()),
+                user.handle.clone(),
+            )
+            .account_opt(personal)
+            .ip(ip)
+            .payload(json!({ "first_name": first.as_str(), "last_name": last.as_str() }))
+            .record(c)?;
             Ok::<_, AppError>(())
         })
     })
@@ -806,22 +777,16 @@ async fn change_password(
             users::set_password_hash(c, &user.id, &hash)?;
             users::end_sessions(c, &user.id)?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            audit::record(
-                c,
-                Event {
-                    action: "atrium.user.password_changed",
-                    actor: user_actor(&user),
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(user.id.clone()),
-                        name: user.handle.clone(),
-                    },
-                    account_id: personal,
-                    workspace_id: None,
-                    ip: Some(ip),
-                    payload: json!({}),
-                },
-            )?;
+            Event::new(
+                "atrium.user.password_changed",
+                user_actor(&user),
+                "user",
+                Some(user.id.clone()),
+                user.handle.clone(),
+            )
+            .account_opt(personal)
+            .ip(ip)
+            .record(c)?;
             Ok::<_, AppError>(())
         })
     })

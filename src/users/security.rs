@@ -16,7 +16,7 @@ use super::handlers::{ProfilePage, user_actor};
 use super::model::{self as users, Replaced, User};
 use super::tokens::{self, EmailToken, Problem, Purpose};
 use crate::app::AppConfig;
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::authn::{password, safe_next, throttle};
 use crate::db::{DbConn, write_tx};
 use crate::mail::{self, OutgoingMail};
@@ -196,41 +196,33 @@ fn user_event(
     payload: serde_json::Value,
 ) -> Result<(), AppError> {
     let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-    audit::record(
-        c,
-        Event {
-            action,
-            actor,
-            resource: Resource {
-                kind: "user",
-                id: Some(user.id.clone()),
-                name: user.handle.clone(),
-            },
-            account_id: personal,
-            workspace_id: None,
-            ip: Some(ip.to_string()),
-            payload,
-        },
-    )?;
+    Event::new(
+        action,
+        actor,
+        "user",
+        Some(user.id.clone()),
+        user.handle.clone(),
+    )
+    .account_opt(personal)
+    .ip(ip.to_string())
+    .payload(payload)
+    .record(c)?;
     Ok(())
 }
 
 /// The event of an unverified user removed to free their address for `actor`, recorded in
 /// `account_id` (the personal account of whoever now holds the address).
 pub fn replaced_event(actor: Actor, r: &Replaced, account_id: Option<String>, ip: &str) -> Event {
-    Event {
-        action: "atrium.user.replaced",
+    Event::new(
+        "atrium.user.replaced",
         actor,
-        resource: Resource {
-            kind: "user",
-            id: Some(r.id.clone()),
-            name: r.handle.clone(),
-        },
-        account_id,
-        workspace_id: None,
-        ip: Some(ip.to_string()),
-        payload: json!({ "email": r.email, "deleted_accounts": r.accounts }),
-    }
+        "user",
+        Some(r.id.clone()),
+        r.handle.clone(),
+    )
+    .account_opt(account_id)
+    .ip(ip.to_string())
+    .payload(json!({ "email": r.email, "deleted_accounts": r.accounts }))
 }
 
 // ---------- pages behind the links ----------
@@ -402,7 +394,7 @@ async fn verify(
                     if let Some(r) = &replaced {
                         let personal =
                             crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-                        audit::record(c, replaced_event(actor.clone(), r, personal, &ip))?;
+                        replaced_event(actor.clone(), r, personal, &ip).record(c)?;
                     }
                     users::set_verified_email(c, &user.id, new.as_str(), new.normalized())?;
                     user_event(

@@ -13,7 +13,7 @@ use super::api_error::{ApiError, api_db as db};
 use super::ctx::gate;
 use crate::accounts::model::{self as accounts, Account, AccountRole};
 use crate::apikeys::{self, KeyHolder};
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::authn::who::WhoCache;
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::authz::workspace::ScopeSet;
@@ -74,27 +74,21 @@ fn record_failure(
             Some(k) if apikeys::well_formed(k) => "unknown, expired or deleted",
             Some(_) => "malformed",
         };
-        audit::record(
-            c,
-            Event {
-                action: "atrium.api_key.authentication_failed",
-                actor: Actor::Anonymous {
-                    label: ip.to_string(),
-                },
-                resource: Resource {
-                    kind: "api_key",
-                    id: None,
-                    name: presented
-                        .filter(|k| apikeys::well_formed(k))
-                        .map(|k| format!("{}…{}", &k[..4], &k[k.len() - 4..]))
-                        .unwrap_or_default(),
-                },
-                account_id: None,
-                workspace_id: None,
-                ip: Some(ip.to_string()),
-                payload: serde_json::json!({ "key": shape }),
+        Event::new(
+            "atrium.api_key.authentication_failed",
+            Actor::Anonymous {
+                label: ip.to_string(),
             },
-        )?;
+            "api_key",
+            None,
+            presented
+                .filter(|k| apikeys::well_formed(k))
+                .map(|k| format!("{}…{}", &k[..4], &k[k.len() - 4..]))
+                .unwrap_or_default(),
+        )
+        .ip(ip.to_string())
+        .payload(serde_json::json!({ "key": shape }))
+        .record(c)?;
         Ok(())
     })
 }

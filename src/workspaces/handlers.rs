@@ -10,7 +10,7 @@ use serde_json::json;
 use super::model::{self as workspaces, NewWorkspace, Reachable, Workspace};
 use crate::accounts::model as accounts;
 use crate::app::AppConfig;
-use crate::audit::{self, Event, Resource};
+use crate::audit::Event;
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::users::domain::{Handle, Name};
@@ -164,22 +164,18 @@ pub fn create_tx(
             &user.id,
         )?;
         workspaces::record_visit(c, &user.id, &ws.id)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.workspace.created",
-                actor: user_actor(user),
-                resource: Resource {
-                    kind: "workspace",
-                    id: Some(ws.id.clone()),
-                    name: ws.handle.clone(),
-                },
-                account_id: Some(account_id.to_string()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(ip),
-                payload: json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }),
-            },
-        )?;
+        Event::new(
+            "atrium.workspace.created",
+            user_actor(user),
+            "workspace",
+            Some(ws.id.clone()),
+            ws.handle.clone(),
+        )
+        .account(account_id.to_string())
+        .workspace(ws.id.clone())
+        .ip(ip)
+        .payload(json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }))
+        .record(c)?;
         Ok(Ok(ws))
     })
 }

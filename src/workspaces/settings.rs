@@ -11,7 +11,7 @@ use super::grants::{ABOVE_OWN, Granter};
 use super::handlers::{ValidWorkspace, WorkspaceForm, validate};
 use super::model::{self as workspaces, Workspace, WorkspaceRole};
 use crate::app::AppConfig;
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::web::ctx::WorkspaceCtx;
@@ -92,36 +92,32 @@ pub fn save_tx(
             &valid.description,
             new_default_id.as_deref(),
         )?;
-        audit::record(
-            c,
-            Event {
-                // A change of the default role alone has its own name in the audit log.
-                action: if valid.name.as_str() == ws.name
-                    && valid.handle.as_str() == ws.handle
-                    && valid.description == ws.description
-                    && new_default_id != ws.default_role_id
-                {
-                    "atrium.workspace.default_role_changed"
-                } else {
-                    "atrium.workspace.updated"
-                },
-                actor,
-                resource: Resource {
-                    kind: "workspace",
-                    id: Some(ws.id.clone()),
-                    name: valid.handle.as_str().into(),
-                },
-                account_id: Some(ws.account_id.clone()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(ip),
-                payload: json!({
-                    "name": { "from": ws.name, "to": valid.name.as_str() },
-                    "handle": { "from": ws.handle, "to": valid.handle.as_str() },
-                    "description": { "from": ws.description, "to": valid.description },
-                    "default_role": { "from": old_default, "to": new_default },
-                }),
+        // A change of the default role alone has its own name in the audit log.
+        Event::new(
+            if valid.name.as_str() == ws.name
+                && valid.handle.as_str() == ws.handle
+                && valid.description == ws.description
+                && new_default_id != ws.default_role_id
+            {
+                "atrium.workspace.default_role_changed"
+            } else {
+                "atrium.workspace.updated"
             },
-        )?;
+            actor,
+            "workspace",
+            Some(ws.id.clone()),
+            valid.handle.as_str(),
+        )
+        .account(ws.account_id.clone())
+        .workspace(ws.id.clone())
+        .ip(ip)
+        .payload(json!({
+            "name": { "from": ws.name, "to": valid.name.as_str() },
+            "handle": { "from": ws.handle, "to": valid.handle.as_str() },
+            "description": { "from": ws.description, "to": valid.description },
+            "default_role": { "from": old_default, "to": new_default },
+        }))
+        .record(c)?;
         Ok(Saved::Done)
     })
 }
@@ -146,22 +142,7 @@ pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Re
                 collaborators_removed += 1;
             }
         }
-        audit::record(
-            c,
-            Event {
-                action: "atrium.workspace.deleted",
-                actor,
-                resource: Resource {
-                    kind: "workspace",
-                    id: Some(ws.id.clone()),
-                    name: ws.handle.clone(),
-                },
-                account_id: Some(ws.account_id.clone()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(ip),
-                payload: json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed }),
-            },
-        )?;
+        Event::new("atrium.workspace.deleted", actor, "workspace", Some(ws.id.clone()), ws.handle.clone()).account(ws.account_id.clone()).workspace(ws.id.clone()).ip(ip).payload(json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed })).record(c)?;
         crate::faults::point("delete_before_commit");
         Ok(())
     })

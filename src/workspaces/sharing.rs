@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::model::{self as workspaces, UserAccess, WorkspaceRole};
-use crate::audit::{self, Actor, Event, Resource};
+use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
 use crate::users::handlers::user_actor;
 use crate::web::ctx::WorkspaceCtx;
@@ -233,26 +233,22 @@ pub fn grant(
         workspaces::set_user_access(c, &ws.id, user_id, &role.id)?;
         let after = workspaces::user_access(c, &ws.id, user_id)?;
         let handle = after.as_ref().map(|a| a.handle.clone()).unwrap_or_default();
-        audit::record(
-            c,
-            Event {
-                action: if before.is_some() {
-                    "atrium.workspace_access.role_changed"
-                } else {
-                    "atrium.workspace_access.granted"
-                },
-                actor,
-                resource: Resource {
-                    kind: "user",
-                    id: Some(user_id.into()),
-                    name: handle,
-                },
-                account_id: Some(ws.account_id.clone()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(ip),
-                payload: json!({ "from": before.map(|b| b.role_name), "to": role.name }),
+        Event::new(
+            if before.is_some() {
+                "atrium.workspace_access.role_changed"
+            } else {
+                "atrium.workspace_access.granted"
             },
-        )?;
+            actor,
+            "user",
+            Some(user_id.into()),
+            handle,
+        )
+        .account(ws.account_id.clone())
+        .workspace(ws.id.clone())
+        .ip(ip)
+        .payload(json!({ "from": before.map(|b| b.role_name), "to": role.name }))
+        .record(c)?;
         Ok(Outcome::Done)
     }
 }
@@ -463,22 +459,18 @@ pub fn revoke_tx(
         }
         workspaces::remove_user_access(c, &ws.id, user_id)?;
         workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)?;
-        audit::record(
-            c,
-            Event {
-                action: "atrium.workspace_access.revoked",
-                actor,
-                resource: Resource {
-                    kind: "user",
-                    id: Some(user_id.to_string()),
-                    name: before.handle.clone(),
-                },
-                account_id: Some(ws.account_id.clone()),
-                workspace_id: Some(ws.id.clone()),
-                ip: Some(ip),
-                payload: json!({ "role": before.role_name }),
-            },
-        )?;
+        Event::new(
+            "atrium.workspace_access.revoked",
+            actor,
+            "user",
+            Some(user_id.to_string()),
+            before.handle.clone(),
+        )
+        .account(ws.account_id.clone())
+        .workspace(ws.id.clone())
+        .ip(ip)
+        .payload(json!({ "role": before.role_name }))
+        .record(c)?;
         Ok(None)
     })
 }

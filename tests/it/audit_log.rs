@@ -19,30 +19,26 @@ pub fn seed(
     actor: (&str, &str),
     n: usize,
 ) {
-    use atrium::audit::{Actor, Event, Resource, record};
+    use atrium::audit::{Actor, Event};
     use diesel::Connection;
     let mut c = app.conn();
     c.transaction::<_, diesel::result::Error, _>(|c| {
         for i in 0..n {
-            record(
-                c,
-                Event {
-                    action,
-                    actor: Actor::User {
-                        id: actor.0.into(),
-                        name: actor.1.into(),
-                    },
-                    resource: Resource {
-                        kind: "user",
-                        id: Some(format!("00000000-0000-4000-8000-{i:012}")),
-                        name: format!("target{i}"),
-                    },
-                    account_id: Some(account.into()),
-                    workspace_id: ws.map(str::to_string),
-                    ip: Some("192.0.2.7".into()),
-                    payload: json!({"from": "Viewer", "to": "Developer", "n": i}),
+            Event::new(
+                action,
+                Actor::User {
+                    id: actor.0.into(),
+                    name: actor.1.into(),
                 },
-            )?;
+                "user",
+                Some(format!("00000000-0000-4000-8000-{i:012}")),
+                format!("target{i}"),
+            )
+            .account(account)
+            .workspace_opt(ws.map(str::to_string))
+            .ip("192.0.2.7")
+            .payload(json!({"from": "Viewer", "to": "Developer", "n": i}))
+            .record(c)?;
         }
         Ok(())
     })
