@@ -257,20 +257,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/{name}", web::get().to(crate::web::assets::serve))
         .route("/healthz", web::get().to(healthz));
     crate::api::routes(cfg);
-    crate::users::handlers::routes(cfg);
+    crate::users::pages::routes(cfg);
     crate::users::security::routes(cfg);
-    crate::accounts::handlers::routes(cfg);
-    crate::members::handlers::routes(cfg);
-    crate::invitations::handlers::routes(cfg);
-    crate::workspaces::handlers::routes(cfg);
+    crate::accounts::pages::routes(cfg);
+    crate::members::pages::routes(cfg);
+    crate::invitations::pages::routes(cfg);
+    crate::workspaces::pages::routes(cfg);
     crate::workspaces::settings::routes(cfg);
     crate::workspaces::sharing::routes(cfg);
-    crate::roles::handlers::routes(cfg);
-    crate::transfers::handlers::routes(cfg);
-    crate::apikeys::handlers::routes(cfg);
-    crate::service_accounts::handlers::routes(cfg);
+    crate::roles::pages::routes(cfg);
+    crate::transfers::pages::routes(cfg);
+    crate::apikeys::pages::routes(cfg);
+    crate::service_accounts::pages::routes(cfg);
     crate::service_accounts::sharing::routes(cfg);
-    crate::audit::handlers::routes(cfg);
+    crate::audit::pages::routes(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

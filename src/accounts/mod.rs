@@ -1,4 +1,4 @@
 //! Accounts (personal and organization) and account memberships.
 
-pub mod handlers;
 pub mod model;
+pub mod pages;

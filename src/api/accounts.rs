@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}` and its `account_memberships`: read the account, list
 //! members, change a member's account role, remove a member. The rules are the members
-//! page's (`members::handlers::change_role_tx`, `remove_member_tx`).
+//! page's (`members::pages::change_role_tx`, `remove_member_tx`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
 use crate::accounts::model::AccountRole;
 use crate::authz::AccountPerm;
-use crate::members::handlers::{ABOVE_OWN_ROLE, Change};
 use crate::members::model::{self as members, MembershipDetail};
+use crate::members::pages::{ABOVE_OWN_ROLE, Change};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/accounts/{account_id}", web::get().to(read_account))
@@ -528,7 +528,7 @@ pub async fn update_membership(
     };
     let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
     let outcome = db(&ctx.caller.pool, move |c| {
-        Ok(crate::members::handlers::change_role_tx(
+        Ok(crate::members::pages::change_role_tx(
             c, &aid, &user, &target, role, ip,
         )?)
     })
@@ -562,7 +562,7 @@ pub async fn delete_membership(
     };
     let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
     let outcome = db(&ctx.caller.pool, move |c| {
-        Ok(crate::members::handlers::remove_member_tx(
+        Ok(crate::members::pages::remove_member_tx(
             c, &aid, &user, &target, ip,
         )?)
     })

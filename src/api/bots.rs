@@ -3,7 +3,7 @@
 //! `read:bot`, `create:bot`, `update:bot`, `delete:bot`) and
 //! `/api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/…` (scopes
 //! `see_workspace_service_accounts`, `manage_workspace_service_accounts`). The changes go
-//! through `service_accounts::service`, the same functions the pages use.
+//! through `service_accounts::ops`, the same functions the pages use.
 //!
 //! Bodies are read after the caller is authenticated and authorized, so a missing key is
 //! 401 and a forbidden action 403 whatever the body holds; bad input then answers 422.
@@ -20,7 +20,7 @@ use crate::accounts::model::AccountRole;
 use crate::apikeys::{self, ApiKey};
 use crate::authz::AccountPerm;
 use crate::service_accounts::model::{self as sas, BotAccess, ServiceAccount};
-use crate::service_accounts::service::{self, Field, Grant, SaError, Who};
+use crate::service_accounts::ops::{self, Field, Grant, SaError, Who};
 
 const SEE: &str = "see_workspace_service_accounts";
 const MANAGE: &str = "manage_workspace_service_accounts";
@@ -638,11 +638,11 @@ pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     let created = db(&acct.caller.pool, move |c| {
-        Ok(service::create(
+        Ok(ops::create(
             c,
             &who,
             &aid,
-            service::NewServiceAccount {
+            ops::NewServiceAccount {
                 name: input.name,
                 expires_at,
                 access: None,
@@ -727,7 +727,7 @@ pub async fn update_bot(
     db(&acct.caller.pool, move |c| {
         match &input.name {
             Some(name) => {
-                service::rename(c, &who, &aid, &id, name)?;
+                ops::rename(c, &who, &aid, &id, name)?;
             }
             None => {
                 sas::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
@@ -751,7 +751,7 @@ pub async fn delete_bot(req: HttpRequest, acct: ApiAccount) -> Result<HttpRespon
     acct.require(AccountPerm::DeleteBot)?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
-        service::delete(c, &who, &aid, &id)?;
+        ops::delete(c, &who, &aid, &id)?;
         Ok(())
     })
     .await?;
@@ -778,7 +778,7 @@ pub async fn rotate_api_key(
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
     let overlap = match input.old_key_expires_in_seconds {
         None => None,
-        Some(s) if !(0..=service::MAX_OVERLAP.num_seconds()).contains(&s) => {
+        Some(s) if !(0..=ops::MAX_OVERLAP.num_seconds()).contains(&s) => {
             return Err(ApiError::field(
                 "old_key_expires_in_seconds",
                 "Input should be between 0 and 172800 (48 hours)",
@@ -788,7 +788,7 @@ pub async fn rotate_api_key(
     };
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     let rotated = db(&acct.caller.pool, move |c| {
-        Ok(service::rotate(c, &who, &aid, &id, expires_at, overlap)?)
+        Ok(ops::rotate(c, &who, &aid, &id, expires_at, overlap)?)
     })
     .await?;
     Ok(HttpResponse::Created().json(bot_created(rotated.sa, &rotated.key, rotated.plain)))
@@ -862,7 +862,7 @@ pub async fn upsert_bot_access(
         Vec::new()
     } else {
         db(&ws.caller.pool, move |c| {
-            Ok(service::grant(c, &who, &aid, &wid, &grants)?)
+            Ok(ops::grant(c, &who, &aid, &wid, &grants)?)
         })
         .await?
     };
@@ -983,7 +983,7 @@ pub async fn delete_bot_access(
     );
     db(&ws.caller.pool, move |c| {
         let a = sas::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
-        service::revoke(c, &who, &aid, &wid, &a.service_account_id)?;
+        ops::revoke(c, &who, &aid, &wid, &a.service_account_id)?;
         Ok(())
     })
     .await?;

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/invitations/…`: invite several addresses at once, list,
 //! revoke. Same rules, e-mails (through the outbox) and audit events as the Invitations
-//! tab (`invitations::handlers::invite_address`, `revoke_tx`).
+//! tab (`invitations::pages::invite_address`, `revoke_tx`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -15,11 +15,11 @@ use crate::accounts::model::{self as accounts, AccountRole};
 use crate::app::AppConfig;
 use crate::authz::AccountPerm;
 use crate::db::write_tx;
-use crate::invitations::handlers::{
+use crate::invitations::model::{self as invitations, Invitation, Status};
+use crate::invitations::pages::{
     ALREADY_MEMBER, Invited, MAX_ADDRESSES, NO_ADDRESS, ROLE_CHOICE, invite_address, revoke_tx,
 };
-use crate::invitations::model::{self as invitations, Invitation, Status};
-use crate::members::handlers::{ABOVE_OWN_ROLE, invite_roles};
+use crate::members::pages::{ABOVE_OWN_ROLE, invite_roles};
 use crate::users::domain::Email;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/workspace_roles/…`: the built-in workspace roles and the
 //! account's custom ones. Same validation, name rule, "refused while used" and audit
-//! events as the Roles page (`roles::handlers::validate`, `save_tx`, `delete_tx`).
+//! events as the Roles page (`roles::pages::validate`, `save_tx`, `delete_tx`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
 use crate::authz::AccountPerm;
 use crate::authz::workspace::BuiltinRole;
-use crate::roles::handlers::{NAME_TAKEN, RoleForm, delete_tx, save_tx, validate};
+use crate::roles::pages::{NAME_TAKEN, RoleForm, delete_tx, save_tx, validate};
 use crate::workspaces::model::{self as workspaces, WorkspaceRole, builtin_role_id};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

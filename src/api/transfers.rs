@@ -217,7 +217,7 @@ pub async fn transfer(
                         target_id: &target.id,
                         new_handle: &new_handle,
                     },
-                    &crate::users::handlers::user_actor(&user),
+                    &crate::users::pages::user_actor(&user),
                     Some(ip.clone()),
                     None,
                 )?;
@@ -231,7 +231,7 @@ pub async fn transfer(
                 return Err(TransferError::Invalid(p.problems));
             }
             let r = transfers::create_request(c, &p, &new_handle, &user, Some(ip.clone()))?;
-            crate::transfers::handlers::notify_admins(c, &r, &target, &user, &base)?;
+            crate::transfers::pages::notify_admins(c, &r, &target, &user, &base)?;
             Ok(Some(r.id))
         });
         match result {

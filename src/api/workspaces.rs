@@ -1,5 +1,5 @@
 //! `/api/accounts/{account_id}/workspaces/…`: create, read, list, update, delete — the
-//! workspace pages' rules (`workspaces::handlers::validate`, `create_tx`;
+//! workspace pages' rules (`workspaces::pages::validate`, `create_tx`;
 //! `workspaces::settings::save_tx`, `delete_tx`) — and the answer for the orchestration
 //! paths below a workspace, which Atrium does not serve.
 
@@ -15,8 +15,8 @@ use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db};
 use crate::apikeys::KeyHolder;
 use crate::authz::AccountPerm;
 use crate::workspaces::grants::ABOVE_OWN;
-use crate::workspaces::handlers::{HANDLE_TAKEN, WorkspaceForm, create_tx, validate};
 use crate::workspaces::model::{self as workspaces, Workspace};
+use crate::workspaces::pages::{HANDLE_TAKEN, WorkspaceForm, create_tx, validate};
 use crate::workspaces::settings::{DEFAULT_ROLE_CHOICE, Saved, delete_tx, save_tx};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -2,7 +2,7 @@
 //! base62 characters. Only the SHA-256 digest is stored, with the last four characters for
 //! the mask; lookup is one indexed equality on the digest.
 
-pub mod handlers;
+pub mod pages;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -285,7 +285,7 @@ impl KeyHolder {
     /// Who the audit log names.
     pub fn audit_actor(&self) -> crate::audit::Actor {
         match self {
-            KeyHolder::User(u) => crate::users::handlers::user_actor(u),
+            KeyHolder::User(u) => crate::users::pages::user_actor(u),
             KeyHolder::ServiceAccount(s) => crate::audit::Actor::ServiceAccount {
                 id: s.id.clone(),
                 name: s.name.clone(),

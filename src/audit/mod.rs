@@ -1,7 +1,7 @@
 //! The audit log: one function records an event inside the caller's transaction.
 
 pub mod catalog;
-pub mod handlers;
+pub mod pages;
 pub mod query;
 pub mod retention;
 pub mod view;

@@ -1,4 +1,4 @@
 //! Account members: the list, inline role changes, removal and leaving.
 
-pub mod handlers;
 pub mod model;
+pub mod pages;

@@ -3,16 +3,16 @@
 //! accounts with a role here; add one with a role; change a role inline (htmx, the row is
 //! re-rendered, a refusal shown in it); remove. `see_workspace_service_accounts` to see it
 //! (404 otherwise), `manage_workspace_service_accounts` to change it (403 otherwise).
-//! Nobody gives a role with scopes they do not hold ([`super::service::grant`]).
+//! Nobody gives a role with scopes they do not hold ([`super::ops::grant`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::handlers::{Refusal, refusal};
 use super::model::{self, BotAccess};
-use super::service::{self, Grant, Who};
+use super::ops::{self, Grant, Who};
+use super::pages::{Refusal, refusal};
 use crate::apikeys::KeyHolder;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
@@ -163,7 +163,7 @@ async fn add(
         role_id: form.role_id.clone(),
     }];
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(service::grant(c, &who, &aid, &wid, &grants))
+        Ok(ops::grant(c, &who, &aid, &wid, &grants))
     })
     .await?;
     match result {
@@ -205,7 +205,7 @@ async fn change(
         if model::bot_access(c, &wid, &id)?.is_none() {
             return Err(AppError::NotFound);
         }
-        Ok(service::grant(c, &who, &aid, &wid, &grants))
+        Ok(ops::grant(c, &who, &aid, &wid, &grants))
     })
     .await?;
     let outcome = match result {
@@ -260,7 +260,7 @@ async fn remove(
         sa_id.clone(),
     );
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(service::revoke(c, &who, &aid, &wid, &id))
+        Ok(ops::revoke(c, &who, &aid, &wid, &id))
     })
     .await?;
     match result {

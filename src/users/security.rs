@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::domain::{Email, NewPassword};
-use super::handlers::{ProfilePage, user_actor};
 use super::model::{self as users, Replaced, User};
+use super::pages::{ProfilePage, user_actor};
 use super::tokens::{self, EmailToken, Problem, Purpose};
 use crate::app::AppConfig;
 use crate::audit::{Actor, Event};
@@ -771,7 +771,7 @@ async fn confirm(
     };
     if !allowed {
         let mut errors = FieldErrors::default();
-        errors.add("password", crate::users::handlers::TOO_MANY);
+        errors.add("password", crate::users::pages::TOO_MANY);
         let mut resp = show(StatusCode::TOO_MANY_REQUESTS, errors, auth.shell.clone())?;
         resp.headers_mut().insert(
             actix_web::http::header::RETRY_AFTER,

@@ -3,7 +3,7 @@
 //! again when it was last entered longer ago than `ATRIUM_SUDO_MINUTES`.
 //!
 //! The time of the last entry lives in the session state: set at log-in and sign-up
-//! (`users::handlers::start_session`) and at each confirmation (`POST /auth/confirm`).
+//! (`users::pages::start_session`) and at each confirmation (`POST /auth/confirm`).
 //! The JSON API is not affected: it is authenticated by bearer keys, not sessions.
 
 use actix_session::Session;

@@ -3,7 +3,7 @@
 
 pub mod access;
 pub mod grants;
-pub mod handlers;
 pub mod model;
+pub mod pages;
 pub mod settings;
 pub mod sharing;

@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::access::ActorRef;
 use super::grants::{ABOVE_OWN, Granter};
-use super::handlers::{ValidWorkspace, WorkspaceForm, validate};
 use super::model::{self as workspaces, Workspace, WorkspaceRole};
+use super::pages::{ValidWorkspace, WorkspaceForm, validate};
 use crate::app::AppConfig;
 use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
-use crate::users::handlers::user_actor;
+use crate::users::pages::user_actor;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
@@ -351,7 +351,7 @@ async fn save(
         return render_page(ctx, &cfg, Some(form), errors, None, StatusCode::FORBIDDEN).await;
     }
     if saved == Saved::HandleTaken {
-        errors.add("handle", super::handlers::HANDLE_TAKEN);
+        errors.add("handle", super::pages::HANDLE_TAKEN);
         return render_page(
             ctx,
             &cfg,

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::model::{self as workspaces, UserAccess, WorkspaceRole};
 use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
-use crate::users::handlers::user_actor;
+use crate::users::pages::user_actor;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
@@ -533,7 +533,7 @@ async fn invite(
                     "Already a member of the account: add them with the form above.",
                 ));
             }
-            let replaced = crate::invitations::handlers::invite_to_workspace(
+            let replaced = crate::invitations::pages::invite_to_workspace(
                 c, &cfg2, &account, &wid, &role.id, &email2, &actor, &ip,
             )?;
             Ok(Ok(replaced))

@@ -707,7 +707,7 @@ async fn hostile_sign_up_and_log_in_inputs() {
                 r.status
             );
             if r.status == StatusCode::OK {
-                assert!(r.text.contains(atrium::users::handlers::BAD_LOGIN), "{at}");
+                assert!(r.text.contains(atrium::users::pages::BAD_LOGIN), "{at}");
                 let shown = login.trim();
                 if shown.contains('<') && shown.len() < 1000 {
                     assert!(!r.text.contains(shown), "{at}: shown unescaped");

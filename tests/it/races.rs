@@ -15,9 +15,9 @@ use atrium::apikeys::{self, KeyHolder};
 use atrium::app::AppConfig;
 use atrium::audit::Actor;
 use atrium::db::{DbConn, Pool, write_tx};
-use atrium::invitations::handlers::{Accepted, Invited, Unusable};
-use atrium::members::handlers::Change;
-use atrium::service_accounts::service::{self as sa, NewServiceAccount, Who};
+use atrium::invitations::pages::{Accepted, Invited, Unusable};
+use atrium::members::pages::Change;
+use atrium::service_accounts::ops::{self as sa, NewServiceAccount, Who};
 use atrium::transfers::{self, TransferError};
 use atrium::users::domain::Email;
 use atrium::users::model::{NewUser, User};
@@ -114,7 +114,7 @@ fn workspace(c: &mut DbConn, account_id: &str, handle: &str, owner: &User) -> Wo
 }
 
 fn actor(u: &User) -> Actor {
-    atrium::users::handlers::user_actor(u)
+    atrium::users::pages::user_actor(u)
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
@@ -140,9 +140,9 @@ async fn two_owners_demoting_or_removing_each_other_leave_exactly_one_owner() {
             let (me, other) = if i == 0 { (&ana, &bo) } else { (&bo, &ana) };
             let ip = "127.0.0.1".to_string();
             if remove {
-                atrium::members::handlers::remove_member_tx(c, &acct.id, me, &other.id, ip)
+                atrium::members::pages::remove_member_tx(c, &acct.id, me, &other.id, ip)
             } else {
-                atrium::members::handlers::change_role_tx(
+                atrium::members::pages::change_role_tx(
                     c,
                     &acct.id,
                     me,
@@ -329,7 +329,7 @@ fn invite(
 ) -> (String, String) {
     let email = Email::parse(email).expect("email");
     let invited = write_tx(c, |c| {
-        atrium::invitations::handlers::invite_address(
+        atrium::invitations::pages::invite_address(
             c,
             cfg,
             account,
@@ -365,7 +365,7 @@ async fn twenty_concurrent_accepts_of_one_invitation_make_one_membership() {
         let (id, code) = invite(&mut c, &cfg, &acct, "cy@example.com", &ana);
         drop(c);
         let outcomes = race(&pool, 20, |_, c| {
-            atrium::invitations::handlers::accept_invitation(c, &id, &code, &cy, "127.0.0.1")
+            atrium::invitations::pages::accept_invitation(c, &id, &code, &cy, "127.0.0.1")
         });
         let joined = outcomes
             .iter()
@@ -420,7 +420,7 @@ async fn accept_racing_revoke_ends_as_member_or_as_revoked_never_both() {
         drop(c);
         let outcomes = race(&pool, 2, |i, c| {
             if i == 0 {
-                Some(atrium::invitations::handlers::accept_invitation(
+                Some(atrium::invitations::pages::accept_invitation(
                     c,
                     &id,
                     &code,
@@ -428,14 +428,8 @@ async fn accept_racing_revoke_ends_as_member_or_as_revoked_never_both() {
                     "127.0.0.1",
                 ))
             } else {
-                atrium::invitations::handlers::revoke_tx(
-                    c,
-                    &acct.id,
-                    &id,
-                    actor(&ana),
-                    "127.0.0.1",
-                )
-                .expect("revoke");
+                atrium::invitations::pages::revoke_tx(c, &acct.id, &id, actor(&ana), "127.0.0.1")
+                    .expect("revoke");
                 None
             }
         });

@@ -12,8 +12,8 @@ use crate::audit::Event;
 use crate::authz::AccountPerm;
 use crate::authz::account::may_assign;
 use crate::db::{DbConn, write_tx};
-use crate::users::handlers::user_actor;
 use crate::users::model::User;
+use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 

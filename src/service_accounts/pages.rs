@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::model::{self, ServiceAccount};
-use super::service::{self, Field, Invalid, NewServiceAccount, SaError, Who};
+use super::ops::{self, Field, Invalid, NewServiceAccount, SaError, Who};
 use crate::apikeys::{ApiKey, KeyHolder, Reveal};
 use crate::app::AppConfig;
 use crate::authz::AccountPerm;
@@ -305,7 +305,7 @@ async fn create(
     };
     let (who, aid) = (who(&req, &ctx), ctx.account.id.clone());
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(service::create(c, &who, &aid, input))
+        Ok(ops::create(c, &who, &aid, input))
     })
     .await?;
     match result {
@@ -380,7 +380,7 @@ async fn rename(
         form.name.clone(),
     );
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(service::rename(c, &who, &aid, &id, &name))
+        Ok(ops::rename(c, &who, &aid, &id, &name))
     })
     .await?;
     match result {
@@ -444,7 +444,7 @@ fn parse_overlap_hours(raw: &str) -> Result<i64, &'static str> {
         return Err("Enter a whole number of hours from 0 to 48.");
     }
     if hours > 48 {
-        return Err(service::OVERLAP_TOO_LONG);
+        return Err(ops::OVERLAP_TOO_LONG);
     }
     Ok(hours)
 }
@@ -493,7 +493,7 @@ async fn rotate(
     let overlap = (hours > 0).then(|| chrono::TimeDelta::hours(hours));
     let (who, aid, id) = (who(&req, &ctx), ctx.account.id.clone(), sa_id.clone());
     let result = db(&ctx.auth.pool, move |c| {
-        let r = service::rotate(c, &who, &aid, &id, expires_at, overlap);
+        let r = ops::rotate(c, &who, &aid, &id, expires_at, overlap);
         let first = match &r {
             Ok(_) => model::workspaces_of(c, &id)?
                 .into_iter()
@@ -565,7 +565,7 @@ async fn delete(
     let (_, sa_id) = path.into_inner();
     let (who, aid) = (who(&req, &ctx), ctx.account.id.clone());
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(service::delete(c, &who, &aid, &sa_id))
+        Ok(ops::delete(c, &who, &aid, &sa_id))
     })
     .await?;
     let extras = match result {

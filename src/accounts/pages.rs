@@ -12,7 +12,7 @@ use crate::authz::AccountPerm;
 use crate::authz::account::may_set_audit_retention;
 use crate::db::write_tx;
 use crate::users::domain::{Handle, Name};
-use crate::users::handlers::user_actor;
+use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};

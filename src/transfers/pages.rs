@@ -13,7 +13,7 @@ use crate::app::AppConfig;
 use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
 use crate::mail::{self, OutgoingMail};
-use crate::users::handlers::user_actor;
+use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, is_htmx, redirect, render};

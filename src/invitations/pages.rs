@@ -15,12 +15,12 @@ use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::mail::{self, Delivery, OutgoingMail};
-use crate::members::handlers::invite_roles;
+use crate::members::pages::invite_roles;
 use crate::users::domain::Email;
-use crate::users::handlers::{
+use crate::users::model::User;
+use crate::users::pages::{
     SignupForm, SignupKind, SignupPage, create_user, start_session, user_actor, validate_signup,
 };
-use crate::users::model::User;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};

@@ -68,7 +68,7 @@ pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<
 async fn home(mu: MaybeUser) -> Result<HttpResponse, AppError> {
     // A database error is an error here, never "not logged in".
     let to = match &mu.user {
-        Some(user) => crate::workspaces::handlers::home_for(&mu.pool, &user.id).await?,
+        Some(user) => crate::workspaces::pages::home_for(&mu.pool, &user.id).await?,
         None => "/auth/login".into(),
     };
     Ok(HttpResponse::SeeOther()
@@ -599,7 +599,7 @@ async fn logout(
 // ---------- onboarding ----------
 
 async fn onboarding(auth: Auth) -> Result<HttpResponse, AppError> {
-    use crate::workspaces::handlers::{WorkspaceForm, onboarding_page};
+    use crate::workspaces::pages::{WorkspaceForm, onboarding_page};
     let form = WorkspaceForm {
         account_id: auth
             .shell

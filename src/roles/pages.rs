@@ -12,7 +12,7 @@ use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, close, groups};
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::users::domain::Name;
-use crate::users::handlers::user_actor;
+use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, redirect, render};
 use crate::workspaces::model::{self as workspaces, WorkspaceRole};

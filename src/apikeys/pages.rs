@@ -12,8 +12,8 @@ use super::{ApiKey, Reveal};
 use crate::app::AppConfig;
 use crate::audit::Event;
 use crate::db::{DbConn, write_tx};
-use crate::users::handlers::user_actor;
 use crate::users::model::User;
+use crate::users::pages::user_actor;
 use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
