@@ -17,24 +17,9 @@ use url::Url;
 
 use crate::authn::session_store::DbSessionStore;
 use crate::db::{self, Pool};
-use crate::settings::Settings;
+use crate::settings::{AppConfig, Settings};
 use crate::web::csrf::{self, PublicOrigin};
 use crate::web::{AppError, error::render_error, headers, limits};
-
-/// Settings plus what was derived from them at start.
-pub struct AppConfig {
-    pub settings: Settings,
-    pub public_url: Url,
-    /// Key for invitation codes (derived from the secret key).
-    pub link_key: Vec<u8>,
-}
-
-impl AppConfig {
-    /// `public_url` without a trailing slash, for building links.
-    pub fn base(&self) -> String {
-        self.public_url.as_str().trim_end_matches('/').to_string()
-    }
-}
 
 pub struct Application {
     queries: db::QueryCounter,

@@ -304,6 +304,21 @@ pub fn backend_of(url: &str) -> Result<Backend, SettingsError> {
     }
 }
 
+/// Settings plus what was derived from them at start.
+pub struct AppConfig {
+    pub settings: Settings,
+    pub public_url: url::Url,
+    /// Key for invitation codes (derived from the secret key).
+    pub link_key: Vec<u8>,
+}
+
+impl AppConfig {
+    /// `public_url` without a trailing slash, for building links.
+    pub fn base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

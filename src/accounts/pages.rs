@@ -339,7 +339,7 @@ struct DeleteForm {
 async fn delete(
     req: HttpRequest,
     ctx: AccountCtx,
-    cfg: web::Data<crate::app::AppConfig>,
+    cfg: web::Data<crate::settings::AppConfig>,
     form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadAccount)?;

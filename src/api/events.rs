@@ -14,10 +14,10 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
-use crate::app::AppConfig;
 use crate::audit::query::{self, Filter};
 use crate::audit::{StoredEvent, catalog};
 use crate::authz::AccountPerm;
+use crate::settings::AppConfig;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const BASE: &str = "/accounts/{account_id}/events/filter";

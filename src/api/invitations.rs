@@ -12,7 +12,6 @@ use super::body::{self, Errors, Obj, like};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
 use crate::accounts::model::{self as accounts, AccountRole};
-use crate::app::AppConfig;
 use crate::authz::AccountPerm;
 use crate::db::write_tx;
 use crate::invitations::model::{self as invitations, Invitation, Status};
@@ -20,6 +19,7 @@ use crate::invitations::pages::{
     ALREADY_MEMBER, Invited, MAX_ADDRESSES, NO_ADDRESS, ROLE_CHOICE, invite_address, revoke_tx,
 };
 use crate::members::pages::{ABOVE_OWN_ROLE, invite_roles};
+use crate::settings::AppConfig;
 use crate::users::domain::Email;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

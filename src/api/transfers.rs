@@ -197,7 +197,7 @@ pub async fn validate_transfer(
     security(("api_key" = [])))]
 pub async fn transfer(
     ctx: ApiWorkspace,
-    cfg: web::Data<crate::app::AppConfig>,
+    cfg: web::Data<crate::settings::AppConfig>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body = check(&ctx, &raw)?;

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiKey, Reveal};
-use crate::app::AppConfig;
 use crate::audit::Event;
 use crate::db::{DbConn, write_tx};
+use crate::settings::AppConfig;
 use crate::users::model::User;
 use crate::users::pages::user_actor;
 use crate::web::ctx::Auth;

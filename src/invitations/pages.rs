@@ -9,13 +9,13 @@ use serde_json::json;
 
 use super::model::{self as invitations, Invitation, NewInvitation, Status};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
-use crate::app::AppConfig;
 use crate::audit::{Actor, Event};
 use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::mail::{self, Delivery, OutgoingMail};
 use crate::members::pages::invite_roles;
+use crate::settings::AppConfig;
 use crate::users::domain::Email;
 use crate::users::model::User;
 use crate::users::pages::{

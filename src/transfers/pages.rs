@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::{Decision, Preview, TransferError, TransferRequest};
 use crate::accounts::model::{self as accounts, Account, AccountRole};
-use crate::app::AppConfig;
 use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
 use crate::mail::{self, OutgoingMail};
+use crate::settings::AppConfig;
 use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;

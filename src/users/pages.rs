@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::domain::{Email, Handle, Name, NewPassword};
 use super::model::{self as users, NewUser, SignupError, User};
-use crate::app::AppConfig;
 use crate::audit::{Actor, Event};
 use crate::authn::rate_limit::{Bucket, Limit};
 use crate::authn::{SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next};
 use crate::db::write_tx;
+use crate::settings::AppConfig;
 use crate::settings::SignupPolicy;
 use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};

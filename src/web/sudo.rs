@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-use crate::app::AppConfig;
+use crate::settings::AppConfig;
 use crate::web::{AppError, FieldErrors, Shell, is_htmx, render};
 
 /// Session key: when the password was last entered (Unix seconds).

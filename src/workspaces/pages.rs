@@ -9,10 +9,10 @@ use serde_json::json;
 
 use super::model::{self as workspaces, NewWorkspace, Reachable, Workspace};
 use crate::accounts::model as accounts;
-use crate::app::AppConfig;
 use crate::audit::Event;
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
+use crate::settings::AppConfig;
 use crate::users::domain::{Handle, Name};
 use crate::users::model::User;
 use crate::users::pages::user_actor;

@@ -487,7 +487,7 @@ struct InviteForm {
 async fn invite(
     req: HttpRequest,
     ctx: WorkspaceCtx,
-    cfg: web::Data<crate::app::AppConfig>,
+    cfg: web::Data<crate::settings::AppConfig>,
     form: web::Form<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use atrium::accounts::model::{self as accounts, AccountKind, AccountRole};
 use atrium::apikeys::{self, KeyHolder};
-use atrium::app::AppConfig;
 use atrium::audit::Actor;
 use atrium::db::{DbConn, Pool, write_tx};
 use atrium::invitations::pages::{Accepted, Invited, Unusable};
 use atrium::members::pages::Change;
 use atrium::service_accounts::ops::{self as sa, NewServiceAccount, Who};
+use atrium::settings::AppConfig;
 use atrium::transfers::{self, TransferError};
 use atrium::users::domain::Email;
 use atrium::users::model::{NewUser, User};
