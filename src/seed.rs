@@ -11,9 +11,9 @@ use std::path::Path;
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use crate::accounts::model::AccountRole;
 use crate::apikeys;
 use crate::authn::digest;
+use crate::authz::AccountRole;
 use crate::authz::workspace::BuiltinRole;
 use crate::db::schema::{
     account_memberships, accounts, api_keys, audit_events, service_accounts, users,

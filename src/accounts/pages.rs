@@ -12,7 +12,6 @@ use crate::authz::AccountPerm;
 use crate::authz::account::may_set_audit_retention;
 use crate::db::write_tx;
 use crate::users::domain::{Handle, Name};
-use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
@@ -136,7 +135,7 @@ async fn create(
             )?;
             Event::new(
                 "atrium.account.created",
-                user_actor(&user),
+                crate::audit::Actor::user(&user),
                 "account",
                 Some(account.id.clone()),
                 account.handle.clone(),
@@ -291,7 +290,7 @@ async fn update(
             )?;
             Event::new(
                 "atrium.account.updated",
-                user_actor(&user),
+                crate::audit::Actor::user(&user),
                 "account",
                 Some(account.id.clone()),
                 handle.as_str(),
@@ -369,7 +368,7 @@ async fn delete(
             accounts::delete(c, &account.id)?;
             Event::new(
                 "atrium.account.deleted",
-                user_actor(&user),
+                crate::audit::Actor::user(&user),
                 "account",
                 Some(account.id.clone()),
                 account.handle.clone(),

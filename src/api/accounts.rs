@@ -10,8 +10,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::{self, Errors, Field, Obj, like};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
-use crate::accounts::model::AccountRole;
 use crate::authz::AccountPerm;
+use crate::authz::AccountRole;
 use crate::members::model::{self as members, MembershipDetail};
 use crate::members::pages::{ABOVE_OWN_ROLE, Change};
 

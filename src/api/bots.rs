@@ -16,9 +16,9 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::error::{Detail, FieldError, ValidationDetail};
 use super::{ApiAccount, ApiError, ApiWorkspace, db};
-use crate::accounts::model::AccountRole;
 use crate::apikeys::{self, ApiKey};
 use crate::authz::AccountPerm;
+use crate::authz::AccountRole;
 use crate::service_accounts::model::{self as sas, BotAccess, ServiceAccount};
 use crate::service_accounts::ops::{self, Field, Grant, SaError, Who};
 

@@ -189,7 +189,7 @@ fn id_choice(ids: &[&str], nullable: bool) -> utoipa::openapi::Object {
 
 /// `account_role_id` of an invitation: Owner, Admin or Member (not Collaborator).
 pub fn invitable_role_id() -> utoipa::openapi::Object {
-    use crate::accounts::model::AccountRole;
+    use crate::authz::AccountRole;
     id_choice(
         &[
             AccountRole::Owner.id(),
@@ -202,7 +202,7 @@ pub fn invitable_role_id() -> utoipa::openapi::Object {
 
 /// `account_role_id` of a service account: only Member's id, or `null`.
 pub fn bot_role_id() -> utoipa::openapi::Object {
-    id_choice(&[crate::accounts::model::AccountRole::Member.id()], true)
+    id_choice(&[crate::authz::AccountRole::Member.id()], true)
 }
 
 #[cfg(test)]

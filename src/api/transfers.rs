@@ -140,13 +140,7 @@ fn target_role(
     user_id: &str,
     source: &str,
     target: &str,
-) -> Result<
-    (
-        crate::accounts::model::Account,
-        crate::accounts::model::AccountRole,
-    ),
-    ApiError,
-> {
+) -> Result<(crate::accounts::model::Account, crate::authz::AccountRole), ApiError> {
     transfers::targets_for(c, user_id, source)?
         .into_iter()
         .find(|(a, _)| a.id == target)
@@ -217,7 +211,7 @@ pub async fn transfer(
                         target_id: &target.id,
                         new_handle: &new_handle,
                     },
-                    &crate::users::pages::user_actor(&user),
+                    &crate::audit::Actor::user(&user),
                     Some(ip.clone()),
                     None,
                 )?;

@@ -285,7 +285,7 @@ impl KeyHolder {
     /// Who the audit log names.
     pub fn audit_actor(&self) -> crate::audit::Actor {
         match self {
-            KeyHolder::User(u) => crate::users::pages::user_actor(u),
+            KeyHolder::User(u) => crate::audit::Actor::user(u),
             KeyHolder::ServiceAccount(s) => crate::audit::Actor::ServiceAccount {
                 id: s.id.clone(),
                 name: s.name.clone(),

@@ -13,7 +13,6 @@ use crate::audit::Event;
 use crate::db::{DbConn, write_tx};
 use crate::settings::AppConfig;
 use crate::users::model::User;
-use crate::users::pages::user_actor;
 use crate::web::ctx::Auth;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
@@ -104,7 +103,7 @@ fn create_tx(
         let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
         Event::new(
             "atrium.api_key.created",
-            user_actor(user),
+            crate::audit::Actor::user(user),
             "api_key",
             Some(key.id.clone()),
             key.mask(),
@@ -194,7 +193,7 @@ async fn delete(
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
             Event::new(
                 "atrium.api_key.deleted",
-                user_actor(&user),
+                crate::audit::Actor::user(&user),
                 "api_key",
                 Some(key.id.clone()),
                 key.mask(),

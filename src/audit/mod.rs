@@ -31,6 +31,14 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// A signed-in person, named as they show.
+    pub fn user(u: &crate::users::model::User) -> Actor {
+        Actor::User {
+            id: u.id.clone(),
+            name: u.display_name(),
+        }
+    }
+
     fn parts(&self) -> (&'static str, Option<String>, String) {
         match self {
             Actor::User { id, name } => ("user", Some(id.clone()), name.clone()),

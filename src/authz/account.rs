@@ -1,7 +1,7 @@
 //! Account permissions (the reference document's `AccountPermission` catalog, 47 names)
 //! and what each built-in account role grants (DESIGN §1).
 
-use crate::accounts::model::AccountRole;
+use crate::authz::AccountRole;
 
 /// Every account permission, in the reference document's order.
 pub const ACCOUNT_PERMISSIONS: [&str; 47] = [

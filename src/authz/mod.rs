@@ -3,6 +3,8 @@
 //! (through `web::ctx::AccountCtx`); no handler compares roles by itself.
 
 pub mod account;
+pub mod roles;
 pub mod workspace;
 
 pub use account::{AccountPerm, PermSet, account_permissions};
+pub use roles::AccountRole;

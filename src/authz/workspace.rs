@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::accounts::model::AccountRole;
+use crate::authz::AccountRole;
 
 /// One scope of the catalog, with its title and feature group (for the role editor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

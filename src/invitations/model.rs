@@ -7,8 +7,8 @@ use base64::Engine;
 use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 
-use crate::accounts::model::AccountRole;
 use crate::authn::{digest, random_token};
+use crate::authz::AccountRole;
 use crate::db::schema::{account_memberships, invitations, users};
 use crate::db::{DbConn, new_id, now};
 

@@ -19,7 +19,7 @@ use crate::settings::AppConfig;
 use crate::users::domain::Email;
 use crate::users::model::User;
 use crate::users::pages::{
-    SignupForm, SignupKind, SignupPage, create_user, start_session, user_actor, validate_signup,
+    SignupForm, SignupKind, SignupPage, create_user, start_session, validate_signup,
 };
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::{Auth, MaybeUser};
@@ -368,7 +368,7 @@ pub fn invite_address(
     queue_mail(c, cfg, &inv, &code, account)?;
     invitation_event(
         "atrium.invitation.created",
-        user_actor(inviter),
+        Actor::user(inviter),
         &inv,
         ip,
         json!({ "email": inv.email, "role": role.as_str() }),
@@ -518,7 +518,7 @@ async fn resend(
             queue_mail(c, &cfg2, &inv, &code, &account)?;
             invitation_event(
                 "atrium.invitation.resent",
-                user_actor(&actor),
+                Actor::user(&actor),
                 &inv,
                 &ip,
                 json!({}),
@@ -548,7 +548,7 @@ async fn revoke(
         client_ip(&req),
     );
     db(&ctx.auth.pool, move |c| {
-        revoke_tx(c, &account_id, &iid, user_actor(&actor), &ip)
+        revoke_tx(c, &account_id, &iid, Actor::user(&actor), &ip)
     })
     .await?;
     Ok(redirect(
@@ -841,7 +841,7 @@ fn accept_tx(
     crate::users::model::mark_verified(c, &user.id)?;
     invitation_event(
         "atrium.invitation.accepted",
-        user_actor(user),
+        Actor::user(user),
         &ch.inv,
         ip,
         json!({ "role": ch.inv.role, "user_id": user.id }),
@@ -904,7 +904,7 @@ async fn decline(
             }
             if invitations::respond(c, &ch.inv.id, "declined", None)? {
                 let actor = match &user {
-                    Some(u) => user_actor(u),
+                    Some(u) => Actor::user(u),
                     None => Actor::Anonymous {
                         label: ch.inv.email.clone(),
                     },
@@ -1085,7 +1085,7 @@ pub fn invite_to_workspace(
     queue_mail(c, cfg, &inv, &code, account)?;
     Event::new(
         "atrium.invitation.created",
-        user_actor(inviter),
+        Actor::user(inviter),
         "invitation",
         Some(inv.id.clone()),
         inv.email.clone(),

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::accounts::model::AccountRole;
+use crate::authz::AccountRole;
 use crate::db::DbConn;
 use crate::db::schema::{account_memberships, accounts, users};
 

@@ -13,7 +13,6 @@ use crate::authz::AccountPerm;
 use crate::authz::account::may_assign;
 use crate::db::{DbConn, write_tx};
 use crate::users::model::User;
-use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
@@ -291,7 +290,7 @@ pub fn change_role_tx(
         accounts::set_role(c, account_id, target_id, new_role)?;
         Event::new(
             "atrium.member.role_changed",
-            user_actor(actor),
+            crate::audit::Actor::user(actor),
             "user",
             Some(target_id.into()),
             before.handle.clone(),
@@ -470,7 +469,7 @@ pub fn remove_member_tx(
         remove_membership(c, id, t)?;
         Event::new(
             "atrium.member.removed",
-            user_actor(actor),
+            crate::audit::Actor::user(actor),
             "user",
             Some(t.to_string()),
             before.handle.clone(),
@@ -524,7 +523,7 @@ async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppErr
             remove_membership(c, &id, &actor.id)?;
             Event::new(
                 "atrium.member.left",
-                user_actor(&actor),
+                crate::audit::Actor::user(&actor),
                 "user",
                 Some(actor.id.clone()),
                 actor.handle.clone(),

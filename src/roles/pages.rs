@@ -5,14 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
-use crate::accounts::model::AccountRole;
 use crate::audit::{Actor, Event};
+use crate::authz::AccountRole;
 use crate::authz::account::ACCOUNT_PERMISSIONS;
 use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, close, groups};
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::users::domain::Name;
-use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, redirect, render};
 use crate::workspaces::model::{self as workspaces, WorkspaceRole};
@@ -343,7 +342,7 @@ async fn save(
         role_id.clone(),
     );
     let saved = db(&ctx.auth.pool, move |c| {
-        save_tx(c, &aid, rid.as_deref(), &valid, user_actor(&user), ip)
+        save_tx(c, &aid, rid.as_deref(), &valid, Actor::user(&user), ip)
     })
     .await?;
     match saved {
@@ -438,7 +437,7 @@ async fn delete(
         client_ip(&req),
     );
     let refused = db(&ctx.auth.pool, move |c| {
-        delete_tx(c, &aid, &role, user_actor(&user), ip)
+        delete_tx(c, &aid, &role, Actor::user(&user), ip)
     })
     .await?;
     match refused {

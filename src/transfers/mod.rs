@@ -509,7 +509,7 @@ pub fn create_request(
         ))
         .execute(c)?;
     let r = find(c, &id)?.ok_or(TransferError::Gone)?;
-    let actor = crate::users::pages::user_actor(requester);
+    let actor = crate::audit::Actor::user(requester);
     record_request_event(
         c,
         "atrium.workspace.transfer_requested",
@@ -654,7 +654,7 @@ pub fn approve(
             r.status
         )));
     }
-    let actor = crate::users::pages::user_actor(approver);
+    let actor = crate::audit::Actor::user(approver);
     let fail = |c: &mut DbConn, why: String| -> Result<Decision, TransferError> {
         close(c, &r.id, "failed", Some(&approver.id), Some(&why))?;
         record_request_event(
@@ -740,7 +740,7 @@ pub fn close_request(
     } else {
         "atrium.workspace.transfer_cancelled"
     };
-    let actor = crate::users::pages::user_actor(by);
+    let actor = crate::audit::Actor::user(by);
     record_request_event(c, action, &actor, r, ip, json!({}))?;
     Ok(true)
 }

@@ -13,7 +13,6 @@ use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
 use crate::mail::{self, OutgoingMail};
 use crate::settings::AppConfig;
-use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, is_htmx, redirect, render};
@@ -250,7 +249,7 @@ async fn submit(
                     target_id: &target_id,
                     new_handle: &new_handle,
                 };
-                let p = super::execute(c, &m, &user_actor(&user), Some(ip), None)?;
+                let p = super::execute(c, &m, &crate::audit::Actor::user(&user), Some(ip), None)?;
                 return Ok(Outcome::Moved(Box::new(p)));
             }
             let Some(ws) = crate::workspaces::model::find(c, &source, &ws_id)? else {

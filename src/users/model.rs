@@ -264,7 +264,7 @@ pub fn replace_unverified(conn: &mut DbConn, user: &User) -> QueryResult<Option<
     let owned: Vec<(String, String, String)> = a::table
         .inner_join(m::table.on(m::account_id.eq(a::id)))
         .filter(m::user_id.eq(&current.id))
-        .filter(m::role.eq(crate::accounts::model::AccountRole::Owner.as_str()))
+        .filter(m::role.eq(crate::authz::AccountRole::Owner.as_str()))
         .select((a::id, a::handle, a::kind))
         .load(conn)?;
     let mut deleted = Vec::new();
@@ -272,7 +272,7 @@ pub fn replace_unverified(conn: &mut DbConn, user: &User) -> QueryResult<Option<
         crate::accounts::model::lock(conn, &account_id)?;
         let owners: i64 = m::table
             .filter(m::account_id.eq(&account_id))
-            .filter(m::role.eq(crate::accounts::model::AccountRole::Owner.as_str()))
+            .filter(m::role.eq(crate::authz::AccountRole::Owner.as_str()))
             .count()
             .get_result(conn)?;
         if kind == AccountKind::Personal.as_str() || owners <= 1 {

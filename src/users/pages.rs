@@ -44,13 +44,6 @@ impl NextQuery {
     }
 }
 
-pub fn user_actor(u: &User) -> Actor {
-    Actor::User {
-        id: u.id.clone(),
-        name: u.display_name(),
-    }
-}
-
 /// Starts an authenticated session: a new session id, the user, a new CSRF token.
 /// Returns the new CSRF token.
 pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<String, AppError> {
@@ -243,7 +236,7 @@ pub async fn create_user(
             let personal = crate::accounts::model::personal_of(c, &user.id)?;
             if let Some(r) = &replaced {
                 crate::users::security::replaced_event(
-                    user_actor(&user),
+                    Actor::user(&user),
                     r,
                     personal.as_ref().map(|a| a.id.clone()),
                     &ip,
@@ -252,7 +245,7 @@ pub async fn create_user(
             }
             Event::new(
                 "atrium.user.signed_up",
-                user_actor(&user),
+                Actor::user(&user),
                 "user",
                 Some(user.id.clone()),
                 user.handle.clone(),
@@ -519,7 +512,7 @@ async fn login(
                 }
                 Event::new(
                     "atrium.user.logged_in",
-                    user_actor(u),
+                    Actor::user(u),
                     "user",
                     Some(u.id.clone()),
                     u.handle.clone(),
@@ -575,7 +568,7 @@ async fn logout(
                 let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
                 Event::new(
                     "atrium.user.logged_out",
-                    user_actor(&user),
+                    Actor::user(&user),
                     "user",
                     Some(user.id.clone()),
                     user.handle.clone(),
@@ -683,7 +676,7 @@ async fn update_profile(
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
             Event::new(
                 "atrium.user.updated",
-                user_actor(&user),
+                Actor::user(&user),
                 "user",
                 Some(user.id.clone()),
                 user.handle.clone(),
@@ -779,7 +772,7 @@ async fn change_password(
             let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
             Event::new(
                 "atrium.user.password_changed",
-                user_actor(&user),
+                Actor::user(&user),
                 "user",
                 Some(user.id.clone()),
                 user.handle.clone(),

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::domain::{Email, NewPassword};
 use super::model::{self as users, Replaced, User};
-use super::pages::{ProfilePage, user_actor};
+use super::pages::ProfilePage;
 use super::tokens::{self, EmailToken, Problem, Purpose};
 use crate::audit::{Actor, Event};
 use crate::authn::{password, safe_next, throttle};
@@ -388,7 +388,7 @@ async fn verify(
             if !tokens::mark_used(c, &token.id)? {
                 return Ok(Verified::Problem(Problem::Used));
             }
-            let actor = user_actor(&user);
+            let actor = Actor::user(&user);
             match new {
                 Some(new) => {
                     if let Some(r) = &replaced {
@@ -686,7 +686,7 @@ async fn reset(
             user_event(
                 c,
                 "atrium.user.password_reset",
-                user_actor(&user),
+                Actor::user(&user),
                 &user,
                 &ip,
                 json!({ "sessions_ended": ended }),
@@ -793,7 +793,7 @@ async fn confirm(
             } else {
                 "atrium.user.password_confirm_failed"
             };
-            user_event(c, action, user_actor(&user), &user, &ip, json!({}))
+            user_event(c, action, Actor::user(&user), &user, &ip, json!({}))
         })
     })
     .await?;
@@ -828,7 +828,7 @@ async fn resend_verification(
             user_event(
                 c,
                 "atrium.user.verification_sent",
-                user_actor(&user),
+                Actor::user(&user),
                 &user,
                 &ip,
                 json!({ "email": user.email }),
@@ -900,7 +900,7 @@ async fn change_email(
             user_event(
                 c,
                 "atrium.user.email_change_requested",
-                user_actor(&user),
+                Actor::user(&user),
                 &user,
                 &ip,
                 json!({ "from": user.email, "to": new2.as_str() }),

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::accounts::model::AccountRole;
+use crate::authz::AccountRole;
 use crate::authz::workspace::{BuiltinRole, RoleScopes, ScopeSet};
 use crate::db::schema::{
     account_memberships, workspace_access, workspace_roles, workspace_visits, workspaces,

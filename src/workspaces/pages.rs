@@ -15,7 +15,6 @@ use crate::db::{DbConn, write_tx};
 use crate::settings::AppConfig;
 use crate::users::domain::{Handle, Name};
 use crate::users::model::User;
-use crate::users::pages::user_actor;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::ctx::WorkspaceCtx;
@@ -166,7 +165,7 @@ pub fn create_tx(
         workspaces::record_visit(c, &user.id, &ws.id)?;
         Event::new(
             "atrium.workspace.created",
-            user_actor(user),
+            crate::audit::Actor::user(user),
             "workspace",
             Some(ws.id.clone()),
             ws.handle.clone(),

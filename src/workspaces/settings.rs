@@ -13,7 +13,6 @@ use super::pages::{ValidWorkspace, WorkspaceForm, validate};
 use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
 use crate::settings::AppConfig;
-use crate::users::pages::user_actor;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 
@@ -341,7 +340,7 @@ async fn save(
             &ws,
             &valid,
             new_default_id,
-            user_actor(&user),
+            Actor::user(&user),
             ip,
         )
     })
@@ -424,7 +423,7 @@ async fn delete(
         client_ip(&req),
     );
     db(&ctx.auth.pool, move |c| {
-        delete_tx(c, &ws, user_actor(&user), ip)
+        delete_tx(c, &ws, Actor::user(&user), ip)
     })
     .await?;
     Ok(crate::web::redirect(

@@ -10,7 +10,6 @@ use serde_json::json;
 use super::model::{self as workspaces, UserAccess, WorkspaceRole};
 use crate::audit::{Actor, Event};
 use crate::db::{DbConn, write_tx};
-use crate::users::pages::user_actor;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
@@ -191,7 +190,7 @@ fn grant_tx(
         let Some(g) = Granter::load(c, &ws.account_id, &ws.id, ActorRef::User(&actor.id))? else {
             return Err(AppError::NotFound);
         };
-        grant(c, &g, ws, user_actor(actor), user_id, role_id, ip)
+        grant(c, &g, ws, Actor::user(actor), user_id, role_id, ip)
     })
 }
 
@@ -401,7 +400,7 @@ async fn remove(
             c,
             ActorRef::User(&actor.id),
             &ws,
-            user_actor(&actor),
+            Actor::user(&actor),
             &user_id,
             ip,
         )

@@ -18,7 +18,7 @@
 use crate::support::text;
 use std::collections::BTreeMap;
 
-use atrium::accounts::model::AccountRole;
+use atrium::authz::AccountRole;
 use atrium::authz::account::{AccountPerm, PermSet};
 use atrium::authz::workspace::{BuiltinRole, ScopeSet};
 use reqwest::{Method, StatusCode};

@@ -114,7 +114,7 @@ fn workspace(c: &mut DbConn, account_id: &str, handle: &str, owner: &User) -> Wo
 }
 
 fn actor(u: &User) -> Actor {
-    atrium::users::pages::user_actor(u)
+    atrium::audit::Actor::user(u)
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
