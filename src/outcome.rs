@@ -50,6 +50,10 @@ pub enum Reason {
     LastOwner,
     /// Removing oneself goes through "Leave account".
     RemoveSelf,
+    /// The last Owner leaving an account.
+    LastOwnerLeaving,
+    /// A personal account cannot be left.
+    LeavePersonal,
     /// Only Owners change the audit retention.
     RetentionOwnersOnly,
     /// The account's workspace limit is reached.
@@ -67,6 +71,10 @@ impl Reason {
             }
             Reason::LastOwner => "An account must keep at least one Owner.",
             Reason::RemoveSelf => "Use “Leave account” to leave.",
+            Reason::LastOwnerLeaving => {
+                "You are the last Owner. Make someone else an Owner before you leave."
+            }
+            Reason::LeavePersonal => "You cannot leave your personal account.",
             Reason::RetentionOwnersOnly => "Only Owners change how long audit events are kept.",
             Reason::WorkspaceLimit => "This account has reached its workspace limit.",
             Reason::Changed => "This changed meanwhile. Reload the page and try again.",

@@ -40,6 +40,11 @@ pub struct Account {
 }
 
 impl Account {
+    /// The account's id, typed.
+    pub fn key(&self) -> crate::ids::AccountId {
+        crate::ids::AccountId::from_stored(self.id.clone())
+    }
+
     pub fn is_personal(&self) -> bool {
         self.kind == AccountKind::Personal.as_str()
     }
@@ -76,36 +81,11 @@ pub fn create(
             updated_at: t,
         })
         .execute(conn)?;
-    add_member(conn, &id, owner_user_id, AccountRole::Owner)?;
+    crate::members::model::add_member(conn, &id, owner_user_id, AccountRole::Owner)?;
     accounts::table
         .find(&id)
         .select(Account::as_select())
         .first(conn)
-}
-
-pub fn add_member(
-    conn: &mut DbConn,
-    account_id: &str,
-    user_id: &str,
-    role: AccountRole,
-) -> QueryResult<()> {
-    // The member's handle is copied beside the foreign key as the members page's sort key
-    // (user handles never change).
-    let handle: String = users::table
-        .find(user_id)
-        .select(users::handle)
-        .first(conn)?;
-    diesel::insert_into(account_memberships::table)
-        .values((
-            account_memberships::id.eq(new_id()),
-            account_memberships::account_id.eq(account_id),
-            account_memberships::user_id.eq(user_id),
-            account_memberships::role.eq(role.as_str()),
-            account_memberships::created_at.eq(now()),
-            account_memberships::handle.eq(handle),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// True when a user or an account already uses `handle` (they share one namespace,
@@ -177,21 +157,6 @@ pub fn identity(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Identity
     Ok(Some((user, accounts)))
 }
 
-/// The user's role in the account, if they are a member.
-pub fn role_of(
-    conn: &mut DbConn,
-    account_id: &str,
-    user_id: &str,
-) -> QueryResult<Option<AccountRole>> {
-    let role: Option<String> = account_memberships::table
-        .filter(account_memberships::account_id.eq(account_id))
-        .filter(account_memberships::user_id.eq(user_id))
-        .select(account_memberships::role)
-        .first(conn)
-        .optional()?;
-    Ok(role.and_then(|r| AccountRole::parse(&r)))
-}
-
 /// The user's personal account.
 pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Account>> {
     accounts::table
@@ -200,20 +165,6 @@ pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Accou
         .filter(accounts::kind.eq(AccountKind::Personal.as_str()))
         .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
         .select(Account::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// The user holding membership `membership_id` of the account.
-pub fn member_of_membership(
-    conn: &mut DbConn,
-    account_id: &str,
-    membership_id: &str,
-) -> QueryResult<Option<String>> {
-    account_memberships::table
-        .filter(account_memberships::account_id.eq(account_id))
-        .filter(account_memberships::id.eq(membership_id))
-        .select(account_memberships::user_id)
         .first(conn)
         .optional()
 }
@@ -297,36 +248,4 @@ pub fn handle_taken_by_other(
         .count()
         .get_result(conn)?;
     Ok(users_using > 0)
-}
-
-pub fn count_owners(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
-    account_memberships::table
-        .filter(account_memberships::account_id.eq(account_id))
-        .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
-        .count()
-        .get_result(conn)
-}
-
-pub fn set_role(
-    conn: &mut DbConn,
-    account_id: &str,
-    user_id: &str,
-    role: AccountRole,
-) -> QueryResult<usize> {
-    diesel::update(
-        account_memberships::table
-            .filter(account_memberships::account_id.eq(account_id))
-            .filter(account_memberships::user_id.eq(user_id)),
-    )
-    .set(account_memberships::role.eq(role.as_str()))
-    .execute(conn)
-}
-
-pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<usize> {
-    diesel::delete(
-        account_memberships::table
-            .filter(account_memberships::account_id.eq(account_id))
-            .filter(account_memberships::user_id.eq(user_id)),
-    )
-    .execute(conn)
 }

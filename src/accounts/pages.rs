@@ -268,7 +268,7 @@ async fn update(
         write_tx(c, |c| {
             // Checked again inside the transaction: the role may have changed since.
             if retention != account.audit_retention_days
-                && !accounts::role_of(c, &account.id, &user.id)?
+                && !crate::members::ops::role_of(c, &account.id, &user.id)?
                     .is_some_and(may_set_audit_retention)
             {
                 return Err(AppError::Forbidden);

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}` and its `account_memberships`: read the account, list
 //! members, change a member's account role, remove a member. The rules are the members
-//! page's (`members::pages::change_role_tx`, `remove_member_tx`).
+//! page's (`members::ops::change_role`, `members::ops::remove`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
 use crate::authz::AccountPerm;
 use crate::authz::AccountRole;
-use crate::members::model::{self as members, MembershipDetail};
-use crate::members::pages::{ABOVE_OWN_ROLE, Change};
+use crate::ids::UserId;
+use crate::members::ops::{self as members, MembershipDetail};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/accounts/{account_id}", web::get().to(read_account))
@@ -419,7 +419,7 @@ pub async fn read_memberships(
         let bots = if only_users {
             Vec::new()
         } else {
-            crate::service_accounts::model::list(c, &aid)?
+            crate::service_accounts::ops::list(c, &aid)?
         };
         Ok((users, bots))
     })
@@ -463,23 +463,14 @@ pub struct AccountMembershipUpdate {
 }
 
 /// The membership `id` of the account: its user. Unknown (or a service account's): 404.
-async fn membership_user(ctx: &ApiAccount, mid: String) -> Result<String, ApiError> {
+async fn membership_user(ctx: &ApiAccount, mid: String) -> Result<UserId, ApiError> {
     let aid = ctx.account.id.clone();
     db(&ctx.caller.pool, move |c| {
-        Ok(crate::accounts::model::member_of_membership(c, &aid, &mid)?)
+        Ok(members::member_of_membership(c, &aid, &mid)?)
     })
     .await?
+    .map(UserId::from_stored)
     .ok_or(ApiError::NotFound)
-}
-
-/// A refusal of the members page as an API error: above one's own role is 403, the
-/// guards (last Owner, removing oneself) are 409, each with the page's message.
-fn refused(why: &'static str) -> ApiError {
-    if why == ABOVE_OWN_ROLE {
-        ApiError::Denied(why.into())
-    } else {
-        ApiError::Conflict(why.into())
-    }
 }
 
 /// Changes a member's account role (`update:account_membership`): Owner, Admin or Member
@@ -526,18 +517,12 @@ pub async fn update_membership(
     let Some(user) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
-    let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
-    let outcome = db(&ctx.caller.pool, move |c| {
-        Ok(crate::members::pages::change_role_tx(
-            c, &aid, &user, &target, role, ip,
-        )?)
+    let (account, ip) = (ctx.account.key(), ctx.caller.ip.clone());
+    db(&ctx.caller.pool, move |c| {
+        Ok(members::change_role(c, &account, &user, &target, role, ip)?)
     })
     .await?;
-    match outcome {
-        Change::Done(_) => Ok(HttpResponse::NoContent().finish()),
-        Change::NoSuchMember => Err(ApiError::NotFound),
-        Change::Refused(why) => Err(refused(why)),
-    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Removes a member (`delete:account_membership`) with their workspace accesses in the
@@ -560,16 +545,10 @@ pub async fn delete_membership(
     let Some(user) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
-    let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
-    let outcome = db(&ctx.caller.pool, move |c| {
-        Ok(crate::members::pages::remove_member_tx(
-            c, &aid, &user, &target, ip,
-        )?)
+    let (account, ip) = (ctx.account.key(), ctx.caller.ip.clone());
+    db(&ctx.caller.pool, move |c| {
+        Ok(members::remove(c, &account, &user, &target, ip)?)
     })
     .await?;
-    match outcome {
-        Change::Done(_) => Ok(HttpResponse::NoContent().finish()),
-        Change::NoSuchMember => Err(ApiError::NotFound),
-        Change::Refused(why) => Err(refused(why)),
-    }
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/invitations/…`: invite several addresses at once, list,
 //! revoke. Same rules, e-mails (through the outbox) and audit events as the Invitations
-//! tab (`invitations::pages::invite_address`, `revoke_tx`).
+//! tab (`invitations::ops::invite_all`, `invitations::ops::revoke`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -10,15 +10,14 @@ use utoipa::{OpenApi, ToSchema};
 use super::accounts::utc;
 use super::body::{self, Errors, Obj, like};
 use super::error::Detail;
-use super::{ApiAccount, ApiError, db};
-use crate::accounts::model::{self as accounts, AccountRole};
-use crate::authz::AccountPerm;
-use crate::db::write_tx;
-use crate::invitations::model::{self as invitations, Invitation, Status};
-use crate::invitations::pages::{
-    ALREADY_MEMBER, Invited, MAX_ADDRESSES, NO_ADDRESS, ROLE_CHOICE, invite_address, revoke_tx,
+use super::{ApiAccount, ApiError, db, op};
+use crate::authz::{AccountPerm, AccountRole};
+use crate::invitations::ops::{
+    self as invitations, ALREADY_MEMBER, Invitation, InvitedAll, MAX_ADDRESSES, NO_ADDRESS,
+    ROLE_CHOICE, Status,
 };
-use crate::members::pages::{ABOVE_OWN_ROLE, invite_roles};
+use crate::members::ops::invite_roles;
+use crate::outcome::Reason;
 use crate::settings::AppConfig;
 use crate::users::domain::Email;
 
@@ -183,43 +182,27 @@ pub async fn create_invitations(
     }
     errors.finish()?;
     if above_own {
-        return Err(ApiError::Denied(ABOVE_OWN_ROLE.into()));
+        return Err(ApiError::Denied(Reason::AboveOwnRole.message().into()));
     }
     let Some(inviter) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
     let (account, ip, cfg) = (ctx.account.clone(), ctx.caller.ip.clone(), cfg.clone());
-    let created = db(&ctx.caller.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &account.id)?;
-            // Decide with current data: the inviter's role now.
-            let role = accounts::role_of(c, &account.id, &inviter.id)?;
-            let Some((role, perms)) = crate::authz::account::account_permissions(role) else {
-                return Err(ApiError::NotFound);
-            };
-            if !perms.has(AccountPerm::CreateInvitation) {
-                return Err(ApiError::Forbidden);
-            }
-            let mut created = Vec::new();
-            for (i, email, r) in &wanted {
-                if !invite_roles(role).contains(r) {
-                    return Err(ApiError::Denied(ABOVE_OWN_ROLE.into()));
-                }
-                match invite_address(c, &cfg, &account, email, *r, &inviter, &ip)? {
-                    Invited::Sent { inv, .. } => created.push(*inv),
-                    Invited::AlreadyMember => {
-                        return Err(ApiError::Validation(vec![super::error::FieldError::at(
-                            vec!["body".into(), i.to_string(), "email".into()],
-                            "value_error",
-                            ALREADY_MEMBER,
-                        )]));
-                    }
-                }
-            }
-            Ok(created)
-        })
+    let list: Vec<(Email, AccountRole)> = wanted.iter().map(|(_, e, r)| (e.clone(), *r)).collect();
+    let created = op(&ctx.caller.pool, move |c| {
+        invitations::invite_all(c, &cfg, &account, &list, &inviter, &ip)
     })
     .await?;
+    let created = match created {
+        InvitedAll::Sent(created) => created,
+        InvitedAll::AlreadyMember { index } => {
+            return Err(ApiError::Validation(vec![super::error::FieldError::at(
+                vec!["body".into(), wanted[index].0.to_string(), "email".into()],
+                "value_error",
+                ALREADY_MEMBER,
+            )]));
+        }
+    };
     Ok(HttpResponse::Created().json(created.into_iter().map(response).collect::<Vec<_>>()))
 }
 
@@ -346,8 +329,8 @@ pub async fn revoke_invitation(
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
-    db(&ctx.caller.pool, move |c| {
-        Ok(revoke_tx(c, &aid, &iid, actor, &ip)?)
+    op(&ctx.caller.pool, move |c| {
+        invitations::revoke(c, &aid, &iid, actor, &ip)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -19,6 +19,7 @@ use actix_web::web;
 
 pub use crate::web::api_ctx::{ApiAccount, ApiCaller, ApiWorkspace, path_id};
 pub use crate::web::api_error::api_db as db;
+pub use crate::web::api_error::api_op as op;
 pub use error::ApiError;
 
 /// A path id that must be a UUID, as stored (lowercase, hyphenated); anything else is 404.

@@ -50,7 +50,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         &mut doc,
         "/api/accounts/{account_id}/invitations/",
         1,
-        crate::invitations::pages::MAX_ADDRESSES,
+        crate::invitations::ops::MAX_ADDRESSES,
     );
     doc
 }

@@ -5,25 +5,23 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::model::{self as invitations, Invitation, NewInvitation, Status};
-use crate::accounts::model::{self as accounts, Account, AccountRole};
-use crate::audit::{Actor, Event};
-use crate::authz::account::may_assign;
-use crate::authz::{AccountPerm, PermSet};
-use crate::db::{DbConn, write_tx};
-use crate::mail::{self, Delivery, OutgoingMail};
-use crate::members::pages::invite_roles;
+use super::mail::{invitation_link, target_of};
+use super::ops::{
+    self, Accepted, AddressResult, Invitation, MAX_ADDRESSES, NO_ADDRESS, ROLE_CHOICE, Status,
+    Unusable, accept_invitation, accept_tx, check, destination, split_addresses,
+};
+use crate::audit::Actor;
+use crate::authz::{AccountPerm, AccountRole};
+use crate::mail::Delivery;
+use crate::members::ops::invite_roles;
 use crate::settings::AppConfig;
-use crate::users::domain::Email;
-use crate::users::model::User;
 use crate::users::pages::{
     SignupForm, SignupKind, SignupPage, create_user, start_session, validate_signup,
 };
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::{Auth, MaybeUser};
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/invitations", web::post().to(invite))
@@ -58,131 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-pub const MAX_ADDRESSES: usize = 50;
-pub const NO_ADDRESS: &str = "Enter at least one e-mail address.";
-pub const ROLE_CHOICE: &str =
-    "Choose a role you may give: Member or Admin (Owner only for Owners).";
-
 // ---------- e-mail ----------
-
-#[derive(Template)]
-#[template(path = "mail/invitation.txt")]
-struct InvitationText<'a> {
-    inviter: &'a str,
-    account: &'a str,
-    role: &'a str,
-    link: &'a str,
-    expires: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/invitation.html")]
-struct InvitationHtml<'a> {
-    inviter: &'a str,
-    account: &'a str,
-    role: &'a str,
-    link: &'a str,
-    expires: &'a str,
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
-/// Renders and queues the invitation e-mail (inside the caller's transaction).
-/// What the invitation is to ("Acme", or "workspace Production of Acme") and the role's name.
-fn target_of(
-    c: &mut DbConn,
-    inv: &Invitation,
-    account: &Account,
-) -> Result<(String, String), AppError> {
-    match (&inv.workspace_id, &inv.workspace_role_id) {
-        (Some(wid), Some(rid)) => {
-            let ws = crate::workspaces::model::find(c, &inv.account_id, wid)?
-                .ok_or(AppError::NotFound)?;
-            let role = crate::workspaces::model::role(c, rid)?
-                .map(|r| r.name)
-                .unwrap_or_else(|| "a role".into());
-            Ok((format!("workspace {} of {}", ws.name, account.name), role))
-        }
-        _ => Ok((account.name.clone(), inv.role().label().to_string())),
-    }
-}
-
-fn queue_mail(
-    c: &mut DbConn,
-    cfg: &AppConfig,
-    inv: &Invitation,
-    code: &str,
-    account: &Account,
-) -> Result<(), AppError> {
-    let link = invitation_link(cfg, &inv.id, code);
-    let expires = inv.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let inviter = one_line(&inv.invited_by_name);
-    let (target, role_name) = target_of(c, inv, account)?;
-    let account_name = one_line(&target);
-    let role = role_name.as_str();
-    let text = InvitationText {
-        inviter: &inviter,
-        account: &account_name,
-        role,
-        link: &link,
-        expires: &expires,
-    }
-    .render()
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))?;
-    let html = InvitationHtml {
-        inviter: &inviter,
-        account: &account_name,
-        role,
-        link: &link,
-        expires: &expires,
-    }
-    .render()
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))?;
-    mail::enqueue(
-        c,
-        OutgoingMail {
-            kind: "invitation",
-            ref_id: Some(inv.id.clone()),
-            account_id: Some(account.id.clone()),
-            to: inv.email.clone(),
-            subject: format!("{inviter} invited you to {account_name} on Atrium"),
-            text,
-            html,
-        },
-    )?;
-    Ok(())
-}
-
-pub fn invitation_link(cfg: &AppConfig, id: &str, code: &str) -> String {
-    format!("{}/invitations/{}?code={}", cfg.base(), id, code)
-}
-
-fn invitation_event(
-    action: &'static str,
-    actor: Actor,
-    inv: &Invitation,
-    ip: &str,
-    payload: serde_json::Value,
-) -> Event {
-    Event::new(
-        action,
-        actor,
-        "invitation",
-        Some(inv.id.clone()),
-        inv.email.clone(),
-    )
-    .account(inv.account_id.clone())
-    // A workspace invitation's events belong to that workspace too, like its creation.
-    .workspace_opt(inv.workspace_id.clone())
-    .ip(ip.to_string())
-    .payload(payload)
-}
 
 // ---------- inviting ----------
 
@@ -192,27 +66,6 @@ struct InviteForm {
     emails: String,
     #[serde(default)]
     role: String,
-}
-
-/// What happened to one address of an invite list.
-#[derive(Clone, Debug)]
-pub struct AddressResult {
-    pub address: String,
-    pub ok: bool,
-    pub message: String,
-}
-
-fn split_addresses(raw: &str) -> Vec<String> {
-    let mut seen = Vec::<String>::new();
-    raw.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .for_each(|s| {
-            if !seen.iter().any(|x| x.eq_ignore_ascii_case(s)) {
-                seen.push(s.to_string());
-            }
-        });
-    seen
 }
 
 async fn invite(
@@ -254,46 +107,9 @@ async fn invite(
         cfg.clone(),
     );
     let results = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &account.id)?;
-            let mut results = Vec::new();
-            for raw in &addresses {
-                let email = match Email::parse(raw) {
-                    Ok(e) => e,
-                    Err(msg) => {
-                        results.push(AddressResult {
-                            address: raw.clone(),
-                            ok: false,
-                            message: msg.to_string(),
-                        });
-                        continue;
-                    }
-                };
-                let message = match invite_address(c, &cfg2, &account, &email, role, &inviter, &ip)?
-                {
-                    Invited::AlreadyMember => {
-                        results.push(AddressResult {
-                            address: raw.clone(),
-                            ok: false,
-                            message: ALREADY_MEMBER.into(),
-                        });
-                        continue;
-                    }
-                    Invited::Sent { replaced: true, .. } => {
-                        "Invitation sent; it replaces the earlier pending one.".to_string()
-                    }
-                    Invited::Sent {
-                        replaced: false, ..
-                    } => "Invitation sent.".to_string(),
-                };
-                results.push(AddressResult {
-                    address: raw.clone(),
-                    ok: true,
-                    message,
-                });
-            }
-            Ok::<_, AppError>(results)
-        })
+        Ok(ops::invite_many(
+            c, &cfg2, &account, &addresses, role, &inviter, &ip,
+        )?)
     })
     .await?;
     let any_failed = results.iter().any(|r| !r.ok);
@@ -316,69 +132,6 @@ async fn invite(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     render_list(ctx, &cfg, results, None, leftover, status).await
-}
-
-pub const ALREADY_MEMBER: &str = "Already a member of this account.";
-
-/// What inviting one address did.
-pub enum Invited {
-    AlreadyMember,
-    Sent {
-        inv: Box<Invitation>,
-        replaced: bool,
-    },
-}
-
-/// Invites one address to the account with `role` (inside the caller's transaction, with
-/// the account locked): a pending invitation for the same address is revoked and replaced,
-/// the e-mail is queued in the outbox, `atrium.invitation.created` is recorded.
-pub fn invite_address(
-    c: &mut DbConn,
-    cfg: &AppConfig,
-    account: &Account,
-    email: &Email,
-    role: AccountRole,
-    inviter: &User,
-    ip: &str,
-) -> Result<Invited, AppError> {
-    if invitations::is_member_email(c, &account.id, email.normalized())? {
-        return Ok(Invited::AlreadyMember);
-    }
-    let mut replaced = false;
-    if let Some(old) = invitations::pending_for(c, &account.id, email.normalized(), None)? {
-        invitations::respond(c, &old.id, "revoked", None)?;
-        mail::cancel_pending(c, &old.id)?;
-        replaced = true;
-    }
-    let (inv, code) = invitations::create(
-        c,
-        &cfg.link_key,
-        &NewInvitation {
-            account_id: &account.id,
-            email: email.as_str(),
-            email_normalized: email.normalized(),
-            role,
-            invited_by: &inviter.id,
-            invited_by_name: &inviter.display_name(),
-            ttl: cfg.settings.invitation_ttl,
-            workspace: None,
-        },
-    )?;
-    crate::faults::point("invite_after_row");
-    queue_mail(c, cfg, &inv, &code, account)?;
-    invitation_event(
-        "atrium.invitation.created",
-        Actor::user(inviter),
-        &inv,
-        ip,
-        json!({ "email": inv.email, "role": role.as_str() }),
-    )
-    .record(c)?;
-    crate::faults::point("invite_before_commit");
-    Ok(Invited::Sent {
-        inv: Box::new(inv),
-        replaced,
-    })
 }
 
 // ---------- the Invitations tab ----------
@@ -437,10 +190,7 @@ async fn render_list(
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     let id = ctx.account.id.clone();
     let (invs, states) = db(&ctx.auth.pool, move |c| {
-        let invs = invitations::list(c, &id, 500)?;
-        let ids: Vec<String> = invs.iter().map(|i| i.id.clone()).collect();
-        let states = mail::delivery_states(c, &ids)?;
-        Ok((invs, states))
+        Ok(ops::list_with_delivery(c, &id)?)
     })
     .await?;
     let can_update = ctx.can(AccountPerm::UpdateInvitation);
@@ -450,11 +200,7 @@ async fn render_list(
             let status = inv.status();
             let (delivery, delivery_badge) = delivery_text(states.get(&inv.id), status);
             let link = (can_update && status == Status::Pending).then(|| {
-                invitation_link(
-                    cfg,
-                    &inv.id,
-                    &invitations::code_for(&cfg.link_key, &inv.code_salt),
-                )
+                invitation_link(cfg, &inv.id, &ops::code_for(&cfg.link_key, &inv.code_salt))
             });
             InvitationRow {
                 inv,
@@ -504,28 +250,7 @@ async fn resend(
         cfg.clone(),
     );
     db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            let inv = invitations::find(c, &iid)?
-                .filter(|i| i.account_id == account.id)
-                .ok_or(AppError::NotFound)?;
-            if inv.status != "pending" {
-                return Err(AppError::NotFound);
-            }
-            let code =
-                invitations::renew(c, &cfg2.link_key, &inv.id, cfg2.settings.invitation_ttl)?;
-            mail::cancel_pending(c, &inv.id)?;
-            let inv = invitations::find(c, &inv.id)?.ok_or(AppError::NotFound)?;
-            queue_mail(c, &cfg2, &inv, &code, &account)?;
-            invitation_event(
-                "atrium.invitation.resent",
-                Actor::user(&actor),
-                &inv,
-                &ip,
-                json!({}),
-            )
-            .record(c)?;
-            Ok(())
-        })
+        Ok(ops::resend(c, &cfg2, &account, &iid, &actor, &ip)?)
     })
     .await?;
     Ok(redirect(
@@ -548,7 +273,7 @@ async fn revoke(
         client_ip(&req),
     );
     db(&ctx.auth.pool, move |c| {
-        revoke_tx(c, &account_id, &iid, Actor::user(&actor), &ip)
+        Ok(ops::revoke(c, &account_id, &iid, Actor::user(&actor), &ip)?)
     })
     .await?;
     Ok(redirect(
@@ -557,124 +282,12 @@ async fn revoke(
     ))
 }
 
-/// Revokes the account's invitation `iid` in one transaction (its queued e-mail is
-/// cancelled, `atrium.invitation.revoked` recorded). Not pending any more: nothing to do.
-pub fn revoke_tx(
-    c: &mut DbConn,
-    account_id: &str,
-    iid: &str,
-    actor: Actor,
-    ip: &str,
-) -> Result<(), AppError> {
-    write_tx(c, |c| {
-        // Under the account lock, like acceptance: an invitee accepting at the same moment
-        // then sees either the invitation revoked or themselves already joined.
-        accounts::lock(c, account_id)?;
-        let inv = invitations::find(c, iid)?
-            .filter(|i| i.account_id == account_id)
-            .ok_or(AppError::NotFound)?;
-        if invitations::respond(c, &inv.id, "revoked", None)? {
-            mail::cancel_pending(c, &inv.id)?;
-            invitation_event("atrium.invitation.revoked", actor, &inv, ip, json!({})).record(c)?;
-        }
-        Ok(())
-    })
-}
-
 // ---------- the invitee's side ----------
 
 #[derive(Deserialize)]
 struct CodeQuery {
     #[serde(default)]
     code: String,
-}
-
-/// Why an invitation cannot be used, in words for the invitee.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unusable {
-    Invalid,
-    Expired,
-    Revoked,
-    Declined,
-    Used,
-    InviterLostRight,
-}
-
-impl Unusable {
-    pub fn title(self) -> &'static str {
-        match self {
-            Unusable::Invalid => "This invitation link is not valid",
-            Unusable::Expired => "This invitation has expired",
-            Unusable::Revoked => "This invitation was withdrawn",
-            Unusable::Declined => "This invitation was declined",
-            Unusable::Used => "This invitation has already been used",
-            Unusable::InviterLostRight => "This invitation is no longer valid",
-        }
-    }
-}
-
-/// An invitation checked against its code, with the account and what keeps it from use.
-struct Checked {
-    inv: Invitation,
-    account: Account,
-    problem: Option<Unusable>,
-}
-
-fn check(c: &mut DbConn, id: &str, code: &str) -> Result<Option<Checked>, AppError> {
-    let Some(inv) = invitations::find(c, id)? else {
-        return Ok(None);
-    };
-    if !inv.code_matches(code) {
-        return Ok(None);
-    }
-    let Some(account) = accounts::find(c, &inv.account_id)? else {
-        return Ok(None);
-    };
-    let problem = match inv.status() {
-        Status::Accepted => Some(Unusable::Used),
-        Status::Declined => Some(Unusable::Declined),
-        Status::Revoked => Some(Unusable::Revoked),
-        Status::Expired => Some(Unusable::Expired),
-        Status::Pending => {
-            // The sender must still be allowed to invite with this role: for a workspace
-            // invitation, still manage its members and hold every scope of the role
-            // (`workspaces::grants`, read in this transaction).
-            let ok = match (&inv.invited_by, &inv.workspace_id) {
-                (None, _) => false,
-                (Some(uid), Some(wid)) => {
-                    match crate::workspaces::grants::Granter::load(
-                        c,
-                        &inv.account_id,
-                        wid,
-                        crate::workspaces::access::ActorRef::User(uid),
-                    )? {
-                        Some(g) if g.has("manage_workspace_users") => {
-                            match inv.workspace_role_id.as_deref() {
-                                Some(rid) => crate::workspaces::model::role(c, rid)?
-                                    .is_some_and(|r| g.may_give(&r)),
-                                None => false,
-                            }
-                        }
-                        _ => false,
-                    }
-                }
-                (Some(uid), None) => accounts::role_of(c, &inv.account_id, uid)?.is_some_and(|r| {
-                    PermSet::of_role(r).has(AccountPerm::CreateInvitation)
-                        && may_assign(r, inv.role())
-                }),
-            };
-            if ok {
-                None
-            } else {
-                Some(Unusable::InviterLostRight)
-            }
-        }
-    };
-    Ok(Some(Checked {
-        inv,
-        account,
-        problem,
-    }))
 }
 
 #[derive(Template)]
@@ -702,7 +315,7 @@ async fn open(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (id2, code) = (id.clone(), q.code.clone());
-    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let checked = op(&mu.pool, move |c| check(c, &id2, &code)).await?;
     let next = format!("/invitations/{}?code={}", id, url_encode(&q.code));
     let Some(ch) = checked else {
         return render(
@@ -769,88 +382,6 @@ struct CodeForm {
     code: String,
 }
 
-/// Outcome of accepting.
-#[derive(Debug)]
-pub enum Accepted {
-    Joined(String),
-    AlreadyMember(String),
-    WrongUser,
-    Problem(Unusable),
-}
-
-/// Where the invitee lands: the workspace, or the account's members page.
-fn destination(inv: &Invitation) -> String {
-    match &inv.workspace_id {
-        Some(w) => format!("/account/{}/workspace/{w}/dashboard", inv.account_id),
-        None => format!("/account/{}/members", inv.account_id),
-    }
-}
-
-/// Accepts invitation `id` with `code` as `user` in one write transaction: checks again
-/// under the account lock, marks the invitation accepted only if it is still pending,
-/// creates the membership.
-pub fn accept_invitation(
-    c: &mut DbConn,
-    id: &str,
-    code: &str,
-    user: &User,
-    ip: &str,
-) -> Result<Accepted, AppError> {
-    write_tx(c, |c| accept_tx(c, id, code, user, ip))
-}
-
-fn accept_tx(
-    c: &mut DbConn,
-    id: &str,
-    code: &str,
-    user: &User,
-    ip: &str,
-) -> Result<Accepted, AppError> {
-    let Some(first) = invitations::find(c, id)? else {
-        return Ok(Accepted::Problem(Unusable::Invalid));
-    };
-    accounts::lock(c, &first.account_id)?;
-    let Some(ch) = check(c, id, code)? else {
-        return Ok(Accepted::Problem(Unusable::Invalid));
-    };
-    if ch.inv.email_normalized != user.email_normalized {
-        return Ok(Accepted::WrongUser);
-    }
-    if let Some(p) = ch.problem {
-        if p == Unusable::Used && ch.inv.accepted_by.as_deref() == Some(user.id.as_str()) {
-            return Ok(Accepted::AlreadyMember(destination(&ch.inv)));
-        }
-        return Ok(Accepted::Problem(p));
-    }
-    if !invitations::respond(c, &ch.inv.id, "accepted", Some(&user.id))? {
-        // Answered by someone else since it was read: say how.
-        let problem = match check(c, id, code)?.and_then(|ch| ch.problem) {
-            Some(p) => p,
-            None => Unusable::Used,
-        };
-        return Ok(Accepted::Problem(problem));
-    }
-    crate::faults::point("accept_after_respond");
-    if accounts::role_of(c, &ch.account.id, &user.id)?.is_none() {
-        accounts::add_member(c, &ch.account.id, &user.id, ch.inv.role())?;
-    }
-    if let (Some(wid), Some(rid)) = (&ch.inv.workspace_id, &ch.inv.workspace_role_id) {
-        crate::workspaces::model::set_user_access(c, wid, &user.id, rid)?;
-    }
-    // The invitee opened a link sent to this address: it is theirs (issue #19, point 5).
-    crate::users::model::mark_verified(c, &user.id)?;
-    invitation_event(
-        "atrium.invitation.accepted",
-        Actor::user(user),
-        &ch.inv,
-        ip,
-        json!({ "role": ch.inv.role, "user_id": user.id }),
-    )
-    .record(c)?;
-    crate::faults::point("accept_before_commit");
-    Ok(Accepted::Joined(destination(&ch.inv)))
-}
-
 async fn accept(
     req: HttpRequest,
     auth: Auth,
@@ -864,7 +395,7 @@ async fn accept(
         auth.user.clone(),
         client_ip(&req),
     );
-    let outcome = db(&auth.pool, move |c| {
+    let outcome = op(&auth.pool, move |c| {
         accept_invitation(c, &id2, &code, &user, &ip)
     })
     .await?;
@@ -895,25 +426,7 @@ async fn decline(
         client_ip(&req),
     );
     let problem = db(&mu.pool, move |c| {
-        write_tx(c, |c| {
-            let Some(ch) = check(c, &id2, &code)? else {
-                return Ok(Some(Unusable::Invalid));
-            };
-            if let Some(p) = ch.problem {
-                return Ok(Some(p));
-            }
-            if invitations::respond(c, &ch.inv.id, "declined", None)? {
-                let actor = match &user {
-                    Some(u) => Actor::user(u),
-                    None => Actor::Anonymous {
-                        label: ch.inv.email.clone(),
-                    },
-                };
-                invitation_event("atrium.invitation.declined", actor, &ch.inv, &ip, json!({}))
-                    .record(c)?;
-            }
-            Ok::<_, AppError>(None)
-        })
+        Ok(ops::decline(c, &id2, &code, user.as_ref(), &ip)?)
     })
     .await?;
     match problem {
@@ -932,7 +445,7 @@ async fn signup_page(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (id2, code) = (id.clone(), q.code.clone());
-    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let checked = op(&mu.pool, move |c| check(c, &id2, &code)).await?;
     let Some(ch) = checked.filter(|ch| ch.problem.is_none()) else {
         return render(
             StatusCode::NOT_FOUND,
@@ -992,7 +505,7 @@ async fn signup(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (id2, code) = (id.clone(), q.code.clone());
-    let checked = db(&mu.pool, move |c| check(c, &id2, &code)).await?;
+    let checked = op(&mu.pool, move |c| check(c, &id2, &code)).await?;
     let Some(ch) = checked.filter(|ch| ch.problem.is_none()) else {
         return render(
             StatusCode::GONE,
@@ -1044,58 +557,6 @@ async fn signup(
         ),
         Err(e) => Err(e),
     }
-}
-
-/// Invites `email` to one workspace with a workspace role (inside the caller's transaction):
-/// a pending invitation for the same address and workspace is replaced. On acceptance the
-/// person becomes a Collaborator of the account (unless already a member) with that role.
-#[allow(clippy::too_many_arguments)]
-pub fn invite_to_workspace(
-    c: &mut DbConn,
-    cfg: &AppConfig,
-    account: &Account,
-    workspace_id: &str,
-    role_id: &str,
-    email: &Email,
-    inviter: &User,
-    ip: &str,
-) -> Result<bool, AppError> {
-    let mut replaced = false;
-    if let Some(old) =
-        invitations::pending_for(c, &account.id, email.normalized(), Some(workspace_id))?
-    {
-        invitations::respond(c, &old.id, "revoked", None)?;
-        mail::cancel_pending(c, &old.id)?;
-        replaced = true;
-    }
-    let (inv, code) = invitations::create(
-        c,
-        &cfg.link_key,
-        &NewInvitation {
-            account_id: &account.id,
-            email: email.as_str(),
-            email_normalized: email.normalized(),
-            role: AccountRole::Collaborator,
-            invited_by: &inviter.id,
-            invited_by_name: &inviter.display_name(),
-            ttl: cfg.settings.invitation_ttl,
-            workspace: Some((workspace_id, role_id)),
-        },
-    )?;
-    queue_mail(c, cfg, &inv, &code, account)?;
-    Event::new(
-        "atrium.invitation.created",
-        Actor::user(inviter),
-        "invitation",
-        Some(inv.id.clone()),
-        inv.email.clone(),
-    )
-    .account(account.id.clone())
-    .workspace(workspace_id.to_string())
-    .ip(ip.to_string())
-    .payload(json!({ "email": inv.email, "workspace_role_id": role_id }))
-    .record(c)?;
-    Ok(replaced)
 }
 
 /// Property tests (issue #9) for the multi-address splitter.

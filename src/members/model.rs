@@ -1,10 +1,10 @@
-//! Member queries: one query for a page of members, one for the count.
+//! Account membership queries (the `account_memberships` table): the members list, one row, roles, adding and removing.
 
 use diesel::prelude::*;
 
 use crate::authz::AccountRole;
-use crate::db::DbConn;
 use crate::db::schema::{account_memberships, accounts, users};
+use crate::db::{DbConn, new_id, now};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -307,4 +307,90 @@ pub fn all_details(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<Membe
             },
         )
         .collect())
+}
+
+pub fn add_member(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+    role: AccountRole,
+) -> QueryResult<()> {
+    // The member's handle is copied beside the foreign key as the members page's sort key
+    // (user handles never change).
+    let handle: String = users::table
+        .find(user_id)
+        .select(users::handle)
+        .first(conn)?;
+    diesel::insert_into(account_memberships::table)
+        .values((
+            account_memberships::id.eq(new_id()),
+            account_memberships::account_id.eq(account_id),
+            account_memberships::user_id.eq(user_id),
+            account_memberships::role.eq(role.as_str()),
+            account_memberships::created_at.eq(now()),
+            account_memberships::handle.eq(handle),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user's role in the account, if they are a member.
+pub fn role_of(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<AccountRole>> {
+    let role: Option<String> = account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::user_id.eq(user_id))
+        .select(account_memberships::role)
+        .first(conn)
+        .optional()?;
+    Ok(role.and_then(|r| AccountRole::parse(&r)))
+}
+
+/// The user holding membership `membership_id` of the account.
+pub fn member_of_membership(
+    conn: &mut DbConn,
+    account_id: &str,
+    membership_id: &str,
+) -> QueryResult<Option<String>> {
+    account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::id.eq(membership_id))
+        .select(account_memberships::user_id)
+        .first(conn)
+        .optional()
+}
+
+pub fn count_owners(conn: &mut DbConn, account_id: &str) -> QueryResult<i64> {
+    account_memberships::table
+        .filter(account_memberships::account_id.eq(account_id))
+        .filter(account_memberships::role.eq(AccountRole::Owner.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_role(
+    conn: &mut DbConn,
+    account_id: &str,
+    user_id: &str,
+    role: AccountRole,
+) -> QueryResult<usize> {
+    diesel::update(
+        account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id))
+            .filter(account_memberships::user_id.eq(user_id)),
+    )
+    .set(account_memberships::role.eq(role.as_str()))
+    .execute(conn)
+}
+
+pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        account_memberships::table
+            .filter(account_memberships::account_id.eq(account_id))
+            .filter(account_memberships::user_id.eq(user_id)),
+    )
+    .execute(conn)
 }

@@ -4,15 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::model::{self as members, Cursor, MemberRow};
-use crate::accounts::model::{self as accounts, AccountRole};
-use crate::audit::Event;
-use crate::authz::AccountPerm;
+use super::ops::{self, Cursor, MemberRow, invite_roles};
 use crate::authz::account::may_assign;
-use crate::db::{DbConn, write_tx};
-use crate::users::model::User;
+use crate::authz::{AccountPerm, AccountRole};
+use crate::ids::UserId;
+use crate::outcome::{FieldErrors, OpError, OpResult, Refusal};
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
 
@@ -28,10 +25,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/{account_id}/leave", web::post().to(leave));
 }
-
-pub const LAST_OWNER: &str = "An account must keep at least one Owner.";
-pub const ABOVE_OWN_ROLE: &str = "You cannot give or change a role above your own.";
-pub const REMOVE_SELF: &str = "Use “Leave account” to leave.";
 
 /// What the viewer may do, for rendering rows.
 #[derive(Clone)]
@@ -137,13 +130,6 @@ struct ListQuery {
     before: Option<String>,
 }
 
-pub fn invite_roles(role: AccountRole) -> Vec<AccountRole> {
-    [AccountRole::Member, AccountRole::Admin, AccountRole::Owner]
-        .into_iter()
-        .filter(|r| may_assign(role, *r))
-        .collect()
-}
-
 async fn list(
     req: HttpRequest,
     ctx: AccountCtx,
@@ -172,7 +158,7 @@ async fn render_list(
     let q: String = q.chars().take(100).collect();
     let (id, q2, cursor) = (ctx.account.id.clone(), q.clone(), cursor.clone());
     let page = db(&ctx.auth.pool, move |c| {
-        Ok(members::page(c, &id, &q2, &cursor)?)
+        Ok(ops::page(c, &id, &q2, &cursor)?)
     })
     .await?;
     let (first, last) = (
@@ -238,71 +224,6 @@ struct RoleForm {
     role: String,
 }
 
-/// The outcome of a guarded membership change.
-pub enum Change {
-    Done(Option<MemberRow>),
-    Refused(&'static str),
-    NoSuchMember,
-}
-
-fn actor_role(
-    c: &mut DbConn,
-    account_id: &str,
-    user_id: &str,
-) -> Result<Option<AccountRole>, AppError> {
-    Ok(accounts::role_of(c, account_id, user_id)?)
-}
-
-/// Changes `target_id`'s account role in one transaction, deciding with the roles as they
-/// are inside it: nobody assigns or changes a role above their own, the last Owner stays.
-pub fn change_role_tx(
-    c: &mut DbConn,
-    account_id: &str,
-    actor: &User,
-    target_id: &str,
-    new_role: AccountRole,
-    ip: String,
-) -> Result<Change, AppError> {
-    write_tx(c, |c| {
-        accounts::lock(c, account_id)?;
-        // Re-read both roles inside the transaction: the decision uses current data.
-        let Some(me) = actor_role(c, account_id, &actor.id)? else {
-            return Err(AppError::NotFound);
-        };
-        if !crate::authz::PermSet::of_role(me).has(AccountPerm::UpdateMembership) {
-            return Err(AppError::Forbidden);
-        }
-        let Some(before) = members::row(c, account_id, target_id)? else {
-            return Ok(Change::NoSuchMember);
-        };
-        if new_role == AccountRole::Collaborator
-            || !may_assign(me, new_role)
-            || !may_assign(me, before.role)
-        {
-            return Ok(Change::Refused(ABOVE_OWN_ROLE));
-        }
-        if before.role == new_role {
-            return Ok(Change::Done(Some(before)));
-        }
-        if before.role == AccountRole::Owner && accounts::count_owners(c, account_id)? <= 1 {
-            return Ok(Change::Refused(LAST_OWNER));
-        }
-        accounts::set_role(c, account_id, target_id, new_role)?;
-        Event::new(
-            "atrium.member.role_changed",
-            crate::audit::Actor::user(actor),
-            "user",
-            Some(target_id.into()),
-            before.handle.clone(),
-        )
-        .account(account_id)
-        .ip(ip)
-        .payload(json!({ "from": before.role.as_str(), "to": new_role.as_str() }))
-        .record(c)?;
-        Ok(Change::Done(members::row(c, account_id, target_id)?))
-    })
-}
-
 async fn change_role(
     req: HttpRequest,
     ctx: AccountCtx,
@@ -311,55 +232,41 @@ async fn change_role(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadMembership)?;
     ctx.require(AccountPerm::UpdateMembership)?;
-    let (_, target) = path.into_inner();
-    let new_role = AccountRole::parse(&form.role);
-    let (id, actor, ip) = (
-        ctx.account.id.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    let target2 = target.clone();
-    let outcome = match new_role {
-        None => Change::Refused("Choose Owner, Admin or Member."),
+    let target = UserId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let outcome = match AccountRole::parse(&form.role) {
+        None => Err(FieldErrors::one("role", "Choose Owner, Admin or Member.").into()),
         Some(role) => {
+            let (account, actor, ip) = (ctx.account.key(), ctx.auth.user.clone(), client_ip(&req));
+            let t = target.clone();
             db(&ctx.auth.pool, move |c| {
-                change_role_tx(c, &id, &actor, &target2, role, ip)
+                Ok(ops::change_role(c, &account, &actor, &t, role, ip))
             })
             .await?
         }
     };
+    let outcome = outcome.map(|done| Some((done.member, done.my_role)));
     respond_row(&req, ctx, &target, outcome, "Role saved.").await
 }
 
+/// Answers a membership change: the row again (htmx; with the refusal's message beside it)
+/// or the list.
 async fn respond_row(
     req: &HttpRequest,
     ctx: AccountCtx,
-    target: &str,
-    outcome: Change,
+    target: &UserId,
+    outcome: OpResult<Option<(MemberRow, AccountRole)>>,
     done_message: &str,
 ) -> Result<HttpResponse, AppError> {
     let htmx = is_htmx(req);
     let back = format!("/account/{}/members", ctx.account.id);
-    match outcome {
-        Change::NoSuchMember => Err(AppError::NotFound),
-        Change::Done(row) if htmx => {
-            let Some(m) = row else {
-                return Ok(HttpResponse::Ok().body(""));
-            };
-            // The viewer's own role may have changed (an Owner demoting themselves).
-            let (id, uid) = (ctx.account.id.clone(), ctx.auth.user.id.clone());
-            let me = db(&ctx.auth.pool, move |c| {
-                Ok(accounts::role_of(c, &id, &uid)?)
-            })
-            .await?;
+    let why = match outcome {
+        Ok(Some((m, my_role))) if htmx => {
             let mut viewer = Viewer::of(&ctx);
-            if let Some(me) = me {
-                viewer.role = me;
-                let perms = crate::authz::PermSet::of_role(me);
-                viewer.can_update = perms.has(AccountPerm::UpdateMembership);
-                viewer.can_remove = perms.has(AccountPerm::DeleteMembership);
-            }
-            render(
+            viewer.role = my_role;
+            let perms = crate::authz::PermSet::of_role(my_role);
+            viewer.can_update = perms.has(AccountPerm::UpdateMembership);
+            viewer.can_remove = perms.has(AccountPerm::DeleteMembership);
+            return render(
                 StatusCode::OK,
                 &RowFragment {
                     account_id: ctx.account.id.clone(),
@@ -369,38 +276,61 @@ async fn respond_row(
                     message: Some(done_message.into()),
                     error: None,
                 },
-            )
+            );
         }
-        Change::Done(_) => Ok(redirect(req, &back)),
-        Change::Refused(why) if htmx => {
-            let (id, t) = (ctx.account.id.clone(), target.to_string());
-            let row = db(&ctx.auth.pool, move |c| Ok(members::row(c, &id, &t)?))
-                .await?
-                .ok_or(AppError::NotFound)?;
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &RowFragment {
-                    account_id: ctx.account.id.clone(),
-                    csrf: ctx.auth.shell.csrf.clone(),
-                    viewer: Viewer::of(&ctx),
-                    m: row,
-                    message: None,
-                    error: Some(why.into()),
-                },
-            )
+        Ok(None) if htmx => return Ok(HttpResponse::Ok().body("")),
+        Ok(_) => return Ok(redirect(req, &back)),
+        Err(e) => match shown(e)? {
+            Some(why) => why,
+            None => return Err(AppError::Forbidden),
+        },
+    };
+    if htmx {
+        let (id, t) = (ctx.account.id.clone(), target.clone());
+        let row = db(&ctx.auth.pool, move |c| Ok(ops::row(c, &id, t.as_str())?))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RowFragment {
+                account_id: ctx.account.id.clone(),
+                csrf: ctx.auth.shell.csrf.clone(),
+                viewer: Viewer::of(&ctx),
+                m: row,
+                message: None,
+                error: Some(why),
+            },
+        );
+    }
+    render_list(
+        req,
+        ctx,
+        "",
+        &Cursor::First,
+        None,
+        Some(why),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// The message a refusal shows on the members page (`Ok(None)`: a bare 403), or the error
+/// that is not a refusal to show.
+fn shown(e: OpError) -> Result<Option<String>, AppError> {
+    match e {
+        OpError::Refused(Refusal::Forbidden(Some(r)) | Refusal::Conflict(r)) => {
+            Ok(Some(r.message().into()))
         }
-        Change::Refused(why) => {
-            render_list(
-                req,
-                ctx,
-                "",
-                &Cursor::First,
-                None,
-                Some(why.into()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        OpError::Refused(Refusal::Invalid(fields)) => Ok(Some(
+            fields
+                .0
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
+        OpError::Refused(Refusal::Forbidden(None)) => Ok(None),
+        other => Err(other.into()),
     }
 }
 
@@ -411,19 +341,19 @@ async fn remove(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadMembership)?;
     ctx.require(AccountPerm::DeleteMembership)?;
-    let (_, target) = path.into_inner();
-    let (id, actor, ip, t) = (
-        ctx.account.id.clone(),
+    let target = UserId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let (account, actor, ip, t) = (
+        ctx.account.key(),
         ctx.auth.user.clone(),
         client_ip(&req),
         target.clone(),
     );
     let outcome = db(&ctx.auth.pool, move |c| {
-        remove_member_tx(c, &id, &actor, &t, ip)
+        Ok(ops::remove(c, &account, &actor, &t, ip))
     })
     .await?;
     match outcome {
-        Change::Done(_) if !is_htmx(&req) => {
+        Ok(()) if !is_htmx(&req) => {
             render_list(
                 &req,
                 ctx,
@@ -435,117 +365,32 @@ async fn remove(
             )
             .await
         }
-        other => respond_row(&req, ctx, &target, other, "Member removed.").await,
+        other => respond_row(&req, ctx, &target, other.map(|()| None), "Member removed.").await,
     }
-}
-
-/// Removes `target_id` from the account in one transaction (with their workspace accesses),
-/// recorded as `atrium.member.removed`. Refused for oneself, above one's own role, and for
-/// the last Owner.
-pub fn remove_member_tx(
-    c: &mut DbConn,
-    id: &str,
-    actor: &User,
-    t: &str,
-    ip: String,
-) -> Result<Change, AppError> {
-    write_tx(c, |c| {
-        accounts::lock(c, id)?;
-        let Some(me) = actor_role(c, id, &actor.id)? else {
-            return Err(AppError::NotFound);
-        };
-        let Some(before) = members::row(c, id, t)? else {
-            return Ok(Change::NoSuchMember);
-        };
-        if t == actor.id {
-            return Ok(Change::Refused(REMOVE_SELF));
-        }
-        if !may_assign(me, before.role) {
-            return Ok(Change::Refused(ABOVE_OWN_ROLE));
-        }
-        if before.role == AccountRole::Owner && accounts::count_owners(c, id)? <= 1 {
-            return Ok(Change::Refused(LAST_OWNER));
-        }
-        remove_membership(c, id, t)?;
-        Event::new(
-            "atrium.member.removed",
-            crate::audit::Actor::user(actor),
-            "user",
-            Some(t.to_string()),
-            before.handle.clone(),
-        )
-        .account(id.to_string())
-        .ip(ip)
-        .payload(json!({ "role": before.role.as_str(), "email": before.email }))
-        .record(c)?;
-        Ok(Change::Done(None))
-    })
-}
-
-/// Removes a membership and what hangs on it in this account (workspace accesses join
-/// here when workspaces exist). Pending invitations the person sent stop working because
-/// acceptance checks that the inviter may still invite.
-pub fn remove_membership(c: &mut DbConn, account_id: &str, user_id: &str) -> Result<(), AppError> {
-    crate::workspaces::model::remove_user_accesses_in_account(c, account_id, user_id)?;
-    accounts::remove_member(c, account_id, user_id)?;
-    Ok(())
 }
 
 async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppError> {
-    if ctx.account.is_personal() {
-        return render_list(
-            &req,
-            ctx,
-            "",
-            &Cursor::First,
-            None,
-            Some("You cannot leave your personal account.".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let (id, actor, ip) = (
-        ctx.account.id.clone(),
+    let (account, personal, actor, ip) = (
+        ctx.account.key(),
+        ctx.account.is_personal(),
         ctx.auth.user.clone(),
         client_ip(&req),
     );
     let outcome = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &id)?;
-            let Some(me) = actor_role(c, &id, &actor.id)? else {
-                return Ok(Change::NoSuchMember);
-            };
-            if me == AccountRole::Owner && accounts::count_owners(c, &id)? <= 1 {
-                return Ok(Change::Refused(
-                    "You are the last Owner. Make someone else an Owner before you leave.",
-                ));
-            }
-            remove_membership(c, &id, &actor.id)?;
-            Event::new(
-                "atrium.member.left",
-                crate::audit::Actor::user(&actor),
-                "user",
-                Some(actor.id.clone()),
-                actor.handle.clone(),
-            )
-            .account(id.clone())
-            .ip(ip)
-            .payload(json!({ "role": me.as_str() }))
-            .record(c)?;
-            Ok(Change::Done(None))
-        })
+        Ok(ops::leave(c, &account, personal, &actor, ip))
     })
     .await?;
     match outcome {
-        Change::Done(_) | Change::NoSuchMember => Ok(redirect(&req, "/")),
-        Change::Refused(why) => {
+        Ok(()) => Ok(redirect(&req, "/")),
+        Err(e) => {
+            let why = shown(e)?.ok_or(AppError::Forbidden)?;
             render_list(
                 &req,
                 ctx,
                 "",
                 &Cursor::First,
                 None,
-                Some(why.into()),
+                Some(why),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await

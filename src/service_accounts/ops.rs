@@ -7,7 +7,7 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use super::model::{self, BotAccess, ServiceAccount};
+use super::model;
 use crate::accounts::model::{self as accounts, AccountRole};
 use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{Event, Resource};
@@ -16,6 +16,9 @@ use crate::db::{DbConn, now, write_tx};
 use crate::web::AppError;
 use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
+
+/// Reads that carry no rule of their own (the caller was allowed to see them).
+pub use super::model::{BotAccess, Listed, ServiceAccount, list};
 
 /// The longest an old key may keep working after a rotation (DESIGN §3).
 pub const MAX_OVERLAP: TimeDelta = TimeDelta::hours(48);
@@ -92,7 +95,7 @@ fn invalid(field: Field, msg: impl Into<String>) -> SaError {
 /// The caller's permissions in the account; `NotFound` when it does not exist for them.
 fn account_perms(c: &mut DbConn, who: &Who, account_id: &str) -> Result<PermSet, SaError> {
     let role = match &who.holder {
-        KeyHolder::User(u) => accounts::role_of(c, account_id, &u.id)?,
+        KeyHolder::User(u) => crate::members::model::role_of(c, account_id, &u.id)?,
         KeyHolder::ServiceAccount(s) => (s.account_id == account_id).then_some(AccountRole::Member),
     };
     account_permissions(role)

@@ -668,7 +668,7 @@ pub fn approve(
         Ok(Decision::Failed(why))
     };
     let requester_role = match &r.requested_by {
-        Some(u) => accounts::role_of(c, &r.source_account_id, u)?,
+        Some(u) => crate::members::model::role_of(c, &r.source_account_id, u)?,
         None => None,
     };
     if !may_initiate(requester_role) {

@@ -25,6 +25,11 @@ pub struct User {
 }
 
 impl User {
+    /// The user's id, typed.
+    pub fn key(&self) -> crate::ids::UserId {
+        crate::ids::UserId::from_stored(self.id.clone())
+    }
+
     pub fn is_verified(&self) -> bool {
         self.email_verified_at.is_some()
     }

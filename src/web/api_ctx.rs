@@ -181,7 +181,7 @@ pub fn account_role(
     account_id: &str,
 ) -> Result<Option<AccountRole>, ApiError> {
     Ok(match holder {
-        KeyHolder::User(u) => accounts::role_of(c, account_id, &u.id)?,
+        KeyHolder::User(u) => crate::members::model::role_of(c, account_id, &u.id)?,
         KeyHolder::ServiceAccount(s) => (s.account_id == account_id).then_some(AccountRole::Member),
     })
 }

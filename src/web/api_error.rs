@@ -237,6 +237,15 @@ pub fn query_config() -> actix_web::web::QueryConfig {
 }
 
 /// Runs `f` on a pooled connection off the async executor, with API errors.
+/// [`api_db`] for one operation (`<domain>::ops`): its refusal becomes the API error.
+pub async fn api_op<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn) -> crate::outcome::OpResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    api_db(pool, move |c| Ok(f(c)?)).await
+}
+
 pub async fn api_db<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,

@@ -135,4 +135,16 @@ where
     .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }
 
+/// Runs one operation (`<domain>::ops`, answering [`OpResult`]) on a pooled connection off
+/// the async threads; its refusal becomes the page error.
+///
+/// [`OpResult`]: crate::outcome::OpResult
+pub async fn op<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn) -> crate::outcome::OpResult<T> + Send + 'static,
+{
+    db(pool, move |c| Ok(f(c)?)).await
+}
+
 pub use crate::outcome::FieldErrors;

@@ -40,7 +40,7 @@ pub fn load(
     };
     match actor {
         ActorRef::User(user_id) => {
-            let account_role = accounts::role_of(c, account_id, user_id)?;
+            let account_role = crate::members::model::role_of(c, account_id, user_id)?;
             load_for_user(c, account, account_role, workspace_id, user_id)
         }
         ActorRef::ServiceAccount {

@@ -913,7 +913,7 @@ pub fn drop_collaborator_without_access(
     account_id: &str,
     user_id: &str,
 ) -> QueryResult<bool> {
-    let role = crate::accounts::model::role_of(conn, account_id, user_id)?;
+    let role = crate::members::model::role_of(conn, account_id, user_id)?;
     if role != Some(AccountRole::Collaborator) {
         return Ok(false);
     }
@@ -928,7 +928,7 @@ pub fn drop_collaborator_without_access(
     if left > 0 {
         return Ok(false);
     }
-    crate::accounts::model::remove_member(conn, account_id, user_id)?;
+    crate::members::model::remove_member(conn, account_id, user_id)?;
     Ok(true)
 }
 

@@ -130,7 +130,7 @@ pub fn create_tx(
         let Some(account) = accounts::find(c, account_id)? else {
             return Err(AppError::NotFound);
         };
-        let role = accounts::role_of(c, account_id, &user.id)?;
+        let role = crate::members::ops::role_of(c, account_id, &user.id)?;
         if !role.is_some_and(|r| PermSet::of_role(r).has(AccountPerm::CreateWorkspace)) {
             return Err(AppError::Forbidden);
         }

@@ -218,7 +218,7 @@ pub fn grant(
         if !g.may_give(&role) {
             return Ok(Outcome::Refused(ABOVE_OWN));
         }
-        if crate::accounts::model::role_of(c, &ws.account_id, user_id)?.is_none() {
+        if crate::members::ops::role_of(c, &ws.account_id, user_id)?.is_none() {
             return Ok(Outcome::Refused(NOT_A_MEMBER));
         }
         let before = workspaces::user_access(c, &ws.id, user_id)?;
@@ -532,7 +532,7 @@ async fn invite(
                     "Already a member of the account: add them with the form above.",
                 ));
             }
-            let replaced = crate::invitations::pages::invite_to_workspace(
+            let replaced = crate::invitations::ops::invite_to_workspace(
                 c, &cfg2, &account, &wid, &role.id, &email2, &actor, &ip,
             )?;
             Ok(Ok(replaced))

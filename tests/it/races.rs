@@ -14,8 +14,8 @@ use atrium::accounts::model::{self as accounts, AccountKind, AccountRole};
 use atrium::apikeys::{self, KeyHolder};
 use atrium::audit::Actor;
 use atrium::db::{DbConn, Pool, write_tx};
-use atrium::invitations::pages::{Accepted, Invited, Unusable};
-use atrium::members::pages::Change;
+use atrium::invitations::ops::{Accepted, Invited, Unusable};
+use atrium::outcome::{OpError, Reason, Refusal};
 use atrium::service_accounts::ops::{self as sa, NewServiceAccount, Who};
 use atrium::settings::AppConfig;
 use atrium::transfers::{self, TransferError};
@@ -133,43 +133,41 @@ async fn two_owners_demoting_or_removing_each_other_leave_exactly_one_owner() {
     for round in 0..rounds() {
         let mut c = pool.get().expect("conn");
         let acct = org(&mut c, &format!("owners-{round}"), &ana);
-        accounts::add_member(&mut c, &acct.id, &bo.id, AccountRole::Owner).expect("second owner");
+        atrium::members::model::add_member(&mut c, &acct.id, &bo.id, AccountRole::Owner)
+            .expect("second owner");
         drop(c);
         let remove = round % 2 == 1;
         let outcomes = race(&pool, 2, |i, c| {
             let (me, other) = if i == 0 { (&ana, &bo) } else { (&bo, &ana) };
             let ip = "127.0.0.1".to_string();
+            let (account, other) = (acct.key(), other.key());
             if remove {
-                atrium::members::pages::remove_member_tx(c, &acct.id, me, &other.id, ip)
+                atrium::members::ops::remove(c, &account, me, &other, ip)
             } else {
-                atrium::members::pages::change_role_tx(
-                    c,
-                    &acct.id,
-                    me,
-                    &other.id,
-                    AccountRole::Member,
-                    ip,
-                )
+                atrium::members::ops::change_role(c, &account, me, &other, AccountRole::Member, ip)
+                    .map(|_| ())
             }
         });
-        let done = outcomes
-            .iter()
-            .filter(|o| matches!(o, Ok(Change::Done(_))))
-            .count();
+        let done = outcomes.iter().filter(|o| o.is_ok()).count();
         assert_eq!(done, 1, "round {round} (remove: {remove}): one change wins");
         for o in &outcomes {
             match o {
-                Ok(Change::Done(_)) => {}
+                Ok(()) => {}
                 // The loser finds the last-Owner rule, or (demoted or removed) no longer
                 // has the right.
-                Ok(Change::Refused(why)) => assert!(why.contains("Owner"), "{why}"),
-                Err(AppError::Forbidden) | Err(AppError::NotFound) => {}
-                Ok(Change::NoSuchMember) => panic!("round {round}: the other vanished"),
+                Err(OpError::Refused(Refusal::Conflict(why))) => {
+                    assert_eq!(*why, Reason::LastOwner, "{why}")
+                }
+                Err(OpError::Refused(Refusal::Forbidden(None))) => {}
+                Err(OpError::Refused(Refusal::NotFound)) => {}
                 Err(e) => panic!("round {round}: unexpected {e:?}"),
             }
         }
         let mut c = pool.get().expect("conn");
-        assert_eq!(accounts::count_owners(&mut c, &acct.id).expect("owners"), 1);
+        assert_eq!(
+            atrium::members::model::count_owners(&mut c, &acct.id).expect("owners"),
+            1
+        );
         drop(c);
         assert_eq!(
             count(
@@ -329,7 +327,7 @@ fn invite(
 ) -> (String, String) {
     let email = Email::parse(email).expect("email");
     let invited = write_tx(c, |c| {
-        atrium::invitations::pages::invite_address(
+        atrium::invitations::ops::invite_address(
             c,
             cfg,
             account,
@@ -365,7 +363,7 @@ async fn twenty_concurrent_accepts_of_one_invitation_make_one_membership() {
         let (id, code) = invite(&mut c, &cfg, &acct, "cy@example.com", &ana);
         drop(c);
         let outcomes = race(&pool, 20, |_, c| {
-            atrium::invitations::pages::accept_invitation(c, &id, &code, &cy, "127.0.0.1")
+            atrium::invitations::ops::accept_invitation(c, &id, &code, &cy, "127.0.0.1")
         });
         let joined = outcomes
             .iter()
@@ -420,7 +418,7 @@ async fn accept_racing_revoke_ends_as_member_or_as_revoked_never_both() {
         drop(c);
         let outcomes = race(&pool, 2, |i, c| {
             if i == 0 {
-                Some(atrium::invitations::pages::accept_invitation(
+                Some(atrium::invitations::ops::accept_invitation(
                     c,
                     &id,
                     &code,
@@ -428,7 +426,7 @@ async fn accept_racing_revoke_ends_as_member_or_as_revoked_never_both() {
                     "127.0.0.1",
                 ))
             } else {
-                atrium::invitations::pages::revoke_tx(c, &acct.id, &id, actor(&ana), "127.0.0.1")
+                atrium::invitations::ops::revoke(c, &acct.id, &id, actor(&ana), "127.0.0.1")
                     .expect("revoke");
                 None
             }
