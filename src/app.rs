@@ -243,18 +243,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz));
     crate::api::routes(cfg);
     crate::users::pages::routes(cfg);
-    crate::users::security::routes(cfg);
+    crate::users::pages::security::routes(cfg);
     crate::accounts::pages::routes(cfg);
     crate::members::pages::routes(cfg);
     crate::invitations::pages::routes(cfg);
     crate::workspaces::pages::routes(cfg);
-    crate::workspaces::settings::routes(cfg);
-    crate::workspaces::sharing::routes(cfg);
+    crate::workspaces::pages::settings::routes(cfg);
+    crate::workspaces::pages::sharing::routes(cfg);
     crate::roles::pages::routes(cfg);
     crate::transfers::pages::routes(cfg);
     crate::apikeys::pages::routes(cfg);
     crate::service_accounts::pages::routes(cfg);
-    crate::service_accounts::sharing::routes(cfg);
+    crate::service_accounts::pages::sharing::routes(cfg);
     crate::audit::pages::routes(cfg);
 }
 

@@ -99,6 +99,9 @@ pub enum Refusal {
     Conflict(Reason),
     /// Bad input (pages: messages beside the fields, 422; API: 422 with `loc`s).
     Invalid(FieldErrors),
+    /// Bad input in item `n` of a list the operation took (the API's bodies with several
+    /// items answer it at that item's `loc`); nothing of the list was done.
+    InvalidItem(usize, FieldErrors),
 }
 
 /// What an operation failed with.

@@ -19,8 +19,7 @@ use super::{ApiAccount, ApiError, ApiWorkspace, db};
 use crate::apikeys::{self, ApiKey};
 use crate::authz::AccountPerm;
 use crate::authz::AccountRole;
-use crate::service_accounts::model::{self as sas, BotAccess, ServiceAccount};
-use crate::service_accounts::ops::{self, Field, Grant, SaError, Who};
+use crate::service_accounts::ops::{self, BotAccess, Field, Grant, SaError, ServiceAccount, Who};
 
 const SEE: &str = "see_workspace_service_accounts";
 const MANAGE: &str = "manage_workspace_service_accounts";
@@ -231,8 +230,8 @@ pub struct BotFilter {
 }
 
 impl BotFilter {
-    fn to_model(&self) -> sas::Filter {
-        sas::Filter {
+    fn to_model(&self) -> ops::Filter {
+        ops::Filter {
             ids: self.id.as_ref().and_then(|i| i.any_.clone()),
             names: self.name.as_ref().and_then(|n| n.any_.clone()),
             like: self.name.as_ref().and_then(|n| n.like_.clone()),
@@ -375,7 +374,7 @@ impl From<SaError> for ApiError {
             SaError::Refused(why) => ApiError::Denied(why.into()),
             SaError::Forbidden => ApiError::Forbidden,
             SaError::NotFound => ApiError::NotFound,
-            SaError::App(e) => e.into(),
+            SaError::Op(e) => e.into(),
         }
     }
 }
@@ -670,7 +669,7 @@ pub async fn read_bots(
     let filter = input.service_accounts.unwrap_or_default().to_model();
     let aid = acct.account.id.clone();
     let listed = db(&acct.caller.pool, move |c| {
-        Ok(sas::filter(c, &aid, &filter, limit, offset)?)
+        Ok(ops::filter(c, &aid, &filter, limit, offset)?)
     })
     .await?;
     Ok(web::Json(
@@ -695,7 +694,7 @@ pub async fn read_bot(
     let id = path_id(&req, "id")?;
     let aid = acct.account.id.clone();
     let found = db(&acct.caller.pool, move |c| {
-        let Some(sa) = sas::find(c, &aid, &id)? else {
+        let Some(sa) = ops::find(c, &aid, &id)? else {
             return Ok(None);
         };
         let key = apikeys::newest_for_service_account(c, &sa.id)?;
@@ -730,7 +729,7 @@ pub async fn update_bot(
                 ops::rename(c, &who, &aid, &id, name)?;
             }
             None => {
-                sas::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
+                ops::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
             }
         }
         Ok(())
@@ -808,7 +807,7 @@ pub async fn read_bot_api_keys(
     let id = path_id(&req, "id")?;
     let aid = acct.account.id.clone();
     let keys = db(&acct.caller.pool, move |c| {
-        sas::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
+        ops::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
         Ok(apikeys::for_service_account(c, &id)?)
     })
     .await?;
@@ -883,10 +882,10 @@ fn sort_accesses(rows: &mut [BotAccess], sort: BotAccessSort) {
         BotAccessSort::CreatedAsc => rows.sort_by_key(|a| a.created_at),
         BotAccessSort::CreatedDesc => rows.sort_by_key(|a| std::cmp::Reverse(a.created_at)),
         BotAccessSort::BotNameAsc => {
-            rows.sort_by_key(|a| sas::normalize(&a.name));
+            rows.sort_by_key(|a| ops::normalize(&a.name));
         }
         BotAccessSort::BotNameDesc => {
-            rows.sort_by_key(|a| std::cmp::Reverse(sas::normalize(&a.name)));
+            rows.sort_by_key(|a| std::cmp::Reverse(ops::normalize(&a.name)));
         }
     }
 }
@@ -907,12 +906,12 @@ pub async fn read_bot_accesses(
     let input: BotAccessFilterBody = optional_body(&raw)?;
     let (limit, offset) = limit_offset(input.limit, input.offset)?;
     let wid = ws.workspace.id.clone();
-    let mut rows = db(&ws.caller.pool, move |c| Ok(sas::bot_accesses(c, &wid)?)).await?;
+    let mut rows = db(&ws.caller.pool, move |c| Ok(ops::bot_accesses(c, &wid)?)).await?;
     let access = input.workspace_accesses.unwrap_or_default();
     let roles = access.workspace_role_id.and_then(|f| f.any_);
     let actors = access.actor_id.and_then(|f| f.any_);
     let bots = input.bots.unwrap_or_default().to_model();
-    let like = bots.like.as_deref().map(sas::normalize);
+    let like = bots.like.as_deref().map(ops::normalize);
     rows.retain(|a| {
         roles.as_ref().is_none_or(|r| r.contains(&a.role_id))
             && actors
@@ -925,7 +924,7 @@ pub async fn read_bot_accesses(
             && bots.names.as_ref().is_none_or(|r| r.contains(&a.name))
             && like
                 .as_ref()
-                .is_none_or(|l| sas::normalize(&a.name).contains(l.as_str()))
+                .is_none_or(|l| ops::normalize(&a.name).contains(l.as_str()))
     });
     sort_accesses(&mut rows, input.sort.unwrap_or_default());
     let wid = ws.workspace.id.as_str();
@@ -954,7 +953,7 @@ pub async fn read_bot_access(
     let id = path_id(&req, "id")?;
     let wid = ws.workspace.id.clone();
     let found = db(&ws.caller.pool, move |c| {
-        Ok(sas::bot_access_by_id(c, &wid, &id)?)
+        Ok(ops::bot_access_by_id(c, &wid, &id)?)
     })
     .await?;
     let a = found.ok_or(ApiError::NotFound)?;
@@ -982,7 +981,7 @@ pub async fn delete_bot_access(
         ws.workspace.id.clone(),
     );
     db(&ws.caller.pool, move |c| {
-        let a = sas::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
+        let a = ops::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
         ops::revoke(c, &who, &aid, &wid, &a.service_account_id)?;
         Ok(())
     })

@@ -22,6 +22,20 @@ pub use crate::web::api_error::api_db as db;
 pub use crate::web::api_error::api_op as op;
 pub use error::ApiError;
 
+/// An operation's answer, its field errors mapped to the API's field names by `fields`
+/// (the other refusals as [`ApiError`]'s `From`).
+pub fn with_fields<T>(
+    r: crate::outcome::OpResult<T>,
+    fields: impl FnOnce(crate::outcome::FieldErrors) -> ApiError,
+) -> Result<T, ApiError> {
+    use crate::outcome::{OpError, Refusal};
+    match r {
+        Ok(v) => Ok(v),
+        Err(OpError::Refused(Refusal::Invalid(f))) => Err(fields(f)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A path id that must be a UUID, as stored (lowercase, hyphenated); anything else is 404.
 /// Parsed in the handler, after the caller was authenticated (401 comes first).
 pub fn path_uuid(raw: &str) -> Result<String, ApiError> {

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/workspace_roles/…`: the built-in workspace roles and the
 //! account's custom ones. Same validation, name rule, "refused while used" and audit
-//! events as the Roles page (`roles::pages::validate`, `save_tx`, `delete_tx`).
+//! events as the Roles page (`roles::ops::validate`, `save`, `delete`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -10,11 +10,10 @@ use utoipa::{OpenApi, ToSchema};
 use super::accounts::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
-use super::{ApiAccount, ApiError, db};
+use super::{ApiAccount, ApiError, db, op, with_fields};
 use crate::authz::AccountPerm;
 use crate::authz::workspace::BuiltinRole;
-use crate::roles::pages::{NAME_TAKEN, RoleForm, delete_tx, save_tx, validate};
-use crate::workspaces::model::{self as workspaces, WorkspaceRole, builtin_role_id};
+use crate::roles::ops::{self as roles, RoleForm, WorkspaceRole, builtin_role_id, validate};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const BASE: &str = "/accounts/{account_id}/workspace_roles";
@@ -173,15 +172,15 @@ pub async fn create_role(ctx: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
         ctx.caller.ip.clone(),
     );
     let role = db(&ctx.caller.pool, move |c| {
-        let Some(id) = save_tx(c, &aid, None, &valid, actor, ip)? else {
-            return Ok(None);
-        };
-        Ok(workspaces::role(c, &id)?)
+        Ok(match roles::save(c, &aid, None, &valid, actor, ip) {
+            Ok(id) => Ok(roles::role(c, &id)?),
+            Err(e) => Err(e),
+        })
     })
     .await?;
-    match role {
+    match with_fields(role, form_errors)? {
         Some(r) => Ok(HttpResponse::Created().json(response(r))),
-        None => Err(ApiError::field("name", NAME_TAKEN)),
+        None => Err(ApiError::NotFound),
     }
 }
 
@@ -190,7 +189,7 @@ async fn find(ctx: &ApiAccount, raw_id: &str) -> Result<WorkspaceRole, ApiError>
     let id = super::path_uuid(raw_id)?;
     let aid = ctx.account.id.clone();
     db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::role(c, &id)?
+        Ok(roles::role(c, &id)?
             .filter(|r| r.account_id.is_none() || r.account_id.as_deref() == Some(aid.as_str())))
     })
     .await?
@@ -250,7 +249,7 @@ pub async fn read_roles(
     errors.finish()?;
     let aid = ctx.account.id.clone();
     let mut roles = db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::roles_for_account(c, &aid)?)
+        Ok(roles::roles_for_account(c, &aid)?)
     })
     .await?;
     roles.retain(|r| {
@@ -308,13 +307,11 @@ pub async fn update_role(
         ctx.caller.ip.clone(),
     );
     let saved = db(&ctx.caller.pool, move |c| {
-        Ok(save_tx(c, &aid, Some(&role.id), &valid, actor, ip)?)
+        Ok(roles::save(c, &aid, Some(&role.id), &valid, actor, ip))
     })
     .await?;
-    match saved {
-        Some(_) => Ok(HttpResponse::NoContent().finish()),
-        None => Err(ApiError::field("name", NAME_TAKEN)),
-    }
+    with_fields(saved, form_errors)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Deletes a custom role (`delete:workspace_role`). While it is in use (held in a
@@ -341,8 +338,8 @@ pub async fn delete_role(
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
-    let refused = db(&ctx.caller.pool, move |c| {
-        Ok(delete_tx(c, &aid, &role, actor, ip)?)
+    let refused = op(&ctx.caller.pool, move |c| {
+        roles::delete(c, &aid, &role, actor, ip)
     })
     .await?;
     match refused {

@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/workspaces/{workspace_id}/user_access/…`: who (people)
-//! has which role on a workspace. The sharing panel's rules (`workspaces::sharing::grant`,
-//! `revoke_tx`): account members only, nobody gives or takes away a role with scopes they
+//! has which role on a workspace. The sharing panel's rules (`workspaces::ops::grant_all`,
+//! `revoke`): account members only, nobody gives or takes away a role with scopes they
 //! do not hold, a Collaborator goes with their last access.
 
 use actix_web::{HttpResponse, web};
@@ -12,11 +12,9 @@ use utoipa::{OpenApi, ToSchema};
 use super::accounts::utc;
 use super::body::{self, Errors, Field, Obj, like};
 use super::error::{Detail, FieldError};
-use super::{ApiError, ApiWorkspace, db};
-use crate::db::write_tx;
-use crate::workspaces::grants::Granter;
-use crate::workspaces::model::{self as workspaces, UserAccess};
-use crate::workspaces::sharing::{ABOVE_OWN, NOT_A_MEMBER, Outcome, ROLE_CHOICE, grant, revoke_tx};
+use super::{ApiError, ApiWorkspace, db, op};
+use crate::outcome::{OpError, Refusal};
+use crate::workspaces::ops::{self as workspaces, UserAccess};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const BASE: &str = "/accounts/{account_id}/workspaces/{workspace_id}/user_access";
@@ -146,46 +144,41 @@ pub async fn upsert_user_access(
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
+    let pairs: Vec<(String, String)> = wanted
+        .iter()
+        .map(|(_, u, r)| (u.clone(), r.clone()))
+        .collect();
+    let wid = ws.id.clone();
     let done = db(&ctx.caller.pool, move |c| {
-        write_tx(c, |c| {
-            crate::accounts::model::lock(c, &ws.account_id)?;
-            let Some(g) = Granter::load(c, &ws.account_id, &ws.id, holder.actor_ref())? else {
-                return Err(ApiError::NotFound);
-            };
-            let mut done = Vec::new();
-            for (loc, user_id, role_id) in &wanted {
-                let at = |field: &str| {
-                    let mut l = loc.clone();
-                    l.push(field.into());
-                    l
-                };
-                match grant(c, &g, &ws, actor.clone(), user_id, role_id, ip.clone())? {
-                    Outcome::Done => {}
-                    Outcome::Refused(why) if why == ABOVE_OWN => {
-                        return Err(ApiError::Denied(why.into()));
-                    }
-                    Outcome::Refused(why) => {
-                        let field = if why == NOT_A_MEMBER {
-                            "user_id"
-                        } else {
-                            debug_assert_eq!(why, ROLE_CHOICE);
-                            "workspace_role_id"
-                        };
-                        return Err(ApiError::Validation(vec![FieldError::at(
-                            at(field),
-                            "value_error",
-                            why,
-                        )]));
-                    }
-                }
-                let access = workspaces::user_access(c, &ws.id, user_id)?
-                    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("access just granted")))?;
-                done.push(response(&ws.id, access));
-            }
-            Ok(done)
-        })
+        Ok(workspaces::grant_all(
+            c,
+            holder.actor_ref(),
+            &ws,
+            actor,
+            &pairs,
+            ip,
+        ))
     })
     .await?;
+    let done: Vec<WorkspaceUserAccessResponse> = match done {
+        Ok(accesses) => accesses.into_iter().map(|a| response(&wid, a)).collect(),
+        // A refused item answers at its own place in the body.
+        Err(OpError::Refused(Refusal::InvalidItem(i, fields))) => {
+            let loc = &wanted[i].0;
+            return Err(ApiError::Validation(
+                fields
+                    .0
+                    .into_iter()
+                    .map(|(field, msg)| {
+                        let mut l = loc.clone();
+                        l.push(field.into());
+                        FieldError::at(l, "value_error", msg)
+                    })
+                    .collect(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if single {
         match done.into_iter().next() {
             Some(one) => Ok(HttpResponse::Ok().json(one)),
@@ -376,19 +369,9 @@ pub async fn delete_user_access(
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
-    let refused = db(&ctx.caller.pool, move |c| {
-        Ok(revoke_tx(
-            c,
-            holder.actor_ref(),
-            &ws,
-            actor,
-            &a.user_id,
-            ip,
-        )?)
+    op(&ctx.caller.pool, move |c| {
+        workspaces::revoke(c, holder.actor_ref(), &ws, actor, &a.user_id, ip)
     })
     .await?;
-    match refused {
-        Some(why) => Err(ApiError::Denied(why.into())),
-        None => Ok(HttpResponse::NoContent().finish()),
-    }
+    Ok(HttpResponse::NoContent().finish())
 }

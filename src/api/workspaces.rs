@@ -1,6 +1,6 @@
 //! `/api/accounts/{account_id}/workspaces/…`: create, read, list, update, delete — the
-//! workspace pages' rules (`workspaces::pages::validate`, `create_tx`;
-//! `workspaces::settings::save_tx`, `delete_tx`) — and the answer for the orchestration
+//! workspace pages' rules (`workspaces::ops::validate`, `create`, `save`, `delete`) — and
+//! the answer for the orchestration
 //! paths below a workspace, which Atrium does not serve.
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -11,13 +11,12 @@ use utoipa::{OpenApi, ToSchema};
 use super::accounts::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
-use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db};
+use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db, op, with_fields};
 use crate::apikeys::KeyHolder;
 use crate::authz::AccountPerm;
-use crate::workspaces::grants::ABOVE_OWN;
-use crate::workspaces::model::{self as workspaces, Workspace};
-use crate::workspaces::pages::{HANDLE_TAKEN, WorkspaceForm, create_tx, validate};
-use crate::workspaces::settings::{DEFAULT_ROLE_CHOICE, Saved, delete_tx, save_tx};
+use crate::workspaces::ops::{
+    self as workspaces, DEFAULT_ROLE_CHOICE, Workspace, WorkspaceForm, validate,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -150,13 +149,11 @@ pub async fn create_workspace(ctx: ApiAccount, raw: web::Bytes) -> Result<HttpRe
     .map_err(form_errors)?;
     let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
     let created = db(&ctx.caller.pool, move |c| {
-        Ok(create_tx(c, &aid, &user, &valid, ip)?)
+        Ok(workspaces::create(c, &aid, &user, &valid, ip))
     })
     .await?;
-    match created {
-        Ok(ws) => Ok(HttpResponse::Created().json(WorkspaceResponse::from(ws))),
-        Err(errors) => Err(form_errors(errors)),
-    }
+    let ws = with_fields(created, form_errors)?;
+    Ok(HttpResponse::Created().json(WorkspaceResponse::from(ws)))
 }
 
 /// The workspace (any scope on it; without one it does not exist: 404).
@@ -321,7 +318,7 @@ pub async fn update_workspace(
         ctx.caller.ip.clone(),
     );
     let saved = db(&ctx.caller.pool, move |c| {
-        Ok(save_tx(
+        Ok(workspaces::save(
             c,
             holder.actor_ref(),
             &ws,
@@ -329,14 +326,11 @@ pub async fn update_workspace(
             new_default,
             actor,
             ip,
-        )?)
+        ))
     })
     .await?;
-    match saved {
-        Saved::Done => Ok(HttpResponse::NoContent().finish()),
-        Saved::HandleTaken => Err(ApiError::field("handle", HANDLE_TAKEN)),
-        Saved::AboveOwn => Err(ApiError::Denied(ABOVE_OWN.into())),
-    }
+    with_fields(saved, form_errors)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Deletes the workspace with everything in it (`manage_workspace_settings`; who cannot
@@ -356,7 +350,10 @@ pub async fn delete_workspace(ctx: ApiWorkspace) -> Result<HttpResponse, ApiErro
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
-    db(&ctx.caller.pool, move |c| Ok(delete_tx(c, &ws, actor, ip)?)).await?;
+    op(&ctx.caller.pool, move |c| {
+        workspaces::delete(c, &ws, actor, ip)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -14,7 +14,7 @@ use crate::authz::{AccountPerm, AccountRole, PermSet};
 use crate::db::{DbConn, write_tx};
 use crate::mail;
 use crate::members::ops::invite_roles;
-use crate::outcome::{OpResult, Reason, Refusal, forbidden, refuse};
+use crate::outcome::{OpResult, Reason, Refusal, forbidden, invalid, refuse};
 use crate::settings::AppConfig;
 use crate::users::domain::Email;
 use crate::users::model::User;
@@ -542,5 +542,50 @@ pub fn invite_all(
             }
         }
         Ok(InvitedAll::Sent(created))
+    })
+}
+
+/// Invites `email` to the workspace with the role `role_id` in one transaction under the
+/// account lock, deciding with current data: the role must be one of the account's, the
+/// inviter must manage the workspace's members and hold every scope of the role (403), and
+/// the address must not be a member's already. Answers whether an earlier pending
+/// invitation was replaced.
+#[allow(clippy::too_many_arguments)]
+pub fn invite_to_workspace_checked(
+    c: &mut DbConn,
+    cfg: &AppConfig,
+    account: &Account,
+    workspace_id: &str,
+    role_id: &str,
+    email: &Email,
+    inviter: &User,
+    ip: &str,
+) -> OpResult<bool> {
+    write_tx(c, |c| {
+        accounts::lock(c, &account.id)?;
+        let Some(role) = crate::workspaces::model::role(c, role_id)?.filter(|r| {
+            r.account_id.is_none() || r.account_id.as_deref() == Some(account.id.as_str())
+        }) else {
+            return invalid("role_id", crate::workspaces::ops::ROLE_CHOICE);
+        };
+        let Some(g) = crate::workspaces::grants::Granter::load(
+            c,
+            &account.id,
+            workspace_id,
+            crate::workspaces::access::ActorRef::User(&inviter.id),
+        )?
+        else {
+            return refuse(Refusal::NotFound);
+        };
+        if !g.has("manage_workspace_users") || !g.may_give(&role) {
+            return forbidden(Reason::AboveOwnScopes);
+        }
+        if invitations::is_member_email(c, &account.id, email.normalized())? {
+            return invalid(
+                "email",
+                "Already a member of the account: add them with the form above.",
+            );
+        }
+        invite_to_workspace(c, cfg, account, workspace_id, &role.id, email, inviter, ip)
     })
 }

@@ -9,9 +9,9 @@ use super::ops::{self, Cursor, MemberRow, invite_roles};
 use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, AccountRole};
 use crate::ids::UserId;
-use crate::outcome::{FieldErrors, OpError, OpResult, Refusal};
+use crate::outcome::{FieldErrors, OpResult};
 use crate::web::ctx::AccountCtx;
-use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
+use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, refusal_text, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/members", web::get().to(list))
@@ -280,10 +280,7 @@ async fn respond_row(
         }
         Ok(None) if htmx => return Ok(HttpResponse::Ok().body("")),
         Ok(_) => return Ok(redirect(req, &back)),
-        Err(e) => match shown(e)? {
-            Some(why) => why,
-            None => return Err(AppError::Forbidden),
-        },
+        Err(e) => refusal_text(e)?,
     };
     if htmx {
         let (id, t) = (ctx.account.id.clone(), target.clone());
@@ -312,26 +309,6 @@ async fn respond_row(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
-}
-
-/// The message a refusal shows on the members page (`Ok(None)`: a bare 403), or the error
-/// that is not a refusal to show.
-fn shown(e: OpError) -> Result<Option<String>, AppError> {
-    match e {
-        OpError::Refused(Refusal::Forbidden(Some(r)) | Refusal::Conflict(r)) => {
-            Ok(Some(r.message().into()))
-        }
-        OpError::Refused(Refusal::Invalid(fields)) => Ok(Some(
-            fields
-                .0
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect::<Vec<_>>()
-                .join(" "),
-        )),
-        OpError::Refused(Refusal::Forbidden(None)) => Ok(None),
-        other => Err(other.into()),
-    }
 }
 
 async fn remove(
@@ -383,7 +360,7 @@ async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppErr
     match outcome {
         Ok(()) => Ok(redirect(&req, "/")),
         Err(e) => {
-            let why = shown(e)?.ok_or(AppError::Forbidden)?;
+            let why = refusal_text(e)?;
             render_list(
                 &req,
                 ctx,

@@ -4,4 +4,3 @@
 pub mod model;
 pub mod ops;
 pub mod pages;
-pub mod sharing;

@@ -13,12 +13,15 @@ use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{Event, Resource};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::db::{DbConn, now, write_tx};
-use crate::web::AppError;
+use crate::outcome::OpError;
 use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
 
 /// Reads that carry no rule of their own (the caller was allowed to see them).
-pub use super::model::{BotAccess, Listed, ServiceAccount, list};
+pub use super::model::{
+    BotAccess, Filter, Listed, ServiceAccount, access_counts, bot_access, bot_access_by_id,
+    bot_accesses, filter, find, list, normalize, parse_name, without_access, workspaces_of,
+};
 
 /// The longest an old key may keep working after a rotation (DESIGN §3).
 pub const MAX_OVERLAP: TimeDelta = TimeDelta::hours(48);
@@ -79,12 +82,12 @@ pub enum SaError {
     #[error("forbidden")]
     Forbidden,
     #[error(transparent)]
-    App(#[from] AppError),
+    Op(#[from] OpError),
 }
 
 impl From<diesel::result::Error> for SaError {
     fn from(e: diesel::result::Error) -> Self {
-        SaError::App(e.into())
+        SaError::Op(e.into())
     }
 }
 

@@ -99,7 +99,9 @@ impl From<crate::outcome::OpError> for ApiError {
             OpError::Refused(Refusal::Forbidden(None)) => ApiError::Forbidden,
             OpError::Refused(Refusal::Forbidden(Some(r))) => ApiError::Denied(r.message().into()),
             OpError::Refused(Refusal::Conflict(r)) => ApiError::Conflict(r.message().into()),
-            OpError::Refused(Refusal::Invalid(fields)) => ApiError::from_fields(fields),
+            OpError::Refused(Refusal::Invalid(fields) | Refusal::InvalidItem(_, fields)) => {
+                ApiError::from_fields(fields)
+            }
             OpError::Db(e) => e.into(),
             OpError::Internal(e) => ApiError::Internal(e),
         }

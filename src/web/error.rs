@@ -41,9 +41,9 @@ impl From<crate::outcome::OpError> for AppError {
         match e {
             OpError::Refused(Refusal::NotFound) => AppError::NotFound,
             OpError::Refused(Refusal::Forbidden(_)) => AppError::Forbidden,
-            OpError::Refused(r @ (Refusal::Conflict(_) | Refusal::Invalid(_))) => {
-                AppError::Internal(anyhow::anyhow!("refusal with no page to show it: {r:?}"))
-            }
+            OpError::Refused(
+                r @ (Refusal::Conflict(_) | Refusal::Invalid(_) | Refusal::InvalidItem(..)),
+            ) => AppError::Internal(anyhow::anyhow!("refusal with no page to show it: {r:?}")),
             OpError::Db(e) => e.into(),
             OpError::Internal(e) => AppError::Internal(e),
         }
@@ -259,4 +259,36 @@ pub async fn unavailable_as_503<B: actix_web::body::MessageBody>(
             e
         }
     })
+}
+
+/// An operation's answer for a page with a form: its field errors, to show beside the
+/// fields (`Ok(Err(…))`), or the value; any other refusal is the page's error.
+pub fn with_fields<T>(
+    r: crate::outcome::OpResult<T>,
+) -> Result<Result<T, crate::outcome::FieldErrors>, AppError> {
+    use crate::outcome::{OpError, Refusal};
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(OpError::Refused(Refusal::Invalid(f))) => Ok(Err(f)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The message a page shows for an operation's refusal (its reason, or its field errors in
+/// one line) when the page shows it in one place; a refusal without words (404, a bare
+/// 403) and any failure are the page's error.
+pub fn refusal_text(e: crate::outcome::OpError) -> Result<String, AppError> {
+    use crate::outcome::{OpError, Refusal};
+    match e {
+        OpError::Refused(Refusal::Forbidden(Some(r)) | Refusal::Conflict(r)) => {
+            Ok(r.message().to_string())
+        }
+        OpError::Refused(Refusal::Invalid(f) | Refusal::InvalidItem(_, f)) => Ok(f
+            .0
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .join(" ")),
+        other => Err(other.into()),
+    }
 }

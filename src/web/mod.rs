@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
-pub use error::AppError;
+pub use error::{AppError, refusal_text, with_fields};
 pub use shell::Shell;
 
 /// True for requests made by htmx (they get the fragment that changed).

@@ -4,6 +4,5 @@
 pub mod access;
 pub mod grants;
 pub mod model;
+pub mod ops;
 pub mod pages;
-pub mod settings;
-pub mod sharing;

@@ -384,7 +384,7 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_addresses() {
     let unknown = forgot(&c, "nobody@example.com").await;
     assert_eq!(known.status, StatusCode::OK);
     assert_eq!(unknown.status, StatusCode::OK);
-    let notice = atrium::users::security::FORGOT_SENT;
+    let notice = atrium::users::pages::security::FORGOT_SENT;
     assert!(known.text.contains(notice) && unknown.text.contains(notice));
     let strip = |s: &str| {
         s.lines()
@@ -557,7 +557,7 @@ async fn forgot_password_is_throttled_per_client_address() {
     assert!(
         limited
             .text
-            .contains(atrium::users::security::FORGOT_TOO_MANY)
+            .contains(atrium::users::pages::security::FORGOT_TOO_MANY)
     );
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'password_reset'"),

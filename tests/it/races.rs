@@ -21,7 +21,6 @@ use atrium::settings::AppConfig;
 use atrium::transfers::{self, TransferError};
 use atrium::users::domain::Email;
 use atrium::users::model::{NewUser, User};
-use atrium::web::error::AppError;
 use atrium::workspaces::model::{self as wsm, NewWorkspace, Workspace};
 
 use crate::support::{TestApp, spawn_app};
@@ -242,19 +241,15 @@ async fn a_transfer_racing_a_delete_or_another_transfer_has_exactly_one_outcome(
                 if i == 0 {
                     (Some(transfer(c, &acme.id, &ws.id, &beta.id, &ana)), None)
                 } else {
-                    let deleted = atrium::workspaces::settings::delete_tx(
-                        c,
-                        &ws,
-                        actor(&ana),
-                        "127.0.0.1".into(),
-                    );
+                    let deleted =
+                        atrium::workspaces::ops::delete(c, &ws, actor(&ana), "127.0.0.1".into());
                     (None, Some(deleted))
                 }
             });
             let transferred = outcomes[0].0.as_ref().is_some_and(moved);
             let deleted = match &outcomes[1].1 {
                 Some(Ok(())) => true,
-                Some(Err(AppError::NotFound)) => false,
+                Some(Err(OpError::Refused(Refusal::NotFound))) => false,
                 other => panic!("round {round}: delete answered {other:?}"),
             };
             deleted_round = deleted;

@@ -1,25 +1,25 @@
 //! Workspace pages: the account's workspace list and create form, onboarding's create
 //! form, the dashboard and the switcher.
 
+pub mod settings;
+pub mod sharing;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::model::{self as workspaces, NewWorkspace, Reachable, Workspace};
-use crate::accounts::model as accounts;
-use crate::audit::Event;
+use super::ops::{self, Reachable, Workspace};
+pub use super::ops::{HANDLE_TAKEN, ValidWorkspace, WorkspaceForm, validate};
 use crate::authz::{AccountPerm, PermSet};
-use crate::db::{DbConn, write_tx};
 use crate::settings::AppConfig;
-use crate::users::domain::{Handle, Name};
-use crate::users::model::User;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::shell::AccountLink;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+use crate::web::{
+    AppError, FieldErrors, Shell, client_ip, db, page, redirect, render, with_fields,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/workspaces", web::get().to(list))
@@ -40,54 +40,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 pub const SWITCHER_LIMIT: i64 = 50;
 
-#[derive(Deserialize, Default, Clone)]
-pub struct WorkspaceForm {
-    #[serde(default)]
-    pub account_id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub handle: String,
-    #[serde(default)]
-    pub description: String,
-}
-
-pub struct ValidWorkspace {
-    pub name: Name,
-    pub handle: Handle,
-    pub description: String,
-}
-
-pub fn validate(form: &WorkspaceForm) -> Result<ValidWorkspace, FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let name = Name::parse(&form.name, "a name", true)
-        .map_err(|e| errors.add("name", e))
-        .ok();
-    let handle = Handle::parse_len(&form.handle, 1)
-        .map_err(|e| errors.add("handle", e))
-        .ok();
-    let description = form.description.trim().to_string();
-    if description.chars().count() > 500 {
-        errors.add("description", "Descriptions are at most 500 characters.");
-    } else if description
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        errors.add(
-            "description",
-            "Descriptions cannot contain control characters.",
-        );
-    }
-    match (name, handle) {
-        (Some(name), Some(handle)) if errors.is_empty() => Ok(ValidWorkspace {
-            name,
-            handle,
-            description,
-        }),
-        _ => Err(errors),
-    }
-}
-
 /// Accounts in which the user may create workspaces.
 pub fn creatable_accounts(shell: &Shell) -> Vec<AccountLink> {
     shell
@@ -106,77 +58,12 @@ async fn create(
     valid: ValidWorkspace,
 ) -> Result<Result<Workspace, FieldErrors>, AppError> {
     let (user, ip) = (auth.user.clone(), client_ip(req));
-    db(&auth.pool, move |c| {
-        create_tx(c, &account_id, &user, &valid, ip)
-    })
-    .await
-}
-
-pub const HANDLE_TAKEN: &str = "This account already has a workspace with this handle.";
-
-/// Creates a workspace of `account_id` for `user` in one transaction, deciding with current
-/// data: the user's role now (403 without `create:workspace`), the handle free in the
-/// account, the account's workspace limit. The creator gets the Owner role on it;
-/// `atrium.workspace.created` is recorded. Field errors when refused for the input.
-pub fn create_tx(
-    c: &mut DbConn,
-    account_id: &str,
-    user: &User,
-    valid: &ValidWorkspace,
-    ip: String,
-) -> Result<Result<Workspace, FieldErrors>, AppError> {
-    write_tx(c, |c| {
-        accounts::lock(c, account_id)?;
-        let Some(account) = accounts::find(c, account_id)? else {
-            return Err(AppError::NotFound);
-        };
-        let role = crate::members::ops::role_of(c, account_id, &user.id)?;
-        if !role.is_some_and(|r| PermSet::of_role(r).has(AccountPerm::CreateWorkspace)) {
-            return Err(AppError::Forbidden);
-        }
-        let mut errors = FieldErrors::default();
-        if workspaces::handle_taken(c, account_id, valid.handle.as_str())? {
-            errors.add("handle", HANDLE_TAKEN);
-            return Ok(Err(errors));
-        }
-        if let Some(limit) = account.workspace_limit
-            && workspaces::count_in_account(c, account_id)? >= limit
-        {
-            errors.add(
-                "name",
-                format!(
-                    "{} has reached its limit of {limit} workspace{}. Delete one, or ask an Owner to raise the limit in the account settings.",
-                    account.name,
-                    if limit == 1 { "" } else { "s" }
-                ),
-            );
-            return Ok(Err(errors));
-        }
-        let ws = workspaces::create(
-            c,
-            &NewWorkspace {
-                account_id,
-                name: valid.name.as_str(),
-                handle: valid.handle.as_str(),
-                description: &valid.description,
-            },
-            &user.id,
-        )?;
-        workspaces::record_visit(c, &user.id, &ws.id)?;
-        Event::new(
-            "atrium.workspace.created",
-            crate::audit::Actor::user(user),
-            "workspace",
-            Some(ws.id.clone()),
-            ws.handle.clone(),
-        )
-        .account(account_id.to_string())
-        .workspace(ws.id.clone())
-        .ip(ip)
-        .payload(json!({ "name": ws.name, "handle": ws.handle, "description": ws.description }))
-        .record(c)?;
-        Ok(Ok(ws))
-    })
+    with_fields(
+        db(&auth.pool, move |c| {
+            Ok(ops::create(c, &account_id, &user, &valid, ip))
+        })
+        .await?,
+    )
 }
 
 fn dashboard_path(ws: &Workspace) -> String {
@@ -205,7 +92,7 @@ async fn list_page(
 ) -> Result<HttpResponse, AppError> {
     let (uid, aid) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
     let rows = db(&ctx.auth.pool, move |c| {
-        Ok(workspaces::reachable(c, &uid, "", 1000)?)
+        Ok(ops::reachable(c, &uid, "", 1000)?)
     })
     .await?;
     let rows = rows
@@ -319,7 +206,7 @@ async fn create_from_onboarding(
 /// reach, else onboarding.
 pub async fn home_for(pool: &crate::db::Pool, user_id: &str) -> Result<String, AppError> {
     let uid = user_id.to_string();
-    let first = db(pool, move |c| Ok(workspaces::reachable(c, &uid, "", 1)?)).await?;
+    let first = db(pool, move |c| Ok(ops::reachable(c, &uid, "", 1)?)).await?;
     Ok(match first.first() {
         Some(r) => dashboard_path(&r.workspace),
         None => "/onboarding".into(),
@@ -343,10 +230,7 @@ struct DashboardPage {
 
 async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
     let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
-    db(&ctx.auth.pool, move |c| {
-        Ok(workspaces::note_visit(c, &uid, &wid)?)
-    })
-    .await?;
+    db(&ctx.auth.pool, move |c| Ok(ops::note_visit(c, &uid, &wid)?)).await?;
     // Both totals came with the workspace (kept by the database on every change).
     let (members, service_accounts) = (
         ctx.workspace.user_access_count,
@@ -404,7 +288,7 @@ async fn switcher(auth: Auth, q: web::Query<SwitcherQuery>) -> Result<HttpRespon
     );
     let q2 = query.clone();
     let rows = db(&auth.pool, move |c| {
-        Ok(workspaces::reachable(c, &uid, &q2, SWITCHER_LIMIT)?)
+        Ok(ops::reachable(c, &uid, &q2, SWITCHER_LIMIT)?)
     })
     .await?;
     let mut groups: Vec<SwitcherGroup> = Vec::new();

@@ -1,7 +1,7 @@
 //! E-mail verification, "Forgot password", the change of e-mail address and the password
 //! confirmation of sudo mode (issue #19, points 5 and 6).
 //!
-//! Links carry a single-use code ([`super::tokens`]) in their query string (request logs
+//! Links carry a single-use code ([`crate::users::tokens`]) in their query string (request logs
 //! show paths only). Opening a link changes nothing — mail scanners open links — the page
 //! behind it has a button (or the new-password form) that posts the code back.
 
@@ -11,15 +11,16 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::domain::{Email, NewPassword};
-use super::model::{self as users, Replaced, User};
-use super::pages::ProfilePage;
-use super::tokens::{self, EmailToken, Problem, Purpose};
-use crate::audit::{Actor, Event};
+use super::ProfilePage;
+use crate::audit::Actor;
 use crate::authn::{password, safe_next, throttle};
 use crate::db::{DbConn, write_tx};
-use crate::mail::{self, OutgoingMail};
 use crate::settings::AppConfig;
+use crate::users::domain::{Email, NewPassword};
+use crate::users::mail::{queue_notice, send_link};
+use crate::users::model::{self as users, User};
+use crate::users::ops::{replaced_event, user_event};
+use crate::users::tokens::{self, EmailToken, Problem, Purpose};
 use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::sudo;
 use crate::web::{AppError, FieldErrors, client_ip, db, page, redirect, render};
@@ -46,184 +47,6 @@ pub const EMAIL_TAKEN: &str = "An account with this e-mail already exists.";
 pub const TOO_MANY_MAILS: &str = "Too many e-mails in a short time. Wait a minute and try again.";
 
 // ---------- the e-mails ----------
-
-#[derive(Template)]
-#[template(path = "mail/link.txt")]
-struct LinkText<'a> {
-    intro: &'a str,
-    action: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/link.html")]
-struct LinkHtml<'a> {
-    intro: &'a str,
-    action: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/notice.txt")]
-struct NoticeText<'a> {
-    message: &'a str,
-    advice: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/notice.html")]
-struct NoticeHtml<'a> {
-    message: &'a str,
-    advice: &'a str,
-}
-
-fn rendered<T: Template>(t: T) -> Result<String, AppError> {
-    t.render()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("mail template: {e}")))
-}
-
-/// The link of a token (its code in the query string).
-pub fn link_of(cfg: &AppConfig, token: &EmailToken, code: &str) -> String {
-    let kind = match tokens::purpose_of(token) {
-        Some(Purpose::Reset) => "reset",
-        _ => "verify",
-    };
-    format!("{}/auth/{kind}/{}?code={code}", cfg.base(), token.id)
-}
-
-/// Creates a code for `user` and queues the e-mail carrying its link to `to` (inside the
-/// caller's transaction).
-pub fn send_link(
-    c: &mut DbConn,
-    cfg: &AppConfig,
-    user: &User,
-    purpose: Purpose,
-    to: &str,
-) -> Result<EmailToken, AppError> {
-    let (token, code) = tokens::create(c, &user.id, purpose, to)?;
-    let link = link_of(cfg, &token, &code);
-    let expires = token.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let (kind, subject, intro, action, ignore) = match purpose {
-        Purpose::Verify => (
-            "verify_email",
-            "Verify your e-mail address for Atrium",
-            format!(
-                "Someone signed up for Atrium as {} with this address. If it was you, verify the address.",
-                user.handle
-            ),
-            "Verify my e-mail address",
-            "If you did not sign up, ignore this e-mail: the account cannot use your address without the link.",
-        ),
-        Purpose::ChangeEmail => (
-            "change_email",
-            "Confirm your new e-mail address for Atrium",
-            format!(
-                "The Atrium user {} asked to use this address from now on. If it was you, confirm it.",
-                user.handle
-            ),
-            "Use this address",
-            "If you did not ask for this, ignore this e-mail: nothing changes without the link.",
-        ),
-        Purpose::Reset => (
-            "password_reset",
-            "Set a new password for Atrium",
-            format!(
-                "Someone asked to set a new password for the Atrium account {} of this address.",
-                user.handle
-            ),
-            "Set a new password",
-            "If you did not ask for it, ignore this e-mail: your password stays as it is.",
-        ),
-    };
-    let text = rendered(LinkText {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
-    let html = rendered(LinkHtml {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
-    mail::enqueue(
-        c,
-        OutgoingMail {
-            kind,
-            ref_id: Some(token.id.clone()),
-            account_id: None,
-            to: to.to_string(),
-            subject: subject.to_string(),
-            text,
-            html,
-        },
-    )?;
-    Ok(token)
-}
-
-fn queue_notice(c: &mut DbConn, to: &str, subject: &str, message: &str) -> Result<(), AppError> {
-    let advice = "If this was not you, reset your password from the log-in page and tell your administrator.";
-    let text = rendered(NoticeText { message, advice })?;
-    let html = rendered(NoticeHtml { message, advice })?;
-    mail::enqueue(
-        c,
-        OutgoingMail {
-            kind: "notice",
-            ref_id: None,
-            account_id: None,
-            to: to.to_string(),
-            subject: subject.to_string(),
-            text,
-            html,
-        },
-    )?;
-    Ok(())
-}
-
-fn user_event(
-    c: &mut DbConn,
-    action: &'static str,
-    actor: Actor,
-    user: &User,
-    ip: &str,
-    payload: serde_json::Value,
-) -> Result<(), AppError> {
-    let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-    Event::new(
-        action,
-        actor,
-        "user",
-        Some(user.id.clone()),
-        user.handle.clone(),
-    )
-    .account_opt(personal)
-    .ip(ip.to_string())
-    .payload(payload)
-    .record(c)?;
-    Ok(())
-}
-
-/// The event of an unverified user removed to free their address for `actor`, recorded in
-/// `account_id` (the personal account of whoever now holds the address).
-pub fn replaced_event(actor: Actor, r: &Replaced, account_id: Option<String>, ip: &str) -> Event {
-    Event::new(
-        "atrium.user.replaced",
-        actor,
-        "user",
-        Some(r.id.clone()),
-        r.handle.clone(),
-    )
-    .account_opt(account_id)
-    .ip(ip.to_string())
-    .payload(json!({ "email": r.email, "deleted_accounts": r.accounts }))
-}
 
 // ---------- pages behind the links ----------
 
@@ -793,7 +616,14 @@ async fn confirm(
             } else {
                 "atrium.user.password_confirm_failed"
             };
-            user_event(c, action, Actor::user(&user), &user, &ip, json!({}))
+            Ok(user_event(
+                c,
+                action,
+                Actor::user(&user),
+                &user,
+                &ip,
+                json!({}),
+            )?)
         })
     })
     .await?;

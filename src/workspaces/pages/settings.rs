@@ -4,17 +4,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde_json::json;
 
-use super::access::ActorRef;
-use super::grants::{ABOVE_OWN, Granter};
-use super::model::{self as workspaces, Workspace, WorkspaceRole};
-use super::pages::{ValidWorkspace, WorkspaceForm, validate};
-use crate::audit::{Actor, Event};
-use crate::db::{DbConn, write_tx};
+use crate::audit::Actor;
+use crate::outcome::{OpError, Refusal};
 use crate::settings::AppConfig;
 use crate::web::ctx::WorkspaceCtx;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, render};
+use crate::workspaces::access::ActorRef;
+use crate::workspaces::ops::{
+    self, DEFAULT_ROLE_CHOICE, NO_ACCESS, WorkspaceForm, WorkspaceRole, validate,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -29,122 +28,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/account/{account_id}/workspace/{workspace_id}/delete",
         web::post().to(delete),
     );
-}
-
-pub const NO_ACCESS: &str = "none";
-pub const DEFAULT_ROLE_CHOICE: &str = "Choose a role of this account, or No Access.";
-
-/// What [`save_tx`] did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Saved {
-    Done,
-    /// The handle is taken by another workspace of the account; nothing changed.
-    HandleTaken,
-    /// The default role's old or new value holds scopes the changer lacks
-    /// ([`super::grants`]); nothing changed.
-    AboveOwn,
-}
-
-/// Saves name, handle, description and default role (`None` = No Access) in one
-/// transaction, recorded as `atrium.workspace.updated` (or
-/// `atrium.workspace.default_role_changed` when only the default role changed). Changing
-/// the default role widens (or narrows) what everyone in the account may do: the changer
-/// must hold every scope of the old and the new default ([`Granter::may_set_default`],
-/// read inside this transaction).
-pub fn save_tx(
-    c: &mut DbConn,
-    granter: ActorRef<'_>,
-    ws: &Workspace,
-    valid: &ValidWorkspace,
-    new_default_id: Option<String>,
-    actor: Actor,
-    ip: String,
-) -> Result<Saved, AppError> {
-    write_tx(c, |c| {
-        crate::accounts::model::lock(c, &ws.account_id)?;
-        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
-            return Err(AppError::NotFound);
-        };
-        if !g.may_set_default(c, new_default_id.as_deref())? {
-            return Ok(Saved::AboveOwn);
-        }
-        // The workspace as it is now (the request's copy may be older).
-        let ws = g.workspace();
-        if valid.handle.as_str() != ws.handle
-            && workspaces::handle_taken(c, &ws.account_id, valid.handle.as_str())?
-        {
-            return Ok(Saved::HandleTaken);
-        }
-        let role_name = |c: &mut DbConn, id: &Option<String>| -> Result<Option<String>, AppError> {
-            Ok(match id {
-                Some(id) => workspaces::role(c, id)?.map(|r| r.name),
-                None => None,
-            })
-        };
-        let old_default = role_name(c, &ws.default_role_id)?;
-        let new_default = role_name(c, &new_default_id)?;
-        workspaces::update_settings(
-            c,
-            &ws.id,
-            valid.name.as_str(),
-            valid.handle.as_str(),
-            &valid.description,
-            new_default_id.as_deref(),
-        )?;
-        // A change of the default role alone has its own name in the audit log.
-        Event::new(
-            if valid.name.as_str() == ws.name
-                && valid.handle.as_str() == ws.handle
-                && valid.description == ws.description
-                && new_default_id != ws.default_role_id
-            {
-                "atrium.workspace.default_role_changed"
-            } else {
-                "atrium.workspace.updated"
-            },
-            actor,
-            "workspace",
-            Some(ws.id.clone()),
-            valid.handle.as_str(),
-        )
-        .account(ws.account_id.clone())
-        .workspace(ws.id.clone())
-        .ip(ip)
-        .payload(json!({
-            "name": { "from": ws.name, "to": valid.name.as_str() },
-            "handle": { "from": ws.handle, "to": valid.handle.as_str() },
-            "description": { "from": ws.description, "to": valid.description },
-            "default_role": { "from": old_default, "to": new_default },
-        }))
-        .record(c)?;
-        Ok(Saved::Done)
-    })
-}
-
-/// Deletes the workspace in one transaction; accesses, invitations and its data go with it
-/// (foreign keys), and so do the Collaborators whose last access in the account it held
-/// (a Collaborator exists only through a workspace access, DESIGN §1). Recorded as
-/// `atrium.workspace.deleted` in the account's audit log.
-pub fn delete_tx(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> Result<(), AppError> {
-    write_tx(c, |c| {
-        crate::accounts::model::lock(c, &ws.account_id)?;
-        let (accesses, bot_accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
-        let holders = workspaces::users_with_access(c, &ws.id)?;
-        if workspaces::delete(c, &ws.account_id, &ws.id)? == 0 {
-            // A concurrent transfer or delete got there first.
-            return Err(AppError::NotFound);
-        }
-        crate::faults::point("delete_after_rows");
-        let mut collaborators_removed = 0;
-        for user_id in &holders {
-            if workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)? {
-                collaborators_removed += 1;
-            }
-        }
-        Event::new("atrium.workspace.deleted", actor, "workspace", Some(ws.id.clone()), ws.handle.clone()).account(ws.account_id.clone()).workspace(ws.id.clone()).ip(ip).payload(json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed })).record(c)?;
-        crate::faults::point("delete_before_commit");
-        Ok(())
-    })
 }
 
 #[derive(serde::Deserialize, Default, Clone)]
@@ -195,8 +78,8 @@ async fn render_page(
     let (roles, (delete_accesses, delete_bot_accesses, delete_invitations)) =
         db(&ctx.auth.pool, move |c| {
             Ok((
-                workspaces::roles_for_account(c, &aid)?,
-                workspaces::delete_counts(c, &wid)?,
+                ops::roles_for_account(c, &aid)?,
+                ops::delete_counts(c, &wid)?,
             ))
         })
         .await?;
@@ -302,7 +185,7 @@ async fn save(
     };
     let aid = ctx.account.id.clone();
     let roles = db(&ctx.auth.pool, move |c| {
-        Ok(workspaces::roles_for_account(c, &aid)?)
+        Ok(ops::roles_for_account(c, &aid)?)
     })
     .await?;
     let default_role = if form.default_role == NO_ACCESS {
@@ -334,7 +217,7 @@ async fn save(
     );
     let new_default_id = default_role.as_ref().map(|r| r.id.clone());
     let saved = db(&ctx.auth.pool, move |c| {
-        save_tx(
+        Ok(ops::save(
             c,
             ActorRef::User(&user.id),
             &ws,
@@ -342,24 +225,27 @@ async fn save(
             new_default_id,
             Actor::user(&user),
             ip,
-        )
+        ))
     })
     .await?;
-    if saved == Saved::AboveOwn {
-        errors.add("default_role", ABOVE_OWN);
-        return render_page(ctx, &cfg, Some(form), errors, None, StatusCode::FORBIDDEN).await;
-    }
-    if saved == Saved::HandleTaken {
-        errors.add("handle", super::pages::HANDLE_TAKEN);
-        return render_page(
-            ctx,
-            &cfg,
-            Some(form),
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    match saved {
+        Ok(()) => {}
+        Err(OpError::Refused(Refusal::Forbidden(Some(why)))) => {
+            errors.add("default_role", why.message());
+            return render_page(ctx, &cfg, Some(form), errors, None, StatusCode::FORBIDDEN).await;
+        }
+        Err(OpError::Refused(Refusal::Invalid(fields))) => {
+            return render_page(
+                ctx,
+                &cfg,
+                Some(form),
+                fields,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
     }
     let mut ctx = ctx;
     if let Some(w) = ctx.auth.shell.workspace.as_mut() {
@@ -422,8 +308,8 @@ async fn delete(
         ctx.auth.user.clone(),
         client_ip(&req),
     );
-    db(&ctx.auth.pool, move |c| {
-        delete_tx(c, &ws, Actor::user(&user), ip)
+    op(&ctx.auth.pool, move |c| {
+        ops::delete(c, &ws, Actor::user(&user), ip)
     })
     .await?;
     Ok(crate::web::redirect(

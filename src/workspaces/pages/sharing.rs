@@ -5,13 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::model::{self as workspaces, UserAccess, WorkspaceRole};
-use crate::audit::{Actor, Event};
-use crate::db::{DbConn, write_tx};
+use crate::audit::Actor;
+use crate::outcome::OpResult;
 use crate::web::ctx::WorkspaceCtx;
-use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
+use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, refusal_text, render};
+use crate::workspaces::access::ActorRef;
+use crate::workspaces::ops::{self, NOT_A_MEMBER, UserAccess, WorkspaceRole};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -35,10 +35,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(remove),
     );
 }
-
-use super::access::ActorRef;
-pub use super::grants::ABOVE_OWN;
-use super::grants::Granter;
 
 #[derive(Template)]
 #[template(path = "workspaces/members.html")]
@@ -87,7 +83,7 @@ fn base(ctx: &WorkspaceCtx) -> String {
 
 /// Roles the viewer may give: those whose scopes they hold themselves.
 fn grantable(ctx: &WorkspaceCtx, roles: Vec<WorkspaceRole>) -> Vec<WorkspaceRole> {
-    workspaces::grantable(&ctx.scopes, roles)
+    ops::grantable(&ctx.scopes, roles)
 }
 
 #[derive(Deserialize, Default)]
@@ -114,11 +110,11 @@ async fn show(
     // Every statement here is bounded: one page of rows (keyset), a count of index entries,
     // and the pick list only for accounts small enough to list.
     let (mut rows, total, roles, candidates) = db(&ctx.auth.pool, move |c| {
-        let rows = workspaces::user_accesses_page(c, &wid, &a2, PANEL_PAGE + 1)?;
-        let total = workspaces::count_user_accesses(c, &wid)?;
-        let roles = workspaces::roles_for_account(c, &aid)?;
+        let rows = ops::user_accesses_page(c, &wid, &a2, PANEL_PAGE + 1)?;
+        let total = ops::count_user_accesses(c, &wid)?;
+        let roles = ops::roles_for_account(c, &aid)?;
         let candidates = if can_manage && member_count <= PICK_LIST_MAX {
-            Some(workspaces::members_without_access(c, &aid, &wid)?)
+            Some(ops::members_without_access(c, &aid, &wid)?)
         } else {
             None
         };
@@ -168,90 +164,6 @@ struct AddForm {
     role_id: String,
 }
 
-pub enum Outcome {
-    Done,
-    Refused(&'static str),
-}
-
-pub const ROLE_CHOICE: &str = "Choose a role of this account.";
-pub const NOT_A_MEMBER: &str = "Only members of the account can be added.";
-
-/// Grants (or changes) a user's role, inside one transaction, re-checking under the lock.
-fn grant_tx(
-    c: &mut DbConn,
-    ws: &workspaces::Workspace,
-    actor: &crate::users::model::User,
-    user_id: &str,
-    role_id: &str,
-    ip: String,
-) -> Result<Outcome, AppError> {
-    write_tx(c, |c| {
-        crate::accounts::model::lock(c, &ws.account_id)?;
-        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, ActorRef::User(&actor.id))? else {
-            return Err(AppError::NotFound);
-        };
-        grant(c, &g, ws, Actor::user(actor), user_id, role_id, ip)
-    })
-}
-
-/// Gives `user_id` the role `role_id` on the workspace (insert or change), inside the
-/// caller's transaction with the account locked: the role must be one of the account's,
-/// the user a member, and the granter must hold every scope of the new role and of the role
-/// it replaces (`g`, their scopes read in this transaction: [`Granter::load`], once per
-/// transaction however many grants it makes). Recorded as
-/// `atrium.workspace_access.granted` or `….role_changed`.
-pub fn grant(
-    c: &mut DbConn,
-    g: &Granter,
-    ws: &workspaces::Workspace,
-    actor: Actor,
-    user_id: &str,
-    role_id: &str,
-    ip: String,
-) -> Result<Outcome, AppError> {
-    {
-        let Some(role) = workspaces::role(c, role_id)?.filter(|r| {
-            r.account_id.is_none() || r.account_id.as_deref() == Some(ws.account_id.as_str())
-        }) else {
-            return Ok(Outcome::Refused(ROLE_CHOICE));
-        };
-        if !g.may_give(&role) {
-            return Ok(Outcome::Refused(ABOVE_OWN));
-        }
-        if crate::members::ops::role_of(c, &ws.account_id, user_id)?.is_none() {
-            return Ok(Outcome::Refused(NOT_A_MEMBER));
-        }
-        let before = workspaces::user_access(c, &ws.id, user_id)?;
-        if !g.may_replace(c, before.as_ref().map(|b| b.role_id.as_str()))? {
-            return Ok(Outcome::Refused(ABOVE_OWN));
-        }
-        if before.as_ref().is_some_and(|b| b.role_id == role.id) {
-            // The same role again: nothing changes, nothing is recorded.
-            return Ok(Outcome::Done);
-        }
-        workspaces::set_user_access(c, &ws.id, user_id, &role.id)?;
-        let after = workspaces::user_access(c, &ws.id, user_id)?;
-        let handle = after.as_ref().map(|a| a.handle.clone()).unwrap_or_default();
-        Event::new(
-            if before.is_some() {
-                "atrium.workspace_access.role_changed"
-            } else {
-                "atrium.workspace_access.granted"
-            },
-            actor,
-            "user",
-            Some(user_id.into()),
-            handle,
-        )
-        .account(ws.account_id.clone())
-        .workspace(ws.id.clone())
-        .ip(ip)
-        .payload(json!({ "from": before.map(|b| b.role_name), "to": role.name }))
-        .record(c)?;
-        Ok(Outcome::Done)
-    }
-}
-
 async fn add(
     req: HttpRequest,
     ctx: WorkspaceCtx,
@@ -269,25 +181,25 @@ async fn add(
         form.member.clone(),
         form.role_id.clone(),
     );
-    let outcome = db(&ctx.auth.pool, move |c| {
+    let outcome: OpResult<()> = db(&ctx.auth.pool, move |c| {
         let uid = if uid.is_empty() && !who.trim().is_empty() {
-            match workspaces::member_by_handle_or_email(c, &ws.account_id, &who)? {
+            match ops::member_by_handle_or_email(c, &ws.account_id, &who)? {
                 Some(id) => id,
-                None => return Ok(Outcome::Refused(NOT_A_MEMBER)),
+                None => return Ok(crate::outcome::invalid("user_id", NOT_A_MEMBER)),
             }
         } else {
             uid
         };
-        grant_tx(c, &ws, &actor, &uid, &rid, ip)
+        Ok(ops::grant_one(c, &ws, &actor, &uid, &rid, ip))
     })
     .await?;
     match outcome {
-        Outcome::Done => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
-        Outcome::Refused(why) => {
+        Ok(()) => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
+        Err(e) => {
             show(
                 ctx,
                 String::new(),
-                Some(why.into()),
+                Some(refusal_text(e)?),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -320,7 +232,7 @@ async fn change(
     let exists = {
         let (wid, uid) = (ctx.workspace.id.clone(), user_id.clone());
         db(&ctx.auth.pool, move |c| {
-            Ok(workspaces::user_access(c, &wid, &uid)?)
+            Ok(ops::user_access(c, &wid, &uid)?)
         })
         .await?
     };
@@ -328,17 +240,22 @@ async fn change(
         return Err(AppError::NotFound);
     }
     let outcome = db(&ctx.auth.pool, move |c| {
-        grant_tx(c, &ws, &actor, &uid, &rid, ip)
+        Ok(ops::grant_one(c, &ws, &actor, &uid, &rid, ip))
     })
     .await?;
+    // A refusal is shown beside the row (or on the panel); anything else is the page's error.
+    let outcome: Result<(), String> = match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => Err(refusal_text(e)?),
+    };
     if !is_htmx(&req) {
         return match outcome {
-            Outcome::Done => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
-            Outcome::Refused(why) => {
+            Ok(()) => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
+            Err(why) => {
                 show(
                     ctx,
                     String::new(),
-                    Some(why.into()),
+                    Some(why),
                     None,
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
@@ -353,20 +270,16 @@ async fn change(
     );
     let (roles, current) = db(&ctx.auth.pool, move |c| {
         Ok((
-            workspaces::roles_for_account(c, &aid)?,
-            workspaces::user_access(c, &wid, &uid)?,
+            ops::roles_for_account(c, &aid)?,
+            ops::user_access(c, &wid, &uid)?,
         ))
     })
     .await?;
     let a = current.ok_or(AppError::NotFound)?;
     let roles = grantable(&ctx, roles);
     let (status, message, error) = match outcome {
-        Outcome::Done => (StatusCode::OK, Some("Role saved.".to_string()), None),
-        Outcome::Refused(why) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(why.to_string()),
-        ),
+        Ok(()) => (StatusCode::OK, Some("Role saved.".to_string()), None),
+        Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(why)),
     };
     render(
         status,
@@ -395,23 +308,27 @@ async fn remove(
         ctx.auth.user.clone(),
         client_ip(&req),
     );
-    let refused = db(&ctx.auth.pool, move |c| {
-        revoke_tx(
+    let outcome = db(&ctx.auth.pool, move |c| {
+        Ok(ops::revoke(
             c,
             ActorRef::User(&actor.id),
             &ws,
             Actor::user(&actor),
             &user_id,
             ip,
-        )
+        ))
     })
     .await?;
+    let refused = match outcome {
+        Ok(()) => None,
+        Err(e) => Some(refusal_text(e)?),
+    };
     match refused {
         Some(why) => {
             show(
                 ctx,
                 String::new(),
-                Some(why.into()),
+                Some(why),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -431,47 +348,6 @@ async fn remove(
             .await
         }
     }
-}
-
-/// Removes `user_id`'s access to the workspace in one transaction (404 when they have
-/// none); refused when the role they hold has scopes the remover lacks. A Collaborator
-/// whose last access in the account this was stops being a member. Recorded as
-/// `atrium.workspace_access.revoked`.
-pub fn revoke_tx(
-    c: &mut DbConn,
-    granter: ActorRef<'_>,
-    ws: &workspaces::Workspace,
-    actor: Actor,
-    user_id: &str,
-    ip: String,
-) -> Result<Option<&'static str>, AppError> {
-    write_tx(c, |c| {
-        crate::accounts::model::lock(c, &ws.account_id)?;
-        let Some(before) = workspaces::user_access(c, &ws.id, user_id)? else {
-            return Err(AppError::NotFound);
-        };
-        let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
-            return Err(AppError::NotFound);
-        };
-        if !g.may_replace(c, Some(&before.role_id))? {
-            return Ok(Some(ABOVE_OWN));
-        }
-        workspaces::remove_user_access(c, &ws.id, user_id)?;
-        workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)?;
-        Event::new(
-            "atrium.workspace_access.revoked",
-            actor,
-            "user",
-            Some(user_id.to_string()),
-            before.handle.clone(),
-        )
-        .account(ws.account_id.clone())
-        .workspace(ws.id.clone())
-        .ip(ip)
-        .payload(json!({ "role": before.role_name }))
-        .record(c)?;
-        Ok(None)
-    })
 }
 
 #[derive(Deserialize)]
@@ -514,31 +390,15 @@ async fn invite(
     let cfg2 = cfg.clone();
     let email2 = email.clone();
     let outcome = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            crate::accounts::model::lock(c, &account.id)?;
-            let Some(role) = workspaces::role(c, &rid)?.filter(|r| {
-                r.account_id.is_none() || r.account_id.as_deref() == Some(account.id.as_str())
-            }) else {
-                return Ok(Err(ROLE_CHOICE));
-            };
-            let Some(g) = Granter::load(c, &account.id, &wid, ActorRef::User(&actor.id))? else {
-                return Err(AppError::NotFound);
-            };
-            if !g.has("manage_workspace_users") || !g.may_give(&role) {
-                return Ok(Err(ABOVE_OWN));
-            }
-            if crate::invitations::model::is_member_email(c, &account.id, email2.normalized())? {
-                return Ok(Err(
-                    "Already a member of the account: add them with the form above.",
-                ));
-            }
-            let replaced = crate::invitations::ops::invite_to_workspace(
-                c, &cfg2, &account, &wid, &role.id, &email2, &actor, &ip,
-            )?;
-            Ok(Ok(replaced))
-        })
+        Ok(crate::invitations::ops::invite_to_workspace_checked(
+            c, &cfg2, &account, &wid, &rid, &email2, &actor, &ip,
+        ))
     })
     .await?;
+    let outcome: Result<bool, String> = match outcome {
+        Ok(replaced) => Ok(replaced),
+        Err(e) => Err(refusal_text(e)?),
+    };
     match outcome {
         Ok(replaced) => {
             let msg = if replaced {
@@ -555,7 +415,7 @@ async fn invite(
             show(
                 ctx,
                 String::new(),
-                Some(why.into()),
+                Some(why),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

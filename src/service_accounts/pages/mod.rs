@@ -3,19 +3,20 @@
 //! `read:bot` to see the page, `create:bot` / `update:bot` / `delete:bot` for the actions
 //! (403 when one sees the page but may not act). The changes are in [`super::service`].
 
+pub mod sharing;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::model::{self, ServiceAccount};
-use super::ops::{self, Field, Invalid, NewServiceAccount, SaError, Who};
+use super::ops::{self, Field, Invalid, NewServiceAccount, SaError, ServiceAccount, Who};
 use crate::apikeys::{ApiKey, KeyHolder, Reveal};
 use crate::authz::AccountPerm;
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
-use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
+use crate::workspaces::ops::{self as workspaces, Workspace, WorkspaceRole};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -79,7 +80,7 @@ pub fn refusal(e: SaError) -> Result<Refusal, AppError> {
         SaError::Refused(msg) => Ok(Refusal::Message(msg)),
         SaError::NotFound => Err(AppError::NotFound),
         SaError::Forbidden => Err(AppError::Forbidden),
-        SaError::App(e) => Err(e),
+        SaError::Op(e) => Err(e.into()),
     }
 }
 
@@ -211,8 +212,8 @@ async fn show(
     let can_create = ctx.can(AccountPerm::CreateBot);
     let aid = ctx.account.id.clone();
     let (listed, counts, wss, roles) = db(&ctx.auth.pool, move |c| {
-        let listed = model::list(c, &aid)?;
-        let counts = model::access_counts(c, &aid)?;
+        let listed = ops::list(c, &aid)?;
+        let counts = ops::access_counts(c, &aid)?;
         let (wss, roles) = if can_create {
             (
                 workspaces::in_account(c, &aid, MAX_WORKSPACES)?,
@@ -288,7 +289,7 @@ async fn create(
         Ok(t) => t,
         Err(msg) => {
             let mut errors = FieldErrors::default();
-            if let Err(m) = model::parse_name(&form.name) {
+            if let Err(m) = ops::parse_name(&form.name) {
                 errors.add("name", m);
             }
             errors.add("expiration", msg);
@@ -477,7 +478,7 @@ async fn rotate(
     let (Some(expires_at), Some(hours)) = (expires_at, hours) else {
         // Make sure the service account exists for the caller before showing the form open.
         let (aid, id) = (ctx.account.id.clone(), sa_id.clone());
-        db(&ctx.auth.pool, move |c| Ok(model::find(c, &aid, &id)?))
+        db(&ctx.auth.pool, move |c| Ok(ops::find(c, &aid, &id)?))
             .await?
             .ok_or(AppError::NotFound)?;
         return show(
@@ -495,7 +496,7 @@ async fn rotate(
     let result = db(&ctx.auth.pool, move |c| {
         let r = ops::rotate(c, &who, &aid, &id, expires_at, overlap);
         let first = match &r {
-            Ok(_) => model::workspaces_of(c, &id)?
+            Ok(_) => ops::workspaces_of(c, &id)?
                 .into_iter()
                 .next()
                 .map(|(w, _, _)| w),

@@ -1,5 +1,7 @@
 //! Sign-up, log-in, log-out, the profile page and onboarding.
 
+pub mod security;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -188,6 +190,12 @@ impl From<diesel::result::Error> for CreateError {
     }
 }
 
+impl From<crate::outcome::OpError> for CreateError {
+    fn from(e: crate::outcome::OpError) -> Self {
+        CreateError::App(e.into())
+    }
+}
+
 impl From<AppError> for CreateError {
     fn from(e: AppError) -> Self {
         CreateError::App(e)
@@ -235,7 +243,7 @@ pub async fn create_user(
             })?;
             let personal = crate::accounts::model::personal_of(c, &user.id)?;
             if let Some(r) = &replaced {
-                crate::users::security::replaced_event(
+                crate::users::ops::replaced_event(
                     Actor::user(&user),
                     r,
                     personal.as_ref().map(|a| a.id.clone()),
@@ -255,7 +263,7 @@ pub async fn create_user(
             .payload(json!({ "email": user.email, "handle": user.handle }))
             .record(c)?;
             if kind == SignupKind::Plain {
-                crate::users::security::send_link(
+                crate::users::mail::send_link(
                     c,
                     &cfg,
                     &user,

@@ -3,20 +3,19 @@
 //! accounts with a role here; add one with a role; change a role inline (htmx, the row is
 //! re-rendered, a refusal shown in it); remove. `see_workspace_service_accounts` to see it
 //! (404 otherwise), `manage_workspace_service_accounts` to change it (403 otherwise).
-//! Nobody gives a role with scopes they do not hold ([`super::ops::grant`]).
+//! Nobody gives a role with scopes they do not hold ([`crate::service_accounts::ops::grant`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::model::{self, BotAccess};
-use super::ops::{self, Grant, Who};
-use super::pages::{Refusal, refusal};
+use super::{Refusal, refusal};
 use crate::apikeys::KeyHolder;
+use crate::service_accounts::ops::{self, BotAccess, Grant, Who};
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
-use crate::workspaces::model::{self as workspaces, WorkspaceRole};
+use crate::workspaces::ops::{self as workspaces, WorkspaceRole};
 
 const SEE: &str = "see_workspace_service_accounts";
 const MANAGE: &str = "manage_workspace_service_accounts";
@@ -98,9 +97,9 @@ async fn show(
     let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
     let (rows, roles, candidates) = db(&ctx.auth.pool, move |c| {
         Ok((
-            model::bot_accesses(c, &wid)?,
+            ops::bot_accesses(c, &wid)?,
             workspaces::roles_for_account(c, &aid)?,
-            model::without_access(c, &aid, &wid)?,
+            ops::without_access(c, &aid, &wid)?,
         ))
     })
     .await?;
@@ -202,7 +201,7 @@ async fn change(
     }];
     // Only a service account that has a role here can have it changed.
     let result = db(&ctx.auth.pool, move |c| {
-        if model::bot_access(c, &wid, &id)?.is_none() {
+        if ops::bot_access(c, &wid, &id)?.is_none() {
             return Err(AppError::NotFound);
         }
         Ok(ops::grant(c, &who, &aid, &wid, &grants))
@@ -222,7 +221,7 @@ async fn change(
     let (roles, current) = db(&ctx.auth.pool, move |c| {
         Ok((
             workspaces::roles_for_account(c, &aid)?,
-            model::bot_access(c, &wid, &sa_id)?,
+            ops::bot_access(c, &wid, &sa_id)?,
         ))
     })
     .await?;
@@ -283,7 +282,7 @@ async fn remove(
                 let (roles, current) = db(&ctx.auth.pool, move |c| {
                     Ok((
                         workspaces::roles_for_account(c, &aid)?,
-                        model::bot_access(c, &wid, &sa_id)?,
+                        ops::bot_access(c, &wid, &sa_id)?,
                     ))
                 })
                 .await?;
