@@ -303,7 +303,7 @@ fn spawn_housekeeping(pool: Pool) {
                 crate::authn::session_store::prune(&mut c)?;
                 crate::authn::rate_limit::prune(&mut c)?;
                 // The expiry and its audit events commit together.
-                db::write_tx(&mut c, crate::transfers::expire_stale)?;
+                db::write_tx(&mut c, crate::transfers::ops::expire_stale)?;
                 let purged = crate::audit::retention::sweep(
                     &mut c,
                     crate::db::now(),

@@ -10,8 +10,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::{ApiError, ApiWorkspace, db};
 use crate::apikeys::KeyHolder;
 use crate::authz::account::AccountPerm;
-use crate::db::write_tx;
-use crate::transfers::{self, Move, Preview, TransferError};
+use crate::transfers::ops::{self as transfers, Preview, Submitted, TransferError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -200,33 +199,20 @@ pub async fn transfer(
     let outcome = db(&ctx.caller.pool, move |c| {
         let (target, role) = target_role(c, &user.id, &ws.account_id, &body.to_account_id)?;
         let new_handle = body.new_handle.unwrap_or_default();
-        let result = write_tx(c, |c| {
-            transfers::lock_accounts(c, &ws.account_id, &target.id)?;
-            if transfers::may_receive(Some(role)) {
-                transfers::execute(
-                    c,
-                    &Move {
-                        source_id: &ws.account_id,
-                        workspace_id: &ws.id,
-                        target_id: &target.id,
-                        new_handle: &new_handle,
-                    },
-                    &crate::audit::Actor::user(&user),
-                    Some(ip.clone()),
-                    None,
-                )?;
-                return Ok(None);
-            }
-            let Some(current) = crate::workspaces::model::find(c, &ws.account_id, &ws.id)? else {
-                return Err(TransferError::Gone);
-            };
-            let p = transfers::preview(c, &current, &target, &new_handle)?;
-            if !p.is_valid() {
-                return Err(TransferError::Invalid(p.problems));
-            }
-            let r = transfers::create_request(c, &p, &new_handle, &user, Some(ip.clone()))?;
-            crate::transfers::pages::notify_admins(c, &r, &target, &user, &base)?;
-            Ok(Some(r.id))
+        let result = transfers::submit(
+            c,
+            &ws.account_id,
+            &ws.id,
+            &target,
+            role,
+            &new_handle,
+            &user,
+            ip,
+            &base,
+        )
+        .map(|s| match s {
+            Submitted::Moved(_) => None,
+            Submitted::Requested(r) => Some(r.id),
         });
         match result {
             Ok(r) => Ok(r),

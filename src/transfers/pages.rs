@@ -7,11 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Decision, Preview, TransferError, TransferRequest};
-use crate::accounts::model::{self as accounts, Account, AccountRole};
+use super::ops::{self, Decision, Preview, Submitted, TransferError, TransferRequest};
+use crate::accounts::model::{Account, AccountRole};
 use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
-use crate::mail::{self, OutgoingMail};
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;
@@ -83,7 +82,7 @@ struct TransferPage {
 /// Only those who may transfer (`delete:workspace` in the source) get past this.
 fn require_initiator(ctx: &WorkspaceCtx) -> Result<(), AppError> {
     ctx.require_to_see("see_workspace_settings")?;
-    if super::may_initiate(ctx.account_role) {
+    if ops::may_initiate(ctx.account_role) {
         Ok(())
     } else {
         Err(AppError::Forbidden)
@@ -103,15 +102,15 @@ async fn compute(
         form.clone(),
     );
     db(&ctx.auth.pool, move |c| {
-        let targets = super::targets_for(c, &uid, &source)?;
+        let targets = ops::targets_for(c, &uid, &source)?;
         let preview = match targets.iter().find(|(a, _)| a.id == form.target) {
-            Some((a, _)) => Some(super::preview(c, &ws, a, &form.new_handle)?),
+            Some((a, _)) => Some(ops::preview(c, &ws, a, &form.new_handle)?),
             None => None,
         };
         let needs_approval = targets
             .iter()
             .find(|(a, _)| a.id == form.target)
-            .is_some_and(|(_, r)| !super::may_receive(Some(*r)));
+            .is_some_and(|(_, r)| !ops::may_receive(Some(*r)));
         Ok((targets, preview, needs_approval))
     })
     .await
@@ -127,7 +126,7 @@ async fn page(
     let (targets, preview, needs_approval) = compute(&ctx, &form).await?;
     let wid = ctx.workspace.id.clone();
     let open_request = db(&ctx.auth.pool, move |c| {
-        Ok(super::open_for_workspace(c, &wid)?)
+        Ok(ops::open_for_workspace(c, &wid)?)
     })
     .await?;
     if let Some(p) = &preview {
@@ -149,7 +148,7 @@ async fn page(
                 .iter()
                 .map(|(a, r)| TargetOption {
                     id: a.id.clone(),
-                    label: if super::may_receive(Some(*r)) {
+                    label: if ops::may_receive(Some(*r)) {
                         format!("{} ({})", a.name, a.handle)
                     } else {
                         format!("{} ({}) — needs an admin's approval", a.name, a.handle)
@@ -222,7 +221,7 @@ async fn submit(
     // Only the list of targets here: the preview is computed once, under the locks.
     let (uid, src) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
     let targets = db(&ctx.auth.pool, move |c| {
-        Ok(super::targets_for(c, &uid, &src)?)
+        Ok(ops::targets_for(c, &uid, &src)?)
     })
     .await?;
     let Some((target, role)) = targets.into_iter().find(|(a, _)| a.id == form.target) else {
@@ -237,35 +236,21 @@ async fn submit(
         client_ip(&req),
     );
     let new_handle = form.new_handle.clone();
-    let (base_url, target_id) = (cfg.base(), target.id.clone());
+    let base_url = cfg.base();
     // Owner/Admin of the target: moved at once. Otherwise: a request for its admins.
+    let target2 = target.clone();
     let result = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            super::lock_accounts(c, &source, &target_id)?;
-            if super::may_receive(Some(role)) {
-                let m = super::Move {
-                    source_id: &source,
-                    workspace_id: &ws_id,
-                    target_id: &target_id,
-                    new_handle: &new_handle,
-                };
-                let p = super::execute(c, &m, &crate::audit::Actor::user(&user), Some(ip), None)?;
-                return Ok(Outcome::Moved(Box::new(p)));
-            }
-            let Some(ws) = crate::workspaces::model::find(c, &source, &ws_id)? else {
-                return Err(TransferError::Gone);
-            };
-            let Some(target) = accounts::find(c, &target_id)? else {
-                return Err(TransferError::Gone);
-            };
-            let p = super::preview(c, &ws, &target, &new_handle)?;
-            if !p.is_valid() {
-                return Err(TransferError::Invalid(p.problems));
-            }
-            let r = super::create_request(c, &p, &new_handle, &user, Some(ip))?;
-            notify_admins(c, &r, &target, &user, &base_url)?;
-            Ok(Outcome::Requested(Box::new(r)))
-        })
+        ops::submit(
+            c,
+            &source,
+            &ws_id,
+            &target2,
+            role,
+            &new_handle,
+            &user,
+            ip,
+            &base_url,
+        )
         .map(Ok)
         .or_else(|e| match e {
             TransferError::Db(d) => Err(AppError::from(d)),
@@ -274,14 +259,14 @@ async fn submit(
     })
     .await?;
     match result {
-        Ok(Outcome::Moved(p)) => Ok(redirect(
+        Ok(Submitted::Moved(p)) => Ok(redirect(
             &req,
             &format!(
                 "/account/{}/workspace/{}/settings?notice=transferred",
                 p.target.id, p.workspace.id
             ),
         )),
-        Ok(Outcome::Requested(r)) => {
+        Ok(Submitted::Requested(r)) => {
             let notice = format!(
                 "Transfer requested. An Owner or Admin of {} must approve it by {}.",
                 target.name,
@@ -306,89 +291,6 @@ async fn submit(
         }
         Err(TransferError::Db(e)) => Err(e.into()),
     }
-}
-
-enum Outcome {
-    Moved(Box<Preview>),
-    Requested(Box<TransferRequest>),
-}
-
-#[derive(Template)]
-#[template(path = "mail/transfer_request.html")]
-struct RequestMailHtml<'a> {
-    requester: &'a str,
-    workspace: &'a str,
-    handle: &'a str,
-    target: &'a str,
-    link: &'a str,
-    expires: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/transfer_request.txt")]
-struct RequestMailText<'a> {
-    requester: &'a str,
-    workspace: &'a str,
-    handle: &'a str,
-    target: &'a str,
-    link: &'a str,
-    expires: &'a str,
-}
-
-/// E-mails every Owner and Admin of the target (through the outbox, same transaction).
-pub fn notify_admins(
-    c: &mut crate::db::DbConn,
-    r: &TransferRequest,
-    target: &Account,
-    requester: &crate::users::model::User,
-    base_url: &str,
-) -> Result<(), TransferError> {
-    let link = format!("{base_url}/account/{}/transfers", target.id);
-    let expires = r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
-    let name = requester.display_name();
-    let render_err = |e: askama::Error| {
-        TransferError::Db(diesel::result::Error::QueryBuilderError(
-            format!("mail template: {e}").into(),
-        ))
-    };
-    let html = RequestMailHtml {
-        requester: &name,
-        workspace: &r.workspace_name,
-        handle: &r.workspace_handle,
-        target: &target.name,
-        link: &link,
-        expires: &expires,
-    }
-    .render()
-    .map_err(render_err)?;
-    let text = RequestMailText {
-        requester: &name,
-        workspace: &r.workspace_name,
-        handle: &r.workspace_handle,
-        target: &target.name,
-        link: &link,
-        expires: &expires,
-    }
-    .render()
-    .map_err(render_err)?;
-    for to in super::admin_emails(c, &target.id)? {
-        mail::enqueue(
-            c,
-            OutgoingMail {
-                kind: "transfer_request",
-                ref_id: Some(r.id.clone()),
-                account_id: Some(target.id.clone()),
-                to,
-                subject: format!(
-                    "{name} asks to transfer the workspace {} to {}",
-                    r.workspace_name, target.name
-                ),
-                text: text.clone(),
-                html: html.clone(),
-            },
-        )?;
-    }
-    Ok(())
 }
 
 #[derive(Template)]
@@ -420,7 +322,7 @@ async fn requests_view(
             .order(t::created_at.desc())
             .select(TransferRequest::as_select())
             .load(c)?;
-        Ok((super::incoming(c, &aid)?, outgoing))
+        Ok((ops::incoming(c, &aid)?, outgoing))
     })
     .await?;
     render(
@@ -459,7 +361,7 @@ async fn load_request(
     side: fn(&TransferRequest) -> &str,
 ) -> Result<TransferRequest, AppError> {
     let aid = ctx.account.id.clone();
-    let r = db(&ctx.auth.pool, move |c| Ok(super::find(c, &id)?)).await?;
+    let r = db(&ctx.auth.pool, move |c| Ok(ops::find(c, &id)?)).await?;
     r.filter(|r| side(r) == aid).ok_or(AppError::NotFound)
 }
 
@@ -474,7 +376,7 @@ async fn approve(
     let r = load_request(&ctx, id, |r| &r.target_account_id).await?;
     let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
     let decision = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| super::approve(c, &r.id, &user, Some(ip))).map_err(|e| match e {
+        write_tx(c, |c| ops::approve(c, &r.id, &user, Some(ip))).map_err(|e| match e {
             TransferError::Db(d) => AppError::from(d),
             TransferError::Gone => AppError::NotFound,
             TransferError::Invalid(p) => AppError::Internal(anyhow::anyhow!("{p:?}")),
@@ -510,7 +412,7 @@ async fn close_as(
     let r = load_request(&ctx, id, side).await?;
     let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
     let closed = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| super::close_request(c, &r, status, &user, Some(ip))).map_err(|e| match e {
+        write_tx(c, |c| ops::close_request(c, &r, status, &user, Some(ip))).map_err(|e| match e {
             TransferError::Db(d) => AppError::from(d),
             _ => AppError::NotFound,
         })

@@ -1780,7 +1780,7 @@ async fn every_route_records_its_event() {
     let id5 = open_transfer(&app, &req5);
     let t = a.mark();
     expire_request(&app, &id5);
-    let n = atrium::db::write_tx(&mut app.conn(), atrium::transfers::expire_stale)
+    let n = atrium::db::write_tx(&mut app.conn(), atrium::transfers::ops::expire_stale)
         .expect("expire_stale");
     // (1 unless the application's own housekeeping tick got there first: the rows are
     // the same either way.)

@@ -18,7 +18,7 @@ use atrium::invitations::ops::{Accepted, Invited, Unusable};
 use atrium::outcome::{OpError, Reason, Refusal};
 use atrium::service_accounts::ops::{self as sa, NewServiceAccount, Who};
 use atrium::settings::AppConfig;
-use atrium::transfers::{self, TransferError};
+use atrium::transfers::ops::{self as transfers, TransferError};
 use atrium::users::domain::Email;
 use atrium::users::model::{NewUser, User};
 use atrium::workspaces::model::{self as wsm, NewWorkspace, Workspace};

@@ -121,7 +121,7 @@ async fn render_page(
             delete_accesses,
             delete_bot_accesses,
             delete_invitations,
-            can_transfer: crate::transfers::may_initiate(ctx.account_role),
+            can_transfer: crate::transfers::ops::may_initiate(ctx.account_role),
             name: form.name,
             handle: form.handle,
             description: form.description,
