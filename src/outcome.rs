@@ -54,6 +54,8 @@ pub enum Reason {
     LastOwnerLeaving,
     /// A personal account cannot be left.
     LeavePersonal,
+    /// A personal account cannot be deleted.
+    DeletePersonal,
     /// Only Owners change the audit retention.
     RetentionOwnersOnly,
     /// The account's workspace limit is reached.
@@ -75,6 +77,7 @@ impl Reason {
                 "You are the last Owner. Make someone else an Owner before you leave."
             }
             Reason::LeavePersonal => "You cannot leave your personal account.",
+            Reason::DeletePersonal => "A personal account cannot be deleted.",
             Reason::RetentionOwnersOnly => "Only Owners change how long audit events are kept.",
             Reason::WorkspaceLimit => "This account has reached its workspace limit.",
             Reason::Changed => "This changed meanwhile. Reload the page and try again.",

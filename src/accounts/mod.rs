@@ -1,4 +1,5 @@
 //! Accounts (personal and organization) and account memberships.
 
 pub mod model;
+pub mod ops;
 pub mod pages;

@@ -102,61 +102,6 @@ pub fn handle_taken(conn: &mut DbConn, handle: &str) -> QueryResult<bool> {
     Ok(accounts_using + users_using > 0)
 }
 
-/// The accounts a user belongs to, with their role: personal first, then by name.
-pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, AccountRole)>> {
-    Ok(identity(conn, user_id)?
-        .map(|(_, accounts)| accounts)
-        .unwrap_or_default())
-}
-
-/// A user with the accounts they belong to and their role in each.
-pub type Identity = (crate::users::model::User, Memberships);
-
-/// A user's accounts with their role in each, as read with the user.
-pub type Memberships = Vec<(Account, AccountRole)>;
-
-/// The signed-in user and their accounts with their role in each (personal first, then by
-/// name), in one statement: what every signed-in page reads before its own work.
-/// `None` when the user no longer exists.
-pub fn identity(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Identity>> {
-    use crate::users::model::User;
-    if crate::db::holds_nul(user_id) {
-        return Ok(None);
-    }
-    let rows: Vec<(User, Option<Account>, Option<String>)> = users::table
-        // A flat chain of left joins: SQLite materialises a parenthesised join on the
-        // right of a LEFT JOIN (every membership of every account) instead of probing it.
-        .left_join(account_memberships::table)
-        .left_join(accounts::table.on(accounts::id.eq(account_memberships::account_id)))
-        .filter(users::id.eq(user_id))
-        .order((
-            accounts::kind.nullable().desc(),
-            accounts::name.nullable().asc(),
-            accounts::id.nullable().asc(),
-        ))
-        .select((
-            User::as_select(),
-            Option::<Account>::as_select(),
-            account_memberships::role.nullable(),
-        ))
-        .load(conn)?;
-    let mut rows = rows.into_iter();
-    let Some((user, account, role)) = rows.next() else {
-        return Ok(None);
-    };
-    let accounts = std::iter::once((account, role))
-        .chain(rows.map(|(_, a, r)| (a, r)))
-        .filter_map(|(a, r)| a.zip(r))
-        .map(|(a, r)| {
-            (
-                a,
-                AccountRole::parse(&r).unwrap_or(AccountRole::Collaborator),
-            )
-        })
-        .collect();
-    Ok(Some((user, accounts)))
-}
-
 /// The user's personal account.
 pub fn personal_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Account>> {
     accounts::table

@@ -4,17 +4,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::model::{self as accounts, AccountKind};
-use crate::audit::Event;
+use super::ops;
 use crate::authz::AccountPerm;
 use crate::authz::account::may_set_audit_retention;
-use crate::db::write_tx;
 use crate::users::domain::{Handle, Name};
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+use crate::web::{
+    AppError, FieldErrors, Shell, client_ip, db, op, page, redirect, render, with_fields,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/accounts/new", web::get().to(new_page))
@@ -82,8 +81,6 @@ fn parse(form: &AccountForm) -> Result<(Name, Handle), FieldErrors> {
     }
 }
 
-const HANDLE_TAKEN: &str = "This handle is already taken. Choose another one.";
-
 #[derive(Template)]
 #[template(path = "accounts/new.html")]
 struct NewAccountPage {
@@ -119,49 +116,21 @@ async fn create(
             );
         }
     };
-    let user = auth.user.clone();
-    let ip = client_ip(&req);
+    let (user, ip) = (auth.user.clone(), client_ip(&req));
     let created = db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            if accounts::handle_taken(c, handle.as_str())? {
-                return Ok(None);
-            }
-            let account = accounts::create(
-                c,
-                AccountKind::Organization,
-                name.as_str(),
-                handle.as_str(),
-                &user.id,
-            )?;
-            Event::new(
-                "atrium.account.created",
-                crate::audit::Actor::user(&user),
-                "account",
-                Some(account.id.clone()),
-                account.handle.clone(),
-            )
-            .account(account.id.clone())
-            .ip(ip)
-            .payload(json!({ "name": account.name, "handle": account.handle }))
-            .record(c)?;
-            Ok::<_, AppError>(Some(account))
-        })
+        Ok(ops::create(c, &name, &handle, &user, ip))
     })
     .await?;
-    match created {
-        Some(account) => Ok(redirect(&req, &format!("/account/{}/members", account.id))),
-        None => {
-            let mut errors = FieldErrors::default();
-            errors.add("handle", HANDLE_TAKEN);
-            render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &NewAccountPage {
-                    shell: auth.shell,
-                    form,
-                    errors,
-                },
-            )
-        }
+    match with_fields(created)? {
+        Ok(account) => Ok(redirect(&req, &format!("/account/{}/members", account.id))),
+        Err(errors) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NewAccountPage {
+                shell: auth.shell,
+                form,
+                errors,
+            },
+        ),
     }
 }
 
@@ -261,55 +230,24 @@ async fn update(
         p.errors = errors;
         return render(status, &p);
     }
-    let account = ctx.account.clone();
-    let user = ctx.auth.user.clone();
-    let ip = client_ip(&req);
+    let (account, user, ip) = (ctx.account.clone(), ctx.auth.user.clone(), client_ip(&req));
+    let settings = ops::NewSettings {
+        name,
+        handle,
+        workspace_limit: limit,
+        audit_retention_days: retention,
+    };
     let saved = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            // Checked again inside the transaction: the role may have changed since.
-            if retention != account.audit_retention_days
-                && !crate::members::ops::role_of(c, &account.id, &user.id)?
-                    .is_some_and(may_set_audit_retention)
-            {
-                return Err(AppError::Forbidden);
-            }
-            if handle.as_str() != account.handle
-                && accounts::handle_taken_by_other(c, handle.as_str(), &account.id)?
-            {
-                return Ok(false);
-            }
-            accounts::update(
-                c,
-                &account.id,
-                accounts::Settings {
-                    name: name.as_str(),
-                    handle: handle.as_str(),
-                    workspace_limit: limit,
-                    audit_retention_days: retention,
-                },
-            )?;
-            Event::new(
-                "atrium.account.updated",
-                crate::audit::Actor::user(&user),
-                "account",
-                Some(account.id.clone()),
-                handle.as_str(),
-            )
-            .account(account.id.clone())
-            .ip(ip)
-            .payload(json!({
-                "name": { "from": account.name, "to": name.as_str() },
-                "handle": { "from": account.handle, "to": handle.as_str() },
-                "workspace_limit": { "from": account.workspace_limit, "to": limit },
-                "audit_retention_days": { "from": account.audit_retention_days, "to": retention },
-            }))
-            .record(c)?;
-            Ok::<_, AppError>(true)
-        })
+        Ok(ops::update(c, &account, &settings, &user, ip))
     })
     .await?;
+    let saved = with_fields(saved)?;
     let mut p = SettingsPage::of(ctx);
-    if saved {
+    if let Err(errors) = saved {
+        p.form = form;
+        p.errors = errors;
+        render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+    } else {
         p.form = AccountForm {
             name: form.name.trim().into(),
             handle: form.handle.trim().into(),
@@ -322,10 +260,6 @@ async fn update(
             cur.name = p.form.name.clone();
         }
         page(&p)
-    } else {
-        p.form = form;
-        p.errors.add("handle", HANDLE_TAKEN);
-        render(StatusCode::UNPROCESSABLE_ENTITY, &p)
     }
 }
 
@@ -359,27 +293,7 @@ async fn delete(
         p.delete_error = Some("Type the account's handle exactly to confirm.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
-    let account = ctx.account.clone();
-    let user = ctx.auth.user.clone();
-    let ip = client_ip(&req);
-    db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| {
-            accounts::lock(c, &account.id)?;
-            accounts::delete(c, &account.id)?;
-            Event::new(
-                "atrium.account.deleted",
-                crate::audit::Actor::user(&user),
-                "account",
-                Some(account.id.clone()),
-                account.handle.clone(),
-            )
-            .account(account.id.clone())
-            .ip(ip)
-            .payload(json!({ "name": account.name, "handle": account.handle }))
-            .record(c)?;
-            Ok::<_, AppError>(())
-        })
-    })
-    .await?;
+    let (account, user, ip) = (ctx.account.clone(), ctx.auth.user.clone(), client_ip(&req));
+    op(&ctx.auth.pool, move |c| ops::delete(c, &account, &user, ip)).await?;
     Ok(redirect(&req, "/"))
 }

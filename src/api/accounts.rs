@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::body::{self, Errors, Field, Obj, like};
+use super::body::{self, Errors, Field, Obj, like, utc};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db};
 use crate::authz::AccountPerm;
@@ -44,11 +44,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ))
 )]
 pub struct Doc;
-
-/// UTC timestamps as the API shows them.
-pub fn utc(t: chrono::NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
 
 /// `AccountSettings`: Atrium has none of these features; all off.
 #[derive(Serialize, ToSchema)]
@@ -202,7 +197,7 @@ pub struct MembershipFilterBody {
 }
 
 fn membership_sort() -> utoipa::openapi::Object {
-    super::openapi::choice(&MEMBERSHIP_SORTS, true)
+    super::schema::choice(&MEMBERSHIP_SORTS, true)
 }
 
 const MEMBERSHIP_SORTS: [&str; 12] = [
@@ -458,7 +453,7 @@ pub async fn read_memberships(
 #[allow(dead_code)]
 pub struct AccountMembershipUpdate {
     /// Owner's, Admin's or Member's id.
-    #[schema(schema_with = super::openapi::invitable_role_id)]
+    #[schema(schema_with = super::schema::invitable_role_id)]
     pub account_role_id: String,
 }
 

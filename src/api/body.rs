@@ -382,3 +382,8 @@ pub fn fields_to_api(
             .collect(),
     )
 }
+
+/// UTC timestamps as the API shows them.
+pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    t.and_utc()
+}

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use super::body::utc;
 use super::error::{Detail, FieldError, ValidationDetail};
 use super::{ApiAccount, ApiError, ApiWorkspace, db};
 use crate::apikeys::{self, ApiKey};
@@ -105,7 +106,7 @@ pub struct BotCreate {
     pub api_key_expiration: Option<String>,
     /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(schema_with = super::openapi::bot_role_id)]
+    #[schema(schema_with = super::schema::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -117,7 +118,7 @@ pub struct BotUpdate {
     pub name: Option<String>,
     /// Only the Member role's id (or `null`): a service account is always Member.
     #[serde(default)]
-    #[schema(schema_with = super::openapi::bot_role_id)]
+    #[schema(schema_with = super::schema::bot_role_id)]
     pub account_role_id: Option<String>,
 }
 
@@ -335,10 +336,6 @@ pub struct BotAccessFilterBody {
 }
 
 // ---------- helpers ----------
-
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
 
 /// The API's field name for a message of the service.
 fn api_field(f: Field) -> &'static str {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::accounts::utc;
+use super::body::utc;
 use super::body::{self, Errors, Obj, like};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db, op};
@@ -54,7 +54,7 @@ pub struct InvitationCreate {
     #[schema(format = Email)]
     pub email: String,
     /// Owner's, Admin's or Member's id (a Collaborator is invited to a workspace).
-    #[schema(schema_with = super::openapi::invitable_role_id)]
+    #[schema(schema_with = super::schema::invitable_role_id)]
     pub account_role_id: String,
 }
 

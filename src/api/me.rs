@@ -3,16 +3,16 @@
 //! `GET /api/me/workspaces`.
 
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiCaller, ApiError, db};
-use crate::accounts::model::{AccountRole, personal_of};
+use crate::accounts::ops::personal_of;
 use crate::apikeys::KeyHolder;
+use crate::authz::AccountRole;
 use crate::authz::account::PermSet;
 use crate::authz::workspace::{SCOPES, close};
-use crate::db::schema::{account_memberships, accounts, workspaces};
+use crate::members::ops::MembershipOf;
 use crate::workspaces::access::load;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -112,15 +112,11 @@ pub async fn my_workspaces(
     let holder = caller.holder.clone();
     let rows = db(&caller.pool, move |c| {
         Ok(match &holder {
-            KeyHolder::User(u) => {
-                crate::workspaces::model::reachable(c, &u.id, "", MAX_WORKSPACES)?
-                    .into_iter()
-                    .map(|r| (r.workspace, r.account_name, r.account_handle))
-                    .collect()
-            }
-            KeyHolder::ServiceAccount(s) => {
-                crate::service_accounts::model::workspaces_of(c, &s.id)?
-            }
+            KeyHolder::User(u) => crate::workspaces::ops::reachable(c, &u.id, "", MAX_WORKSPACES)?
+                .into_iter()
+                .map(|r| (r.workspace, r.account_name, r.account_handle))
+                .collect(),
+            KeyHolder::ServiceAccount(s) => crate::service_accounts::ops::workspaces_of(c, &s.id)?,
         })
     })
     .await?;
@@ -162,39 +158,19 @@ pub async fn my_accounts(
     caller: ApiCaller,
 ) -> Result<web::Json<Vec<UserAccountResponse>>, ApiError> {
     let holder = caller.holder.clone();
-    let rows: Vec<(String, String, String, String, String)> = db(&caller.pool, move |c| {
+    let rows: Vec<MembershipOf> = db(&caller.pool, move |c| {
         Ok(match &holder {
-            KeyHolder::User(u) => accounts::table
-                .inner_join(account_memberships::table)
-                .filter(account_memberships::user_id.eq(&u.id))
-                .order((
-                    accounts::kind.desc(),
-                    accounts::name.asc(),
-                    accounts::id.asc(),
-                ))
-                .select((
-                    account_memberships::id,
-                    accounts::id,
-                    accounts::name,
-                    account_memberships::role,
-                    accounts::handle,
-                ))
-                .load(c)?,
+            KeyHolder::User(u) => crate::members::ops::memberships_of(c, &u.id)?,
             // A service account belongs to one account, always as Member; its own id
             // stands for the membership.
-            KeyHolder::ServiceAccount(s) => accounts::table
-                .find(&s.account_id)
-                .select((accounts::id, accounts::name, accounts::handle))
-                .load::<(String, String, String)>(c)?
+            KeyHolder::ServiceAccount(s) => crate::accounts::ops::find(c, &s.account_id)?
                 .into_iter()
-                .map(|(id, name, handle)| {
-                    (
-                        s.id.clone(),
-                        id,
-                        name,
-                        AccountRole::Member.as_str().into(),
-                        handle,
-                    )
+                .map(|a| MembershipOf {
+                    membership_id: s.id.clone(),
+                    account_id: a.id,
+                    account_name: a.name,
+                    role: AccountRole::Member.as_str().into(),
+                    account_handle: a.handle,
                 })
                 .collect(),
         })
@@ -202,14 +178,14 @@ pub async fn my_accounts(
     .await?;
     Ok(web::Json(
         rows.into_iter()
-            .map(|(mid, id, name, role, handle)| UserAccountResponse {
-                account_membership_id: mid,
-                account_id: id,
-                account_name: name,
-                account_role_name: AccountRole::parse(&role)
+            .map(|m| UserAccountResponse {
+                account_membership_id: m.membership_id,
+                account_id: m.account_id,
+                account_name: m.account_name,
+                account_role_name: AccountRole::parse(&m.role)
                     .map(|r| r.label().to_string())
-                    .unwrap_or(role),
-                account_handle: handle,
+                    .unwrap_or(m.role),
+                account_handle: m.account_handle,
                 account_plan_type: "SELF_HOSTED".into(),
                 account_plan_tier: None,
                 account_plan_features: Vec::new(),
@@ -231,12 +207,7 @@ pub async fn my_workspace_scopes(
     let workspace_id = path.into_inner().to_string();
     let holder = caller.holder.clone();
     let scopes = db(&caller.pool, move |c| {
-        let Some(account_id) = workspaces::table
-            .find(&workspace_id)
-            .select(workspaces::account_id)
-            .first::<String>(c)
-            .optional()?
-        else {
+        let Some(account_id) = crate::workspaces::ops::account_of(c, &workspace_id)? else {
             return Ok(None);
         };
         let actor = holder.actor_ref();

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod me;
 pub mod openapi;
 pub mod roles;
+pub mod schema;
 pub mod transfers;
 pub mod user_access;
 pub mod workspaces;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::accounts::utc;
+use super::body::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db, op, with_fields};

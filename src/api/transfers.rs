@@ -126,7 +126,7 @@ fn check(ctx: &ApiWorkspace, raw: &[u8]) -> Result<TransferBody, ApiError> {
     Ok(body)
 }
 
-fn user_of(ctx: &ApiWorkspace) -> Result<crate::users::model::User, ApiError> {
+fn user_of(ctx: &ApiWorkspace) -> Result<crate::users::ops::User, ApiError> {
     match &ctx.caller.holder {
         KeyHolder::User(u) => Ok(u.clone()),
         KeyHolder::ServiceAccount(_) => Err(ApiError::Forbidden),
@@ -139,7 +139,7 @@ fn target_role(
     user_id: &str,
     source: &str,
     target: &str,
-) -> Result<(crate::accounts::model::Account, crate::authz::AccountRole), ApiError> {
+) -> Result<(crate::accounts::ops::Account, crate::authz::AccountRole), ApiError> {
     transfers::targets_for(c, user_id, source)?
         .into_iter()
         .find(|(a, _)| a.id == target)

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use super::accounts::utc;
+use super::body::utc;
 use super::body::{self, Errors, Field, Obj, like};
 use super::error::{Detail, FieldError};
 use super::{ApiError, ApiWorkspace, db, op};
@@ -208,7 +208,7 @@ pub struct UserAccessFilterBody {
 }
 
 fn sort_choice() -> utoipa::openapi::Object {
-    super::openapi::choice(&SORTS, true)
+    super::schema::choice(&SORTS, true)
 }
 
 const SORTS: [&str; 8] = [

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::accounts::utc;
+use super::body::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
 use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db, op, with_fields};
@@ -209,12 +209,10 @@ pub async fn read_workspaces(
                 .into_iter()
                 .map(|r| r.workspace)
                 .collect(),
-            KeyHolder::ServiceAccount(s) => {
-                crate::service_accounts::model::workspaces_of(c, &s.id)?
-                    .into_iter()
-                    .map(|(w, _, _)| w)
-                    .collect::<Vec<_>>()
-            }
+            KeyHolder::ServiceAccount(s) => crate::service_accounts::ops::workspaces_of(c, &s.id)?
+                .into_iter()
+                .map(|(w, _, _)| w)
+                .collect::<Vec<_>>(),
         })
     })
     .await?;

@@ -6,15 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{ApiKey, Reveal};
-use crate::audit::Event;
-use crate::db::{DbConn, write_tx};
+use crate::db::DbConn;
 use crate::settings::AppConfig;
-use crate::users::model::User;
 use crate::web::ctx::Auth;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/profile/api-keys", web::get().to(index))
@@ -54,7 +51,7 @@ async fn show(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let uid = auth.user.id.clone();
-    let keys = db(&auth.pool, move |c| Ok(super::for_user(c, &uid)?)).await?;
+    let keys = db(&auth.pool, move |c| Ok(super::ops::for_user(c, &uid)?)).await?;
     render(
         status,
         &KeysPage {
@@ -84,39 +81,10 @@ async fn index(auth: Auth) -> Result<HttpResponse, AppError> {
 /// The workspace the login command names: the one the user used last (or the first they
 /// reach), as `account-handle/workspace-handle`.
 fn login_workspace(c: &mut DbConn, user_id: &str) -> Result<String, AppError> {
-    let first = crate::workspaces::model::reachable(c, user_id, "", 1)?;
+    let first = crate::workspaces::ops::reachable(c, user_id, "", 1)?;
     Ok(match first.first() {
         Some(r) => format!("{}/{}", r.account_handle, r.workspace.handle),
         None => WORKSPACE_PLACEHOLDER.to_string(),
-    })
-}
-
-fn create_tx(
-    c: &mut DbConn,
-    user: &User,
-    name: &str,
-    expires_at: Option<chrono::NaiveDateTime>,
-    ip: String,
-) -> Result<(ApiKey, String), AppError> {
-    write_tx(c, |c| {
-        let (key, plain) = super::create_user_key(c, &user.id, name, expires_at)?;
-        let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-        Event::new(
-            "atrium.api_key.created",
-            crate::audit::Actor::user(user),
-            "api_key",
-            Some(key.id.clone()),
-            key.mask(),
-        )
-        .account_opt(personal)
-        .ip(ip)
-        .payload(json!({
-            "name": key.name,
-            "owner": "user",
-            "expiration": key.expires_at.map(|t| t.and_utc().to_rfc3339()),
-        }))
-        .record(c)?;
-        Ok((key, plain))
     })
 }
 
@@ -134,7 +102,7 @@ async fn create(
     }
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
-    let name = crate::service_accounts::model::parse_name(&form.name)
+    let name = crate::service_accounts::ops::parse_name(&form.name)
         .map_err(|m| errors.add("name", m))
         .ok();
     let expires_at = super::parse_expiration_date(&form.expiration)
@@ -153,7 +121,7 @@ async fn create(
     };
     let (user, ip) = (auth.user.clone(), client_ip(&req));
     let (key, plain, workspace) = db(&auth.pool, move |c| {
-        let (key, plain) = create_tx(c, &user, &name, expires_at, ip)?;
+        let (key, plain) = super::ops::create_user_key(c, &user, &name, expires_at, ip)?;
         Ok((key, plain, login_workspace(c, &user.id)?))
     })
     .await?;
@@ -181,29 +149,8 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     let key_id = path.into_inner();
     let (user, ip) = (auth.user.clone(), client_ip(&req));
-    let deleted = db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            let Some(key) = super::for_user(c, &user.id)?
-                .into_iter()
-                .find(|k| k.id == key_id)
-            else {
-                return Err(AppError::NotFound);
-            };
-            super::delete_user_key(c, &user.id, &key.id)?;
-            let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            Event::new(
-                "atrium.api_key.deleted",
-                crate::audit::Actor::user(&user),
-                "api_key",
-                Some(key.id.clone()),
-                key.mask(),
-            )
-            .account_opt(personal)
-            .ip(ip)
-            .payload(json!({ "name": key.name, "owner": "user" }))
-            .record(c)?;
-            Ok(key)
-        })
+    let deleted = op(&auth.pool, move |c| {
+        super::ops::delete_user_key(c, &user, &key_id, ip)
     })
     .await?;
     show(

@@ -17,12 +17,10 @@ use super::catalog::{self, Group};
 use super::query::{self, Cursor, Filter};
 use super::view::{self, Names};
 use crate::authz::AccountPerm;
-use crate::db::schema::{service_accounts, users};
 use crate::db::{DbConn, Pool};
-use crate::service_accounts::model as bots;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, db, render};
-use crate::workspaces::model as workspaces;
+use crate::workspaces::ops as workspaces;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/audit-log", web::get().to(index))
@@ -188,7 +186,7 @@ fn parse_filter(
             "Use an e-mail, a handle or a service account's name.",
         );
     } else if !actor.is_empty() {
-        match resolve_actor(c, account_id, actor)? {
+        match query::resolve_actor(c, account_id, actor)? {
             Some(id) => f.actors = Some(vec![id]),
             None => errors.add(
                 "actor",
@@ -201,28 +199,6 @@ fn parse_filter(
     } else {
         Err(errors)
     })
-}
-
-fn resolve_actor(c: &mut DbConn, account_id: &str, raw: &str) -> Result<Option<String>, AppError> {
-    use diesel::prelude::*;
-    if let Ok(id) = uuid::Uuid::parse_str(raw) {
-        return Ok(Some(id.to_string()));
-    }
-    let key = raw.to_lowercase();
-    let user: Option<String> = users::table
-        .filter(users::email_normalized.eq(&key).or(users::handle.eq(&key)))
-        .select(users::id)
-        .first(c)
-        .optional()?;
-    if user.is_some() {
-        return Ok(user);
-    }
-    Ok(service_accounts::table
-        .filter(service_accounts::account_id.eq(account_id))
-        .filter(service_accounts::name_normalized.eq(bots::normalize(raw)))
-        .select(service_accounts::id)
-        .first(c)
-        .optional()?)
 }
 
 /// One row of the page.

@@ -225,3 +225,29 @@ pub fn chunk(
     };
     q.limit(limit).load(c)
 }
+
+/// The actor a filter names: an id as it is, else a user's e-mail or handle, else a
+/// service account's name in the account.
+pub fn resolve_actor(c: &mut DbConn, account_id: &str, raw: &str) -> QueryResult<Option<String>> {
+    use crate::db::schema::{service_accounts, users};
+    if let Ok(id) = uuid::Uuid::parse_str(raw) {
+        return Ok(Some(id.to_string()));
+    }
+    let key = raw.to_lowercase();
+    let user: Option<String> = users::table
+        .filter(users::email_normalized.eq(&key).or(users::handle.eq(&key)))
+        .select(users::id)
+        .first(c)
+        .optional()?;
+    if user.is_some() {
+        return Ok(user);
+    }
+    service_accounts::table
+        .filter(service_accounts::account_id.eq(account_id))
+        .filter(
+            service_accounts::name_normalized.eq(crate::service_accounts::model::normalize(raw)),
+        )
+        .select(service_accounts::id)
+        .first(c)
+        .optional()
+}

@@ -78,7 +78,7 @@ async fn run<T: Send + 'static>(
 pub struct Preloaded {
     user_id: String,
     /// `None` once taken; `Some(None)` when the user no longer exists.
-    identity: Option<Option<crate::accounts::model::Identity>>,
+    identity: Option<Option<crate::users::model::Identity>>,
     /// The (account id, workspace id) the path names, and what [`workspace_for`] found.
     workspace: Option<(WorkspaceKey, Option<Loaded>)>,
 }
@@ -127,7 +127,7 @@ pub async fn preload_identity<B: actix_web::body::MessageBody>(
 
 /// The identity read with this request's session, if it was read for `user_id` and not
 /// taken yet: `Some(None)` when that user no longer exists.
-pub fn take_preloaded(user_id: &str) -> Option<Option<crate::accounts::model::Identity>> {
+pub fn take_preloaded(user_id: &str) -> Option<Option<crate::users::model::Identity>> {
     PRELOADED
         .try_with(|slot| {
             let mut slot = slot.borrow_mut();
@@ -264,7 +264,7 @@ impl SessionStore for DbSessionStore {
             let (Ok(wanted), Some((_, Some(uid), _))) = (wanted, &row) else {
                 return Ok((row, None));
             };
-            let identity = crate::accounts::model::identity(c, uid)?;
+            let identity = crate::users::model::identity(c, uid)?;
             let workspace = match (wanted, &identity) {
                 (Some((a, w)), Some((_, memberships))) => {
                     let loaded = workspace_for(c, uid, memberships, &a, &w)?;

@@ -22,9 +22,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::accounts::model::Identity;
 use crate::apikeys::Authenticated;
 use crate::db::changes::SharedSignal;
+use crate::users::model::Identity;
 use crate::workspaces::access::Loaded;
 
 /// How long an answer is kept at most, whatever the epoch says.

@@ -454,7 +454,7 @@ async fn signup_page(
     };
     let email = ch.inv.email_normalized.clone();
     let unverified_holder = db(&mu.pool, move |c| {
-        Ok(crate::users::model::find_by_email(c, &email)?.is_some_and(|u| !u.is_verified()))
+        Ok(crate::users::ops::find_by_email(c, &email)?.is_some_and(|u| !u.is_verified()))
     })
     .await?;
     let mut p = invite_signup_page(
@@ -537,7 +537,7 @@ async fn signup(
             match accept_tx(c, &id3, &code3, user, &ip3)? {
                 Accepted::Joined(_) | Accepted::AlreadyMember(_) => Ok(()),
                 // Roll the whole sign-up back: the invitation changed underneath.
-                _ => Err(AppError::NotFound),
+                _ => Err(crate::outcome::Refusal::NotFound.into()),
             }
         },
     )

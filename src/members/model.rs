@@ -394,3 +394,44 @@ pub fn remove_member(conn: &mut DbConn, account_id: &str, user_id: &str) -> Quer
     )
     .execute(conn)
 }
+
+/// One of a user's memberships, with its account (the API's `/me/accounts`).
+pub struct MembershipOf {
+    pub membership_id: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub role: String,
+    pub account_handle: String,
+}
+
+/// The user's memberships: personal account first, then by name.
+pub fn memberships_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<MembershipOf>> {
+    let rows: Vec<(String, String, String, String, String)> = accounts::table
+        .inner_join(account_memberships::table)
+        .filter(account_memberships::user_id.eq(user_id))
+        .order((
+            accounts::kind.desc(),
+            accounts::name.asc(),
+            accounts::id.asc(),
+        ))
+        .select((
+            account_memberships::id,
+            accounts::id,
+            accounts::name,
+            account_memberships::role,
+            accounts::handle,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(membership_id, account_id, account_name, role, account_handle)| MembershipOf {
+                membership_id,
+                account_id,
+                account_name,
+                role,
+                account_handle,
+            },
+        )
+        .collect())
+}

@@ -18,7 +18,9 @@ use crate::users::model::User;
 
 /// Reads that carry no rule of their own: the caller has already been allowed to see the
 /// account's members (`read:account_membership`).
-pub use super::model::{all_details, member_of_membership, page, role_of, row};
+pub use super::model::{
+    MembershipOf, all_details, member_of_membership, memberships_of, page, role_of, row,
+};
 
 /// The roles someone with `role` may give in an invitation (never above their own).
 pub fn invite_roles(role: AccountRole) -> Vec<AccountRole> {

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::apikeys::{self, ApiKey};
+use crate::apikeys::model::{self as apikeys, ApiKey};
 use crate::db::schema::{
     api_keys, service_accounts, workspace_bot_access, workspace_roles, workspaces,
 };

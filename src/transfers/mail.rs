@@ -4,7 +4,6 @@
 use askama::Template;
 
 use super::model::TransferRequest;
-use super::ops::TransferError;
 use crate::accounts::model::Account;
 use crate::mail::{self, OutgoingMail};
 
@@ -37,14 +36,12 @@ pub fn notify_admins(
     target: &Account,
     requester: &crate::users::model::User,
     base_url: &str,
-) -> Result<(), TransferError> {
+) -> diesel::QueryResult<()> {
     let link = format!("{base_url}/account/{}/transfers", target.id);
     let expires = r.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
     let name = requester.display_name();
     let render_err = |e: askama::Error| {
-        TransferError::Db(diesel::result::Error::QueryBuilderError(
-            format!("mail template: {e}").into(),
-        ))
+        diesel::result::Error::QueryBuilderError(format!("mail template: {e}").into())
     };
     let html = RequestMailHtml {
         requester: &name,

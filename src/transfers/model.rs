@@ -100,3 +100,14 @@ pub fn admin_emails(c: &mut DbConn, account_id: &str) -> QueryResult<Vec<String>
         .select(users::email)
         .load(c)
 }
+
+/// Open requests out of `account_id` (for its admins) — newest first.
+pub fn outgoing(c: &mut DbConn, account_id: &str) -> QueryResult<Vec<TransferRequest>> {
+    workspace_transfers::table
+        .filter(workspace_transfers::source_account_id.eq(account_id))
+        .filter(workspace_transfers::status.eq("pending"))
+        .filter(workspace_transfers::expires_at.gt(now()))
+        .order(workspace_transfers::created_at.desc())
+        .select(TransferRequest::as_select())
+        .load(c)
+}

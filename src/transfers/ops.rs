@@ -16,7 +16,9 @@ use crate::users::domain::Handle;
 use crate::workspaces::model::{self as wsm, Workspace};
 
 use super::model::close;
-pub use super::model::{TransferRequest, admin_emails, find, incoming, open_for_workspace};
+pub use super::model::{
+    TransferRequest, admin_emails, find, incoming, open_for_workspace, outgoing,
+};
 
 /// How long a transfer request waits for the target's admins.
 pub const REQUEST_TTL: TimeDelta = TimeDelta::days(7);
@@ -396,7 +398,7 @@ pub fn targets_for(
     user_id: &str,
     source: &str,
 ) -> QueryResult<Vec<(Account, AccountRole)>> {
-    Ok(accounts::for_user(c, user_id)?
+    Ok(crate::users::model::for_user(c, user_id)?
         .into_iter()
         .filter(|(a, r)| a.id != source && *r != AccountRole::Collaborator)
         .collect())

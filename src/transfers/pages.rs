@@ -8,7 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::ops::{self, Decision, Preview, Submitted, TransferError, TransferRequest};
-use crate::accounts::model::{Account, AccountRole};
+use crate::accounts::ops::Account;
+use crate::authz::AccountRole;
 use crate::authz::account::AccountPerm;
 use crate::db::write_tx;
 use crate::settings::AppConfig;
@@ -313,16 +314,7 @@ async fn requests_view(
 ) -> Result<HttpResponse, AppError> {
     let aid = ctx.account.id.clone();
     let (incoming, outgoing) = db(&ctx.auth.pool, move |c| {
-        use crate::db::schema::workspace_transfers as t;
-        use diesel::prelude::*;
-        let outgoing = t::table
-            .filter(t::source_account_id.eq(&aid))
-            .filter(t::status.eq("pending"))
-            .filter(t::expires_at.gt(crate::db::now()))
-            .order(t::created_at.desc())
-            .select(TransferRequest::as_select())
-            .load(c)?;
-        Ok((ops::incoming(c, &aid)?, outgoing))
+        Ok((ops::incoming(c, &aid)?, ops::outgoing(c, &aid)?))
     })
     .await?;
     render(

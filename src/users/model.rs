@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::accounts::model::{self as accounts, AccountKind};
+use crate::accounts::model::{self as accounts, Account, AccountKind};
+use crate::authz::AccountRole;
 use crate::db::schema::{sessions, users};
 use crate::db::{DbConn, is_unique_violation, new_id, now};
 
@@ -292,4 +293,60 @@ pub fn replace_unverified(conn: &mut DbConn, user: &User) -> QueryResult<Option<
         email: current.email,
         accounts: deleted,
     }))
+}
+
+/// The accounts a user belongs to, with their role: personal first, then by name.
+/// (`users` because the signed-in user's identity reads them with the user.)
+pub fn for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(Account, AccountRole)>> {
+    Ok(identity(conn, user_id)?
+        .map(|(_, accounts)| accounts)
+        .unwrap_or_default())
+}
+
+/// A user with the accounts they belong to and their role in each.
+pub type Identity = (User, Memberships);
+
+/// A user's accounts with their role in each, as read with the user.
+pub type Memberships = Vec<(Account, AccountRole)>;
+
+/// The signed-in user and their accounts with their role in each (personal first, then by
+/// name), in one statement: what every signed-in page reads before its own work.
+/// `None` when the user no longer exists.
+pub fn identity(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Identity>> {
+    use crate::db::schema::{account_memberships, accounts};
+    if crate::db::holds_nul(user_id) {
+        return Ok(None);
+    }
+    let rows: Vec<(User, Option<Account>, Option<String>)> = users::table
+        // A flat chain of left joins: SQLite materialises a parenthesised join on the
+        // right of a LEFT JOIN (every membership of every account) instead of probing it.
+        .left_join(account_memberships::table)
+        .left_join(accounts::table.on(accounts::id.eq(account_memberships::account_id)))
+        .filter(users::id.eq(user_id))
+        .order((
+            accounts::kind.nullable().desc(),
+            accounts::name.nullable().asc(),
+            accounts::id.nullable().asc(),
+        ))
+        .select((
+            User::as_select(),
+            Option::<Account>::as_select(),
+            account_memberships::role.nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((user, account, role)) = rows.next() else {
+        return Ok(None);
+    };
+    let accounts = std::iter::once((account, role))
+        .chain(rows.map(|(_, a, r)| (a, r)))
+        .filter_map(|(a, r)| a.zip(r))
+        .map(|(a, r)| {
+            (
+                a,
+                AccountRole::parse(&r).unwrap_or(AccountRole::Collaborator),
+            )
+        })
+        .collect();
+    Ok(Some((user, accounts)))
 }

@@ -74,13 +74,6 @@ impl Problem {
             Problem::Used => "This link has already been used",
         }
     }
-
-    pub fn status(self) -> actix_web::http::StatusCode {
-        match self {
-            Problem::Invalid => actix_web::http::StatusCode::NOT_FOUND,
-            Problem::Expired | Problem::Used => actix_web::http::StatusCode::GONE,
-        }
-    }
 }
 
 impl EmailToken {

@@ -8,7 +8,7 @@ use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::accounts::model::{self as accounts, Account, AccountRole};
+use crate::accounts::model::{Account, AccountRole};
 use crate::authn::{SESSION_CSRF, SESSION_USER, random_token};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::authz::workspace::ScopeSet;
@@ -65,7 +65,7 @@ pub struct Auth {
     pub pool: Pool,
 }
 
-pub use crate::accounts::model::{Identity, Memberships};
+pub use crate::users::model::{Identity, Memberships};
 
 impl Auth {
     /// Authenticates the request: the user and their accounts, read with the session
@@ -93,7 +93,7 @@ impl Auth {
         let pool = pool_of(req)?;
         let identity = match crate::authn::session_store::take_preloaded(&uid) {
             Some(identity) => identity,
-            None => db(&pool, move |c| Ok(accounts::identity(c, &uid)?)).await?,
+            None => db(&pool, move |c| Ok(crate::users::model::identity(c, &uid)?)).await?,
         };
         let Some((user, accts)) = identity else {
             session.purge();

@@ -45,7 +45,8 @@ fn has_encoded_control(path: &str) -> bool {
 /// The 404 answer: `{"detail": "Not Found"}` under `/api`, the error page for pages.
 fn not_found(path: &str) -> HttpResponse {
     if path == "/api" || path.starts_with("/api/") {
-        actix_web::ResponseError::error_response(&crate::web::api_error::ApiError::NotFound)
+        // The API's 404 body (`web::api_error` answers the same for an unknown id).
+        HttpResponse::NotFound().json(serde_json::json!({ "detail": "Not found" }))
     } else {
         HttpResponse::NotFound().finish()
     }

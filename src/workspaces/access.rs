@@ -97,7 +97,7 @@ pub fn load_for_user(
 pub fn workspace_for(
     c: &mut crate::db::DbConn,
     user_id: &str,
-    memberships: &crate::accounts::model::Memberships,
+    memberships: &crate::users::model::Memberships,
     account_id: &str,
     workspace_id: &str,
 ) -> diesel::QueryResult<Option<Loaded>> {

@@ -957,3 +957,12 @@ pub fn delete(conn: &mut DbConn, account_id: &str, workspace_id: &str) -> QueryR
     )
     .execute(conn)
 }
+
+/// The account a workspace belongs to, if it exists.
+pub fn account_of(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Option<String>> {
+    workspaces::table
+        .find(workspace_id)
+        .select(workspaces::account_id)
+        .first::<String>(conn)
+        .optional()
+}

@@ -35,7 +35,7 @@ pub async fn api_get(app: &TestApp, key: Option<&str>, path: &str) -> (StatusCod
 
 pub fn user_key(app: &TestApp, handle: &str) -> String {
     let uid = user_id(app, handle);
-    atrium::apikeys::create_user_key(&mut app.conn(), &uid, "test", None)
+    atrium::apikeys::model::create_user_key(&mut app.conn(), &uid, "test", None)
         .expect("key")
         .1
 }
@@ -49,7 +49,8 @@ async fn missing_malformed_unknown_and_expired_keys_get_401_with_the_reference_d
     let uid = user_id(&app, "ana");
     let past = atrium::db::now() - chrono::TimeDelta::minutes(1);
     let (_, expired) =
-        atrium::apikeys::create_user_key(&mut app.conn(), &uid, "old", Some(past)).expect("key");
+        atrium::apikeys::model::create_user_key(&mut app.conn(), &uid, "old", Some(past))
+            .expect("key");
     let unknown = atrium::apikeys::generate("pnu_");
     for key in [
         None,
@@ -274,7 +275,8 @@ async fn checking_a_key_costs_the_same_with_thousands_of_keys() {
     {
         let mut c = app.conn();
         for i in 0..2000 {
-            atrium::apikeys::create_user_key(&mut c, &uid, &format!("k{i}"), None).expect("key");
+            atrium::apikeys::model::create_user_key(&mut c, &uid, &format!("k{i}"), None)
+                .expect("key");
         }
     }
     // Warm the pool again (a new connection runs its set-up statements), then measure.

@@ -143,7 +143,7 @@ pub async fn assert_needs_key(app: &TestApp, method: Method, path: &str, body: O
 /// A personal API key for the user `handle`.
 pub fn user_key(app: &TestApp, handle: &str) -> String {
     let uid = user_id(app, handle);
-    atrium::apikeys::create_user_key(&mut app.conn(), &uid, "test", None)
+    atrium::apikeys::model::create_user_key(&mut app.conn(), &uid, "test", None)
         .expect("user key")
         .1
 }

@@ -235,8 +235,9 @@ fn workspace_url(app: &TestApp, account_id: &str, workspace_id: &str) -> String 
 fn user_key(app: &TestApp, handle: &str, expires_at: Option<chrono::NaiveDateTime>) -> String {
     let uid = user_id(app, handle);
     let mut conn = app.conn();
-    let (_, plain) = atrium::apikeys::create_user_key(&mut conn, &uid, "prefect cli", expires_at)
-        .expect("create user key");
+    let (_, plain) =
+        atrium::apikeys::model::create_user_key(&mut conn, &uid, "prefect cli", expires_at)
+            .expect("create user key");
     plain
 }
 
@@ -446,7 +447,7 @@ async fn wrong_expired_and_deleted_keys_are_refused_with_the_clients_message() {
             .expect("keys");
         assert_eq!(ids.len(), 1);
         assert_eq!(
-            atrium::apikeys::delete_user_key(&mut conn, &uid, &ids[0]).expect("delete key"),
+            atrium::apikeys::model::delete_user_key(&mut conn, &uid, &ids[0]).expect("delete key"),
             1
         );
     }

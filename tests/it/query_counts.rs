@@ -225,7 +225,7 @@ async fn a_signed_in_page_learns_who_asks_and_what_they_may_do_in_three_statemen
     );
     let mut c = app.conn();
     let statements = crate::members::statements_of(&mut c, |c| {
-        let (_, accounts) = atrium::accounts::model::identity(c, &bo_id)
+        let (_, accounts) = atrium::users::model::identity(c, &bo_id)
             .expect("identity")
             .expect("bo exists");
         assert_eq!(accounts.len(), 2, "personal account and Acme");

@@ -6,18 +6,20 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::domain::{Email, Handle, Name, NewPassword};
-use super::model::{self as users, NewUser, SignupError, User};
-use crate::audit::{Actor, Event};
+use super::ops::{self as users, User};
+pub use super::ops::{SignupKind, ValidSignup};
+use crate::outcome::OpResult;
+
 use crate::authn::rate_limit::{Bucket, Limit};
 use crate::authn::{SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next};
-use crate::db::write_tx;
 use crate::settings::AppConfig;
 use crate::settings::SignupPolicy;
 use crate::web::ctx::{Auth, MaybeUser};
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, redirect, render};
+use crate::web::{
+    AppError, FieldErrors, Shell, client_ip, db, op, page, redirect, render, with_fields,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -124,15 +126,6 @@ async fn signup_page(
     })
 }
 
-/// Parsed sign-up input.
-pub struct ValidSignup {
-    pub email: Email,
-    pub handle: Handle,
-    pub first: Name,
-    pub last: Name,
-    pub password: NewPassword,
-}
-
 pub fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
     let mut errors = FieldErrors::default();
     let email = Email::parse(&form.email)
@@ -166,42 +159,6 @@ pub fn validate_signup(form: &SignupForm) -> Result<ValidSignup, FieldErrors> {
     }
 }
 
-/// How a sign-up treats an unverified user holding the same address (issue #19, point 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignupKind {
-    /// The open form: an unverified user older than a verification link's lifetime
-    /// ([`crate::users::tokens::VERIFY_TTL`]) is replaced, a younger one blocks the address;
-    /// a verification e-mail is queued.
-    Plain,
-    /// From an invitation sent to the address: any unverified user is replaced, and the
-    /// address is verified by accepting the invitation (in `extra`).
-    Invited,
-}
-
-/// Why the sign-up transaction was rolled back.
-enum CreateError {
-    Taken(SignupError),
-    App(AppError),
-}
-
-impl From<diesel::result::Error> for CreateError {
-    fn from(e: diesel::result::Error) -> Self {
-        CreateError::App(e.into())
-    }
-}
-
-impl From<crate::outcome::OpError> for CreateError {
-    fn from(e: crate::outcome::OpError) -> Self {
-        CreateError::App(e.into())
-    }
-}
-
-impl From<AppError> for CreateError {
-    fn from(e: AppError) -> Self {
-        CreateError::App(e)
-    }
-}
-
 /// Creates the user and personal account in one transaction, with its audit event.
 /// `extra` runs inside the same transaction (e.g. accepting an invitation). An unverified
 /// user holding the address is replaced as `kind` says, in the same transaction.
@@ -211,92 +168,22 @@ pub async fn create_user(
     valid: ValidSignup,
     ip: String,
     kind: SignupKind,
-    extra: impl FnOnce(&mut crate::db::DbConn, &User) -> Result<(), AppError> + Send + 'static,
+    extra: impl FnOnce(&mut crate::db::DbConn, &User) -> OpResult<()> + Send + 'static,
 ) -> Result<Result<User, FieldErrors>, AppError> {
     let pw = valid.password.as_str().to_string();
     let hash = web::block(move || password::hash(&pw))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?;
-    db(pool, move |c| {
-        let result = write_tx(c, |c| {
-            let mut replaced = None;
-            if let Some(holder) = users::find_by_email(c, valid.email.normalized())? {
-                let stale =
-                    holder.created_at <= crate::db::now() - crate::users::tokens::VERIFY_TTL;
-                if !holder.is_verified() && (kind == SignupKind::Invited || stale) {
-                    replaced = users::replace_unverified(c, &holder)?;
-                }
-            }
-            let new = NewUser {
-                email: valid.email.as_str(),
-                email_normalized: valid.email.normalized(),
-                handle: valid.handle.as_str(),
-                first_name: valid.first.as_str(),
-                last_name: valid.last.as_str(),
-                password_hash: &hash,
-            };
-            // Refused: roll back (a replacement made above must not stay).
-            let user = users::create_with_personal_account(c, &new).map_err(|e| match e {
-                SignupError::Db(e) => CreateError::from(e),
-                taken => CreateError::Taken(taken),
-            })?;
-            let personal = crate::accounts::model::personal_of(c, &user.id)?;
-            if let Some(r) = &replaced {
-                crate::users::ops::replaced_event(
-                    Actor::user(&user),
-                    r,
-                    personal.as_ref().map(|a| a.id.clone()),
-                    &ip,
-                )
-                .record(c)?;
-            }
-            Event::new(
-                "atrium.user.signed_up",
-                Actor::user(&user),
-                "user",
-                Some(user.id.clone()),
-                user.handle.clone(),
-            )
-            .account_opt(personal.as_ref().map(|a| a.id.clone()))
-            .ip(ip)
-            .payload(json!({ "email": user.email, "handle": user.handle }))
-            .record(c)?;
-            if kind == SignupKind::Plain {
-                crate::users::mail::send_link(
-                    c,
-                    &cfg,
-                    &user,
-                    crate::users::tokens::Purpose::Verify,
-                    &user.email,
-                )?;
-            }
-            extra(c, &user)?;
-            Ok::<_, CreateError>(user)
-        });
-        Ok(match result {
-            Ok(u) => Ok(u),
-            Err(CreateError::App(e)) => return Err(e),
-            Err(CreateError::Taken(SignupError::EmailTaken)) => {
-                let mut e = FieldErrors::default();
-                e.add(
-                    "email",
-                    "An account with this e-mail already exists. Log in instead.",
-                );
-                Err(e)
-            }
-            Err(CreateError::Taken(SignupError::HandleTaken)) => {
-                let mut e = FieldErrors::default();
-                e.add(
-                    "handle",
-                    "This handle is already taken. Choose another one.",
-                );
-                Err(e)
-            }
-            Err(CreateError::Taken(SignupError::Db(e))) => return Err(e.into()),
+    let cfg = cfg.into_inner();
+    with_fields(
+        db(pool, move |c| {
+            Ok(crate::users::ops::sign_up(
+                c, &cfg, &valid, &hash, ip, kind, extra,
+            ))
         })
-    })
-    .await
+        .await?,
+    )
 }
 
 async fn signup(
@@ -502,50 +389,17 @@ async fn login(
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
 
-    let ip3 = ip.clone();
-    let user2 = user.clone();
-    db(&mu.pool, move |c| {
-        write_tx(c, |c| {
-            let personal = match &user2 {
-                Some(u) => crate::accounts::model::personal_of(c, &u.id)?.map(|a| a.id),
-                None => None,
-            };
-            if ok {
-                let Some(u) = &user2 else { return Ok(()) };
-                // A success does not count against the next attempts.
-                rate_limit::release(c, slot)?;
-                users::touch_login(c, &u.id)?;
-                if let Some(h) = &rehash {
-                    users::set_password_hash(c, &u.id, h)?;
-                }
-                Event::new(
-                    "atrium.user.logged_in",
-                    Actor::user(u),
-                    "user",
-                    Some(u.id.clone()),
-                    u.handle.clone(),
-                )
-                .account_opt(personal)
-                .ip(ip3)
-                .record(c)?;
-            } else {
-                // The failure stays counted by its slot.
-                Event::new(
-                    "atrium.user.login_failed",
-                    Actor::Anonymous {
-                        label: identifier.clone(),
-                    },
-                    "user",
-                    user2.as_ref().map(|u| u.id.clone()),
-                    identifier.clone(),
-                )
-                .account_opt(personal)
-                .ip(ip3)
-                .payload(json!({ "known_user": user2.is_some() }))
-                .record(c)?;
-            }
-            Ok::<_, AppError>(())
-        })
+    let (ip3, user2) = (ip.clone(), user.clone());
+    op(&mu.pool, move |c| {
+        users::record_login(
+            c,
+            user2.as_ref(),
+            ok,
+            slot,
+            rehash.as_deref(),
+            &identifier,
+            ip3,
+        )
     })
     .await?;
 
@@ -571,23 +425,7 @@ async fn logout(
 ) -> Result<HttpResponse, AppError> {
     if let Some(user) = mu.user.clone() {
         let ip = client_ip(&req);
-        db(&mu.pool, move |c| {
-            write_tx(c, |c| {
-                let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-                Event::new(
-                    "atrium.user.logged_out",
-                    Actor::user(&user),
-                    "user",
-                    Some(user.id.clone()),
-                    user.handle.clone(),
-                )
-                .account_opt(personal)
-                .ip(ip)
-                .record(c)?;
-                Ok::<_, AppError>(())
-            })
-        })
-        .await?;
+        op(&mu.pool, move |c| users::record_logout(c, &user, &ip)).await?;
     }
     mu.session.purge();
     let to = match form.next.as_deref().map(|n| safe_next(Some(n))) {
@@ -678,23 +516,8 @@ async fn update_profile(
     };
     let user = auth.user.clone();
     let ip = client_ip(&req);
-    db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            users::update_names(c, &user.id, first.as_str(), last.as_str())?;
-            let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            Event::new(
-                "atrium.user.updated",
-                Actor::user(&user),
-                "user",
-                Some(user.id.clone()),
-                user.handle.clone(),
-            )
-            .account_opt(personal)
-            .ip(ip)
-            .payload(json!({ "first_name": first.as_str(), "last_name": last.as_str() }))
-            .record(c)?;
-            Ok::<_, AppError>(())
-        })
+    op(&auth.pool, move |c| {
+        users::update_names(c, &user, &first, &last, &ip)
     })
     .await?;
     let mut p = ProfilePage::of(auth);
@@ -772,24 +595,8 @@ async fn change_password(
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
     };
     let user = auth.user.clone();
-    db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            rate_limit::release(c, slot)?;
-            users::set_password_hash(c, &user.id, &hash)?;
-            users::end_sessions(c, &user.id)?;
-            let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-            Event::new(
-                "atrium.user.password_changed",
-                Actor::user(&user),
-                "user",
-                Some(user.id.clone()),
-                user.handle.clone(),
-            )
-            .account_opt(personal)
-            .ip(ip)
-            .record(c)?;
-            Ok::<_, AppError>(())
-        })
+    op(&auth.pool, move |c| {
+        users::change_password(c, &user, &hash, slot, &ip)
     })
     .await?;
     // This session continues under a new id; every other session of the user has ended.

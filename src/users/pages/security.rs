@@ -9,21 +9,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::ProfilePage;
-use crate::audit::Actor;
-use crate::authn::{password, safe_next, throttle};
-use crate::db::{DbConn, write_tx};
+use crate::authn::{password, safe_next};
 use crate::settings::AppConfig;
 use crate::users::domain::{Email, NewPassword};
-use crate::users::mail::{queue_notice, send_link};
-use crate::users::model::{self as users, User};
-use crate::users::ops::{replaced_event, user_event};
-use crate::users::tokens::{self, EmailToken, Problem, Purpose};
+use crate::users::ops as users;
+use crate::users::tokens::{self, Problem, Purpose};
 use crate::web::ctx::{Auth, MaybeUser};
 use crate::web::sudo;
-use crate::web::{AppError, FieldErrors, client_ip, db, page, redirect, render};
+use crate::web::{AppError, FieldErrors, client_ip, db, op, page, redirect, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/verify/{verify_id}", web::get().to(verify_page))
@@ -89,7 +84,7 @@ impl LinkPage {
             Problem::Used => "Each link works once. Ask for a new one if you still need it.",
         };
         render(
-            p.status(),
+            status_of(p),
             &LinkPage::message(csrf, p.title(), message, "/", "Go to Atrium"),
         )
     }
@@ -101,28 +96,6 @@ struct CodeQuery {
     code: String,
 }
 
-/// The token behind a verification link, if it may be used: for `Verify`, the address
-/// must still be the user's (a link to an address the user has left is dead).
-fn usable(
-    c: &mut DbConn,
-    id: &str,
-    code: &str,
-) -> Result<Result<(EmailToken, User), Problem>, AppError> {
-    let token = match tokens::check(c, id, code, &[Purpose::Verify, Purpose::ChangeEmail])? {
-        Ok(t) => t,
-        Err(p) => return Ok(Err(p)),
-    };
-    let Some(user) = users::find(c, &token.user_id)? else {
-        return Ok(Err(Problem::Invalid));
-    };
-    if tokens::purpose_of(&token) == Some(Purpose::Verify)
-        && user.email_normalized != token.email.to_lowercase()
-    {
-        return Ok(Err(Problem::Invalid));
-    }
-    Ok(Ok((token, user)))
-}
-
 async fn verify_page(
     mu: MaybeUser,
     path: web::Path<String>,
@@ -130,7 +103,7 @@ async fn verify_page(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (id2, code) = (id.clone(), q.code.clone());
-    let found = db(&mu.pool, move |c| usable(c, &id2, &code)).await?;
+    let found = op(&mu.pool, move |c| users::usable(c, &id2, &code)).await?;
     let (token, _) = match found {
         Ok(t) => t,
         Err(p) => return LinkPage::problem(mu.csrf, p),
@@ -169,12 +142,6 @@ struct CodeForm {
     code: String,
 }
 
-enum Verified {
-    Problem(Problem),
-    Taken,
-    Done { email: String, changed: bool },
-}
-
 async fn verify(
     req: HttpRequest,
     mu: MaybeUser,
@@ -183,89 +150,10 @@ async fn verify(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (code, ip) = (form.code.clone(), client_ip(&req));
-    let outcome = db(&mu.pool, move |c| {
-        write_tx(c, |c| {
-            let (token, user) = match usable(c, &id, &code)? {
-                Ok(t) => t,
-                Err(p) => return Ok(Verified::Problem(p)),
-            };
-            let change = tokens::purpose_of(&token) == Some(Purpose::ChangeEmail);
-            let mut replaced = None;
-            let new = if change {
-                let Ok(new) = Email::parse(&token.email) else {
-                    return Ok(Verified::Problem(Problem::Invalid));
-                };
-                if let Some(holder) = users::find_by_email(c, new.normalized())?
-                    && holder.id != user.id
-                {
-                    if holder.is_verified() {
-                        return Ok(Verified::Taken);
-                    }
-                    // Proving the mailbox beats an account that never did.
-                    replaced = users::replace_unverified(c, &holder)?;
-                }
-                Some(new)
-            } else {
-                None
-            };
-            if !tokens::mark_used(c, &token.id)? {
-                return Ok(Verified::Problem(Problem::Used));
-            }
-            let actor = Actor::user(&user);
-            match new {
-                Some(new) => {
-                    if let Some(r) = &replaced {
-                        let personal =
-                            crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
-                        replaced_event(actor.clone(), r, personal, &ip).record(c)?;
-                    }
-                    users::set_verified_email(c, &user.id, new.as_str(), new.normalized())?;
-                    user_event(
-                        c,
-                        "atrium.user.email_changed",
-                        actor,
-                        &user,
-                        &ip,
-                        json!({ "from": user.email, "to": new.as_str() }),
-                    )?;
-                    queue_notice(
-                        c,
-                        &user.email,
-                        "Your Atrium e-mail address was changed",
-                        &format!(
-                            "The e-mail address of the Atrium account {} was changed from {} to {}. Messages go to the new address from now on.",
-                            user.handle,
-                            user.email,
-                            new.as_str()
-                        ),
-                    )?;
-                    Ok(Verified::Done {
-                        email: new.as_str().to_string(),
-                        changed: true,
-                    })
-                }
-                None => {
-                    users::mark_verified(c, &user.id)?;
-                    user_event(
-                        c,
-                        "atrium.user.email_verified",
-                        actor,
-                        &user,
-                        &ip,
-                        json!({ "email": user.email }),
-                    )?;
-                    Ok(Verified::Done {
-                        email: user.email.clone(),
-                        changed: false,
-                    })
-                }
-            }
-        })
-    })
-    .await?;
+    let outcome = op(&mu.pool, move |c| users::verify_link(c, &id, &code, &ip)).await?;
     match outcome {
-        Verified::Problem(p) => LinkPage::problem(mu.csrf, p),
-        Verified::Taken => render(
+        users::Verified::Problem(p) => LinkPage::problem(mu.csrf, p),
+        users::Verified::Taken => render(
             StatusCode::CONFLICT,
             &LinkPage::message(
                 mu.csrf,
@@ -275,7 +163,7 @@ async fn verify(
                 "Go to your profile",
             ),
         ),
-        Verified::Done { email, changed } => page(&LinkPage::message(
+        users::Verified::Done { email, changed } => page(&LinkPage::message(
             mu.csrf,
             if changed {
                 "Your e-mail address was changed"
@@ -347,26 +235,8 @@ async fn forgot(
     let ip = client_ip(&req);
     let limit = cfg.settings.login_attempts_per_minute;
     let cfg2 = cfg.clone();
-    let allowed = db(&mu.pool, move |c| {
-        write_tx(c, |c| {
-            if !throttle::take_slot(c, throttle::FORGOT, &ip, limit)? {
-                return Ok(false);
-            }
-            if let Some(user) = users::find_by_email(c, email.normalized())? {
-                send_link(c, &cfg2, &user, Purpose::Reset, &user.email)?;
-                user_event(
-                    c,
-                    "atrium.user.password_reset_requested",
-                    Actor::Anonymous {
-                        label: email.as_str().to_string(),
-                    },
-                    &user,
-                    &ip,
-                    json!({}),
-                )?;
-            }
-            Ok::<_, AppError>(true)
-        })
+    let allowed = op(&mu.pool, move |c| {
+        users::request_reset(c, &cfg2, &email, &ip, limit)
     })
     .await?;
     if !allowed {
@@ -488,34 +358,8 @@ async fn reset(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?;
     let ip = client_ip(&req);
-    let outcome = db(&mu.pool, move |c| {
-        write_tx(c, |c| {
-            let token = match tokens::check(c, &id, &code, &[Purpose::Reset])? {
-                Ok(t) => t,
-                Err(p) => return Ok(Err(p)),
-            };
-            let Some(user) = users::find(c, &token.user_id)? else {
-                return Ok(Err(Problem::Invalid));
-            };
-            if !tokens::mark_used(c, &token.id)? {
-                return Ok(Err(Problem::Used));
-            }
-            users::set_password_hash(c, &user.id, &hash)?;
-            // The link reached the mailbox: the address is proved, if it is still the user's.
-            if user.email_normalized == token.email.to_lowercase() {
-                users::mark_verified(c, &user.id)?;
-            }
-            let ended = users::end_sessions(c, &user.id)?;
-            user_event(
-                c,
-                "atrium.user.password_reset",
-                Actor::user(&user),
-                &user,
-                &ip,
-                json!({ "sessions_ended": ended }),
-            )?;
-            Ok::<_, AppError>(Ok(()))
-        })
+    let outcome = op(&mu.pool, move |c| {
+        users::reset_password(c, &id, &code, &hash, &ip)
     })
     .await?;
     match outcome {
@@ -575,10 +419,8 @@ async fn confirm(
     let limit = cfg.settings.login_attempts_per_minute;
     let uid = auth.user.id.clone();
     // A slot is taken before the hash is computed: at most `limit` checks a minute.
-    let allowed = db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            Ok::<_, AppError>(throttle::take_slot(c, throttle::CONFIRM, &uid, limit)?)
-        })
+    let allowed = op(&auth.pool, move |c| {
+        users::take_confirm_slot(c, &uid, limit)
     })
     .await?;
     let show = |status: StatusCode, errors: FieldErrors, shell| {
@@ -609,22 +451,8 @@ async fn confirm(
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     let (user, ip) = (auth.user.clone(), client_ip(&req));
-    db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            let action = if ok {
-                "atrium.user.password_confirmed"
-            } else {
-                "atrium.user.password_confirm_failed"
-            };
-            Ok(user_event(
-                c,
-                action,
-                Actor::user(&user),
-                &user,
-                &ip,
-                json!({}),
-            )?)
-        })
+    op(&auth.pool, move |c| {
+        users::record_confirmation(c, &user, ok, &ip)
     })
     .await?;
     if !ok {
@@ -649,22 +477,8 @@ async fn resend_verification(
         return page(&p);
     }
     let (user, ip, cfg2) = (auth.user.clone(), client_ip(&req), cfg.clone());
-    let sent = db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
-                return Ok(false);
-            }
-            send_link(c, &cfg2, &user, Purpose::Verify, &user.email)?;
-            user_event(
-                c,
-                "atrium.user.verification_sent",
-                Actor::user(&user),
-                &user,
-                &ip,
-                json!({ "email": user.email }),
-            )?;
-            Ok::<_, AppError>(true)
-        })
+    let sent = op(&auth.pool, move |c| {
+        users::resend_verification(c, &cfg2, &user, &ip)
     })
     .await?;
     let email = auth.user.email.clone();
@@ -683,12 +497,6 @@ async fn resend_verification(
 struct EmailForm {
     #[serde(default)]
     new_email: String,
-}
-
-enum Requested {
-    Sent,
-    Taken,
-    Limited,
 }
 
 async fn change_email(
@@ -718,31 +526,14 @@ async fn change_email(
         );
     }
     let (user, ip, cfg2, new2) = (auth.user.clone(), client_ip(&req), cfg.clone(), new.clone());
-    let outcome = db(&auth.pool, move |c| {
-        write_tx(c, |c| {
-            if users::find_by_email(c, new2.normalized())?.is_some_and(|u| u.is_verified()) {
-                return Ok(Requested::Taken);
-            }
-            if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
-                return Ok(Requested::Limited);
-            }
-            send_link(c, &cfg2, &user, Purpose::ChangeEmail, new2.as_str())?;
-            user_event(
-                c,
-                "atrium.user.email_change_requested",
-                Actor::user(&user),
-                &user,
-                &ip,
-                json!({ "from": user.email, "to": new2.as_str() }),
-            )?;
-            Ok::<_, AppError>(Requested::Sent)
-        })
+    let outcome = op(&auth.pool, move |c| {
+        users::request_email_change(c, &cfg2, &user, &new2, &ip)
     })
     .await?;
     match outcome {
-        Requested::Taken => refuse(auth, EMAIL_TAKEN, StatusCode::UNPROCESSABLE_ENTITY),
-        Requested::Limited => refuse(auth, TOO_MANY_MAILS, StatusCode::TOO_MANY_REQUESTS),
-        Requested::Sent => {
+        users::Requested::Taken => refuse(auth, EMAIL_TAKEN, StatusCode::UNPROCESSABLE_ENTITY),
+        users::Requested::Limited => refuse(auth, TOO_MANY_MAILS, StatusCode::TOO_MANY_REQUESTS),
+        users::Requested::Sent => {
             let old = auth.user.email.clone();
             let mut p = ProfilePage::of(auth);
             p.notice = Some(format!(
@@ -751,5 +542,14 @@ async fn change_email(
             ));
             page(&p)
         }
+    }
+}
+
+/// The status of a page behind a link that cannot be used: 404 for a link that never
+/// worked, 410 for one that expired or was used.
+fn status_of(p: Problem) -> StatusCode {
+    match p {
+        Problem::Invalid => StatusCode::NOT_FOUND,
+        Problem::Expired | Problem::Used => StatusCode::GONE,
     }
 }
