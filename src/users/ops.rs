@@ -270,7 +270,7 @@ pub fn change_password(
 /// is replaced, a verified one keeps it: [`Verified::Taken`]).
 pub fn verify_link(c: &mut DbConn, id: &str, code: &str, ip: &str) -> OpResult<Verified> {
     write_tx(c, |c| {
-        let (token, user) = match usable(c, &id, &code)? {
+        let (token, user) = match usable(c, id, code)? {
             Ok(t) => t,
             Err(p) => return Ok(Verified::Problem(p)),
         };
@@ -301,7 +301,7 @@ pub fn verify_link(c: &mut DbConn, id: &str, code: &str, ip: &str) -> OpResult<V
             Some(new) => {
                 if let Some(r) = &replaced {
                     let personal = crate::accounts::ops::personal_of(c, &user.id)?.map(|a| a.id);
-                    replaced_event(actor.clone(), r, personal, &ip).record(c)?;
+                    replaced_event(actor.clone(), r, personal, ip).record(c)?;
                 }
                 users::set_verified_email(c, &user.id, new.as_str(), new.normalized())?;
                 user_event(
@@ -309,7 +309,7 @@ pub fn verify_link(c: &mut DbConn, id: &str, code: &str, ip: &str) -> OpResult<V
                     "atrium.user.email_changed",
                     actor,
                     &user,
-                    &ip,
+                    ip,
                     json!({ "from": user.email, "to": new.as_str() }),
                 )?;
                 queue_notice(
@@ -335,7 +335,7 @@ pub fn verify_link(c: &mut DbConn, id: &str, code: &str, ip: &str) -> OpResult<V
                     "atrium.user.email_verified",
                     actor,
                     &user,
-                    &ip,
+                    ip,
                     json!({ "email": user.email }),
                 )?;
                 Ok(Verified::Done {
@@ -357,7 +357,7 @@ pub fn request_reset(
     limit: i64,
 ) -> OpResult<bool> {
     write_tx(c, |c| {
-        if !throttle::take_slot(c, throttle::FORGOT, &ip, limit)? {
+        if !throttle::take_slot(c, throttle::FORGOT, ip, limit)? {
             return Ok(false);
         }
         if let Some(user) = users::find_by_email(c, email.normalized())? {
@@ -369,7 +369,7 @@ pub fn request_reset(
                     label: email.as_str().to_string(),
                 },
                 &user,
-                &ip,
+                ip,
                 json!({}),
             )?;
         }
@@ -387,7 +387,7 @@ pub fn reset_password(
     ip: &str,
 ) -> OpResult<Result<(), Problem>> {
     write_tx(c, |c| {
-        let token = match tokens::check(c, &id, &code, &[Purpose::Reset])? {
+        let token = match tokens::check(c, id, code, &[Purpose::Reset])? {
             Ok(t) => t,
             Err(p) => return Ok(Err(p)),
         };
@@ -397,7 +397,7 @@ pub fn reset_password(
         if !tokens::mark_used(c, &token.id)? {
             return Ok(Err(Problem::Used));
         }
-        users::set_password_hash(c, &user.id, &hash)?;
+        users::set_password_hash(c, &user.id, hash)?;
         // The link reached the mailbox: the address is proved, if it is still the user's.
         if user.email_normalized == token.email.to_lowercase() {
             users::mark_verified(c, &user.id)?;
@@ -408,7 +408,7 @@ pub fn reset_password(
             "atrium.user.password_reset",
             Actor::user(&user),
             &user,
-            &ip,
+            ip,
             json!({ "sessions_ended": ended }),
         )?;
         Ok(Ok(()))
@@ -427,13 +427,13 @@ pub fn resend_verification(
         if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
             return Ok(false);
         }
-        send_link(c, cfg, &user, Purpose::Verify, &user.email)?;
+        send_link(c, cfg, user, Purpose::Verify, &user.email)?;
         user_event(
             c,
             "atrium.user.verification_sent",
-            Actor::user(&user),
-            &user,
-            &ip,
+            Actor::user(user),
+            user,
+            ip,
             json!({ "email": user.email }),
         )?;
         Ok(true)
@@ -456,13 +456,13 @@ pub fn request_email_change(
         if !throttle::take_slot(c, throttle::MAIL, &user.id, throttle::MAILS_PER_MINUTE)? {
             return Ok(Requested::Limited);
         }
-        send_link(c, cfg, &user, Purpose::ChangeEmail, new2.as_str())?;
+        send_link(c, cfg, user, Purpose::ChangeEmail, new2.as_str())?;
         user_event(
             c,
             "atrium.user.email_change_requested",
-            Actor::user(&user),
-            &user,
-            &ip,
+            Actor::user(user),
+            user,
+            ip,
             json!({ "from": user.email, "to": new2.as_str() }),
         )?;
         Ok(Requested::Sent)
@@ -472,7 +472,7 @@ pub fn request_email_change(
 /// Takes one of the user's password-confirmation slots (`false`: none left this minute).
 pub fn take_confirm_slot(c: &mut DbConn, uid: &str, limit: i64) -> OpResult<bool> {
     write_tx(c, |c| {
-        Ok(throttle::take_slot(c, throttle::CONFIRM, &uid, limit)?)
+        Ok(throttle::take_slot(c, throttle::CONFIRM, uid, limit)?)
     })
 }
 
@@ -485,14 +485,7 @@ pub fn record_confirmation(c: &mut DbConn, user: &User, ok: bool, ip: &str) -> O
         } else {
             "atrium.user.password_confirm_failed"
         };
-        Ok(user_event(
-            c,
-            action,
-            Actor::user(&user),
-            &user,
-            &ip,
-            json!({}),
-        )?)
+        user_event(c, action, Actor::user(user), user, ip, json!({}))
     })
 }
 
