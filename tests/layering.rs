@@ -392,3 +392,80 @@ fn the_check_catches_a_deliberate_violation() {
         "use crate::members::ops; use crate::web::ctx::AccountCtx; use crate::outcome::Refusal;";
     assert!(violations_of(&m("members::pages"), good).is_empty());
 }
+
+/// `docs/ARCHITECTURE.md` names files and functions; each must exist, so the document
+/// cannot drift from the code: every backticked path under `src/`, `templates/`, `tests/`,
+/// `migrations/`, `scripts/`, `bench/` or `static/`, and every `domain::file::name` whose file
+/// exists must define or use `name` in that file.
+#[test]
+fn the_architecture_document_names_what_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).expect("the document");
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (i, part) in doc.split('`').enumerate() {
+        // Prose in backticks and placeholders (`src/api/<resource>.rs`) are not names.
+        if i % 2 == 0 || part.contains([' ', '<', '*']) {
+            continue;
+        }
+        let token = part.trim_end_matches(['/', ',', '.']);
+        let dirs = [
+            "src/",
+            "templates/",
+            "tests/",
+            "migrations/",
+            "scripts/",
+            "bench/",
+            "static/",
+        ];
+        if dirs.iter().any(|d| token.starts_with(d)) {
+            checked += 1;
+            if !root.join(token).exists() {
+                missing.push(format!("{token}: no such file"));
+            }
+            continue;
+        }
+        let segs: Vec<&str> = token.split("::").collect();
+        if segs.len() == 3
+            && segs
+                .iter()
+                .all(|s| s.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        {
+            let file = ["rs", "mod.rs"]
+                .iter()
+                .map(|ext| match *ext {
+                    "rs" => root.join(format!("src/{}/{}.rs", segs[0], segs[1])),
+                    _ => root.join(format!("src/{}/{}/mod.rs", segs[0], segs[1])),
+                })
+                .find(|p| p.exists());
+            if let Some(file) = file {
+                checked += 1;
+                let text = std::fs::read_to_string(&file).expect("source");
+                let word = |t: &str| {
+                    text.match_indices(t).any(|(at, _)| {
+                        let before = text[..at].chars().last();
+                        let after = text[at + t.len()..].chars().next();
+                        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    })
+                };
+                if !word(segs[2]) {
+                    missing.push(format!(
+                        "{token}: `{}` is not in {}",
+                        segs[2],
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 40,
+        "only {checked} names checked: is the document there?"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs/ARCHITECTURE.md names what does not exist:\n{}",
+        missing.join("\n")
+    );
+}

@@ -589,3 +589,62 @@ pub fn invite_to_workspace_checked(
         invite_to_workspace(c, cfg, account, workspace_id, &role.id, email, inviter, ip)
     })
 }
+
+/// Property tests (issue #9) for the multi-address splitter.
+#[cfg(test)]
+mod proptests {
+    use super::split_addresses;
+    use proptest::prelude::*;
+
+    fn list() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-zA-Z@.,; \\t\\r\\n\u{a0}\u{3000}\u{200b}]{0,80}",
+            prop::collection::vec("[a-zA-Z]{1,8}@[a-z]{1,8}\\.(com|org)", 0..8)
+                .prop_flat_map(|v| {
+                    let n = v.len().saturating_sub(1);
+                    (Just(v), prop::collection::vec("[,; \\t\\r\\n]{1,3}", n..=n))
+                })
+                .prop_map(|(v, seps)| {
+                    let mut out = String::new();
+                    for (i, a) in v.iter().enumerate() {
+                        out.push_str(a);
+                        if let Some(s) = seps.get(i) {
+                            out.push_str(s);
+                        }
+                    }
+                    out
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn splitting_never_panics_and_is_idempotent(raw in list()) {
+            let parts = split_addresses(&raw);
+            for p in &parts {
+                prop_assert!(!p.is_empty());
+                prop_assert!(!p.chars().any(|c| c == ',' || c == ';' || c.is_whitespace()));
+                prop_assert!(raw.contains(p.as_str()));
+            }
+            // No address twice, whatever its case.
+            for (i, a) in parts.iter().enumerate() {
+                prop_assert!(!parts[i + 1..].iter().any(|b| b.eq_ignore_ascii_case(a)));
+            }
+            // Joined again with any separator, the list splits to itself.
+            prop_assert_eq!(split_addresses(&parts.join(", ")), parts.clone());
+            prop_assert_eq!(split_addresses(&parts.join("\n")), parts.clone());
+        }
+
+        #[test]
+        fn every_address_typed_is_kept_once(
+            v in prop::collection::vec("[a-z]{1,8}@[a-z]{1,8}\\.com", 1..10)
+        ) {
+            let parts = split_addresses(&v.join(" ; "));
+            for a in &v {
+                prop_assert!(parts.contains(a));
+            }
+            prop_assert!(parts.len() <= v.len());
+        }
+    }
+}
