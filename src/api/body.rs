@@ -2,6 +2,7 @@
 //! (`["body", "name"]`, `["body", "0", "email"]`) with FastAPI's messages and types, and
 //! "absent" can be told from "null" (PATCH bodies: absent = unchanged).
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::ApiError;
@@ -386,4 +387,73 @@ pub fn fields_to_api(
 /// UTC timestamps as the API shows them.
 pub fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     t.and_utc()
+}
+
+// ---------- bodies read into serde types (the service-account API) ----------
+
+/// A 422 for a body serde could not read, naming the field when serde does — or, for a
+/// value of the wrong type (`{"name": 5}`), the field of the object without which the
+/// error changes.
+pub fn unreadable<T: DeserializeOwned>(v: &serde_json::Value, e: serde_json::Error) -> ApiError {
+    let msg = e.to_string();
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| msg.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let field = named.or_else(|| {
+        let obj = v.as_object()?;
+        obj.keys()
+            .find(|k| {
+                let mut without = obj.clone();
+                without.remove(*k);
+                serde_json::from_value::<T>(serde_json::Value::Object(without))
+                    .map_err(|e| e.to_string())
+                    .err()
+                    .is_none_or(|other| other != msg)
+            })
+            .cloned()
+    });
+    let mut loc = vec!["body".to_string()];
+    if let Some(f) = field {
+        loc.push(f.to_string());
+    }
+    ApiError::Validation(vec![FieldError {
+        loc,
+        msg,
+        kind: "value_error".into(),
+    }])
+}
+
+/// A required JSON body read into a serde type (emptiness and syntax checked by [`parse`]): an
+/// object, or (`list_too`) a list of objects. serde would read a struct from a JSON list
+/// as well (`[]` as a `BotUpdate` of nothing): a list where the document says object is a
+/// 422, as FastAPI answers.
+pub fn typed<T: DeserializeOwned>(raw: &[u8], list_too: bool) -> Result<T, ApiError> {
+    let v = parse(raw, true)?;
+    match &v {
+        serde_json::Value::Object(_) => {}
+        serde_json::Value::Array(items) if list_too => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.is_object() {
+                    return Err(not_an_object(vec!["body".into(), i.to_string()]));
+                }
+            }
+        }
+        _ => return Err(not_an_object(vec!["body".into()])),
+    }
+    deserialize(&v)
+}
+
+pub fn not_an_object(loc: Vec<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError::at(
+        loc,
+        "model_attributes_type",
+        "Input should be a valid dictionary or object to extract fields from",
+    )])
+}
+
+/// `v` read into a serde type; what serde cannot read is a 422 naming the field.
+pub fn deserialize<T: DeserializeOwned>(v: &serde_json::Value) -> Result<T, ApiError> {
+    T::deserialize(v).map_err(|e| unreadable::<T>(v, e))
 }

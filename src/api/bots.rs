@@ -20,7 +20,8 @@ use super::{ApiAccount, ApiError, ApiWorkspace, db};
 use crate::apikeys::{self, ApiKey};
 use crate::authz::AccountPerm;
 use crate::authz::AccountRole;
-use crate::service_accounts::ops::{self, BotAccess, Field, Grant, SaError, ServiceAccount, Who};
+use crate::outcome::{OpError, Refusal};
+use crate::service_accounts::ops::{self, BotAccess, Field, Grant, ServiceAccount, Who};
 
 const SEE: &str = "see_workspace_service_accounts";
 const MANAGE: &str = "manage_workspace_service_accounts";
@@ -337,105 +338,45 @@ pub struct BotAccessFilterBody {
 
 // ---------- helpers ----------
 
-/// The API's field name for a message of the service.
-fn api_field(f: Field) -> &'static str {
-    match f {
-        Field::Name => "name",
-        Field::Expiration => "api_key_expiration",
-        Field::Workspace => "workspace_id",
-        Field::Role => "workspace_role_id",
-        Field::Overlap => "old_key_expires_in_seconds",
-        Field::ServiceAccount => "bot_id",
+/// The API's field name for an operation's field error (its key: [`Field::key`]).
+fn api_field(key: &'static str) -> &'static str {
+    match Field::of_key(key) {
+        Some(Field::Name) => "name",
+        Some(Field::Expiration) => "api_key_expiration",
+        Some(Field::Workspace) => "workspace_id",
+        Some(Field::Role) => "workspace_role_id",
+        Some(Field::Overlap) => "old_key_expires_in_seconds",
+        Some(Field::ServiceAccount) => "bot_id",
+        None => key,
     }
 }
 
-impl From<SaError> for ApiError {
-    fn from(e: SaError) -> Self {
-        match e {
-            SaError::Invalid(list) => ApiError::Validation(
-                list.into_iter()
-                    .map(|i| {
-                        let mut loc = vec!["body".to_string()];
-                        if let Some(n) = i.item {
-                            loc.push(n.to_string());
-                        }
-                        loc.push(api_field(i.field).to_string());
-                        FieldError {
-                            loc,
-                            msg: i.msg,
-                            kind: "value_error".into(),
-                        }
-                    })
-                    .collect(),
-            ),
-            SaError::Refused(why) => ApiError::Denied(why.into()),
-            SaError::Forbidden => ApiError::Forbidden,
-            SaError::NotFound => ApiError::NotFound,
-            SaError::Op(e) => e.into(),
-        }
-    }
-}
-
-/// A 422 for a body serde could not read, naming the field when serde does — or, for a
-/// value of the wrong type (`{"name": 5}`), the field of the object without which the
-/// error changes.
-fn unreadable<T: DeserializeOwned>(v: &serde_json::Value, e: serde_json::Error) -> ApiError {
-    let msg = e.to_string();
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| msg.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_string);
-    let field = named.or_else(|| {
-        let obj = v.as_object()?;
-        obj.keys()
-            .find(|k| {
-                let mut without = obj.clone();
-                without.remove(*k);
-                serde_json::from_value::<T>(serde_json::Value::Object(without))
-                    .map_err(|e| e.to_string())
-                    .err()
-                    .is_none_or(|other| other != msg)
-            })
-            .cloned()
-    });
-    let mut loc = vec!["body".to_string()];
-    if let Some(f) = field {
-        loc.push(f.to_string());
-    }
-    ApiError::Validation(vec![FieldError {
-        loc,
-        msg,
-        kind: "value_error".into(),
-    }])
-}
-
-/// A required JSON body (emptiness and syntax checked by [`super::body::parse`]): an
-/// object, or (`list_too`) a list of objects. serde would read a struct from a JSON list
-/// as well (`[]` as a `BotUpdate` of nothing): a list where the document says object is a
-/// 422, as FastAPI answers.
-fn body<T: DeserializeOwned>(raw: &[u8], list_too: bool) -> Result<T, ApiError> {
-    let v = super::body::parse(raw, true)?;
-    match &v {
-        serde_json::Value::Object(_) => {}
-        serde_json::Value::Array(items) if list_too => {
-            for (i, item) in items.iter().enumerate() {
-                if !item.is_object() {
-                    return Err(not_an_object(vec!["body".into(), i.to_string()]));
+/// A service-account operation's error as the API's: field errors under the API's names
+/// (at their item of a list), the rest as every operation's.
+fn bot_error(e: OpError) -> ApiError {
+    let (item, fields) = match e {
+        OpError::Refused(Refusal::Invalid(f)) => (None, f),
+        OpError::Refused(Refusal::InvalidItem(i, f)) => (Some(i), f),
+        other => return other.into(),
+    };
+    ApiError::Validation(
+        fields
+            .0
+            .into_iter()
+            .map(|(key, msg)| {
+                let mut loc = vec!["body".to_string()];
+                if let Some(n) = item {
+                    loc.push(n.to_string());
                 }
-            }
-        }
-        _ => return Err(not_an_object(vec!["body".into()])),
-    }
-    T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
-}
-
-fn not_an_object(loc: Vec<String>) -> ApiError {
-    ApiError::Validation(vec![FieldError::at(
-        loc,
-        "model_attributes_type",
-        "Input should be a valid dictionary or object to extract fields from",
-    )])
+                loc.push(api_field(key).to_string());
+                FieldError {
+                    loc,
+                    msg,
+                    kind: "value_error".into(),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// An optional JSON body: absent or `null` is the default.
@@ -444,10 +385,10 @@ fn optional_body<T: DeserializeOwned + Default>(raw: &[u8]) -> Result<T, ApiErro
         serde_json::Value::Null => Ok(T::default()),
         v => {
             if !v.is_object() {
-                return Err(not_an_object(vec!["body".into()]));
+                return Err(super::body::not_an_object(vec!["body".into()]));
             }
             objects_where_objects(&v, &mut vec!["body".into()])?;
-            T::deserialize(&v).map_err(|e| unreadable::<T>(&v, e))
+            super::body::deserialize(&v)
         }
     }
 }
@@ -475,7 +416,7 @@ fn objects_where_objects(v: &serde_json::Value, loc: &mut Vec<String>) -> Result
         }
         loc.push(k.clone());
         if !(item.is_object() || item.is_null()) {
-            return Err(not_an_object(loc.clone()));
+            return Err(super::body::not_an_object(loc.clone()));
         }
         objects_where_objects(item, loc)?;
         loc.pop();
@@ -629,12 +570,12 @@ fn check_account_role(raw: Option<&str>) -> Result<(), ApiError> {
 pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpResponse, ApiError> {
     acct.require_to_see(AccountPerm::ReadBot)?;
     acct.require(AccountPerm::CreateBot)?;
-    let input: BotCreate = body(&raw, false)?;
+    let input: BotCreate = super::body::typed(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     let created = db(&acct.caller.pool, move |c| {
-        Ok(ops::create(
+        ops::create(
             c,
             &who,
             &aid,
@@ -643,7 +584,8 @@ pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
                 expires_at,
                 access: None,
             },
-        )?)
+        )
+        .map_err(bot_error)
     })
     .await?;
     Ok(HttpResponse::Created().json(bot_created(created.sa, &created.key, created.plain)))
@@ -717,13 +659,13 @@ pub async fn update_bot(
     acct.require_to_see(AccountPerm::ReadBot)?;
     let id = path_id(&req, "id")?;
     acct.require(AccountPerm::UpdateBot)?;
-    let input: BotUpdate = body(&raw, false)?;
+    let input: BotUpdate = super::body::typed(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
         match &input.name {
             Some(name) => {
-                ops::rename(c, &who, &aid, &id, name)?;
+                ops::rename(c, &who, &aid, &id, name).map_err(bot_error)?;
             }
             None => {
                 ops::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
@@ -747,7 +689,7 @@ pub async fn delete_bot(req: HttpRequest, acct: ApiAccount) -> Result<HttpRespon
     acct.require(AccountPerm::DeleteBot)?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
-        ops::delete(c, &who, &aid, &id)?;
+        ops::delete(c, &who, &aid, &id).map_err(bot_error)?;
         Ok(())
     })
     .await?;
@@ -784,7 +726,7 @@ pub async fn rotate_api_key(
     };
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     let rotated = db(&acct.caller.pool, move |c| {
-        Ok(ops::rotate(c, &who, &aid, &id, expires_at, overlap)?)
+        ops::rotate(c, &who, &aid, &id, expires_at, overlap).map_err(bot_error)
     })
     .await?;
     Ok(HttpResponse::Created().json(bot_created(rotated.sa, &rotated.key, rotated.plain)))
@@ -837,7 +779,7 @@ pub async fn upsert_bot_access(
 ) -> Result<web::Json<BotAccessUpserted>, ApiError> {
     ws.require_to_see(SEE)?;
     ws.require(MANAGE)?;
-    let input: BotAccessUpsert = body(&raw, true)?;
+    let input: BotAccessUpsert = super::body::typed(&raw, true)?;
     let (items, many) = match input {
         BotAccessUpsert::One(a) => (vec![a], false),
         BotAccessUpsert::Many(list) => (list, true),
@@ -858,7 +800,7 @@ pub async fn upsert_bot_access(
         Vec::new()
     } else {
         db(&ws.caller.pool, move |c| {
-            Ok(ops::grant(c, &who, &aid, &wid, &grants)?)
+            ops::grant(c, &who, &aid, &wid, &grants).map_err(bot_error)
         })
         .await?
     };
@@ -979,7 +921,7 @@ pub async fn delete_bot_access(
     );
     db(&ws.caller.pool, move |c| {
         let a = ops::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
-        ops::revoke(c, &who, &aid, &wid, &a.service_account_id)?;
+        ops::revoke(c, &who, &aid, &wid, &a.service_account_id).map_err(bot_error)?;
         Ok(())
     })
     .await?;

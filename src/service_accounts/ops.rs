@@ -13,7 +13,7 @@ use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{Event, Resource};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::db::{DbConn, now, write_tx};
-use crate::outcome::OpError;
+use crate::outcome::{FieldErrors, OpError, OpResult, Reason, Refusal};
 use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
 
@@ -51,69 +51,62 @@ pub enum Field {
     ServiceAccount,
 }
 
-/// A message about one input (`item`: its position in a list of several).
-#[derive(Clone, Debug)]
-pub struct Invalid {
-    pub item: Option<usize>,
-    pub field: Field,
-    pub msg: String,
-}
-
-impl Invalid {
-    fn new(field: Field, msg: impl Into<String>) -> Self {
-        Invalid {
-            item: None,
-            field,
-            msg: msg.into(),
+impl Field {
+    /// The input's key in the operation's field errors; each edge maps it to its own name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Expiration => "expiration",
+            Field::Workspace => "workspace",
+            Field::Role => "role",
+            Field::Overlap => "overlap",
+            Field::ServiceAccount => "service_account",
         }
     }
-}
 
-#[derive(Debug, thiserror::Error)]
-pub enum SaError {
-    /// Bad input: nothing was changed.
-    #[error("invalid input")]
-    Invalid(Vec<Invalid>),
-    /// The caller may see this but not do it; the message says why.
-    #[error("refused: {0}")]
-    Refused(&'static str),
-    #[error("not found")]
-    NotFound,
-    #[error("forbidden")]
-    Forbidden,
-    #[error(transparent)]
-    Op(#[from] OpError),
-}
-
-impl From<diesel::result::Error> for SaError {
-    fn from(e: diesel::result::Error) -> Self {
-        SaError::Op(e.into())
+    /// The input a field error's key names.
+    pub fn of_key(key: &str) -> Option<Field> {
+        [
+            Field::Name,
+            Field::Expiration,
+            Field::Workspace,
+            Field::Role,
+            Field::Overlap,
+            Field::ServiceAccount,
+        ]
+        .into_iter()
+        .find(|f| f.key() == key)
     }
 }
 
-fn invalid(field: Field, msg: impl Into<String>) -> SaError {
-    SaError::Invalid(vec![Invalid::new(field, msg)])
+fn invalid(field: Field, msg: impl Into<String>) -> OpError {
+    Refusal::Invalid(FieldErrors::one(field.key(), msg)).into()
+}
+
+/// Giving a role with scopes one does not hold (403 with the reason).
+fn above_own() -> OpError {
+    Refusal::Forbidden(Some(Reason::AboveOwnScopes)).into()
 }
 
 /// The caller's permissions in the account; `NotFound` when it does not exist for them.
-fn account_perms(c: &mut DbConn, who: &Who, account_id: &str) -> Result<PermSet, SaError> {
+fn account_perms(c: &mut DbConn, who: &Who, account_id: &str) -> OpResult<PermSet> {
     let role = match &who.holder {
         KeyHolder::User(u) => crate::members::model::role_of(c, account_id, &u.id)?,
         KeyHolder::ServiceAccount(s) => (s.account_id == account_id).then_some(AccountRole::Member),
     };
     account_permissions(role)
         .map(|(_, p)| p)
-        .ok_or(SaError::NotFound)
+        .ok_or(OpError::from(Refusal::NotFound))
 }
 
 /// `read:bot` to see service accounts at all (404 otherwise), then `p` (403 otherwise).
-fn require_bot(c: &mut DbConn, who: &Who, account_id: &str, p: AccountPerm) -> Result<(), SaError> {
+fn require_bot(c: &mut DbConn, who: &Who, account_id: &str, p: AccountPerm) -> OpResult<()> {
     let perms = account_perms(c, who, account_id)?;
     if !perms.has(AccountPerm::ReadBot) {
-        return Err(SaError::NotFound);
+        return Err(OpError::from(Refusal::NotFound));
     }
     if !perms.has(p) {
-        return Err(SaError::Forbidden);
+        return Err(OpError::from(Refusal::Forbidden(None)));
     }
     Ok(())
 }
@@ -125,7 +118,7 @@ fn scopes_on(
     who: &Who,
     account_id: &str,
     workspace_id: &str,
-) -> Result<Option<Granter>, SaError> {
+) -> OpResult<Option<Granter>> {
     Ok(Granter::load(
         c,
         account_id,
@@ -141,15 +134,15 @@ fn managed_workspace(
     who: &Who,
     account_id: &str,
     workspace_id: &str,
-) -> Result<(Workspace, Granter), SaError> {
+) -> OpResult<(Workspace, Granter)> {
     let Some(g) = scopes_on(c, who, account_id, workspace_id)? else {
-        return Err(SaError::NotFound);
+        return Err(OpError::from(Refusal::NotFound));
     };
     if !g.has("see_workspace_service_accounts") {
-        return Err(SaError::NotFound);
+        return Err(OpError::from(Refusal::NotFound));
     }
     if !g.has("manage_workspace_service_accounts") {
-        return Err(SaError::Forbidden);
+        return Err(OpError::from(Refusal::Forbidden(None)));
     }
     Ok((g.workspace().clone(), g))
 }
@@ -158,16 +151,16 @@ fn role_of_account(
     c: &mut DbConn,
     account_id: &str,
     role_id: &str,
-) -> Result<Option<WorkspaceRole>, SaError> {
+) -> OpResult<Option<WorkspaceRole>> {
     if uuid::Uuid::parse_str(role_id).is_err() {
         return Ok(None);
     }
     Ok(workspaces::role(c, role_id)?.filter(|r| r.usable_in(account_id)))
 }
 
-fn check_expiration(expires_at: Option<NaiveDateTime>, errors: &mut Vec<Invalid>) {
+fn check_expiration(expires_at: Option<NaiveDateTime>, errors: &mut FieldErrors) {
     if expires_at.is_some_and(|t| t <= now()) {
-        errors.push(Invalid::new(Field::Expiration, EXPIRATION_PAST));
+        errors.add(Field::Expiration.key(), EXPIRATION_PAST);
     }
 }
 
@@ -218,19 +211,19 @@ pub fn create(
     who: &Who,
     account_id: &str,
     new: NewServiceAccount,
-) -> Result<Created, SaError> {
+) -> OpResult<Created> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::CreateBot)?;
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::default();
         let name = match model::parse_name(&new.name) {
             Ok(n) if model::name_taken(c, account_id, &n, None)? => {
-                errors.push(Invalid::new(Field::Name, NAME_TAKEN));
+                errors.add(Field::Name.key(), NAME_TAKEN);
                 None
             }
             Ok(n) => Some(n),
             Err(msg) => {
-                errors.push(Invalid::new(Field::Name, msg));
+                errors.add(Field::Name.key(), msg);
                 None
             }
         };
@@ -238,22 +231,20 @@ pub fn create(
         let mut grant: Option<(Workspace, WorkspaceRole)> = None;
         if let Some((ws_id, role_id)) = &new.access {
             match scopes_on(c, who, account_id, ws_id)? {
-                None => errors.push(Invalid::new(Field::Workspace, UNKNOWN_WORKSPACE)),
-                Some(g) if !g.has("manage_workspace_service_accounts") => {
-                    errors.push(Invalid::new(
-                        Field::Workspace,
-                        "You cannot share service accounts into this workspace.",
-                    ))
-                }
+                None => errors.add(Field::Workspace.key(), UNKNOWN_WORKSPACE),
+                Some(g) if !g.has("manage_workspace_service_accounts") => errors.add(
+                    Field::Workspace.key(),
+                    "You cannot share service accounts into this workspace.",
+                ),
                 Some(g) => match role_of_account(c, account_id, role_id)? {
-                    None => errors.push(Invalid::new(Field::Role, UNKNOWN_ROLE)),
-                    Some(r) if !g.may_give(&r) => errors.push(Invalid::new(Field::Role, ABOVE_OWN)),
+                    None => errors.add(Field::Role.key(), UNKNOWN_ROLE),
+                    Some(r) if !g.may_give(&r) => errors.add(Field::Role.key(), ABOVE_OWN),
                     Some(r) => grant = Some((g.workspace().clone(), r)),
                 },
             }
         }
         let Some(name) = name.filter(|_| errors.is_empty()) else {
-            return Err(SaError::Invalid(errors));
+            return Err(Refusal::Invalid(errors).into());
         };
         let created_by = match &who.holder {
             KeyHolder::User(u) => Some(u.id.as_str()),
@@ -305,11 +296,11 @@ pub fn rename(
     account_id: &str,
     sa_id: &str,
     raw_name: &str,
-) -> Result<ServiceAccount, SaError> {
+) -> OpResult<ServiceAccount> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
+        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
         let name = model::parse_name(raw_name).map_err(|m| invalid(Field::Name, m))?;
         if name == sa.name {
             return Ok(sa);
@@ -329,7 +320,7 @@ pub fn rename(
         .ip(who.ip.clone())
         .payload(json!({ "from": sa.name, "to": name }))
         .record(c)?;
-        model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)
+        model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))
     })
 }
 
@@ -350,25 +341,23 @@ pub fn rotate(
     sa_id: &str,
     expires_at: Option<NaiveDateTime>,
     overlap: Option<TimeDelta>,
-) -> Result<Rotated, SaError> {
+) -> OpResult<Rotated> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
-        let mut errors = Vec::new();
+        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
+        let mut errors = FieldErrors::default();
         check_expiration(expires_at, &mut errors);
         match overlap {
-            Some(d) if d > MAX_OVERLAP => {
-                errors.push(Invalid::new(Field::Overlap, OVERLAP_TOO_LONG))
-            }
-            Some(d) if d < TimeDelta::zero() => errors.push(Invalid::new(
-                Field::Overlap,
+            Some(d) if d > MAX_OVERLAP => errors.add(Field::Overlap.key(), OVERLAP_TOO_LONG),
+            Some(d) if d < TimeDelta::zero() => errors.add(
+                Field::Overlap.key(),
                 "Enter a number of hours from 0 to 48.",
-            )),
+            ),
             _ => {}
         }
         if !errors.is_empty() {
-            return Err(SaError::Invalid(errors));
+            return Err(Refusal::Invalid(errors).into());
         }
         let old_until = overlap
             .filter(|d| *d > TimeDelta::zero())
@@ -408,11 +397,11 @@ pub fn delete(
     who: &Who,
     account_id: &str,
     sa_id: &str,
-) -> Result<ServiceAccount, SaError> {
+) -> OpResult<ServiceAccount> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::DeleteBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(SaError::NotFound)?;
+        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
         let keys = crate::apikeys::for_service_account(c, &sa.id)?;
         let reached: Vec<String> = model::workspaces_of(c, &sa.id)?
             .into_iter()
@@ -451,7 +440,7 @@ fn set_access(
     sa: &ServiceAccount,
     role: &WorkspaceRole,
     before: Option<&BotAccess>,
-) -> Result<BotAccess, SaError> {
+) -> OpResult<BotAccess> {
     if let Some(b) = before
         && b.role_id == role.id
     {
@@ -472,7 +461,7 @@ fn set_access(
     .ip(who.ip.clone())
     .payload(json!({ "from": before.map(|b| b.role_name.clone()), "to": role.name }))
     .record(c)?;
-    model::bot_access(c, &ws.id, &sa.id)?.ok_or(SaError::NotFound)
+    model::bot_access(c, &ws.id, &sa.id)?.ok_or(OpError::from(Refusal::NotFound))
 }
 
 /// One grant: a service account of the account and a workspace role id.
@@ -490,17 +479,19 @@ pub fn grant(
     account_id: &str,
     workspace_id: &str,
     grants: &[Grant],
-) -> Result<Vec<BotAccess>, SaError> {
+) -> OpResult<Vec<BotAccess>> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         let (ws, granter) = managed_workspace(c, who, account_id, workspace_id)?;
         let many = grants.len() > 1;
-        let at = |i: usize, field: Field, msg: &str| {
-            SaError::Invalid(vec![Invalid {
-                item: many.then_some(i),
-                field,
-                msg: msg.into(),
-            }])
+        // With several grants, a refused one answers at its own place in the list.
+        let at = |i: usize, field: Field, msg: &str| -> OpError {
+            let f = FieldErrors::one(field.key(), msg);
+            if many {
+                Refusal::InvalidItem(i, f).into()
+            } else {
+                Refusal::Invalid(f).into()
+            }
         };
         let mut done = Vec::with_capacity(grants.len());
         for (i, g) in grants.iter().enumerate() {
@@ -516,11 +507,11 @@ pub fn grant(
                 return Err(at(i, Field::Role, UNKNOWN_ROLE));
             };
             if !granter.may_give(&role) {
-                return Err(SaError::Refused(ABOVE_OWN));
+                return Err(above_own());
             }
             let before = model::bot_access(c, &ws.id, &sa.id)?;
             if !granter.may_replace(c, before.as_ref().map(|b| b.role_id.as_str()))? {
-                return Err(SaError::Refused(ABOVE_OWN));
+                return Err(above_own());
             }
             done.push(set_access(c, who, &ws, &sa, &role, before.as_ref())?);
         }
@@ -535,13 +526,14 @@ pub fn revoke(
     account_id: &str,
     workspace_id: &str,
     sa_id: &str,
-) -> Result<BotAccess, SaError> {
+) -> OpResult<BotAccess> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         let (ws, g) = managed_workspace(c, who, account_id, workspace_id)?;
-        let before = model::bot_access(c, &ws.id, sa_id)?.ok_or(SaError::NotFound)?;
+        let before =
+            model::bot_access(c, &ws.id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
         if !g.may_replace(c, Some(&before.role_id))? {
-            return Err(SaError::Refused(ABOVE_OWN));
+            return Err(above_own());
         }
         model::remove_bot_access(c, &ws.id, sa_id)?;
         Event::new(

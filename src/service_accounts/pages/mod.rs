@@ -10,9 +10,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::ops::{self, Field, Invalid, NewServiceAccount, SaError, ServiceAccount, Who};
+use super::ops::{self, Field, NewServiceAccount, ServiceAccount, Who};
 use crate::apikeys::{ApiKey, KeyHolder, Reveal};
 use crate::authz::AccountPerm;
+use crate::outcome::OpError;
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
@@ -47,22 +48,24 @@ pub const NO_WORKSPACE: &str = "none";
 /// Where the create form's workspace list stops.
 const MAX_WORKSPACES: i64 = 500;
 
-/// The page's field name for a message of the service.
-pub fn page_field(f: Field) -> &'static str {
-    match f {
-        Field::Name => "name",
-        Field::Expiration => "expiration",
-        Field::Workspace => "workspace_id",
-        Field::Role => "role_id",
-        Field::Overlap => "overlap_hours",
-        Field::ServiceAccount => "service_account_id",
+/// The page's field name for an operation's field error (its key: [`Field::key`]).
+pub fn page_field(key: &'static str) -> &'static str {
+    match Field::of_key(key) {
+        Some(Field::Name) => "name",
+        Some(Field::Expiration) => "expiration",
+        Some(Field::Workspace) => "workspace_id",
+        Some(Field::Role) => "role_id",
+        Some(Field::Overlap) => "overlap_hours",
+        Some(Field::ServiceAccount) => "service_account_id",
+        None => key,
     }
 }
 
-pub fn field_errors(list: Vec<Invalid>) -> FieldErrors {
+/// An operation's field errors under the page's field names.
+pub fn field_errors(list: FieldErrors) -> FieldErrors {
     let mut e = FieldErrors::default();
-    for i in list {
-        e.add(page_field(i.field), i.msg);
+    for (key, msg) in list.0 {
+        e.add(page_field(key), msg);
     }
     e
 }
@@ -73,14 +76,18 @@ pub enum Refusal {
     Message(&'static str),
 }
 
-/// Splits a service result into what the page shows beside fields and what is an error.
-pub fn refusal(e: SaError) -> Result<Refusal, AppError> {
+/// Splits an operation's error into what the page shows (beside fields, or as a message)
+/// and what is the page's error.
+pub fn refusal(e: OpError) -> Result<Refusal, AppError> {
+    use crate::outcome::Refusal as R;
     match e {
-        SaError::Invalid(list) => Ok(Refusal::Fields(field_errors(list))),
-        SaError::Refused(msg) => Ok(Refusal::Message(msg)),
-        SaError::NotFound => Err(AppError::NotFound),
-        SaError::Forbidden => Err(AppError::Forbidden),
-        SaError::Op(e) => Err(e.into()),
+        OpError::Refused(R::Invalid(f) | R::InvalidItem(_, f)) => {
+            Ok(Refusal::Fields(field_errors(f)))
+        }
+        OpError::Refused(R::Forbidden(Some(r)) | R::Conflict(r)) => {
+            Ok(Refusal::Message(r.message()))
+        }
+        other => Err(other.into()),
     }
 }
 
