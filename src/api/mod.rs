@@ -4,7 +4,6 @@
 
 pub mod accounts;
 pub mod body;
-pub mod bots;
 pub mod error;
 pub mod events;
 pub mod invitations;
@@ -12,6 +11,7 @@ pub mod me;
 pub mod openapi;
 pub mod roles;
 pub mod schema;
+pub mod service_accounts;
 pub mod transfers;
 pub mod user_access;
 pub mod workspaces;
@@ -53,7 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(error::path_config())
             .app_data(error::query_config())
             .configure(me::routes)
-            .configure(bots::routes)
+            .configure(service_accounts::routes)
             .configure(openapi::routes)
             .configure(transfers::routes)
             .configure(accounts::routes)

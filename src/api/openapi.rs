@@ -39,7 +39,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Base::openapi();
     doc.merge(super::me::Doc::openapi());
     doc.merge(super::transfers::Doc::openapi());
-    doc.merge(super::bots::Doc::openapi());
+    doc.merge(super::service_accounts::Doc::openapi());
     doc.merge(super::accounts::Doc::openapi());
     doc.merge(super::invitations::Doc::openapi());
     doc.merge(super::workspaces::Doc::openapi());

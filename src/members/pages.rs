@@ -87,17 +87,12 @@ struct MembersPage {
     account_name: String,
     personal: bool,
     csrf: String,
-    viewer: Viewer,
     can_invite: bool,
     invite_roles: Vec<AccountRole>,
-    rows: Vec<MemberRow>,
-    total: i64,
+    /// The filter's text.
     q: String,
-    /// The first and last handles shown ("Previous" and "Next" page around them).
-    first: String,
-    last: String,
-    has_prev: bool,
-    has_next: bool,
+    /// The list: the same fragment htmx asks for alone (`HX-Target: members-table`).
+    table: TableFragment,
     message: Option<String>,
     error: Option<String>,
 }
@@ -171,28 +166,25 @@ async fn render_list(
             .map(|r| r.handle.clone())
             .unwrap_or_default(),
     );
-    let viewer = Viewer::of(&ctx);
+    let table = TableFragment {
+        account_id: ctx.account.id.clone(),
+        csrf: ctx.auth.shell.csrf.clone(),
+        viewer: Viewer::of(&ctx),
+        rows: page.rows,
+        total: page.total,
+        q: q.clone(),
+        first,
+        last,
+        has_prev: page.has_prev,
+        has_next: page.has_next,
+    };
     let fragment = is_htmx(req)
         && req
             .headers()
             .get("HX-Target")
             .is_some_and(|v| v.as_bytes() == b"members-table");
     if fragment {
-        return render(
-            status,
-            &TableFragment {
-                account_id: ctx.account.id.clone(),
-                csrf: ctx.auth.shell.csrf.clone(),
-                viewer,
-                rows: page.rows,
-                total: page.total,
-                q,
-                first,
-                last,
-                has_prev: page.has_prev,
-                has_next: page.has_next,
-            },
-        );
+        return render(status, &table);
     }
     render(
         status,
@@ -203,14 +195,8 @@ async fn render_list(
             csrf: ctx.auth.shell.csrf.clone(),
             can_invite: ctx.can(AccountPerm::CreateInvitation),
             invite_roles: invite_roles(ctx.role),
-            viewer,
-            rows: page.rows,
-            total: page.total,
             q,
-            first,
-            last,
-            has_prev: page.has_prev,
-            has_next: page.has_next,
+            table,
             message,
             error,
             shell: ctx.auth.shell.at("members"),

@@ -1,5 +1,5 @@
-//! Service accounts ("bots") and their workspace accesses, with the reference document's
-//! paths and shapes: `/api/accounts/{account_id}/bots/…` (account permissions
+//! Service accounts (the API calls them "bots", as Prefect Cloud's paths do) and their
+//! workspace accesses, with the reference document's paths and shapes: `/api/accounts/{account_id}/bots/…` (account permissions
 //! `read:bot`, `create:bot`, `update:bot`, `delete:bot`) and
 //! `/api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/…` (scopes
 //! `see_workspace_service_accounts`, `manage_workspace_service_accounts`). The changes go
