@@ -361,16 +361,6 @@ pub fn filter(
         .collect())
 }
 
-/// Service accounts with a role on the workspace: the total kept on the workspace row.
-pub fn count_bot_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
-    Ok(workspaces::table
-        .find(workspace_id)
-        .select(workspaces::bot_access_count)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
-}
-
 /// The account's service accounts without a role on the workspace (candidates to add).
 pub fn without_access(
     conn: &mut DbConn,

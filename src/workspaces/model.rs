@@ -937,7 +937,7 @@ pub fn drop_collaborator_without_access(
 pub fn delete_counts(conn: &mut DbConn, workspace_id: &str) -> QueryResult<(i64, i64, i64)> {
     use crate::db::schema::invitations;
     let accesses = count_user_accesses(conn, workspace_id)?;
-    let bot_accesses = crate::service_accounts::model::count_bot_accesses(conn, workspace_id)?;
+    let bot_accesses = count_bot_accesses(conn, workspace_id)?;
     let invites: i64 = invitations::table
         .filter(invitations::workspace_id.eq(workspace_id))
         .filter(invitations::status.eq("pending"))
@@ -965,4 +965,14 @@ pub fn account_of(conn: &mut DbConn, workspace_id: &str) -> QueryResult<Option<S
         .select(workspaces::account_id)
         .first::<String>(conn)
         .optional()
+}
+
+/// Service accounts with a role on the workspace: the total kept on the workspace row.
+pub fn count_bot_accesses(conn: &mut DbConn, workspace_id: &str) -> QueryResult<i64> {
+    Ok(workspaces::table
+        .find(workspace_id)
+        .select(workspaces::bot_access_count)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
 }
