@@ -536,10 +536,20 @@ pub enum Decision {
     NotOpen(String),
 }
 
-/// Approves `r` as `approver` (Owner/Admin of the target — checked by the caller), inside
-/// `write_tx`: locks both accounts, re-checks the request, the requester's right in the
-/// source and the preview, then moves the workspace — or closes the request as failed.
+/// Approves request `request_id` as `approver` in one transaction: locks both accounts,
+/// checks the approver is still an Owner or Admin of the target (else the request is gone
+/// for them), re-checks the request, the requester's right in the source and the preview,
+/// then moves the workspace — or closes the request as failed.
 pub fn approve(
+    c: &mut DbConn,
+    request_id: &str,
+    approver: &crate::users::model::User,
+    ip: Option<String>,
+) -> Result<Decision, TransferError> {
+    crate::db::write_tx(c, |c| approve_in_tx(c, request_id, approver, ip))
+}
+
+fn approve_in_tx(
     c: &mut DbConn,
     request_id: &str,
     approver: &crate::users::model::User,
@@ -552,6 +562,9 @@ pub fn approve(
     let Some(r) = find(c, request_id)? else {
         return Err(TransferError::Gone);
     };
+    if !may_receive(crate::members::model::role_of(c, &r.target_account_id, &approver.id)?) {
+        return Err(TransferError::Gone);
+    }
     if r.status == "pending" && r.expires_at <= now() {
         if close(c, &r.id, "expired", None, Some("expired before approval"))? {
             record_request_event(
@@ -640,7 +653,10 @@ pub fn approve(
     }
 }
 
-/// Declines (target admin) or cancels (source admin) an open request.
+/// Declines (`"declined"`, by an Owner or Admin of the target) or cancels (`"cancelled"`,
+/// of the source) an open request in one transaction, the decider's role read inside it
+/// (not an Owner or Admin there any more: the request is gone for them). `false`: it was no
+/// longer open.
 pub fn close_request(
     c: &mut DbConn,
     r: &TransferRequest,
@@ -648,18 +664,33 @@ pub fn close_request(
     by: &crate::users::model::User,
     ip: Option<String>,
 ) -> Result<bool, TransferError> {
-    lock_accounts(c, &r.source_account_id, &r.target_account_id)?;
-    if !close(c, &r.id, status, Some(&by.id), None)? {
-        return Ok(false);
-    }
-    let action = if status == "declined" {
-        "atrium.workspace.transfer_declined"
-    } else {
-        "atrium.workspace.transfer_cancelled"
-    };
-    let actor = crate::audit::Actor::user(by);
-    record_request_event(c, action, &actor, r, ip, json!({}))?;
-    Ok(true)
+    crate::db::write_tx(c, |c| {
+        lock_accounts(c, &r.source_account_id, &r.target_account_id)?;
+        let side = if status == "declined" {
+            &r.target_account_id
+        } else {
+            &r.source_account_id
+        };
+        let role = crate::members::model::role_of(c, side, &by.id)?;
+        let admin = crate::authz::account::account_permissions(role).is_some_and(|(_, p)| {
+            p.has(crate::authz::AccountPerm::CreateWorkspace)
+                || p.has(crate::authz::AccountPerm::DeleteWorkspace)
+        });
+        if !admin {
+            return Err(TransferError::Gone);
+        }
+        if !close(c, &r.id, status, Some(&by.id), None)? {
+            return Ok(false);
+        }
+        let action = if status == "declined" {
+            "atrium.workspace.transfer_declined"
+        } else {
+            "atrium.workspace.transfer_cancelled"
+        };
+        let actor = crate::audit::Actor::user(by);
+        record_request_event(c, action, &actor, r, ip, json!({}))?;
+        Ok(true)
+    })
 }
 
 /// What submitting a transfer did.

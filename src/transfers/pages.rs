@@ -11,7 +11,6 @@ use super::ops::{self, Decision, Preview, Submitted, TransferError, TransferRequ
 use crate::accounts::ops::Account;
 use crate::authz::AccountRole;
 use crate::authz::account::AccountPerm;
-use crate::db::write_tx;
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;
@@ -368,7 +367,7 @@ async fn approve(
     let r = load_request(&ctx, id, |r| &r.target_account_id).await?;
     let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
     let decision = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| ops::approve(c, &r.id, &user, Some(ip))).map_err(|e| match e {
+        ops::approve(c, &r.id, &user, Some(ip)).map_err(|e| match e {
             TransferError::Db(d) => AppError::from(d),
             TransferError::Gone => AppError::NotFound,
             TransferError::Invalid(p) => AppError::Internal(anyhow::anyhow!("{p:?}")),
@@ -404,7 +403,7 @@ async fn close_as(
     let r = load_request(&ctx, id, side).await?;
     let (user, ip) = (ctx.auth.user.clone(), client_ip(&req));
     let closed = db(&ctx.auth.pool, move |c| {
-        write_tx(c, |c| ops::close_request(c, &r, status, &user, Some(ip))).map_err(|e| match e {
+        ops::close_request(c, &r, status, &user, Some(ip)).map_err(|e| match e {
             TransferError::Db(d) => AppError::from(d),
             _ => AppError::NotFound,
         })
