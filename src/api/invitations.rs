@@ -12,6 +12,7 @@ use super::body::{self, Errors, Obj, like};
 use super::error::Detail;
 use super::{ApiAccount, ApiError, db, op};
 use crate::authz::{AccountPerm, AccountRole};
+use crate::ids::InvitationId;
 use crate::invitations::ops::{
     self as invitations, ALREADY_MEMBER, Invitation, InvitedAll, MAX_ADDRESSES, NO_ADDRESS,
     ROLE_CHOICE, Status,
@@ -314,23 +315,23 @@ pub async fn revoke_invitation(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
-    let iid = super::path_uuid(&path.1)?;
+    let iid = InvitationId::parse(&path.1).ok_or(ApiError::NotFound)?;
     let (aid, iid2) = (ctx.account.id.clone(), iid.clone());
     let exists = db(&ctx.caller.pool, move |c| {
-        Ok(invitations::find(c, &iid2)?.is_some_and(|i| i.account_id == aid))
+        Ok(invitations::find(c, iid2.as_str())?.is_some_and(|i| i.account_id == aid))
     })
     .await?;
     if !exists {
         return Err(ApiError::NotFound);
     }
     ctx.require(AccountPerm::UpdateInvitation)?;
-    let (aid, actor, ip) = (
-        ctx.account.id.clone(),
+    let (account, actor, ip) = (
+        ctx.account.key(),
         ctx.caller.audit_actor(),
         ctx.caller.ip.clone(),
     );
     op(&ctx.caller.pool, move |c| {
-        invitations::revoke(c, &aid, &iid, actor, &ip)
+        invitations::revoke(c, &account, &iid, actor, &ip)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

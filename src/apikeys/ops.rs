@@ -9,6 +9,7 @@ use crate::authn::digest;
 use crate::db::schema::{api_keys, service_accounts, users};
 use crate::db::write_tx;
 use crate::db::{DbConn, now};
+use crate::ids::ApiKeyId;
 use crate::outcome::{OpResult, Refusal, refuse};
 use crate::service_accounts::model::ServiceAccount;
 use crate::users::model::User;
@@ -138,11 +139,16 @@ pub fn create_user_key(
 
 /// Deletes one of the user's own API keys in one transaction (`atrium.api_key.deleted`);
 /// not theirs: 404. Answers the key as it was.
-pub fn delete_user_key(c: &mut DbConn, user: &User, key_id: &str, ip: String) -> OpResult<ApiKey> {
+pub fn delete_user_key(
+    c: &mut DbConn,
+    user: &User,
+    key_id: &ApiKeyId,
+    ip: String,
+) -> OpResult<ApiKey> {
     write_tx(c, |c| {
         let Some(key) = super::model::for_user(c, &user.id)?
             .into_iter()
-            .find(|k| k.id == key_id)
+            .find(|k| k.id == key_id.as_str())
         else {
             return refuse(Refusal::NotFound);
         };

@@ -147,7 +147,7 @@ async fn delete(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let key_id = path.into_inner();
+    let key_id = crate::ids::ApiKeyId::parse(&path.into_inner()).ok_or(AppError::NotFound)?;
     let (user, ip) = (auth.user.clone(), client_ip(&req));
     let deleted = op(&auth.pool, move |c| {
         super::ops::delete_user_key(c, &user, &key_id, ip)

@@ -12,6 +12,7 @@ use crate::audit::{Actor, Event};
 use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, AccountRole, PermSet};
 use crate::db::{DbConn, write_tx};
+use crate::ids::{AccountId, InvitationId};
 use crate::mail;
 use crate::members::ops::invite_roles;
 use crate::outcome::{OpResult, Reason, Refusal, forbidden, invalid, refuse};
@@ -136,13 +137,19 @@ pub fn invite_address(
 
 /// Revokes the account's invitation `iid` in one transaction (its queued e-mail is
 /// cancelled, `atrium.invitation.revoked` recorded). Not pending any more: nothing to do.
-pub fn revoke(c: &mut DbConn, account_id: &str, iid: &str, actor: Actor, ip: &str) -> OpResult<()> {
+pub fn revoke(
+    c: &mut DbConn,
+    account: &AccountId,
+    iid: &InvitationId,
+    actor: Actor,
+    ip: &str,
+) -> OpResult<()> {
     write_tx(c, |c| {
         // Under the account lock, like acceptance: an invitee accepting at the same moment
         // then sees either the invitation revoked or themselves already joined.
-        accounts::lock(c, account_id)?;
-        let inv = invitations::find(c, iid)?
-            .filter(|i| i.account_id == account_id)
+        accounts::lock(c, account.as_str())?;
+        let inv = invitations::find(c, iid.as_str())?
+            .filter(|i| i.account_id == account.as_str())
             .ok_or(Refusal::NotFound)?;
         if invitations::respond(c, &inv.id, "revoked", None)? {
             mail::cancel_pending(c, &inv.id)?;
@@ -474,12 +481,12 @@ pub fn resend(
     c: &mut DbConn,
     cfg: &AppConfig,
     account: &Account,
-    iid: &str,
+    iid: &InvitationId,
     actor: &User,
     ip: &str,
 ) -> OpResult<()> {
     write_tx(c, |c| {
-        let inv = invitations::find(c, iid)?
+        let inv = invitations::find(c, iid.as_str())?
             .filter(|i| i.account_id == account.id && i.status == "pending")
             .ok_or(Refusal::NotFound)?;
         let code = invitations::renew(c, &cfg.link_key, &inv.id, cfg.settings.invitation_ttl)?;

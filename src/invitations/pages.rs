@@ -13,6 +13,7 @@ use super::ops::{
 };
 use crate::audit::Actor;
 use crate::authz::{AccountPerm, AccountRole};
+use crate::ids::InvitationId;
 use crate::mail::Delivery;
 use crate::members::ops::invite_roles;
 use crate::settings::AppConfig;
@@ -242,15 +243,15 @@ async fn resend(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     ctx.require(AccountPerm::UpdateInvitation)?;
-    let (_, iid) = path.into_inner();
+    let iid = InvitationId::parse(&path.1).ok_or(AppError::NotFound)?;
     let (account, actor, ip, cfg2) = (
         ctx.account.clone(),
         ctx.auth.user.clone(),
         client_ip(&req),
         cfg.clone(),
     );
-    db(&ctx.auth.pool, move |c| {
-        Ok(ops::resend(c, &cfg2, &account, &iid, &actor, &ip)?)
+    op(&ctx.auth.pool, move |c| {
+        ops::resend(c, &cfg2, &account, &iid, &actor, &ip)
     })
     .await?;
     Ok(redirect(
@@ -266,14 +267,10 @@ async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     ctx.require(AccountPerm::UpdateInvitation)?;
-    let (_, iid) = path.into_inner();
-    let (account_id, actor, ip) = (
-        ctx.account.id.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    db(&ctx.auth.pool, move |c| {
-        Ok(ops::revoke(c, &account_id, &iid, Actor::user(&actor), &ip)?)
+    let iid = InvitationId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let (account, actor, ip) = (ctx.account.key(), ctx.auth.user.clone(), client_ip(&req));
+    op(&ctx.auth.pool, move |c| {
+        ops::revoke(c, &account, &iid, Actor::user(&actor), &ip)
     })
     .await?;
     Ok(redirect(

@@ -562,7 +562,11 @@ fn approve_in_tx(
     let Some(r) = find(c, request_id)? else {
         return Err(TransferError::Gone);
     };
-    if !may_receive(crate::members::model::role_of(c, &r.target_account_id, &approver.id)?) {
+    if !may_receive(crate::members::model::role_of(
+        c,
+        &r.target_account_id,
+        &approver.id,
+    )?) {
         return Err(TransferError::Gone);
     }
     if r.status == "pending" && r.expires_at <= now() {

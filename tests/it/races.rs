@@ -421,8 +421,14 @@ async fn accept_racing_revoke_ends_as_member_or_as_revoked_never_both() {
                     "127.0.0.1",
                 ))
             } else {
-                atrium::invitations::ops::revoke(c, &acct.id, &id, actor(&ana), "127.0.0.1")
-                    .expect("revoke");
+                atrium::invitations::ops::revoke(
+                    c,
+                    &acct.key(),
+                    &atrium::ids::InvitationId::from_stored(id.clone()),
+                    actor(&ana),
+                    "127.0.0.1",
+                )
+                .expect("revoke");
                 None
             }
         });
