@@ -460,12 +460,11 @@ pub struct AccountMembershipUpdate {
 /// The membership `id` of the account: its user. Unknown (or a service account's): 404.
 async fn membership_user(ctx: &ApiAccount, mid: String) -> Result<UserId, ApiError> {
     let aid = ctx.account.id.clone();
-    db(&ctx.caller.pool, move |c| {
-        Ok(members::member_of_membership(c, &aid, &mid)?)
+    super::load(&ctx.caller.pool, move |c| {
+        members::member_of_membership(c, &aid, &mid)
     })
-    .await?
+    .await
     .map(UserId::from_stored)
-    .ok_or(ApiError::NotFound)
 }
 
 /// Changes a member's account role (`update:account_membership`): Owner, Admin or Member

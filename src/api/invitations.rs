@@ -317,13 +317,10 @@ pub async fn revoke_invitation(
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     let iid = InvitationId::parse(&path.1).ok_or(ApiError::NotFound)?;
     let (aid, iid2) = (ctx.account.id.clone(), iid.clone());
-    let exists = db(&ctx.caller.pool, move |c| {
-        Ok(invitations::find(c, iid2.as_str())?.is_some_and(|i| i.account_id == aid))
+    super::load(&ctx.caller.pool, move |c| {
+        Ok(invitations::find(c, iid2.as_str())?.filter(|i| i.account_id == aid))
     })
     .await?;
-    if !exists {
-        return Err(ApiError::NotFound);
-    }
     ctx.require(AccountPerm::UpdateInvitation)?;
     let (account, actor, ip) = (
         ctx.account.key(),

@@ -23,6 +23,18 @@ pub use crate::web::api_error::api_db as db;
 pub use crate::web::api_error::api_op as op;
 pub use error::ApiError;
 
+/// Loads what a path names with one read (`None`: it does not exist for the caller, 404):
+/// the first step of every handler that acts on one thing.
+pub async fn load<T, F>(pool: &crate::db::Pool, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<Option<T>> + Send + 'static,
+{
+    db(pool, move |c| Ok(read(c)?))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
 /// An operation's answer, its field errors mapped to the API's field names by `fields`
 /// (the other refusals as [`ApiError`]'s `From`).
 pub fn with_fields<T>(

@@ -188,12 +188,11 @@ pub async fn create_role(ctx: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
 async fn find(ctx: &ApiAccount, raw_id: &str) -> Result<WorkspaceRole, ApiError> {
     let id = super::path_uuid(raw_id)?;
     let aid = ctx.account.id.clone();
-    db(&ctx.caller.pool, move |c| {
+    super::load(&ctx.caller.pool, move |c| {
         Ok(roles::role(c, &id)?
             .filter(|r| r.account_id.is_none() || r.account_id.as_deref() == Some(aid.as_str())))
     })
-    .await?
-    .ok_or(ApiError::NotFound)
+    .await
 }
 
 /// One role, built-in or the account's (`read:workspace_role`, otherwise 404).

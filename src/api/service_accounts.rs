@@ -632,7 +632,7 @@ pub async fn read_bot(
     acct.require_to_see(AccountPerm::ReadBot)?;
     let id = path_id(&req, "id")?;
     let aid = acct.account.id.clone();
-    let found = db(&acct.caller.pool, move |c| {
+    let (sa, key) = super::load(&acct.caller.pool, move |c| {
         let Some(sa) = ops::find(c, &aid, &id)? else {
             return Ok(None);
         };
@@ -640,7 +640,6 @@ pub async fn read_bot(
         Ok(Some((sa, key)))
     })
     .await?;
-    let (sa, key) = found.ok_or(ApiError::NotFound)?;
     Ok(web::Json(bot_read(sa, key.as_ref())))
 }
 
@@ -891,11 +890,10 @@ pub async fn read_bot_access(
     ws.require_to_see(SEE)?;
     let id = path_id(&req, "id")?;
     let wid = ws.workspace.id.clone();
-    let found = db(&ws.caller.pool, move |c| {
-        Ok(ops::bot_access_by_id(c, &wid, &id)?)
+    let a = super::load(&ws.caller.pool, move |c| {
+        ops::bot_access_by_id(c, &wid, &id)
     })
     .await?;
-    let a = found.ok_or(ApiError::NotFound)?;
     Ok(web::Json(access_response(&ws.workspace.id, a)))
 }
 

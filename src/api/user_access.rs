@@ -321,11 +321,10 @@ pub async fn read_user_accesses(
 async fn find(ctx: &ApiWorkspace, raw_id: &str) -> Result<UserAccess, ApiError> {
     let id = super::path_uuid(raw_id)?;
     let wid = ctx.workspace.id.clone();
-    db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::user_access_by_id(c, &wid, &id)?)
+    super::load(&ctx.caller.pool, move |c| {
+        workspaces::user_access_by_id(c, &wid, &id)
     })
-    .await?
-    .ok_or(ApiError::NotFound)
+    .await
 }
 
 /// One access by its id (`see_workspace_users`, otherwise 404).
