@@ -3,6 +3,7 @@
 //! (through `web::ctx::AccountCtx`); no handler compares roles by itself.
 
 pub mod account;
+pub mod gateway;
 pub mod roles;
 pub mod workspace;
 
