@@ -78,6 +78,9 @@ pub struct Settings {
     /// API key, deleting an account or workspace, changing the e-mail address) go ahead
     /// without asking for it again.
     pub sudo_window: Duration,
+    /// The hosts and networks a workspace's Prefect server may be connected at
+    /// (`ATRIUM_PREFECT_SERVER_ALLOW`; by default none: `egress`).
+    pub prefect_server_allow: crate::egress::Egress,
 }
 
 #[derive(Debug, Error)]
@@ -98,6 +101,8 @@ pub enum SettingsError {
     SecretKey,
     #[error("ATRIUM_TRUSTED_PROXIES: {0}")]
     TrustedProxies(String),
+    #[error("ATRIUM_PREFECT_SERVER_ALLOW: {0}")]
+    PrefectServerAllow(String),
 }
 
 /// The reverse proxies whose word on the client's address is believed
@@ -263,6 +268,12 @@ impl Settings {
         let sudo_window = Duration::from_secs(
             60 * number("ATRIUM_SUDO_MINUTES", 10, "of minutes greater than 0")?,
         );
+        let prefect_server_allow = match non_empty("ATRIUM_PREFECT_SERVER_ALLOW") {
+            Some(v) => {
+                crate::egress::Egress::parse(&v).map_err(SettingsError::PrefectServerAllow)?
+            }
+            None => crate::egress::Egress::default(),
+        };
         Ok(Settings {
             bind,
             data_dir,
@@ -287,6 +298,7 @@ impl Settings {
             mail_claim,
             db_pool_timeout,
             sudo_window,
+            prefect_server_allow,
         })
     }
 }
@@ -329,6 +341,25 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(move |k| owned.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_prefect_server_allow_list_is_checked_at_start() {
+        let s = with(&[]).expect("defaults parse");
+        assert!(s.prefect_server_allow.is_empty());
+        let s = with(&[(
+            "ATRIUM_PREFECT_SERVER_ALLOW",
+            "10.0.0.0/8, prefect.internal",
+        )])
+        .expect("a list");
+        assert!(
+            s.prefect_server_allow
+                .permits("prefect.internal", "172.16.0.1".parse().expect("ip"))
+        );
+        assert!(matches!(
+            with(&[("ATRIUM_PREFECT_SERVER_ALLOW", "10.0.0.0/33")]),
+            Err(SettingsError::PrefectServerAllow(_))
+        ));
     }
 
     #[test]

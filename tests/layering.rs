@@ -43,7 +43,9 @@ const DOMAINS: &[&str] = &[
     "workspaces",
 ];
 
-const PLUMBING: &[&str] = &["db", "settings", "ids", "outcome", "faults", "memory"];
+const PLUMBING: &[&str] = &[
+    "db", "settings", "ids", "outcome", "faults", "memory", "egress", "sealed",
+];
 
 /// Crates of the web layer: nothing below the pages and the API may name them.
 const WEB_CRATES: &[&str] = &[
