@@ -20,6 +20,7 @@ use super::{ApiAccount, ApiError, ApiWorkspace, db};
 use crate::apikeys::{self, ApiKey};
 use crate::authz::AccountPerm;
 use crate::authz::AccountRole;
+use crate::ids::ServiceAccountId;
 use crate::outcome::{OpError, Refusal};
 use crate::service_accounts::ops::{self, BotAccess, Field, Grant, ServiceAccount, Who};
 
@@ -664,7 +665,14 @@ pub async fn update_bot(
     db(&acct.caller.pool, move |c| {
         match &input.name {
             Some(name) => {
-                ops::rename(c, &who, &aid, &id, name).map_err(bot_error)?;
+                ops::rename(
+                    c,
+                    &who,
+                    &aid,
+                    &ServiceAccountId::from_stored(id.clone()),
+                    name,
+                )
+                .map_err(bot_error)?;
             }
             None => {
                 ops::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
@@ -688,7 +696,7 @@ pub async fn delete_bot(req: HttpRequest, acct: ApiAccount) -> Result<HttpRespon
     acct.require(AccountPerm::DeleteBot)?;
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     db(&acct.caller.pool, move |c| {
-        ops::delete(c, &who, &aid, &id).map_err(bot_error)?;
+        ops::delete(c, &who, &aid, &ServiceAccountId::from_stored(id)).map_err(bot_error)?;
         Ok(())
     })
     .await?;
@@ -725,7 +733,15 @@ pub async fn rotate_api_key(
     };
     let (who, aid) = (who(&acct.caller), acct.account.id.clone());
     let rotated = db(&acct.caller.pool, move |c| {
-        ops::rotate(c, &who, &aid, &id, expires_at, overlap).map_err(bot_error)
+        ops::rotate(
+            c,
+            &who,
+            &aid,
+            &ServiceAccountId::from_stored(id),
+            expires_at,
+            overlap,
+        )
+        .map_err(bot_error)
     })
     .await?;
     Ok(HttpResponse::Created().json(bot_created(rotated.sa, &rotated.key, rotated.plain)))
@@ -919,7 +935,14 @@ pub async fn delete_bot_access(
     );
     db(&ws.caller.pool, move |c| {
         let a = ops::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
-        ops::revoke(c, &who, &aid, &wid, &a.service_account_id).map_err(bot_error)?;
+        ops::revoke(
+            c,
+            &who,
+            &aid,
+            &wid,
+            &ServiceAccountId::from_stored(a.service_account_id.clone()),
+        )
+        .map_err(bot_error)?;
         Ok(())
     })
     .await?;

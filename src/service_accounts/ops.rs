@@ -13,6 +13,7 @@ use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{Event, Resource};
 use crate::authz::account::{AccountPerm, PermSet, account_permissions};
 use crate::db::{DbConn, now, write_tx};
+use crate::ids::ServiceAccountId;
 use crate::outcome::{FieldErrors, OpError, OpResult, Reason, Refusal};
 use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
@@ -294,13 +295,14 @@ pub fn rename(
     c: &mut DbConn,
     who: &Who,
     account_id: &str,
-    sa_id: &str,
+    sa_id: &ServiceAccountId,
     raw_name: &str,
 ) -> OpResult<ServiceAccount> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
+        let sa =
+            model::find(c, account_id, sa_id.as_str())?.ok_or(OpError::from(Refusal::NotFound))?;
         let name = model::parse_name(raw_name).map_err(|m| invalid(Field::Name, m))?;
         if name == sa.name {
             return Ok(sa);
@@ -320,7 +322,7 @@ pub fn rename(
         .ip(who.ip.clone())
         .payload(json!({ "from": sa.name, "to": name }))
         .record(c)?;
-        model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))
+        model::find(c, account_id, sa_id.as_str())?.ok_or(OpError::from(Refusal::NotFound))
     })
 }
 
@@ -338,14 +340,15 @@ pub fn rotate(
     c: &mut DbConn,
     who: &Who,
     account_id: &str,
-    sa_id: &str,
+    sa_id: &ServiceAccountId,
     expires_at: Option<NaiveDateTime>,
     overlap: Option<TimeDelta>,
 ) -> OpResult<Rotated> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::UpdateBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
+        let sa =
+            model::find(c, account_id, sa_id.as_str())?.ok_or(OpError::from(Refusal::NotFound))?;
         let mut errors = FieldErrors::default();
         check_expiration(expires_at, &mut errors);
         match overlap {
@@ -396,12 +399,13 @@ pub fn delete(
     c: &mut DbConn,
     who: &Who,
     account_id: &str,
-    sa_id: &str,
+    sa_id: &ServiceAccountId,
 ) -> OpResult<ServiceAccount> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         require_bot(c, who, account_id, AccountPerm::DeleteBot)?;
-        let sa = model::find(c, account_id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
+        let sa =
+            model::find(c, account_id, sa_id.as_str())?.ok_or(OpError::from(Refusal::NotFound))?;
         let keys = crate::apikeys::for_service_account(c, &sa.id)?;
         let reached: Vec<String> = model::workspaces_of(c, &sa.id)?
             .into_iter()
@@ -525,17 +529,17 @@ pub fn revoke(
     who: &Who,
     account_id: &str,
     workspace_id: &str,
-    sa_id: &str,
+    sa_id: &ServiceAccountId,
 ) -> OpResult<BotAccess> {
     write_tx(c, |c| {
         accounts::lock(c, account_id)?;
         let (ws, g) = managed_workspace(c, who, account_id, workspace_id)?;
-        let before =
-            model::bot_access(c, &ws.id, sa_id)?.ok_or(OpError::from(Refusal::NotFound))?;
+        let before = model::bot_access(c, &ws.id, sa_id.as_str())?
+            .ok_or(OpError::from(Refusal::NotFound))?;
         if !g.may_replace(c, Some(&before.role_id))? {
             return Err(above_own());
         }
-        model::remove_bot_access(c, &ws.id, sa_id)?;
+        model::remove_bot_access(c, &ws.id, sa_id.as_str())?;
         Event::new(
             "atrium.workspace_access.revoked",
             who.holder.audit_actor(),

@@ -511,8 +511,15 @@ async fn a_key_used_while_it_is_rotated_stops_working_when_the_rotation_commits(
         let results = race(&pool, 4, |i, c| {
             if i == 0 {
                 std::thread::sleep(Duration::from_millis(2));
-                sa::rotate(c, &who, &acct.id, &created.sa.id, None, None)
-                    .unwrap_or_else(|e| panic!("rotate: {e:?}"));
+                sa::rotate(
+                    c,
+                    &who,
+                    &acct.id,
+                    &atrium::ids::ServiceAccountId::from_stored(created.sa.id.clone()),
+                    None,
+                    None,
+                )
+                .unwrap_or_else(|e| panic!("rotate: {e:?}"));
                 (Vec::new(), Some(Instant::now()))
             } else {
                 let mut uses = Vec::new();

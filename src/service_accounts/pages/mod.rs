@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::ops::{self, Field, NewServiceAccount, ServiceAccount, Who};
 use crate::apikeys::{ApiKey, KeyHolder, Reveal};
 use crate::authz::AccountPerm;
+use crate::ids::ServiceAccountId;
 use crate::outcome::OpError;
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
@@ -388,7 +389,13 @@ async fn rename(
         form.name.clone(),
     );
     let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::rename(c, &who, &aid, &id, &name))
+        Ok(ops::rename(
+            c,
+            &who,
+            &aid,
+            &ServiceAccountId::from_stored(id),
+            &name,
+        ))
     })
     .await?;
     match result {
@@ -501,7 +508,14 @@ async fn rotate(
     let overlap = (hours > 0).then(|| chrono::TimeDelta::hours(hours));
     let (who, aid, id) = (who(&req, &ctx), ctx.account.id.clone(), sa_id.clone());
     let result = db(&ctx.auth.pool, move |c| {
-        let r = ops::rotate(c, &who, &aid, &id, expires_at, overlap);
+        let r = ops::rotate(
+            c,
+            &who,
+            &aid,
+            &ServiceAccountId::from_stored(id.clone()),
+            expires_at,
+            overlap,
+        );
         let first = match &r {
             Ok(_) => ops::workspaces_of(c, &id)?
                 .into_iter()
@@ -570,7 +584,7 @@ async fn delete(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadBot)?;
     ctx.require(AccountPerm::DeleteBot)?;
-    let (_, sa_id) = path.into_inner();
+    let sa_id = ServiceAccountId::parse(&path.1).ok_or(AppError::NotFound)?;
     let (who, aid) = (who(&req, &ctx), ctx.account.id.clone());
     let result = db(&ctx.auth.pool, move |c| {
         Ok(ops::delete(c, &who, &aid, &sa_id))

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::{Refusal, refusal};
 use crate::apikeys::KeyHolder;
+use crate::ids::ServiceAccountId;
 use crate::service_accounts::ops::{self, BotAccess, Grant, Who};
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
@@ -251,12 +252,12 @@ async fn remove(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(SEE)?;
     ctx.require(MANAGE)?;
-    let (_, _, sa_id) = path.into_inner();
-    let (who, aid, wid, id) = (
+    let id = ServiceAccountId::parse(&path.2).ok_or(AppError::NotFound)?;
+    let sa_id = id.clone();
+    let (who, aid, wid) = (
         who(&req, &ctx),
         ctx.account.id.clone(),
         ctx.workspace.id.clone(),
-        sa_id.clone(),
     );
     let result = db(&ctx.auth.pool, move |c| {
         Ok(ops::revoke(c, &who, &aid, &wid, &id))
@@ -282,7 +283,7 @@ async fn remove(
                 let (roles, current) = db(&ctx.auth.pool, move |c| {
                     Ok((
                         workspaces::roles_for_account(c, &aid)?,
-                        ops::bot_access(c, &wid, &sa_id)?,
+                        ops::bot_access(c, &wid, sa_id.as_str())?,
                     ))
                 })
                 .await?;
