@@ -13,6 +13,7 @@ use super::body::utc;
 use super::body::{self, Errors, Field, Obj, like};
 use super::error::{Detail, FieldError};
 use super::{ApiError, ApiWorkspace, db, op};
+use crate::ids::UserId;
 use crate::outcome::{OpError, Refusal};
 use crate::workspaces::ops::{self as workspaces, UserAccess};
 
@@ -369,7 +370,14 @@ pub async fn delete_user_access(
         ctx.caller.ip.clone(),
     );
     op(&ctx.caller.pool, move |c| {
-        workspaces::revoke(c, holder.actor_ref(), &ws, actor, &a.user_id, ip)
+        workspaces::revoke(
+            c,
+            holder.actor_ref(),
+            &ws,
+            actor,
+            &UserId::from_stored(a.user_id.clone()),
+            ip,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

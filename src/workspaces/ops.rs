@@ -14,6 +14,7 @@ use crate::accounts::model as accounts;
 use crate::audit::{Actor, Event};
 use crate::authz::{AccountPerm, PermSet};
 use crate::db::{DbConn, write_tx};
+use crate::ids::UserId;
 use crate::outcome::{FieldErrors, OpError, OpResult, Reason, Refusal, forbidden, invalid, refuse};
 use crate::users::domain::{Handle, Name};
 use crate::users::model::User;
@@ -337,12 +338,12 @@ pub fn revoke(
     granter: ActorRef<'_>,
     ws: &workspaces::Workspace,
     actor: Actor,
-    user_id: &str,
+    user: &UserId,
     ip: String,
 ) -> OpResult<()> {
     write_tx(c, |c| {
         crate::accounts::model::lock(c, &ws.account_id)?;
-        let Some(before) = workspaces::user_access(c, &ws.id, user_id)? else {
+        let Some(before) = workspaces::user_access(c, &ws.id, user.as_str())? else {
             return refuse(Refusal::NotFound);
         };
         let Some(g) = Granter::load(c, &ws.account_id, &ws.id, granter)? else {
@@ -351,13 +352,13 @@ pub fn revoke(
         if !g.may_replace(c, Some(&before.role_id))? {
             return forbidden(Reason::AboveOwnScopes);
         }
-        workspaces::remove_user_access(c, &ws.id, user_id)?;
-        workspaces::drop_collaborator_without_access(c, &ws.account_id, user_id)?;
+        workspaces::remove_user_access(c, &ws.id, user.as_str())?;
+        workspaces::drop_collaborator_without_access(c, &ws.account_id, user.as_str())?;
         Event::new(
             "atrium.workspace_access.revoked",
             actor,
             "user",
-            Some(user_id.to_string()),
+            Some(user.as_str().to_string()),
             before.handle.clone(),
         )
         .account(ws.account_id.clone())

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::audit::Actor;
+use crate::ids::UserId;
 use crate::outcome::OpResult;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, refusal_text, render};
@@ -302,7 +303,7 @@ async fn remove(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
-    let (_, _, user_id) = path.into_inner();
+    let user_id = UserId::parse(&path.2).ok_or(AppError::NotFound)?;
     let (ws, actor, ip) = (
         ctx.workspace.clone(),
         ctx.auth.user.clone(),
