@@ -511,9 +511,8 @@ pub async fn update_membership(
     let Some(user) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
-    let (account, ip) = (ctx.account.key(), ctx.caller.ip.clone());
-    db(&ctx.caller.pool, move |c| {
-        Ok(members::change_role(c, &account, &user, &target, role, ip)?)
+    ctx.op(move |c, s| {
+        members::change_role(c, &s.account.key(), &user, &target, role, s.ip.clone())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -539,10 +538,7 @@ pub async fn delete_membership(
     let Some(user) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
-    let (account, ip) = (ctx.account.key(), ctx.caller.ip.clone());
-    db(&ctx.caller.pool, move |c| {
-        Ok(members::remove(c, &account, &user, &target, ip)?)
-    })
-    .await?;
+    ctx.op(move |c, s| members::remove(c, &s.account.key(), &user, &target, s.ip.clone()))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,7 +10,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::utc;
 use super::body::{self, Errors, Obj, like};
 use super::error::Detail;
-use super::{ApiAccount, ApiError, db, op};
+use super::{ApiAccount, ApiError, db};
 use crate::authz::{AccountPerm, AccountRole};
 use crate::ids::InvitationId;
 use crate::invitations::ops::{
@@ -188,12 +188,11 @@ pub async fn create_invitations(
     let Some(inviter) = ctx.caller.user().cloned() else {
         return Err(ApiError::Forbidden);
     };
-    let (account, ip, cfg) = (ctx.account.clone(), ctx.caller.ip.clone(), cfg.clone());
+    let cfg = cfg.into_inner();
     let list: Vec<(Email, AccountRole)> = wanted.iter().map(|(_, e, r)| (e.clone(), *r)).collect();
-    let created = op(&ctx.caller.pool, move |c| {
-        invitations::invite_all(c, &cfg, &account, &list, &inviter, &ip)
-    })
-    .await?;
+    let created = ctx
+        .op(move |c, s| invitations::invite_all(c, &cfg, &s.account, &list, &inviter, &s.ip))
+        .await?;
     let created = match created {
         InvitedAll::Sent(created) => created,
         InvitedAll::AlreadyMember { index } => {
@@ -322,14 +321,7 @@ pub async fn revoke_invitation(
     })
     .await?;
     ctx.require(AccountPerm::UpdateInvitation)?;
-    let (account, actor, ip) = (
-        ctx.account.key(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    op(&ctx.caller.pool, move |c| {
-        invitations::revoke(c, &account, &iid, actor, &ip)
-    })
-    .await?;
+    ctx.op(move |c, s| invitations::revoke(c, &s.account.key(), &iid, s.actor.clone(), &s.ip))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

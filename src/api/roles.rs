@@ -10,7 +10,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
-use super::{ApiAccount, ApiError, db, op, with_fields};
+use super::{ApiAccount, ApiError, db, with_fields};
 use crate::authz::AccountPerm;
 use crate::authz::workspace::BuiltinRole;
 use crate::roles::ops::{self as roles, RoleForm, WorkspaceRole, builtin_role_id, validate};
@@ -166,18 +166,19 @@ pub async fn create_role(ctx: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
     ctx.require(AccountPerm::CreateWorkspaceRole)?;
     let f = read_form(&raw, RoleForm::default(), true)?;
     let valid = validate(&f).map_err(form_errors)?;
-    let (aid, actor, ip) = (
-        ctx.account.id.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    let role = db(&ctx.caller.pool, move |c| {
-        Ok(match roles::save(c, &aid, None, &valid, actor, ip) {
-            Ok(id) => Ok(roles::role(c, &id)?),
-            Err(e) => Err(e),
+    let role = ctx
+        .try_op(move |c, s| {
+            let id = roles::save(
+                c,
+                &s.account.id,
+                None,
+                &valid,
+                s.actor.clone(),
+                s.ip.clone(),
+            )?;
+            Ok(roles::role(c, &id)?)
         })
-    })
-    .await?;
+        .await?;
     match with_fields(role, form_errors)? {
         Some(r) => Ok(HttpResponse::Created().json(response(r))),
         None => Err(ApiError::NotFound),
@@ -300,15 +301,18 @@ pub async fn update_role(
     };
     let f = read_form(&raw, RoleForm::of(&role), false)?;
     let valid = validate(&f).map_err(form_errors)?;
-    let (aid, actor, ip) = (
-        ctx.account.id.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    let saved = db(&ctx.caller.pool, move |c| {
-        Ok(roles::save(c, &aid, Some(&role.id), &valid, actor, ip))
-    })
-    .await?;
+    let saved = ctx
+        .try_op(move |c, s| {
+            roles::save(
+                c,
+                &s.account.id,
+                Some(&role.id),
+                &valid,
+                s.actor.clone(),
+                s.ip.clone(),
+            )
+        })
+        .await?;
     with_fields(saved, form_errors)?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -332,15 +336,9 @@ pub async fn delete_role(
         return Err(ApiError::Forbidden);
     }
     let role = custom(&ctx, &path.1).await?;
-    let (aid, actor, ip) = (
-        ctx.account.id.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    let refused = op(&ctx.caller.pool, move |c| {
-        roles::delete(c, &aid, &role, actor, ip)
-    })
-    .await?;
+    let refused = ctx
+        .op(move |c, s| roles::delete(c, &s.account.id, &role, s.actor.clone(), s.ip.clone()))
+        .await?;
     match refused {
         Some(why) => Err(ApiError::Conflict(why)),
         None => Ok(HttpResponse::NoContent().finish()),

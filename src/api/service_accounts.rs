@@ -474,10 +474,11 @@ fn path_id(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
     super::path_id(req, name).ok_or(ApiError::NotFound)
 }
 
-fn who(caller: &super::ApiCaller) -> Who {
+/// The operations' caller, from what the call's scene holds.
+fn who(holder: &crate::apikeys::KeyHolder, ip: &str) -> Who {
     Who {
-        holder: caller.holder.clone(),
-        ip: caller.ip.clone(),
+        holder: holder.clone(),
+        ip: ip.to_string(),
     }
 }
 
@@ -574,21 +575,15 @@ pub async fn create_bot(acct: ApiAccount, raw: web::Bytes) -> Result<HttpRespons
     let input: BotCreate = super::body::typed(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
     let expires_at = parse_datetime("api_key_expiration", input.api_key_expiration.as_deref())?;
-    let (who, aid) = (who(&acct.caller), acct.account.id.clone());
-    let created = db(&acct.caller.pool, move |c| {
-        ops::create(
-            c,
-            &who,
-            &aid,
-            ops::NewServiceAccount {
-                name: input.name,
-                expires_at,
-                access: None,
-            },
-        )
-        .map_err(bot_error)
-    })
-    .await?;
+    let new = ops::NewServiceAccount {
+        name: input.name,
+        expires_at,
+        access: None,
+    };
+    let created = acct
+        .try_op(move |c, s| ops::create(c, &who(&s.holder, &s.ip), &s.account.id, new))
+        .await?
+        .map_err(bot_error)?;
     Ok(HttpResponse::Created().json(bot_created(created.sa, &created.key, created.plain)))
 }
 
@@ -661,26 +656,18 @@ pub async fn update_bot(
     acct.require(AccountPerm::UpdateBot)?;
     let input: BotUpdate = super::body::typed(&raw, false)?;
     check_account_role(input.account_role_id.as_deref())?;
-    let (who, aid) = (who(&acct.caller), acct.account.id.clone());
-    db(&acct.caller.pool, move |c| {
-        match &input.name {
-            Some(name) => {
-                ops::rename(
-                    c,
-                    &who,
-                    &aid,
-                    &ServiceAccountId::from_stored(id.clone()),
-                    name,
-                )
-                .map_err(bot_error)?;
-            }
-            None => {
-                ops::find(c, &aid, &id)?.ok_or(ApiError::NotFound)?;
-            }
+    acct.try_op(move |c, s| match &input.name {
+        Some(name) => {
+            let sa = ServiceAccountId::from_stored(id);
+            ops::rename(c, &who(&s.holder, &s.ip), &s.account.id, &sa, name).map(|_| ())
         }
-        Ok(())
+        None => match ops::find(c, &s.account.id, &id)? {
+            Some(_) => Ok(()),
+            None => Err(Refusal::NotFound.into()),
+        },
     })
-    .await?;
+    .await?
+    .map_err(bot_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -694,12 +681,10 @@ pub async fn delete_bot(req: HttpRequest, acct: ApiAccount) -> Result<HttpRespon
     acct.require_to_see(AccountPerm::ReadBot)?;
     let id = path_id(&req, "id")?;
     acct.require(AccountPerm::DeleteBot)?;
-    let (who, aid) = (who(&acct.caller), acct.account.id.clone());
-    db(&acct.caller.pool, move |c| {
-        ops::delete(c, &who, &aid, &ServiceAccountId::from_stored(id)).map_err(bot_error)?;
-        Ok(())
-    })
-    .await?;
+    let sa = ServiceAccountId::from_stored(id);
+    acct.try_op(move |c, s| ops::delete(c, &who(&s.holder, &s.ip), &s.account.id, &sa))
+        .await?
+        .map_err(bot_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -731,19 +716,14 @@ pub async fn rotate_api_key(
         }
         Some(s) => Some(TimeDelta::seconds(s)),
     };
-    let (who, aid) = (who(&acct.caller), acct.account.id.clone());
-    let rotated = db(&acct.caller.pool, move |c| {
-        ops::rotate(
-            c,
-            &who,
-            &aid,
-            &ServiceAccountId::from_stored(id),
-            expires_at,
-            overlap,
-        )
-        .map_err(bot_error)
-    })
-    .await?;
+    let sa = ServiceAccountId::from_stored(id);
+    let rotated = acct
+        .try_op(move |c, s| {
+            let by = who(&s.holder, &s.ip);
+            ops::rotate(c, &by, &s.account.id, &sa, expires_at, overlap)
+        })
+        .await?
+        .map_err(bot_error)?;
     Ok(HttpResponse::Created().json(bot_created(rotated.sa, &rotated.key, rotated.plain)))
 }
 
@@ -806,18 +786,15 @@ pub async fn upsert_bot_access(
             role_id: a.workspace_role_id,
         })
         .collect();
-    let (who, aid, wid) = (
-        who(&ws.caller),
-        ws.account.id.clone(),
-        ws.workspace.id.clone(),
-    );
     let done = if grants.is_empty() {
         Vec::new()
     } else {
-        db(&ws.caller.pool, move |c| {
-            ops::grant(c, &who, &aid, &wid, &grants).map_err(bot_error)
+        ws.try_op(move |c, s| {
+            let by = who(&s.holder, &s.ip);
+            ops::grant(c, &by, &s.account.id, &s.workspace.id, &grants)
         })
         .await?
+        .map_err(bot_error)?
     };
     let wid = ws.workspace.id.as_str();
     let mut out: Vec<WorkspaceBotAccessResponse> =
@@ -928,23 +905,20 @@ pub async fn delete_bot_access(
     ws.require_to_see(SEE)?;
     let id = path_id(&req, "id")?;
     ws.require(MANAGE)?;
-    let (who, aid, wid) = (
-        who(&ws.caller),
-        ws.account.id.clone(),
-        ws.workspace.id.clone(),
-    );
-    db(&ws.caller.pool, move |c| {
-        let a = ops::bot_access_by_id(c, &wid, &id)?.ok_or(ApiError::NotFound)?;
+    ws.try_op(move |c, s| {
+        let Some(a) = ops::bot_access_by_id(c, &s.workspace.id, &id)? else {
+            return Err(Refusal::NotFound.into());
+        };
+        let sa = ServiceAccountId::from_stored(a.service_account_id);
         ops::revoke(
             c,
-            &who,
-            &aid,
-            &wid,
-            &ServiceAccountId::from_stored(a.service_account_id.clone()),
+            &who(&s.holder, &s.ip),
+            &s.account.id,
+            &s.workspace.id,
+            &sa,
         )
-        .map_err(bot_error)?;
-        Ok(())
     })
-    .await?;
+    .await?
+    .map_err(bot_error)?;
     Ok(HttpResponse::NoContent().finish())
 }

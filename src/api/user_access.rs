@@ -12,7 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::utc;
 use super::body::{self, Errors, Field, Obj, like};
 use super::error::{Detail, FieldError};
-use super::{ApiError, ApiWorkspace, db, op};
+use super::{ApiError, ApiWorkspace, db};
 use crate::ids::UserId;
 use crate::outcome::{OpError, Refusal};
 use crate::workspaces::ops::{self as workspaces, UserAccess};
@@ -139,28 +139,17 @@ pub async fn upsert_user_access(
         }
     }
     errors.finish()?;
-    let (holder, ws, actor, ip) = (
-        ctx.caller.holder.clone(),
-        ctx.workspace.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
     let pairs: Vec<(String, String)> = wanted
         .iter()
         .map(|(_, u, r)| (u.clone(), r.clone()))
         .collect();
-    let wid = ws.id.clone();
-    let done = db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::grant_all(
-            c,
-            holder.actor_ref(),
-            &ws,
-            actor,
-            &pairs,
-            ip,
-        ))
-    })
-    .await?;
+    let wid = ctx.workspace.id.clone();
+    let done = ctx
+        .try_op(move |c, s| {
+            let (by, ws) = (s.holder.actor_ref(), &s.workspace);
+            workspaces::grant_all(c, by, ws, s.actor.clone(), &pairs, s.ip.clone())
+        })
+        .await?;
     let done: Vec<WorkspaceUserAccessResponse> = match done {
         Ok(accesses) => accesses.into_iter().map(|a| response(&wid, a)).collect(),
         // A refused item answers at its own place in the body.
@@ -363,21 +352,10 @@ pub async fn delete_user_access(
     ctx.require_to_see("see_workspace_users")?;
     let a = find(&ctx, &path.2).await?;
     ctx.require("manage_workspace_users")?;
-    let (holder, ws, actor, ip) = (
-        ctx.caller.holder.clone(),
-        ctx.workspace.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    op(&ctx.caller.pool, move |c| {
-        workspaces::revoke(
-            c,
-            holder.actor_ref(),
-            &ws,
-            actor,
-            &UserId::from_stored(a.user_id.clone()),
-            ip,
-        )
+    let user = UserId::from_stored(a.user_id);
+    ctx.op(move |c, s| {
+        let (by, ws) = (s.holder.actor_ref(), &s.workspace);
+        workspaces::revoke(c, by, ws, s.actor.clone(), &user, s.ip.clone())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

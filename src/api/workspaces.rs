@@ -11,7 +11,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
-use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db, op, with_fields};
+use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db, with_fields};
 use crate::apikeys::KeyHolder;
 use crate::authz::AccountPerm;
 use crate::workspaces::ops::{
@@ -147,11 +147,9 @@ pub async fn create_workspace(ctx: ApiAccount, raw: web::Bytes) -> Result<HttpRe
         description: description.unwrap_or_default(),
     })
     .map_err(form_errors)?;
-    let (aid, ip) = (ctx.account.id.clone(), ctx.caller.ip.clone());
-    let created = db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::create(c, &aid, &user, &valid, ip))
-    })
-    .await?;
+    let created = ctx
+        .try_op(move |c, s| workspaces::create(c, &s.account.id, &user, &valid, s.ip.clone()))
+        .await?;
     let ws = with_fields(created, form_errors)?;
     Ok(HttpResponse::Created().json(WorkspaceResponse::from(ws)))
 }
@@ -261,7 +259,7 @@ pub async fn update_workspace(
     let v = body::parse(&raw, true)?;
     let mut errors = Errors::default();
     let o = Obj::body(&v, &mut errors);
-    let ws = ctx.workspace.clone();
+    let ws = &ctx.workspace;
     let name = o
         .string("name", &mut errors)
         .value()
@@ -310,23 +308,20 @@ pub async fn update_workspace(
         Ok(v) if errors.is_empty() => v,
         _ => return Err(form_errors(errors)),
     };
-    let (holder, actor, ip) = (
-        ctx.caller.holder.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    let saved = db(&ctx.caller.pool, move |c| {
-        Ok(workspaces::save(
-            c,
-            holder.actor_ref(),
-            &ws,
-            &valid,
-            new_default,
-            actor,
-            ip,
-        ))
-    })
-    .await?;
+    let saved = ctx
+        .try_op(move |c, s| {
+            let (by, ws) = (s.holder.actor_ref(), &s.workspace);
+            workspaces::save(
+                c,
+                by,
+                ws,
+                &valid,
+                new_default,
+                s.actor.clone(),
+                s.ip.clone(),
+            )
+        })
+        .await?;
     with_fields(saved, form_errors)?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -343,15 +338,8 @@ pub async fn update_workspace(
 pub async fn delete_workspace(ctx: ApiWorkspace) -> Result<HttpResponse, ApiError> {
     ctx.require_to_see("see_workspace_settings")?;
     ctx.require("manage_workspace_settings")?;
-    let (ws, actor, ip) = (
-        ctx.workspace.clone(),
-        ctx.caller.audit_actor(),
-        ctx.caller.ip.clone(),
-    );
-    op(&ctx.caller.pool, move |c| {
-        workspaces::delete(c, &ws, actor, ip)
-    })
-    .await?;
+    ctx.op(move |c, s| workspaces::delete(c, &s.workspace, s.actor.clone(), s.ip.clone()))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
