@@ -12,7 +12,7 @@ use crate::users::domain::{Handle, Name};
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::{
-    AppError, FieldErrors, Shell, client_ip, db, op, page, redirect, render, with_fields,
+    AppError, FieldErrors, Shell, client_ip, db, page, redirect, render, with_fields,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -230,17 +230,17 @@ async fn update(
         p.errors = errors;
         return render(status, &p);
     }
-    let (account, user, ip) = (ctx.account.clone(), ctx.auth.user.clone(), client_ip(&req));
     let settings = ops::NewSettings {
         name,
         handle,
         workspace_limit: limit,
         audit_retention_days: retention,
     };
-    let saved = db(&ctx.auth.pool, move |c| {
-        Ok(ops::update(c, &account, &settings, &user, ip))
-    })
-    .await?;
+    let saved = ctx
+        .try_op(&req, move |c, a| {
+            ops::update(c, &a.account, &settings, &a.user, a.ip.clone())
+        })
+        .await?;
     let saved = with_fields(saved)?;
     let mut p = SettingsPage::of(ctx);
     if let Err(errors) = saved {
@@ -293,7 +293,9 @@ async fn delete(
         p.delete_error = Some("Type the account's handle exactly to confirm.".into());
         return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
-    let (account, user, ip) = (ctx.account.clone(), ctx.auth.user.clone(), client_ip(&req));
-    op(&ctx.auth.pool, move |c| ops::delete(c, &account, &user, ip)).await?;
+    ctx.op(&req, move |c, a| {
+        ops::delete(c, &a.account, &a.user, a.ip.clone())
+    })
+    .await?;
     Ok(redirect(&req, "/"))
 }

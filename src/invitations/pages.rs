@@ -101,18 +101,12 @@ async fn invite(
         )
         .await;
     };
-    let (account, inviter, ip, cfg2) = (
-        ctx.account.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-        cfg.clone(),
-    );
-    let results = db(&ctx.auth.pool, move |c| {
-        Ok(ops::invite_many(
-            c, &cfg2, &account, &addresses, role, &inviter, &ip,
-        )?)
-    })
-    .await?;
+    let cfg2 = cfg.clone();
+    let results = ctx
+        .op(&req, move |c, a| {
+            ops::invite_many(c, &cfg2, &a.account, &addresses, role, &a.user, &a.ip)
+        })
+        .await?;
     let any_failed = results.iter().any(|r| !r.ok);
     let leftover = if any_failed {
         Some(
@@ -244,14 +238,9 @@ async fn resend(
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     ctx.require(AccountPerm::UpdateInvitation)?;
     let iid = InvitationId::parse(&path.1).ok_or(AppError::NotFound)?;
-    let (account, actor, ip, cfg2) = (
-        ctx.account.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-        cfg.clone(),
-    );
-    op(&ctx.auth.pool, move |c| {
-        ops::resend(c, &cfg2, &account, &iid, &actor, &ip)
+    let cfg2 = cfg.clone();
+    ctx.op(&req, move |c, a| {
+        ops::resend(c, &cfg2, &a.account, &iid, &a.user, &a.ip)
     })
     .await?;
     Ok(redirect(
@@ -268,9 +257,8 @@ async fn revoke(
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     ctx.require(AccountPerm::UpdateInvitation)?;
     let iid = InvitationId::parse(&path.1).ok_or(AppError::NotFound)?;
-    let (account, actor, ip) = (ctx.account.key(), ctx.auth.user.clone(), client_ip(&req));
-    op(&ctx.auth.pool, move |c| {
-        ops::revoke(c, &account, &iid, Actor::user(&actor), &ip)
+    ctx.op(&req, move |c, a| {
+        ops::revoke(c, &a.account.key(), &iid, Actor::user(&a.user), &a.ip)
     })
     .await?;
     Ok(redirect(

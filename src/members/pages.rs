@@ -11,7 +11,7 @@ use crate::authz::{AccountPerm, AccountRole};
 use crate::ids::UserId;
 use crate::outcome::{FieldErrors, OpResult};
 use crate::web::ctx::AccountCtx;
-use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, refusal_text, render};
+use crate::web::{AppError, Shell, db, is_htmx, redirect, refusal_text, render};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/members", web::get().to(list))
@@ -222,10 +222,9 @@ async fn change_role(
     let outcome = match AccountRole::parse(&form.role) {
         None => Err(FieldErrors::one("role", "Choose Owner, Admin or Member.").into()),
         Some(role) => {
-            let (account, actor, ip) = (ctx.account.key(), ctx.auth.user.clone(), client_ip(&req));
             let t = target.clone();
-            db(&ctx.auth.pool, move |c| {
-                Ok(ops::change_role(c, &account, &actor, &t, role, ip))
+            ctx.try_op(&req, move |c, a| {
+                ops::change_role(c, &a.account.key(), &a.user, &t, role, a.ip.clone())
             })
             .await?
         }
@@ -305,16 +304,12 @@ async fn remove(
     ctx.require_to_see(AccountPerm::ReadMembership)?;
     ctx.require(AccountPerm::DeleteMembership)?;
     let target = UserId::parse(&path.1).ok_or(AppError::NotFound)?;
-    let (account, actor, ip, t) = (
-        ctx.account.key(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-        target.clone(),
-    );
-    let outcome = db(&ctx.auth.pool, move |c| {
-        Ok(ops::remove(c, &account, &actor, &t, ip))
-    })
-    .await?;
+    let t = target.clone();
+    let outcome = ctx
+        .try_op(&req, move |c, a| {
+            ops::remove(c, &a.account.key(), &a.user, &t, a.ip.clone())
+        })
+        .await?;
     match outcome {
         Ok(()) if !is_htmx(&req) => {
             render_list(
@@ -333,16 +328,12 @@ async fn remove(
 }
 
 async fn leave(req: HttpRequest, ctx: AccountCtx) -> Result<HttpResponse, AppError> {
-    let (account, personal, actor, ip) = (
-        ctx.account.key(),
-        ctx.account.is_personal(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    let outcome = db(&ctx.auth.pool, move |c| {
-        Ok(ops::leave(c, &account, personal, &actor, ip))
-    })
-    .await?;
+    let outcome = ctx
+        .try_op(&req, move |c, a| {
+            let personal = a.account.is_personal();
+            ops::leave(c, &a.account.key(), personal, &a.user, a.ip.clone())
+        })
+        .await?;
     match outcome {
         Ok(()) => Ok(redirect(&req, "/")),
         Err(e) => {

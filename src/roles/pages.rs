@@ -11,7 +11,7 @@ use crate::authz::account::ACCOUNT_PERMISSIONS;
 use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, groups};
 use crate::authz::{AccountPerm, PermSet};
 use crate::web::ctx::AccountCtx;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, redirect, render, with_fields};
+use crate::web::{AppError, FieldErrors, Shell, db, redirect, render, with_fields};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/roles", web::get().to(index))
@@ -235,23 +235,20 @@ async fn save(
             );
         }
     };
-    let (aid, user, ip, rid) = (
-        ctx.account.id.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-        role_id.clone(),
-    );
-    let saved = db(&ctx.auth.pool, move |c| {
-        Ok(ops::save(
-            c,
-            &aid,
-            rid.as_deref(),
-            &valid,
-            Actor::user(&user),
-            ip,
-        ))
-    })
-    .await?;
+    let rid = role_id.clone();
+    let saved = ctx
+        .try_op(&req, move |c, a| {
+            let actor = Actor::user(&a.user);
+            ops::save(
+                c,
+                &a.account.id,
+                rid.as_deref(),
+                &valid,
+                actor,
+                a.ip.clone(),
+            )
+        })
+        .await?;
     match with_fields(saved)? {
         Ok(_) => Ok(redirect(
             &req,
@@ -334,15 +331,11 @@ async fn delete(
     }
     let (_, rid) = path.into_inner();
     let role = load_custom(&ctx, &rid).await?;
-    let (aid, user, ip) = (
-        ctx.account.id.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    let refused = op(&ctx.auth.pool, move |c| {
-        ops::delete(c, &aid, &role, Actor::user(&user), ip)
-    })
-    .await?;
+    let refused = ctx
+        .op(&req, move |c, a| {
+            ops::delete(c, &a.account.id, &role, Actor::user(&a.user), a.ip.clone())
+        })
+        .await?;
     match refused {
         Some(why) => show(ctx, Some(why), None, StatusCode::UNPROCESSABLE_ENTITY).await,
         None => show(ctx, None, Some("Role deleted.".into()), StatusCode::OK).await,

@@ -339,3 +339,95 @@ impl FromRequest for WorkspaceCtx {
         })
     }
 }
+
+/// A change a page makes, as the operation sees it: owned copies of the account, the
+/// signed-in user and the client's address, handed over in one value ([`AccountCtx::op`])
+/// instead of cloned one by one before each call.
+#[derive(Clone)]
+pub struct Acting {
+    pub account: Account,
+    pub user: User,
+    pub ip: String,
+}
+
+/// [`Acting`] with the workspace of the page ([`WorkspaceCtx::op`]).
+#[derive(Clone)]
+pub struct WorkspaceActing {
+    pub account: Account,
+    pub workspace: Workspace,
+    pub user: User,
+    pub ip: String,
+}
+
+impl AccountCtx {
+    pub fn acting(&self, req: &HttpRequest) -> Acting {
+        Acting {
+            account: self.account.clone(),
+            user: self.auth.user.clone(),
+            ip: crate::web::client_ip(req),
+        }
+    }
+
+    /// Runs one operation for this page off the async threads; a refusal is the page's error.
+    pub async fn op<T, F>(&self, req: &HttpRequest, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &Acting) -> crate::outcome::OpResult<T> + Send + 'static,
+    {
+        let acting = self.acting(req);
+        crate::web::op(&self.auth.pool, move |c| f(c, &acting)).await
+    }
+
+    /// [`AccountCtx::op`], handing the refusal back for the page to show.
+    pub async fn try_op<T, F>(
+        &self,
+        req: &HttpRequest,
+        f: F,
+    ) -> Result<crate::outcome::OpResult<T>, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &Acting) -> crate::outcome::OpResult<T> + Send + 'static,
+    {
+        let acting = self.acting(req);
+        db(&self.auth.pool, move |c| Ok(f(c, &acting))).await
+    }
+}
+
+impl WorkspaceCtx {
+    pub fn acting(&self, req: &HttpRequest) -> WorkspaceActing {
+        WorkspaceActing {
+            account: self.account.clone(),
+            workspace: self.workspace.clone(),
+            user: self.auth.user.clone(),
+            ip: crate::web::client_ip(req),
+        }
+    }
+
+    /// Runs one operation for this page off the async threads; a refusal is the page's error.
+    pub async fn op<T, F>(&self, req: &HttpRequest, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &WorkspaceActing) -> crate::outcome::OpResult<T>
+            + Send
+            + 'static,
+    {
+        let acting = self.acting(req);
+        crate::web::op(&self.auth.pool, move |c| f(c, &acting)).await
+    }
+
+    /// [`WorkspaceCtx::op`], handing the refusal back for the page to show.
+    pub async fn try_op<T, F>(
+        &self,
+        req: &HttpRequest,
+        f: F,
+    ) -> Result<crate::outcome::OpResult<T>, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &WorkspaceActing) -> crate::outcome::OpResult<T>
+            + Send
+            + 'static,
+    {
+        let acting = self.acting(req);
+        db(&self.auth.pool, move |c| Ok(f(c, &acting))).await
+    }
+}

@@ -16,7 +16,7 @@ use crate::authz::AccountPerm;
 use crate::ids::ServiceAccountId;
 use crate::outcome::OpError;
 use crate::settings::AppConfig;
-use crate::web::ctx::AccountCtx;
+use crate::web::ctx::{AccountCtx, Acting};
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 use crate::workspaces::ops::{self as workspaces, Workspace, WorkspaceRole};
 
@@ -275,6 +275,14 @@ fn who(req: &HttpRequest, ctx: &AccountCtx) -> Who {
     }
 }
 
+/// The operations' caller: the signed-in user, from where the page was asked.
+fn who_of(a: &Acting) -> Who {
+    Who {
+        holder: KeyHolder::User(a.user.clone()),
+        ip: a.ip.clone(),
+    }
+}
+
 /// The login command's workspace for a service account: its first workspace, else a
 /// placeholder under the account's handle.
 fn login_workspace(account_handle: &str, first: Option<&Workspace>) -> String {
@@ -312,11 +320,11 @@ async fn create(
         expires_at,
         access,
     };
-    let (who, aid) = (who(&req, &ctx), ctx.account.id.clone());
-    let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::create(c, &who, &aid, input))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            ops::create(c, &who_of(a), &a.account.id, input)
+        })
+        .await?;
     match result {
         Ok(created) => {
             let first = created.access.as_ref().map(|(w, _)| w);
@@ -382,22 +390,15 @@ async fn rename(
     ctx.require_to_see(AccountPerm::ReadBot)?;
     ctx.require(AccountPerm::UpdateBot)?;
     let (_, sa_id) = path.into_inner();
-    let (who, aid, id, name) = (
-        who(&req, &ctx),
-        ctx.account.id.clone(),
-        sa_id.clone(),
+    let (sa, name) = (
+        ServiceAccountId::from_stored(sa_id.clone()),
         form.name.clone(),
     );
-    let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::rename(
-            c,
-            &who,
-            &aid,
-            &ServiceAccountId::from_stored(id),
-            &name,
-        ))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            ops::rename(c, &who_of(a), &a.account.id, &sa, &name)
+        })
+        .await?;
     match result {
         Ok(sa) => {
             show(
@@ -585,11 +586,11 @@ async fn delete(
     ctx.require_to_see(AccountPerm::ReadBot)?;
     ctx.require(AccountPerm::DeleteBot)?;
     let sa_id = ServiceAccountId::parse(&path.1).ok_or(AppError::NotFound)?;
-    let (who, aid) = (who(&req, &ctx), ctx.account.id.clone());
-    let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::delete(c, &who, &aid, &sa_id))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            ops::delete(c, &who_of(a), &a.account.id, &sa_id)
+        })
+        .await?;
     let extras = match result {
         Ok(sa) => Extras {
             notice: Some(format!(

@@ -14,8 +14,9 @@ use super::{Refusal, refusal};
 use crate::apikeys::KeyHolder;
 use crate::ids::ServiceAccountId;
 use crate::service_accounts::ops::{self, BotAccess, Grant, Who};
+use crate::web::ctx::WorkspaceActing;
 use crate::web::ctx::WorkspaceCtx;
-use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, render};
+use crate::web::{AppError, Shell, db, is_htmx, redirect, render};
 use crate::workspaces::ops::{self as workspaces, WorkspaceRole};
 
 const SEE: &str = "see_workspace_service_accounts";
@@ -81,10 +82,11 @@ fn panel_path(ctx: &WorkspaceCtx) -> String {
     format!("{}/settings/service-accounts", base(ctx))
 }
 
-fn who(req: &HttpRequest, ctx: &WorkspaceCtx) -> Who {
+/// The operations' caller: the signed-in user, from where the page was asked.
+fn who(a: &WorkspaceActing) -> Who {
     Who {
-        holder: KeyHolder::User(ctx.auth.user.clone()),
-        ip: client_ip(req),
+        holder: KeyHolder::User(a.user.clone()),
+        ip: a.ip.clone(),
     }
 }
 
@@ -153,19 +155,15 @@ async fn add(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(SEE)?;
     ctx.require(MANAGE)?;
-    let (who, aid, wid) = (
-        who(&req, &ctx),
-        ctx.account.id.clone(),
-        ctx.workspace.id.clone(),
-    );
     let grants = [Grant {
         service_account_id: form.service_account_id.clone(),
         role_id: form.role_id.clone(),
     }];
-    let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::grant(c, &who, &aid, &wid, &grants))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            ops::grant(c, &who(a), &a.account.id, &a.workspace.id, &grants)
+        })
+        .await?;
     match result {
         Ok(_) => Ok(redirect(&req, &panel_path(&ctx))),
         Err(e) => {
@@ -190,24 +188,22 @@ async fn change(
     ctx.require_to_see(SEE)?;
     ctx.require(MANAGE)?;
     let (_, _, sa_id) = path.into_inner();
-    let (who, aid, wid, id) = (
-        who(&req, &ctx),
-        ctx.account.id.clone(),
-        ctx.workspace.id.clone(),
+    let (id, grants) = (
         sa_id.clone(),
+        [Grant {
+            service_account_id: sa_id.clone(),
+            role_id: form.role_id.clone(),
+        }],
     );
-    let grants = [Grant {
-        service_account_id: sa_id.clone(),
-        role_id: form.role_id.clone(),
-    }];
     // Only a service account that has a role here can have it changed.
-    let result = db(&ctx.auth.pool, move |c| {
-        if ops::bot_access(c, &wid, &id)?.is_none() {
-            return Err(AppError::NotFound);
-        }
-        Ok(ops::grant(c, &who, &aid, &wid, &grants))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            if ops::bot_access(c, &a.workspace.id, &id)?.is_none() {
+                return Err(crate::outcome::Refusal::NotFound.into());
+            }
+            ops::grant(c, &who(a), &a.account.id, &a.workspace.id, &grants)
+        })
+        .await?;
     let outcome = match result {
         Ok(_) => Ok(()),
         Err(e) => Err(message(refusal(e)?)),
@@ -254,15 +250,11 @@ async fn remove(
     ctx.require(MANAGE)?;
     let id = ServiceAccountId::parse(&path.2).ok_or(AppError::NotFound)?;
     let sa_id = id.clone();
-    let (who, aid, wid) = (
-        who(&req, &ctx),
-        ctx.account.id.clone(),
-        ctx.workspace.id.clone(),
-    );
-    let result = db(&ctx.auth.pool, move |c| {
-        Ok(ops::revoke(c, &who, &aid, &wid, &id))
-    })
-    .await?;
+    let result = ctx
+        .try_op(&req, move |c, a| {
+            ops::revoke(c, &who(a), &a.account.id, &a.workspace.id, &id)
+        })
+        .await?;
     match result {
         Ok(_) if is_htmx(&req) => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")

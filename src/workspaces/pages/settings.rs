@@ -9,7 +9,7 @@ use crate::audit::Actor;
 use crate::outcome::{OpError, Refusal};
 use crate::settings::AppConfig;
 use crate::web::ctx::WorkspaceCtx;
-use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, render};
+use crate::web::{AppError, FieldErrors, Shell, db, render};
 use crate::workspaces::access::ActorRef;
 use crate::workspaces::ops::{
     self, DEFAULT_ROLE_CHOICE, NO_ACCESS, WorkspaceForm, WorkspaceRole, validate,
@@ -210,24 +210,21 @@ async fn save(
             .await;
         }
     };
-    let (ws, user, ip) = (
-        ctx.workspace.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
     let new_default_id = default_role.as_ref().map(|r| r.id.clone());
-    let saved = db(&ctx.auth.pool, move |c| {
-        Ok(ops::save(
-            c,
-            ActorRef::User(&user.id),
-            &ws,
-            &valid,
-            new_default_id,
-            Actor::user(&user),
-            ip,
-        ))
-    })
-    .await?;
+    let saved = ctx
+        .try_op(&req, move |c, a| {
+            let (by, actor) = (ActorRef::User(&a.user.id), Actor::user(&a.user));
+            ops::save(
+                c,
+                by,
+                &a.workspace,
+                &valid,
+                new_default_id,
+                actor,
+                a.ip.clone(),
+            )
+        })
+        .await?;
     match saved {
         Ok(()) => {}
         Err(OpError::Refused(Refusal::Forbidden(Some(why)))) => {
@@ -303,13 +300,8 @@ async fn delete(
         )
         .await;
     }
-    let (ws, user, ip) = (
-        ctx.workspace.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    op(&ctx.auth.pool, move |c| {
-        ops::delete(c, &ws, Actor::user(&user), ip)
+    ctx.op(&req, move |c, a| {
+        ops::delete(c, &a.workspace, Actor::user(&a.user), a.ip.clone())
     })
     .await?;
     Ok(crate::web::redirect(

@@ -10,7 +10,7 @@ use crate::audit::Actor;
 use crate::ids::UserId;
 use crate::outcome::OpResult;
 use crate::web::ctx::WorkspaceCtx;
-use crate::web::{AppError, Shell, client_ip, db, is_htmx, redirect, refusal_text, render};
+use crate::web::{AppError, Shell, db, is_htmx, redirect, refusal_text, render};
 use crate::workspaces::access::ActorRef;
 use crate::workspaces::ops::{self, NOT_A_MEMBER, UserAccess, WorkspaceRole};
 
@@ -172,28 +172,24 @@ async fn add(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
-    let (ws, actor, ip) = (
-        ctx.workspace.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    let (uid, who, rid) = (
-        form.user_id.clone(),
-        form.member.clone(),
-        form.role_id.clone(),
-    );
-    let outcome: OpResult<()> = db(&ctx.auth.pool, move |c| {
-        let uid = if uid.is_empty() && !who.trim().is_empty() {
-            match ops::member_by_handle_or_email(c, &ws.account_id, &who)? {
-                Some(id) => id,
-                None => return Ok(crate::outcome::invalid("user_id", NOT_A_MEMBER)),
-            }
-        } else {
-            uid
-        };
-        Ok(ops::grant_one(c, &ws, &actor, &uid, &rid, ip))
-    })
-    .await?;
+    let AddForm {
+        user_id: uid,
+        member: who,
+        role_id: rid,
+    } = form.into_inner();
+    let outcome: OpResult<()> = ctx
+        .try_op(&req, move |c, a| {
+            let uid = if uid.is_empty() && !who.trim().is_empty() {
+                match ops::member_by_handle_or_email(c, &a.account.id, &who)? {
+                    Some(id) => id,
+                    None => return crate::outcome::invalid("user_id", NOT_A_MEMBER),
+                }
+            } else {
+                uid
+            };
+            ops::grant_one(c, &a.workspace, &a.user, &uid, &rid, a.ip.clone())
+        })
+        .await?;
     match outcome {
         Ok(()) => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
         Err(e) => {
@@ -224,11 +220,6 @@ async fn change(
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
     let (_, _, user_id) = path.into_inner();
-    let (ws, actor, ip) = (
-        ctx.workspace.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
     let (uid, rid) = (user_id.clone(), form.role_id.clone());
     let exists = {
         let (wid, uid) = (ctx.workspace.id.clone(), user_id.clone());
@@ -240,10 +231,11 @@ async fn change(
     if exists.is_none() {
         return Err(AppError::NotFound);
     }
-    let outcome = db(&ctx.auth.pool, move |c| {
-        Ok(ops::grant_one(c, &ws, &actor, &uid, &rid, ip))
-    })
-    .await?;
+    let outcome = ctx
+        .try_op(&req, move |c, a| {
+            ops::grant_one(c, &a.workspace, &a.user, &uid, &rid, a.ip.clone())
+        })
+        .await?;
     // A refusal is shown beside the row (or on the panel); anything else is the page's error.
     let outcome: Result<(), String> = match outcome {
         Ok(()) => Ok(()),
@@ -304,22 +296,12 @@ async fn remove(
     ctx.require_to_see("see_workspace_users")?;
     ctx.require("manage_workspace_users")?;
     let user_id = UserId::parse(&path.2).ok_or(AppError::NotFound)?;
-    let (ws, actor, ip) = (
-        ctx.workspace.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-    );
-    let outcome = db(&ctx.auth.pool, move |c| {
-        Ok(ops::revoke(
-            c,
-            ActorRef::User(&actor.id),
-            &ws,
-            Actor::user(&actor),
-            &user_id,
-            ip,
-        ))
-    })
-    .await?;
+    let outcome = ctx
+        .try_op(&req, move |c, a| {
+            let (by, actor) = (ActorRef::User(&a.user.id), Actor::user(&a.user));
+            ops::revoke(c, by, &a.workspace, actor, &user_id, a.ip.clone())
+        })
+        .await?;
     let refused = match outcome {
         Ok(()) => None,
         Err(e) => Some(refusal_text(e)?),
@@ -381,21 +363,21 @@ async fn invite(
             .await;
         }
     };
-    let (account, wid, actor, ip, rid) = (
-        ctx.account.clone(),
-        ctx.workspace.id.clone(),
-        ctx.auth.user.clone(),
-        client_ip(&req),
-        form.role_id.clone(),
-    );
-    let cfg2 = cfg.clone();
-    let email2 = email.clone();
-    let outcome = db(&ctx.auth.pool, move |c| {
-        Ok(crate::invitations::ops::invite_to_workspace_checked(
-            c, &cfg2, &account, &wid, &rid, &email2, &actor, &ip,
-        ))
-    })
-    .await?;
+    let (cfg2, email2, rid) = (cfg.clone(), email.clone(), form.role_id.clone());
+    let outcome = ctx
+        .try_op(&req, move |c, a| {
+            crate::invitations::ops::invite_to_workspace_checked(
+                c,
+                &cfg2,
+                &a.account,
+                &a.workspace.id,
+                &rid,
+                &email2,
+                &a.user,
+                &a.ip,
+            )
+        })
+        .await?;
     let outcome: Result<bool, String> = match outcome {
         Ok(replaced) => Ok(replaced),
         Err(e) => Err(refusal_text(e)?),
