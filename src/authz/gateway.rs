@@ -1308,12 +1308,10 @@ pub fn rule_for(method: &str, rest: &str) -> Option<&'static Rule> {
         .iter()
         .filter(|r| r.method.eq_ignore_ascii_case(method))
         .filter(|r| {
-            let mut n = 0;
-            let fits = segments(r.path).zip(wanted.iter()).all(|(t, w)| {
-                n += 1;
-                is_param(t) || t == *w
-            });
-            fits && n == wanted.len() && segments(r.path).count() == wanted.len()
+            segments(r.path).count() == wanted.len()
+                && segments(r.path)
+                    .zip(&wanted)
+                    .all(|(t, w)| is_param(t) || t == *w)
         })
         // Literal segments first, leftmost weighing most; of equals, the first row.
         .min_by_key(|r| segments(r.path).map(is_param).collect::<Vec<bool>>())

@@ -200,11 +200,10 @@ impl ApiAccount {
             + Send
             + 'static,
     {
-        let scene = self.scene();
-        super::api_error::api_op(&self.caller.pool, move |c| f(c, &scene)).await
+        Ok(self.try_op(f).await??)
     }
 
-    /// [`ApiAccount::op`], handing the refusal back (to map its fields, say).
+    /// [`Self::op`], handing the refusal back (to map its fields, say).
     pub async fn try_op<T, F>(&self, f: F) -> Result<crate::outcome::OpResult<T>, ApiError>
     where
         T: Send + 'static,
@@ -310,11 +309,10 @@ impl ApiWorkspace {
             + Send
             + 'static,
     {
-        let scene = self.scene();
-        super::api_error::api_op(&self.caller.pool, move |c| f(c, &scene)).await
+        Ok(self.try_op(f).await??)
     }
 
-    /// [`ApiWorkspace::op`], handing the refusal back (to map its fields, say).
+    /// [`Self::op`], handing the refusal back (to map its fields, say).
     pub async fn try_op<T, F>(&self, f: F) -> Result<crate::outcome::OpResult<T>, ApiError>
     where
         T: Send + 'static,

@@ -374,11 +374,10 @@ impl AccountCtx {
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConn, &Acting) -> crate::outcome::OpResult<T> + Send + 'static,
     {
-        let acting = self.acting(req);
-        crate::web::op(&self.auth.pool, move |c| f(c, &acting)).await
+        Ok(self.try_op(req, f).await??)
     }
 
-    /// [`AccountCtx::op`], handing the refusal back for the page to show.
+    /// [`Self::op`], handing the refusal back for the page to show.
     pub async fn try_op<T, F>(
         &self,
         req: &HttpRequest,
@@ -388,8 +387,7 @@ impl AccountCtx {
         T: Send + 'static,
         F: FnOnce(&mut crate::db::DbConn, &Acting) -> crate::outcome::OpResult<T> + Send + 'static,
     {
-        let acting = self.acting(req);
-        db(&self.auth.pool, move |c| Ok(f(c, &acting))).await
+        run_with(&self.auth.pool, self.acting(req), f).await
     }
 }
 
@@ -411,11 +409,10 @@ impl WorkspaceCtx {
             + Send
             + 'static,
     {
-        let acting = self.acting(req);
-        crate::web::op(&self.auth.pool, move |c| f(c, &acting)).await
+        Ok(self.try_op(req, f).await??)
     }
 
-    /// [`WorkspaceCtx::op`], handing the refusal back for the page to show.
+    /// [`Self::op`], handing the refusal back for the page to show.
     pub async fn try_op<T, F>(
         &self,
         req: &HttpRequest,
@@ -427,7 +424,20 @@ impl WorkspaceCtx {
             + Send
             + 'static,
     {
-        let acting = self.acting(req);
-        db(&self.auth.pool, move |c| Ok(f(c, &acting))).await
+        run_with(&self.auth.pool, self.acting(req), f).await
     }
+}
+
+/// Runs `f` with the change `scene` on a pooled connection off the async threads.
+async fn run_with<S, T, F>(
+    pool: &Pool,
+    scene: S,
+    f: F,
+) -> Result<crate::outcome::OpResult<T>, AppError>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &S) -> crate::outcome::OpResult<T> + Send + 'static,
+{
+    db(pool, move |c| Ok(f(c, &scene))).await
 }
