@@ -235,6 +235,7 @@ class Scenario:
 
 def scenarios(seed, sessions, keys):
     big, small, member = sessions["big"], sessions["small"], sessions["member"]
+    teamed, teamless = sessions["teamed"], sessions["teamless"]
     ck = lambda s: {"Cookie": f"atrium_session={s}"}
     hx = lambda s: {**ck(s), "HX-Request": "true"}
     B, S = seed["BIG_ACCOUNT"], seed["SMALL_ACCOUNT"]
@@ -269,6 +270,17 @@ def scenarios(seed, sessions, keys):
         Scenario("api_small", "GET /api/me/workspaces, service-account key (10)", A,
                  "/api/me/workspaces", {"Authorization": f"Bearer {keys['small']}"},
                  kind="api"),
+        # Issue #25: a Member in 50 teams (each with Viewer on one of 50 workspaces) against
+        # a Member with own Viewer roles on the same 50 workspaces; Owner of the first by an
+        # own role, whose members panel both open.
+        Scenario("switcher_teamed", "switcher fragment, Member in 50 teams (50 workspaces)", A,
+                 "/switcher", hx(teamed)),
+        Scenario("switcher_teamless", "switcher fragment, Member in no team (50 workspaces)", A,
+                 "/switcher", hx(teamless)),
+        Scenario("panel_teamed", "workspace members panel, opened by a Member in 50 teams", A,
+                 f"/account/{B}/workspace/{BW}/settings/members", ck(teamed)),
+        Scenario("panel_teamless", "workspace members panel, opened by a Member in no team", A,
+                 f"/account/{B}/workspace/{BW}/settings/members", ck(teamless)),
         Scenario("denied", "permission denied (Member opens a members panel: 404)", A,
                  f"/account/{B}/workspace/{BW}/settings/members", ck(member), status=404),
     ]
@@ -404,6 +416,8 @@ def run_backend(backend, atrium, baseline, seed_secs):
             "big": login(seed["BIG_OWNER"], seed["PASSWORD"])[0],
             "small": login(seed["SMALL_OWNER"], seed["PASSWORD"])[0],
             "member": login(seed["BIG_MEMBER"], seed["PASSWORD"])[0],
+            "teamed": login(seed["BIG_TEAMED"], seed["PASSWORD"])[0],
+            "teamless": login(seed["BIG_TEAMLESS"], seed["PASSWORD"])[0],
         }
         meters = {
             ATRIUM_PORT: Meter(srv.pid, backend == "postgres"),
@@ -550,6 +564,10 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
         ("switcher", "switcher_small", 1.5, "switcher, 1,000 vs 10 workspaces: within 1.5×"),
         ("panel", "panel_small", 1.10, "members panel, 5,001 vs 101 accesses: within 10%"),
         ("dashboard", "dashboard_small", 1.10, "dashboard, large vs small account: within 10%"),
+        ("switcher_teamed", "switcher_teamless", 1.2,
+         "switcher, Member in 50 teams vs in none: within 1.2× (issue #25)"),
+        ("panel_teamed", "panel_teamless", 1.2,
+         "members panel, opened by a Member in 50 teams vs in none: within 1.2× (issue #25)"),
     ]:
         x = mean16(results, a, "cpu") / mean16(results, b, "cpu")
         budget(name + " (CPU/req)", f"{x:.2f}×", x <= lim)

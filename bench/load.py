@@ -41,6 +41,8 @@ import time
 import urllib.parse
 import uuid
 
+from benchlib import redact
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = int(os.environ.get("LOAD_PORT", "18010"))
 CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
@@ -77,15 +79,6 @@ LOCKED = re.compile(r"database is locked|database table is locked|SQLITE_BUSY", 
 
 def log(msg):
     print(f"load: {msg}", file=sys.stderr, flush=True)
-
-
-def redact(url):
-    """A database URL without its password, to print."""
-    u = urllib.parse.urlparse(url)
-    if u.password is None:
-        return url
-    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-    return urllib.parse.urlunparse(u._replace(netloc=netloc))
 
 
 def command_line(argv=None, environ=None):

@@ -27,6 +27,7 @@ pub struct Application {
     public_url: Url,
     pool: Pool,
     server: Server,
+    spawner: web::Data<crate::servers::spawner::Spawner>,
 }
 
 /// Logs to stderr with `RUST_LOG` (default `info`). Safe to call twice.
@@ -119,6 +120,7 @@ impl Application {
             settings: settings.clone(),
             public_url: public_url.clone(),
             link_key,
+            sealer: crate::sealed::Sealer::new(key.master()),
         });
         let pool_data = web::Data::new(pool.clone());
         // Who asks, remembered between requests: SQLite only (`authn::who`).
@@ -126,6 +128,43 @@ impl Application {
         let who = web::Data::new(crate::authn::who::WhoCache::new(signal));
         let origin = web::Data::new(origin);
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        // The workspace gateway: the client it reaches Prefect servers with, and who asks,
+        // remembered (the access version read on the background pool).
+        let upstream = web::Data::new(
+            crate::egress::Upstream::new(settings.prefect_server_allow.clone())
+                .context("the HTTP client for Prefect servers")?,
+        );
+        // Managed Prefect servers (started on the first call that needs one).
+        let spawner = web::Data::new(crate::servers::spawner::Spawner::new(
+            crate::servers::spawner::SpawnSettings {
+                prefect_bin: settings.prefect_bin.clone(),
+                data_dir: settings.data_dir.clone(),
+                backend: settings.backend,
+                database_url: settings.database_url.clone(),
+                idle: settings.managed_idle,
+                max_running: settings.managed_max_running,
+                start_timeout: settings.managed_start_timeout,
+                vacuum_every: settings.managed_vacuum_every,
+                quiet: settings.managed_quiet,
+            },
+            background.clone(),
+            crate::sealed::Sealer::new(key.master()),
+        ));
+        spawner.clone().into_inner().spawn_supervisor();
+        // Prefect's UI per workspace (issue #23), when its bundle is configured.
+        let ui = web::Data::new(crate::prefect_ui::pages::Ui(
+            settings.prefect_ui_dir.as_deref().and_then(|dir| {
+                crate::prefect_ui::Bundle::open(dir)
+                    .map_err(|e| tracing::warn!("Prefect's UI is off: {}: {e}", dir.display()))
+                    .ok()
+            }),
+        ));
+        let spawner_handle = spawner.clone();
+        let callers = web::Data::new(crate::gateway::caller::Callers::new());
+        callers
+            .clone()
+            .into_inner()
+            .spawn_poller(background.clone());
         let idle_timeout = settings.session_idle_timeout;
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(
@@ -165,12 +204,17 @@ impl Application {
                 .app_data(who.clone())
                 .app_data(origin.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(web::Data::new(upstream.for_this_worker()))
+                .app_data(spawner.clone())
+                .app_data(ui.clone())
+                .app_data(callers.clone())
                 .app_data(form_config())
                 .app_data(web::PayloadConfig::new(limits::MAX_BODY))
                 .configure(routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(AppError::NotFound)
                 }))
+                .wrap(from_fn(crate::gateway::shortcut))
                 .wrap(from_fn(csrf::guard))
                 .wrap(sessions)
                 .wrap(from_fn(crate::authn::session_store::preload_identity))
@@ -179,6 +223,14 @@ impl Application {
                 .wrap(errors)
                 .wrap(from_fn(cache_and_log))
                 .wrap(headers::security_headers(secure))
+        })
+        // Answers go out as soon as they are written: the gateway streams a response's head
+        // and body in separate writes, which Nagle's algorithm would hold back for the
+        // client's delayed acknowledgement (~40 ms).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
         })
         .listen(listener)?
         .workers(settings.workers)
@@ -192,6 +244,7 @@ impl Application {
             public_url,
             pool,
             server,
+            spawner: spawner_handle,
         })
     }
 
@@ -217,8 +270,17 @@ impl Application {
         self.pool.clone()
     }
 
+    /// Serves until stopped (a signal or the server handle), then stops the managed Prefect
+    /// servers this instance runs.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.spawner.stop_all().await;
+        served
+    }
+
+    /// The spawner of managed Prefect servers (tests look at what it runs).
+    pub fn spawner(&self) -> std::sync::Arc<crate::servers::spawner::Spawner> {
+        self.spawner.clone().into_inner()
     }
 }
 
@@ -244,18 +306,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg);
     crate::users::pages::routes(cfg);
     crate::users::pages::security::routes(cfg);
+    crate::users::pages::sessions::routes(cfg);
     crate::accounts::pages::routes(cfg);
     crate::members::pages::routes(cfg);
     crate::invitations::pages::routes(cfg);
     crate::workspaces::pages::routes(cfg);
     crate::workspaces::pages::settings::routes(cfg);
+    crate::servers::pages::routes(cfg);
     crate::workspaces::pages::sharing::routes(cfg);
     crate::roles::pages::routes(cfg);
     crate::transfers::pages::routes(cfg);
     crate::apikeys::pages::routes(cfg);
     crate::service_accounts::pages::routes(cfg);
     crate::service_accounts::pages::sharing::routes(cfg);
+    crate::teams::pages::routes(cfg);
     crate::audit::pages::routes(cfg);
+    crate::prefect_ui::pages::routes(cfg);
+    // Last: every other address below a workspace is Prefect's UI.
+    crate::prefect_ui::pages::fallback(cfg);
 }
 
 async fn healthz(pool: web::Data<Pool>) -> Result<HttpResponse, AppError> {

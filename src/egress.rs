@@ -130,6 +130,126 @@ fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// The error a [`Resolver`] answers for a blocked name: the gateway tells it from an
+/// unreachable server by this type.
+#[derive(Debug)]
+pub struct BlockedError(pub Blocked);
+
+impl std::fmt::Display for BlockedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message())
+    }
+}
+
+impl std::error::Error for BlockedError {}
+
+impl Egress {
+    /// Resolves `host` and checks every address it resolves to; the caller connects to one
+    /// of the addresses answered, never to the name again.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Blocked> {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match literal.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((host, port))
+                .await
+                .map(|a| a.collect())
+                .unwrap_or_default(),
+        };
+        if addrs.is_empty() {
+            return Err(Blocked::Unresolved);
+        }
+        match addrs.iter().find(|a| !self.permits(literal, a.ip())) {
+            Some(bad) => Err(Blocked::NotAllowed(canonical(bad.ip()))),
+            None => Ok(addrs),
+        }
+    }
+
+    /// Checks a URL whose host is an address (which an HTTP client connects to without
+    /// asking a resolver); names are checked by [`Resolver`] at each connection.
+    pub fn check_literal(&self, url: &url::Url) -> Result<(), Blocked> {
+        let host = server_host(url)?;
+        match host.parse::<IpAddr>() {
+            Ok(ip) => self.check(
+                url,
+                &[SocketAddr::new(
+                    ip,
+                    url.port_or_known_default().unwrap_or(80),
+                )],
+            ),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The HTTP client for Prefect servers: names resolved and checked by [`Resolver`] at
+    /// each new connection, no redirects followed, no proxy from the environment, bounded
+    /// connection and read times, and no overall limit (a long download streams on).
+    pub fn http_client(self: &std::sync::Arc<Self>) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(Resolver(self.clone())))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .read_timeout(std::time::Duration::from_secs(120))
+            // Below uvicorn's keep-alive (5 s, Prefect's default): a pooled connection is
+            // dropped before the server closes it, not reused as it does.
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+    }
+}
+
+/// What the connection check and the gateway reach Prefect servers with: the operator's
+/// list and an HTTP client built on it. Each of actix's workers has a client of its own
+/// ([`Upstream::for_this_worker`]): a pooled connection is served by a task on the thread
+/// that made it, so a connection shared between workers would cost a call two hand-overs
+/// between threads whenever it went out on another worker's connection.
+#[derive(Clone)]
+pub struct Upstream {
+    pub egress: std::sync::Arc<Egress>,
+    pub http: reqwest::Client,
+}
+
+impl Upstream {
+    pub fn new(egress: Egress) -> Result<Upstream, reqwest::Error> {
+        let egress = std::sync::Arc::new(egress);
+        let http = egress.http_client()?;
+        Ok(Upstream { egress, http })
+    }
+
+    /// The same list with a client (and connection pool) of its own, for one worker; the
+    /// shared client if a new one cannot be built (it was built once at start, so this
+    /// does not happen in practice).
+    pub fn for_this_worker(&self) -> Upstream {
+        match self.egress.http_client() {
+            Ok(http) => Upstream {
+                egress: self.egress.clone(),
+                http,
+            },
+            Err(_) => self.clone(),
+        }
+    }
+}
+
+/// reqwest's resolver for Prefect servers: every address a name resolves to must be
+/// permitted, or the connection is not made ([`BlockedError`]).
+pub struct Resolver(std::sync::Arc<Egress>);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let egress = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            match egress.resolve(&host, 0).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs),
+                Err(b) => {
+                    Err(Box::new(BlockedError(b)) as Box<dyn std::error::Error + Send + Sync>)
+                }
+            }
+        })
+    }
+}
+
 fn is_host_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
         "seed" => seed(&settings),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: atrium [serve|migrate|seed [--members N] [--workspaces N] [--audit-events N] …]\nSettings come from ATRIUM_* environment variables; see README.md."
+                "usage: atrium [serve|migrate|seed [--members N] [--workspaces N] [--audit-events N] …]\nSettings come from ATRIUM_* environment variables; see docs/SETTINGS.md."
             );
             ExitCode::SUCCESS
         }

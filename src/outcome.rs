@@ -58,6 +58,8 @@ pub enum Reason {
     DeletePersonal,
     /// Only Owners change the audit retention.
     RetentionOwnersOnly,
+    /// Only Owners change the flow run retention.
+    RunRetentionOwnersOnly,
     /// The account's workspace limit is reached.
     WorkspaceLimit,
     /// The thing changed meanwhile (a concurrent change got there first).
@@ -79,6 +81,7 @@ impl Reason {
             Reason::LeavePersonal => "You cannot leave your personal account.",
             Reason::DeletePersonal => "A personal account cannot be deleted.",
             Reason::RetentionOwnersOnly => "Only Owners change how long audit events are kept.",
+            Reason::RunRetentionOwnersOnly => "Only Owners change how long flow runs are kept.",
             Reason::WorkspaceLimit => "This account has reached its workspace limit.",
             Reason::Changed => "This changed meanwhile. Reload the page and try again.",
         }

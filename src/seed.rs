@@ -16,8 +16,9 @@ use crate::authn::digest;
 use crate::authz::AccountRole;
 use crate::authz::workspace::BuiltinRole;
 use crate::db::schema::{
-    account_memberships, accounts, api_keys, audit_events, service_accounts, users,
-    workspace_access, workspace_bot_access, workspace_visits, workspaces,
+    account_memberships, accounts, api_keys, audit_events, service_accounts, team_members, teams,
+    users, workspace_access, workspace_bot_access, workspace_team_access, workspace_visits,
+    workspaces,
 };
 use crate::db::{DbConn, new_id, now};
 use crate::workspaces::model::builtin_role_id;
@@ -140,7 +141,17 @@ pub struct Tenant {
     /// The plaintext key of the first service account.
     pub bot_key: String,
     pub member_ids: Vec<String>,
+    /// A Member in [`TEAMS`] teams, each with Viewer on another workspace (the first is
+    /// [`Tenant::workspace_id`]), and Owner there by an own role (`bench/run`'s "person in 50
+    /// teams"); empty when the tenant has fewer than three members.
+    pub teamed_handle: String,
+    /// A Member in no team with the same reach: own Viewer on the same workspaces, Owner on
+    /// the first.
+    pub teamless_handle: String,
 }
+
+/// How many teams the large tenant's "teamed" Member belongs to.
+pub const TEAMS: usize = 50;
 
 /// What [`run`] made.
 #[derive(Clone, Debug)]
@@ -156,8 +167,14 @@ impl Seeded {
         let mut out = String::new();
         for (tag, t) in [("BIG", &self.big), ("SMALL", &self.small)] {
             out.push_str(&format!(
-                "{tag}_ACCOUNT={}\n{tag}_OWNER={}\n{tag}_OWNER_ID={}\n{tag}_MEMBER={}\n{tag}_WORKSPACE={}\n",
-                t.account_id, t.owner_handle, t.owner_id, t.member_handle, t.workspace_id
+                "{tag}_ACCOUNT={}\n{tag}_OWNER={}\n{tag}_OWNER_ID={}\n{tag}_MEMBER={}\n{tag}_WORKSPACE={}\n{tag}_TEAMED={}\n{tag}_TEAMLESS={}\n",
+                t.account_id,
+                t.owner_handle,
+                t.owner_id,
+                t.member_handle,
+                t.workspace_id,
+                t.teamed_handle,
+                t.teamless_handle
             ));
         }
         out.push_str(&format!("PASSWORD={PASSWORD}\n"));
@@ -728,7 +745,10 @@ fn tenant(
         )
         .collect();
     add_bot_accesses(c, &pairs)?;
+    let (teamed_handle, teamless_handle) = add_teams(c, &account_id, &people, &workspace_ids)?;
     Ok(Tenant {
+        teamed_handle,
+        teamless_handle,
         account_id,
         account_handle: handle.to_string(),
         owner_handle: owner.handle,
@@ -739,6 +759,106 @@ fn tenant(
         bot_key,
         member_ids,
     })
+}
+
+/// The "teamed" and "teamless" Members of [`Tenant`] (members 2 and 3): [`TEAMS`] teams,
+/// team `i` with Viewer on workspace `i` and the teamed Member in every one; the teamless
+/// Member gets own Viewer on the same workspaces, whose default role becomes No Access
+/// (except the first's). Both hold Owner on the first workspace
+/// (to open its members panel). Empty handles when there are too few members or workspaces.
+fn add_teams(
+    c: &mut DbConn,
+    account_id: &str,
+    people: &[(String, String)],
+    workspace_ids: &[String],
+) -> QueryResult<(String, String)> {
+    if people.len() < 3 || workspace_ids.len() < TEAMS {
+        return Ok((String::new(), String::new()));
+    }
+    let t = now();
+    let (teamed, teamless) = (&people[1], &people[2]);
+    let viewer = builtin_role_id(BuiltinRole::Viewer);
+    let owner = builtin_role_id(BuiltinRole::Owner);
+    let mut team_rows = Vec::new();
+    let mut member_rows = Vec::new();
+    let mut access_rows = Vec::new();
+    for (i, ws) in workspace_ids.iter().take(TEAMS).enumerate() {
+        let id = new_id();
+        let name = format!("Team {i:02}");
+        team_rows.push((
+            teams::id.eq(id.clone()),
+            teams::account_id.eq(account_id.to_string()),
+            teams::name.eq(name.clone()),
+            teams::name_normalized.eq(name.to_lowercase()),
+            teams::description.eq(String::new()),
+            teams::created_at.eq(t),
+            teams::updated_at.eq(t),
+        ));
+        member_rows.push((
+            team_members::id.eq(new_id()),
+            team_members::team_id.eq(id.clone()),
+            team_members::user_id.eq(teamed.0.clone()),
+            team_members::handle.eq(teamed.1.clone()),
+            team_members::created_at.eq(t),
+        ));
+        access_rows.push((
+            workspace_team_access::id.eq(new_id()),
+            workspace_team_access::workspace_id.eq(ws.clone()),
+            workspace_team_access::team_id.eq(id),
+            workspace_team_access::role_id.eq(viewer.to_string()),
+            workspace_team_access::created_at.eq(t),
+            workspace_team_access::updated_at.eq(t),
+        ));
+    }
+    batch!(c, diesel::insert_into(teams::table).values(team_rows))?;
+    batch!(
+        c,
+        diesel::insert_into(team_members::table).values(member_rows)
+    )?;
+    batch!(
+        c,
+        diesel::insert_into(workspace_team_access::table).values(access_rows)
+    )?;
+    // Workspaces 1..TEAMS get No Access as their default role, so that only the team (or
+    // the teamless Member's own role) reaches them: the switcher then decides each of them
+    // through the team test, not the default role's.
+    diesel::update(
+        workspaces::table.filter(
+            workspaces::id.eq_any(
+                workspace_ids
+                    .iter()
+                    .take(TEAMS)
+                    .skip(1)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    )
+    .set(workspaces::default_role_id.eq(None::<String>))
+    .execute(c)?;
+    // Owner on the first workspace by an own role, for both (members 2 and 3 already hold a
+    // role there when the first workspace's accesses reach them).
+    for who in [teamed, teamless] {
+        diesel::delete(
+            workspace_access::table
+                .filter(workspace_access::workspace_id.eq(&workspace_ids[0]))
+                .filter(workspace_access::user_id.eq(&who.0)),
+        )
+        .execute(c)?;
+    }
+    let mut rows: Vec<(&str, &str, &str)> = vec![
+        (workspace_ids[0].as_str(), teamed.0.as_str(), owner),
+        (workspace_ids[0].as_str(), teamless.0.as_str(), owner),
+    ];
+    rows.extend(
+        workspace_ids
+            .iter()
+            .take(TEAMS)
+            .skip(1)
+            .map(|w| (w.as_str(), teamless.0.as_str(), viewer)),
+    );
+    insert_accesses(c, &rows)?;
+    Ok((teamed.1.clone(), teamless.1.clone()))
 }
 
 const ACTIONS: [(&str, &str); 8] = [

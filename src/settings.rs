@@ -81,6 +81,31 @@ pub struct Settings {
     /// The hosts and networks a workspace's Prefect server may be connected at
     /// (`ATRIUM_PREFECT_SERVER_ALLOW`; by default none: `egress`).
     pub prefect_server_allow: crate::egress::Egress,
+    /// The largest request body the workspace gateway forwards (`ATRIUM_GATEWAY_MAX_BODY_MB`,
+    /// default 64 MiB): flows send large payloads, so not the pages' 64 KiB.
+    pub gateway_max_body: usize,
+    /// The `prefect` executable managed Prefect servers are started with
+    /// (`ATRIUM_PREFECT_BIN`; `scripts/run` installs the pinned package and sets it). Unset:
+    /// no managed servers, only servers connected by hand.
+    pub prefect_bin: Option<PathBuf>,
+    /// Prefect's UI bundle served for each workspace (`ATRIUM_PREFECT_UI_DIR`, the
+    /// `prefect/server/ui` folder of the installed package; `scripts/run` sets it). Unset:
+    /// no UI, the CLI's links open Atrium's own object pages.
+    pub prefect_ui_dir: Option<PathBuf>,
+    /// A managed server unused this long is stopped (`ATRIUM_MANAGED_IDLE_MINUTES`, 30).
+    pub managed_idle: Duration,
+    /// At most this many managed servers run on one instance
+    /// (`ATRIUM_MANAGED_MAX_RUNNING`, 8); the least recently used is stopped first.
+    pub managed_max_running: usize,
+    /// How long a call waits for a managed server to start (120 s).
+    pub managed_start_timeout: Duration,
+    /// How often a managed server's vacuum service deletes flow runs past the account's
+    /// retention (`ATRIUM_MANAGED_VACUUM_SECONDS`, 3600).
+    pub managed_vacuum_every: Duration,
+    /// A managed server whose flow run retention changed is restarted once it has had no
+    /// call for this long and runs no flow run (`ATRIUM_MANAGED_QUIET_SECONDS`, 5: shorter
+    /// than the pause between a worker's polls).
+    pub managed_quiet: Duration,
 }
 
 #[derive(Debug, Error)]
@@ -274,6 +299,30 @@ impl Settings {
             }
             None => crate::egress::Egress::default(),
         };
+        let gateway_max_body = 1024
+            * 1024
+            * number("ATRIUM_GATEWAY_MAX_BODY_MB", 64, "of MiB greater than 0")? as usize;
+        let prefect_bin = non_empty("ATRIUM_PREFECT_BIN").map(PathBuf::from);
+        let prefect_ui_dir = non_empty("ATRIUM_PREFECT_UI_DIR").map(PathBuf::from);
+        let managed_idle = Duration::from_secs(
+            60 * number(
+                "ATRIUM_MANAGED_IDLE_MINUTES",
+                30,
+                "of minutes greater than 0",
+            )?,
+        );
+        let managed_max_running =
+            number("ATRIUM_MANAGED_MAX_RUNNING", 8, "of servers greater than 0")? as usize;
+        let managed_vacuum_every = Duration::from_secs(number(
+            "ATRIUM_MANAGED_VACUUM_SECONDS",
+            3600,
+            "of seconds greater than 0",
+        )?);
+        let managed_quiet = Duration::from_secs(number(
+            "ATRIUM_MANAGED_QUIET_SECONDS",
+            5,
+            "of seconds greater than 0",
+        )?);
         Ok(Settings {
             bind,
             data_dir,
@@ -299,6 +348,14 @@ impl Settings {
             db_pool_timeout,
             sudo_window,
             prefect_server_allow,
+            gateway_max_body,
+            prefect_bin,
+            prefect_ui_dir,
+            managed_idle,
+            managed_max_running,
+            managed_start_timeout: Duration::from_secs(120),
+            managed_vacuum_every,
+            managed_quiet,
         })
     }
 }
@@ -322,6 +379,8 @@ pub struct AppConfig {
     pub public_url: url::Url,
     /// Key for invitation codes (derived from the secret key).
     pub link_key: Vec<u8>,
+    /// Seals the Prefect servers' auth strings (key derived from the secret key).
+    pub sealer: crate::sealed::Sealer,
 }
 
 impl AppConfig {

@@ -36,8 +36,11 @@ const DOMAINS: &[&str] = &[
     "audit",
     "invitations",
     "members",
+    "prefect_ui",
     "roles",
+    "servers",
     "service_accounts",
+    "teams",
     "transfers",
     "users",
     "workspaces",
@@ -76,7 +79,8 @@ fn layer_of(module: &[String]) -> Layer {
     let second = module.get(1).map(String::as_str);
     match first {
         "" | "main" | "app" | "seed" => Layer::Root,
-        "api" => Layer::Api,
+        // The gateway is the API's other half: it calls ops, never models or pages.
+        "api" | "gateway" => Layer::Api,
         "web" => Layer::Web,
         "authz" => Layer::Authz,
         "authn" => Layer::Authn,

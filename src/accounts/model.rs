@@ -37,6 +37,8 @@ pub struct Account {
     /// How many members the account has, kept by the database (a trigger on
     /// `account_memberships`, migration `…000015_counts`) in the same transaction.
     pub member_count: i64,
+    /// How many days its managed Prefect servers keep a flow run after it ended.
+    pub flow_run_retention_days: i32,
 }
 
 impl Account {
@@ -142,6 +144,7 @@ pub struct Settings<'a> {
     pub handle: &'a str,
     pub workspace_limit: Option<i64>,
     pub audit_retention_days: i32,
+    pub flow_run_retention_days: i32,
 }
 
 pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
@@ -151,6 +154,7 @@ pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
             accounts::handle.eq(s.handle),
             accounts::workspace_limit.eq(s.workspace_limit),
             accounts::audit_retention_days.eq(s.audit_retention_days),
+            accounts::flow_run_retention_days.eq(s.flow_run_retention_days),
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::model as accounts;
 use crate::audit::{Actor, Event};
-use crate::authz::account::may_set_audit_retention;
+use crate::authz::account::{may_set_audit_retention, may_set_run_retention};
 use crate::db::{DbConn, write_tx};
 use crate::outcome::{OpResult, Reason, Refusal, forbidden, invalid, refuse};
 use crate::users::domain::{Handle, Name};
@@ -58,6 +58,7 @@ pub struct NewSettings {
     pub handle: Handle,
     pub workspace_limit: Option<i64>,
     pub audit_retention_days: i32,
+    pub flow_run_retention_days: i32,
 }
 
 /// Saves the account's settings in one transaction (`atrium.account.updated`). Only Owners
@@ -77,6 +78,12 @@ pub fn update(
         {
             return forbidden(Reason::RetentionOwnersOnly);
         }
+        if s.flow_run_retention_days != account.flow_run_retention_days
+            && !crate::members::model::role_of(c, &account.id, &user.id)?
+                .is_some_and(may_set_run_retention)
+        {
+            return forbidden(Reason::RunRetentionOwnersOnly);
+        }
         if s.handle.as_str() != account.handle
             && accounts::handle_taken_by_other(c, s.handle.as_str(), &account.id)?
         {
@@ -90,6 +97,7 @@ pub fn update(
                 handle: s.handle.as_str(),
                 workspace_limit: s.workspace_limit,
                 audit_retention_days: s.audit_retention_days,
+                flow_run_retention_days: s.flow_run_retention_days,
             },
         )?;
         Event::new(
@@ -106,6 +114,7 @@ pub fn update(
             "handle": { "from": account.handle, "to": s.handle.as_str() },
             "workspace_limit": { "from": account.workspace_limit, "to": s.workspace_limit },
             "audit_retention_days": { "from": account.audit_retention_days, "to": s.audit_retention_days },
+            "flow_run_retention_days": { "from": account.flow_run_retention_days, "to": s.flow_run_retention_days },
         }))
         .record(c)?;
         Ok(())

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::ops;
 use crate::authz::AccountPerm;
-use crate::authz::account::may_set_audit_retention;
+use crate::authz::account::{may_set_audit_retention, may_set_run_retention};
 use crate::users::domain::{Handle, Name};
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
@@ -39,6 +39,10 @@ pub struct AccountForm {
     /// Settings page only: days the audit log keeps events (empty = the default).
     #[serde(default)]
     pub audit_retention_days: String,
+    /// Settings page only: days the account's Prefect servers keep a flow run after it
+    /// ended (empty = the default).
+    #[serde(default)]
+    pub flow_run_retention_days: String,
 }
 
 /// Parses how many days audit events are kept (empty = the default).
@@ -52,6 +56,20 @@ fn parse_retention(raw: &str) -> Result<i32, &'static str> {
     match raw.parse::<i32>() {
         Ok(n) if crate::audit::retention::DAYS.contains(&n) => Ok(n),
         _ => Err("Enter a whole number of days from 1 to 3650, or leave it empty for 365."),
+    }
+}
+
+pub const RUN_RETENTION_OWNERS_ONLY: &str = "Only Owners change how long flow runs are kept.";
+
+/// Parses how many days flow runs are kept (empty = the default).
+fn parse_run_retention(raw: &str) -> Result<i32, &'static str> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(crate::servers::retention::DEFAULT_DAYS);
+    }
+    match raw.parse::<i32>() {
+        Ok(n) if crate::servers::retention::DAYS.contains(&n) => Ok(n),
+        _ => Err("Enter a whole number of days from 1 to 3650, or leave it empty for 90."),
     }
 }
 
@@ -151,6 +169,8 @@ struct SettingsPage {
     can_delete: bool,
     /// Only Owners change the audit retention.
     can_set_retention: bool,
+    /// Only Owners change the flow run retention.
+    can_set_run_retention: bool,
     form: AccountForm,
     errors: FieldErrors,
     delete_error: Option<String>,
@@ -166,6 +186,7 @@ impl SettingsPage {
             can_update: ctx.can(AccountPerm::UpdateAccount),
             can_delete: ctx.can(AccountPerm::DeleteAccount) && !ctx.account.is_personal(),
             can_set_retention: may_set_audit_retention(ctx.role),
+            can_set_run_retention: may_set_run_retention(ctx.role),
             form: AccountForm {
                 name: ctx.account.name.clone(),
                 handle: ctx.account.handle.clone(),
@@ -175,6 +196,7 @@ impl SettingsPage {
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
                 audit_retention_days: ctx.account.audit_retention_days.to_string(),
+                flow_run_retention_days: ctx.account.flow_run_retention_days.to_string(),
             },
             errors: FieldErrors::default(),
             delete_error: None,
@@ -224,6 +246,13 @@ async fn update(
         errors.add("audit_retention_days", RETENTION_OWNERS_ONLY);
         status = StatusCode::FORBIDDEN;
     }
+    let run_retention = parse_run_retention(&form.flow_run_retention_days)
+        .map_err(|e| errors.add("flow_run_retention_days", e))
+        .unwrap_or(ctx.account.flow_run_retention_days);
+    if run_retention != ctx.account.flow_run_retention_days && !may_set_run_retention(ctx.role) {
+        errors.add("flow_run_retention_days", RUN_RETENTION_OWNERS_ONLY);
+        status = StatusCode::FORBIDDEN;
+    }
     if !errors.is_empty() {
         let mut p = SettingsPage::of(ctx);
         p.form = form;
@@ -235,6 +264,7 @@ async fn update(
         handle,
         workspace_limit: limit,
         audit_retention_days: retention,
+        flow_run_retention_days: run_retention,
     };
     let saved = ctx
         .try_op(&req, move |c, a| {
@@ -253,6 +283,7 @@ async fn update(
             handle: form.handle.trim().into(),
             workspace_limit: limit.map(|n| n.to_string()).unwrap_or_default(),
             audit_retention_days: retention.to_string(),
+            flow_run_retention_days: run_retention.to_string(),
         };
         p.account_handle = p.form.handle.clone();
         p.notice = Some("Account settings saved.".into());

@@ -148,8 +148,8 @@ pub async fn read_account(ctx: ApiAccount) -> Result<web::Json<AccountResponse>,
         work_pool_limit: None,
         non_mex_work_pool_limit: None,
         mex_work_pool_limit: 0,
-        run_retention_days: 0,
-        audit_log_retention_days: 36500,
+        run_retention_days: i64::from(a.flow_run_retention_days),
+        audit_log_retention_days: i64::from(a.audit_retention_days),
         automations_limit: 0,
     }))
 }

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod roles;
 pub mod schema;
 pub mod service_accounts;
+pub mod teams;
 pub mod transfers;
 pub mod user_access;
 pub mod workspaces;
@@ -72,8 +73,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(invitations::routes)
             .configure(workspaces::routes)
             .configure(user_access::routes)
+            .configure(teams::routes)
             .configure(roles::routes)
             .configure(events::routes)
+            // Everything else below a workspace: the workspace's Prefect server.
+            .configure(crate::gateway::routes)
             // Unmatched paths; below a workspace it checks the key first (401), then 404.
             .default_service(web::to(workspaces::fallback))
             .wrap(actix_web::middleware::from_fn(openapi::undocumented_method)),

@@ -66,6 +66,23 @@ fn preview_json(p: &Preview) -> Value {
         ),
     );
     out.insert(
+        "teams_losing_access".into(),
+        list(
+            p.teams_losing
+                .iter()
+                .map(|(team, role)| json!({"team": team, "role": role}))
+                .collect(),
+        ),
+    );
+    out.insert(
+        "users_losing_team_access".into(),
+        list(p
+            .users_losing_team_access
+            .iter()
+            .map(|u| json!({"user_id": u.user_id, "handle": u.handle, "teams": u.role_name, "detail": u.outcome}))
+            .collect()),
+    );
+    out.insert(
         "invitations_revoked".into(),
         list(
             p.invitations_revoked

@@ -3,7 +3,7 @@
 //! the answer for the orchestration
 //! paths below a workspace, which Atrium does not serve.
 
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -11,7 +11,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::body::utc;
 use super::body::{self, Errors, Field, Obj};
 use super::error::Detail;
-use super::{ApiAccount, ApiCaller, ApiError, ApiWorkspace, db, with_fields};
+use super::{ApiAccount, ApiError, ApiWorkspace, db, with_fields};
 use crate::apikeys::KeyHolder;
 use crate::authz::AccountPerm;
 use crate::workspaces::ops::{
@@ -335,64 +335,21 @@ pub async fn update_workspace(
     responses((status = 204), (status = 401, body = Detail), (status = 403, body = Detail),
         (status = 404, body = Detail)),
     security(("api_key" = [])))]
-pub async fn delete_workspace(ctx: ApiWorkspace) -> Result<HttpResponse, ApiError> {
+pub async fn delete_workspace(
+    ctx: ApiWorkspace,
+    spawner: web::Data<crate::servers::spawner::Spawner>,
+) -> Result<HttpResponse, ApiError> {
     ctx.require_to_see("see_workspace_settings")?;
     ctx.require("manage_workspace_settings")?;
+    let id = ctx.workspace.id.clone();
     ctx.op(move |c, s| workspaces::delete(c, &s.workspace, s.actor.clone(), s.ip.clone()))
         .await?;
+    // Its managed Prefect server and that server's data go with it.
+    spawner.discard(&id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub const NOT_SERVED: &str = "Not found: Atrium serves accounts and access only";
-
-/// True for a path below a workspace: `/api/accounts/{uuid}/workspaces/{uuid}/…`.
-fn below_workspace(path: &str) -> bool {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    matches!(
-        parts.as_slice(),
-        ["api", "accounts", a, "workspaces", w, next, ..]
-            if !next.is_empty()
-                && uuid::Uuid::parse_str(a).is_ok()
-                && uuid::Uuid::parse_str(w).is_ok()
-    )
-}
-
-/// Every path of `/api` no route took. Below a workspace (the Prefect orchestration API:
-/// `/flows/filter`, `/deployments/…`) the key is checked first (401), then 404 saying
-/// Atrium does not serve it. Being the scope's default service, it never shadows a route.
-pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if below_workspace(req.path()) {
-        ApiCaller::extract(&req).await?;
-        return Ok(HttpResponse::NotFound().json(Detail {
-            detail: NOT_SERVED.into(),
-        }));
-    }
+/// Every path of `/api` no route took (below a workspace, the gateway takes them all).
+pub async fn fallback() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::below_workspace;
-
-    #[test]
-    fn only_paths_below_a_workspace_are_orchestration_paths() {
-        let a = "7d4f2bd6-7c4a-4a4e-9a53-5b1e4b1f8d11";
-        let w = "0f9e5c4e-1b6b-4c51-8f0e-3f0d2b6b7a10";
-        assert!(below_workspace(&format!(
-            "/api/accounts/{a}/workspaces/{w}/flows/filter"
-        )));
-        assert!(below_workspace(&format!(
-            "/api/accounts/{a}/workspaces/{w}/x"
-        )));
-        assert!(!below_workspace(&format!(
-            "/api/accounts/{a}/workspaces/{w}"
-        )));
-        assert!(!below_workspace(&format!(
-            "/api/accounts/{a}/workspaces/{w}/"
-        )));
-        assert!(!below_workspace(&format!(
-            "/api/accounts/{a}/nothing/{w}/x"
-        )));
-        assert!(!below_workspace("/api/accounts/x/workspaces/y/flows"));
-    }
 }

@@ -48,6 +48,44 @@ impl KeyHolder {
             },
         }
     }
+
+    /// The holder's account permissions in `account_id` (a service account is a Member of
+    /// its own account and nothing elsewhere); `NotFound` when the account does not exist
+    /// for them.
+    pub fn account_perms(
+        &self,
+        c: &mut DbConn,
+        account_id: &str,
+    ) -> OpResult<crate::authz::PermSet> {
+        use crate::authz::AccountRole;
+        let role = match self {
+            KeyHolder::User(u) => crate::members::model::role_of(c, account_id, &u.id)?,
+            KeyHolder::ServiceAccount(s) => {
+                (s.account_id == account_id).then_some(AccountRole::Member)
+            }
+        };
+        crate::authz::account_permissions(role)
+            .map(|(_, p)| p)
+            .ok_or(Refusal::NotFound.into())
+    }
+
+    /// `see` to know the things exist at all (404 otherwise), then `p` (403 otherwise).
+    pub fn require(
+        &self,
+        c: &mut DbConn,
+        account_id: &str,
+        see: crate::authz::AccountPerm,
+        p: crate::authz::AccountPerm,
+    ) -> OpResult<()> {
+        let perms = self.account_perms(c, account_id)?;
+        if !perms.has(see) {
+            return refuse(Refusal::NotFound);
+        }
+        if !perms.has(p) {
+            return refuse(Refusal::Forbidden(None));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug)]

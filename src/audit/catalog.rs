@@ -2,7 +2,7 @@
 //! under, a short label, and the sentence the log shows for it.
 //!
 //! A sentence has placeholders: `{actor}` (who did it), `{target}` (the resource's name),
-//! `{ws}` (the workspace's name), `{change}` (" from A to B" when the payload says so, for
+//! `{ws}` (the workspace's name), `{team}` (the team a membership event is about), `{change}` (" from A to B" when the payload says so, for
 //! role changes) and `{role}` (" as R" when the payload names a role).
 
 /// A group of the action filter.
@@ -16,13 +16,15 @@ pub enum Group {
     Access,
     Roles,
     ServiceAccounts,
+    Teams,
     ApiKeys,
     Transfers,
     Mail,
+    Orchestration,
 }
 
 impl Group {
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 13] = [
         Group::Authentication,
         Group::Account,
         Group::Members,
@@ -31,9 +33,11 @@ impl Group {
         Group::Access,
         Group::Roles,
         Group::ServiceAccounts,
+        Group::Teams,
         Group::ApiKeys,
         Group::Transfers,
         Group::Mail,
+        Group::Orchestration,
     ];
 
     /// The value the filter form sends for "everything in this group".
@@ -47,9 +51,11 @@ impl Group {
             Group::Access => "group:access",
             Group::Roles => "group:roles",
             Group::ServiceAccounts => "group:service_accounts",
+            Group::Teams => "group:teams",
             Group::ApiKeys => "group:api_keys",
             Group::Transfers => "group:transfers",
             Group::Mail => "group:mail",
+            Group::Orchestration => "group:orchestration",
         }
     }
 
@@ -63,9 +69,11 @@ impl Group {
             Group::Access => "Workspace access",
             Group::Roles => "Roles",
             Group::ServiceAccounts => "Service accounts",
+            Group::Teams => "Teams",
             Group::ApiKeys => "API keys",
             Group::Transfers => "Transfers",
             Group::Mail => "E-mail",
+            Group::Orchestration => "Deployments, work pools, blocks…",
         }
     }
 
@@ -106,6 +114,216 @@ use Group::*;
 
 /// Every event name Atrium records (a test fails when one is recorded that is not here).
 pub const ACTIONS: &[ActionInfo] = &[
+    a(
+        "atrium.workspace.server_connected",
+        Workspaces,
+        "Prefect server connected",
+        "{actor} connected a Prefect server to workspace {ws}",
+    ),
+    a(
+        "atrium.workspace.server_disconnected",
+        Workspaces,
+        "Prefect server disconnected",
+        "{actor} disconnected the Prefect server of workspace {ws}",
+    ),
+    a(
+        "atrium.workspace.server_restarted",
+        Workspaces,
+        "Prefect server restarted",
+        "{actor} restarted the managed Prefect server of workspace {ws}",
+    ),
+    a(
+        "prefect.deployment.created",
+        Orchestration,
+        "Deployment created",
+        "{actor} created deployment {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.deployment.updated",
+        Orchestration,
+        "Deployment updated",
+        "{actor} updated deployment {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.deployment.deleted",
+        Orchestration,
+        "Deployment deleted",
+        "{actor} deleted deployment {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.deployment.changed",
+        Orchestration,
+        "Deployment acted on",
+        "{actor} acted on deployment {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_pool.created",
+        Orchestration,
+        "Work pool created",
+        "{actor} created work pool {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_pool.updated",
+        Orchestration,
+        "Work pool updated",
+        "{actor} updated work pool {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_pool.deleted",
+        Orchestration,
+        "Work pool deleted",
+        "{actor} deleted work pool {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_pool.changed",
+        Orchestration,
+        "Work pool acted on",
+        "{actor} acted on work pool {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_queue.created",
+        Orchestration,
+        "Work queue created",
+        "{actor} created work queue {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_queue.updated",
+        Orchestration,
+        "Work queue updated",
+        "{actor} updated work queue {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_queue.deleted",
+        Orchestration,
+        "Work queue deleted",
+        "{actor} deleted work queue {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.work_queue.changed",
+        Orchestration,
+        "Work queue acted on",
+        "{actor} acted on work queue {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.block.created",
+        Orchestration,
+        "Block created",
+        "{actor} created block {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.block.updated",
+        Orchestration,
+        "Block updated",
+        "{actor} updated block {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.block.deleted",
+        Orchestration,
+        "Block deleted",
+        "{actor} deleted block {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.block.changed",
+        Orchestration,
+        "Block acted on",
+        "{actor} acted on block {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.variable.created",
+        Orchestration,
+        "Variable created",
+        "{actor} created variable {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.variable.updated",
+        Orchestration,
+        "Variable updated",
+        "{actor} updated variable {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.variable.deleted",
+        Orchestration,
+        "Variable deleted",
+        "{actor} deleted variable {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.variable.changed",
+        Orchestration,
+        "Variable acted on",
+        "{actor} acted on variable {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.automation.created",
+        Orchestration,
+        "Automation created",
+        "{actor} created automation {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.automation.updated",
+        Orchestration,
+        "Automation updated",
+        "{actor} updated automation {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.automation.deleted",
+        Orchestration,
+        "Automation deleted",
+        "{actor} deleted automation {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.automation.changed",
+        Orchestration,
+        "Automation acted on",
+        "{actor} acted on automation {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.concurrency_limit.created",
+        Orchestration,
+        "Concurrency limit created",
+        "{actor} created concurrency limit {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.concurrency_limit.updated",
+        Orchestration,
+        "Concurrency limit updated",
+        "{actor} updated concurrency limit {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.concurrency_limit.deleted",
+        Orchestration,
+        "Concurrency limit deleted",
+        "{actor} deleted concurrency limit {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.concurrency_limit.changed",
+        Orchestration,
+        "Concurrency limit acted on",
+        "{actor} acted on concurrency limit {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.webhook.created",
+        Orchestration,
+        "Webhook created",
+        "{actor} created webhook {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.webhook.updated",
+        Orchestration,
+        "Webhook updated",
+        "{actor} updated webhook {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.webhook.deleted",
+        Orchestration,
+        "Webhook deleted",
+        "{actor} deleted webhook {target} in workspace {ws}",
+    ),
+    a(
+        "prefect.webhook.changed",
+        Orchestration,
+        "Webhook acted on",
+        "{actor} acted on webhook {target} in workspace {ws}",
+    ),
     a(
         "atrium.user.signed_up",
         Authentication,
@@ -195,6 +413,18 @@ pub const ACTIONS: &[ActionInfo] = &[
         Authentication,
         "Password confirmation failed",
         "{actor} entered a wrong password when asked to confirm it",
+    ),
+    a(
+        "atrium.session.ended",
+        Authentication,
+        "Session ended",
+        "{actor} ended one of their other sessions from the sessions page",
+    ),
+    a(
+        "atrium.session.ended_others",
+        Authentication,
+        "Other sessions ended",
+        "{actor} ended all their other sessions from the sessions page",
     ),
     a(
         "atrium.account.created",
@@ -303,6 +533,60 @@ pub const ACTIONS: &[ActionInfo] = &[
         Access,
         "Access removed",
         "{actor} removed {target}'s access to workspace {ws}",
+    ),
+    a(
+        "atrium.team.created",
+        Teams,
+        "Team created",
+        "{actor} created the team {target}",
+    ),
+    a(
+        "atrium.team.renamed",
+        Teams,
+        "Team renamed",
+        "{actor} renamed the team {target}{change}",
+    ),
+    a(
+        "atrium.team.updated",
+        Teams,
+        "Team description changed",
+        "{actor} changed the description of the team {target}",
+    ),
+    a(
+        "atrium.team.deleted",
+        Teams,
+        "Team deleted",
+        "{actor} deleted the team {target}",
+    ),
+    a(
+        "atrium.team.member_added",
+        Teams,
+        "Team member added",
+        "{actor} added {target} to the team {team}",
+    ),
+    a(
+        "atrium.team.member_removed",
+        Teams,
+        "Team member removed",
+        "{actor} removed {target} from the team {team}",
+    ),
+    a(
+        "atrium.team_access.granted",
+        Access,
+        "Team access granted",
+        "{actor} gave the team {target} access to workspace {ws}{change}",
+    ),
+    a(
+        "atrium.team_access.role_changed",
+        Access,
+        "Team's workspace role changed",
+        "{actor} changed the team {target}'s role in workspace {ws}{change}",
+    ),
+    a(
+        "atrium.team_access.revoked",
+        Access,
+        "Team access removed",
+        "{actor} removed the team {target}'s access to workspace {ws}",
     ),
     a(
         "atrium.role.created",
@@ -434,9 +718,9 @@ mod tests {
             assert!(g.actions().next().is_some(), "{g:?} is empty");
             assert_eq!(Group::from_key(g.key()), Some(g));
         }
-        assert!(ACTIONS.iter().all(
-            |a| a.name.starts_with("atrium.") && a.sentence.contains('{')
-                || a.sentence.starts_with("An ")
-        ));
+        assert!(ACTIONS.iter().all(|a| (a.name.starts_with("atrium.")
+            || a.name.starts_with("prefect."))
+            && a.sentence.contains('{')
+            || a.sentence.starts_with("An ")));
     }
 }

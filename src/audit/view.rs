@@ -69,7 +69,13 @@ pub fn sentence(e: &StoredEvent, names: &Names) -> String {
         .and_then(text)
         .map(|r| format!(" as {r}"))
         .unwrap_or_default();
+    let team = payload
+        .get("team")
+        .and_then(text)
+        .unwrap_or_default()
+        .to_string();
     info.sentence
+        .replace("{team}", &team)
         .replace("{actor}", &e.actor_name)
         .replace("{target}", &e.resource_name)
         .replace("{ws}", &names.workspace(e, &payload))

@@ -11,6 +11,10 @@ pub mod who;
 /// Session keys.
 pub const SESSION_USER: &str = "uid";
 pub const SESSION_CSRF: &str = "csrf";
+/// Set at log-in with the device (User-Agent) and address the session starts from; the
+/// store moves them out of the state into the session's row ([`session_store`]).
+pub const SESSION_DEVICE: &str = "_device";
+pub const SESSION_ADDRESS: &str = "_address";
 
 /// A random token of `bytes` bytes, hex encoded.
 pub fn random_token(bytes: usize) -> String {

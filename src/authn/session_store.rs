@@ -3,6 +3,10 @@
 //! The cookie carries a random key; the table holds only its SHA-256 digest, the
 //! state, and the user it belongs to, so log-out, password change and removal end a
 //! session for every instance sharing the database at its next request.
+//!
+//! A row also keeps the User-Agent and client address its log-in came from (set in the state
+//! by `users::pages::start_session`, moved to their columns by [`DbSessionStore::save`]), for
+//! the sessions page, which ends a session by deleting its row.
 
 use std::collections::HashMap;
 
@@ -12,7 +16,7 @@ use actix_web::web;
 use diesel::prelude::*;
 
 use super::who::{Answer, WhoCache, WorkspaceKey};
-use super::{SESSION_USER, digest, random_token};
+use super::{SESSION_ADDRESS, SESSION_DEVICE, SESSION_USER, digest, random_token};
 use crate::db::schema::sessions;
 use crate::db::{Pool, now};
 use crate::workspaces::access::{Loaded, workspace_for};
@@ -87,6 +91,8 @@ pub struct Preloaded {
 struct Slot {
     wanted: Option<WorkspaceKey>,
     preloaded: Option<Preloaded>,
+    /// The id (key digest) of the stored session this request presented.
+    session: Option<String>,
 }
 
 tokio::task_local! {
@@ -119,6 +125,7 @@ pub async fn preload_identity<B: actix_web::body::MessageBody>(
     let slot = Slot {
         wanted: workspace_in(path),
         preloaded: None,
+        session: None,
     };
     PRELOADED
         .scope(std::cell::RefCell::new(slot), next.call(req))
@@ -135,6 +142,15 @@ pub fn take_preloaded(user_id: &str) -> Option<Option<crate::users::model::Ident
             // Taken once: a second extractor in the same request reads for itself.
             p.identity.take()
         })
+        .ok()
+        .flatten()
+}
+
+/// The id of the stored session this page request presented (the digest of its key, as in
+/// the `sessions` table), once the session was read: the sessions page marks it.
+pub fn current_session_id() -> Option<String> {
+    PRELOADED
+        .try_with(|slot| slot.borrow().session.clone())
         .ok()
         .flatten()
 }
@@ -210,6 +226,7 @@ impl SessionStore for DbSessionStore {
             return Ok(state);
         }
         let id = digest(session_key.as_ref());
+        let _ = PRELOADED.try_with(|slot| slot.borrow_mut().session = Some(id.clone()));
         // Inside a page request (see [`preload_identity`]) who asks is read with the
         // session, on the same connection and in the same trip — or not at all, when this
         // process still knows the answer ([`super::who`]).
@@ -308,7 +325,14 @@ impl SessionStore for DbSessionStore {
         state_of(&data).map(Some)
     }
 
-    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, mut state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        // Where the session starts from goes to its row, not into its state.
+        let mut take = |k: &str| {
+            state
+                .remove(k)
+                .and_then(|v| serde_json::from_str::<String>(&v).ok())
+        };
+        let (device, address) = (take(SESSION_DEVICE), take(SESSION_ADDRESS));
         if user_of(&state).is_none() {
             let key = anon_key(&state, ttl).map_err(|e| SaveError::Serialization(e.into()))?;
             return SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()));
@@ -327,6 +351,8 @@ impl SessionStore for DbSessionStore {
                     sessions::created_at.eq(now()),
                     sessions::expires_at.eq(expires),
                     sessions::last_seen_at.eq(now()),
+                    sessions::user_agent.eq(device),
+                    sessions::client_address.eq(address),
                 ))
                 .execute(c)?;
             Ok(())
@@ -429,6 +455,7 @@ mod tests {
     async fn what_was_read_with_the_session_is_taken_once_and_only_by_its_user() {
         let slot = Slot {
             wanted: None,
+            session: None,
             preloaded: Some(Preloaded {
                 user_id: "u1".into(),
                 // The session's user no longer exists.

@@ -76,6 +76,10 @@ pub enum AccountPerm {
     ReadWorkspaceRole,
     CreateWorkspaceRole,
     ReadAuditEvent,
+    CreateTeam,
+    ReadTeam,
+    UpdateTeam,
+    DeleteTeam,
 }
 
 impl AccountPerm {
@@ -100,6 +104,10 @@ impl AccountPerm {
             AccountPerm::ReadWorkspaceRole => "read:workspace_role",
             AccountPerm::CreateWorkspaceRole => "create:workspace_role",
             AccountPerm::ReadAuditEvent => "read:audit_event",
+            AccountPerm::CreateTeam => "create:team",
+            AccountPerm::ReadTeam => "read:team",
+            AccountPerm::UpdateTeam => "update:team",
+            AccountPerm::DeleteTeam => "delete:team",
         }
     }
 }
@@ -163,6 +171,12 @@ pub fn may_assign(actor_role: AccountRole, target_role: AccountRole) -> bool {
 /// May someone with `role` change how long the account keeps its audit events? Only
 /// Owners: an Admin could otherwise shorten it to erase the trail of their own actions.
 pub fn may_set_audit_retention(role: AccountRole) -> bool {
+    role == AccountRole::Owner
+}
+
+/// May someone with `role` change how long the account's Prefect servers keep flow runs?
+/// Only Owners: a shorter period deletes the runs of every workspace of the account.
+pub fn may_set_run_retention(role: AccountRole) -> bool {
     role == AccountRole::Owner
 }
 

@@ -77,25 +77,15 @@ pub const RULES: &[Rule] = &[
     rule("POST", "bot_access/filter", Gate::Atrium),
     rule("GET", "bot_access/{id}", Gate::Atrium),
     rule("DELETE", "bot_access/{id}", Gate::Atrium),
-    rule(
-        "PUT",
-        "team_access/",
-        Gate::Refused("teams are not in Atrium yet"),
-    ),
-    rule(
-        "POST",
-        "team_access/filter",
-        Gate::Refused("teams are not in Atrium yet"),
-    ),
-    rule(
-        "DELETE",
-        "team_access/{team_id}",
-        Gate::Refused("teams are not in Atrium yet"),
-    ),
+    rule("PUT", "team_access/", Gate::Atrium),
+    rule("POST", "team_access/filter", Gate::Atrium),
+    rule("DELETE", "team_access/{team_id}", Gate::Atrium),
     rule(
         "GET",
         "access/",
-        Gate::Refused("Atrium answers who has access through user_access and bot_access"),
+        Gate::Refused(
+            "Atrium answers who has access through user_access, bot_access and team_access",
+        ),
     ),
     rule("POST", "logs/", Gate::Scopes(&["run_flows"])),
     rule("POST", "logs/filter", Gate::Scopes(&["see_flows"])),
@@ -1300,21 +1290,69 @@ fn is_param(segment: &str) -> bool {
 }
 
 /// The rule for `method` on `rest` (the path below the workspace, without query), if one
-/// matches: of several, the one whose literal segments come first (`flow_runs/filter`
-/// before `flow_runs/{id}`).
+/// matches. Literal segments win over parameters, the leftmost weighing most; of equals,
+/// the first row. It runs on every gateway call (twice: to route and to check), so the
+/// table is read through an index by method and segment count, built once.
 pub fn rule_for(method: &str, rest: &str) -> Option<&'static Rule> {
-    let wanted: Vec<&str> = segments(rest).collect();
-    RULES
+    let n = segments(rest).count();
+    let candidates = index().get(&(method_number(method)?, n))?;
+    candidates
         .iter()
-        .filter(|r| r.method.eq_ignore_ascii_case(method))
-        .filter(|r| {
-            segments(r.path).count() == wanted.len()
-                && segments(r.path)
-                    .zip(&wanted)
-                    .all(|(t, w)| is_param(t) || t == *w)
+        .filter(|c| {
+            c.segments
+                .iter()
+                .zip(segments(rest))
+                .all(|(t, w)| t.is_none_or(|t| t == w))
         })
-        // Literal segments first, leftmost weighing most; of equals, the first row.
-        .min_by_key(|r| segments(r.path).map(is_param).collect::<Vec<bool>>())
+        // `min_by_key` keeps the first of equals: rows stay in the table's order.
+        .min_by_key(|c| c.genericity)
+        .map(|c| c.rule)
+}
+
+/// A row of the table as the index holds it: its template's segments (`None` for a
+/// parameter) and the parameters' positions as bits, the first segment highest (fewer and
+/// later parameters sort first).
+struct Indexed {
+    segments: Vec<Option<&'static str>>,
+    genericity: u64,
+    rule: &'static Rule,
+}
+
+type Index = std::collections::HashMap<(u8, usize), Vec<Indexed>>;
+
+/// The table's methods, numbered for the index (any case, as before the index).
+fn method_number(method: &str) -> Option<u8> {
+    ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(method))
+        .map(|i| i as u8)
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = Index::new();
+        for rule in RULES {
+            let segments: Vec<Option<&'static str>> = segments(rule.path)
+                .map(|s| (!is_param(s)).then_some(s))
+                .collect();
+            let genericity = segments
+                .iter()
+                .take(64)
+                .enumerate()
+                .filter(|(_, s)| s.is_none())
+                .fold(0u64, |bits, (i, _)| bits | 1 << (63 - i));
+            let Some(m) = method_number(rule.method) else {
+                continue;
+            };
+            index.entry((m, segments.len())).or_default().push(Indexed {
+                segments,
+                genericity,
+                rule,
+            });
+        }
+        index
+    })
 }
 
 /// What `method` on `rest` needs; outside the table, refused.
@@ -1399,5 +1437,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The index answers as a walk through the whole table would: for every row, its own
+    /// template (parameters filled in) finds the most specific matching row, the first of
+    /// equals, in any case of the method.
+    #[test]
+    fn the_index_answers_as_the_table_does() {
+        fn by_walking(method: &str, rest: &str) -> Option<&'static Rule> {
+            let wanted: Vec<&str> = segments(rest).collect();
+            RULES
+                .iter()
+                .filter(|r| r.method.eq_ignore_ascii_case(method))
+                .filter(|r| {
+                    segments(r.path).count() == wanted.len()
+                        && segments(r.path)
+                            .zip(&wanted)
+                            .all(|(t, w)| is_param(t) || t == *w)
+                })
+                .min_by_key(|r| segments(r.path).map(is_param).collect::<Vec<bool>>())
+        }
+        for r in RULES {
+            assert!(method_number(r.method).is_some(), "{} {}", r.method, r.path);
+            for value in ["filter", "7d4f2bd6-7c4a-4a4e-9a53-5b1e4b1f8d11", "x"] {
+                let rest: String = segments(r.path)
+                    .map(|s| if is_param(s) { value } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                for method in [r.method.to_string(), r.method.to_ascii_lowercase()] {
+                    let (a, b) = (
+                        rule_for(&method, &rest).expect("its own row matches"),
+                        by_walking(&method, &rest).expect("its own row matches"),
+                    );
+                    assert_eq!(
+                        (a.method, a.path, a.gate),
+                        (b.method, b.path, b.gate),
+                        "{method} {rest}"
+                    );
+                }
+            }
+        }
+        assert!(rule_for("TRACE", "flows/filter").is_none());
+        assert!(rule_for("GET", "").is_none() == by_walking("GET", "").is_none());
     }
 }

@@ -311,7 +311,9 @@ const DEVELOPER_EXCLUDED: [&str; 8] = [
     "manage_acls",
 ];
 
-const WORKER_SCOPES: [&str; 14] = [
+/// `see_events`: the worker and every flow run it starts subscribe to `events/out` to learn
+/// that a run is being cancelled (docs/PREFECT.md, "The Worker role").
+const WORKER_SCOPES: [&str; 15] = [
     "see_flows",
     "see_deployments",
     "see_work_pools",
@@ -326,6 +328,7 @@ const WORKER_SCOPES: [&str; 14] = [
     "see_concurrency_limits",
     "see_artifacts",
     "write_artifacts",
+    "see_events",
 ];
 
 const OWNER_BITS: u64 = ALL_BITS;
@@ -525,7 +528,7 @@ impl BuiltinRole {
                 "Sees flows, runs and configuration, but not secret values or workspace administration."
             }
             BuiltinRole::Worker => {
-                "What a worker process needs: poll work pools and queues, run flows and tasks, and record artifacts."
+                "What a worker process needs: poll work pools and queues, run flows and tasks, watch for their cancellation, and record artifacts."
             }
         }
     }
@@ -582,6 +585,8 @@ pub struct Inputs<'a> {
     pub own_role: Option<&'a RoleScopes>,
     /// W's default role; `None` = No Access.
     pub default_role: Option<&'a RoleScopes>,
+    /// The roles on W of every team of C the actor belongs to (teams hold people only).
+    pub team_roles: &'a [RoleScopes],
 }
 
 /// THE function deciding workspace access (DESIGN §2):
@@ -590,7 +595,8 @@ pub struct Inputs<'a> {
 ///    Owner); this never applies to service accounts, whatever `account_role` says;
 /// 2. otherwise the union of the own role's scopes (if any) and — only for a user who is a
 ///    member of the account (Owner, Admin or Member; not a Collaborator, never a service
-///    account) — the default role's scopes, unless the default is No Access;
+///    account) — the default role's scopes, unless the default is No Access, and the
+///    scopes of the role of every team of theirs that has one on W;
 /// 3. each role's scopes as [`RoleScopes::scopes`];
 /// 4. an empty result means W does not exist for the actor: callers do not list it and
 ///    answer 404, not 403 (see [`can_see_workspace`]).
@@ -613,7 +619,13 @@ pub fn effective_scopes(i: &Inputs<'_>) -> ScopeSet {
         Some(d) if is_user && account_member => d.scopes(),
         _ => ScopeSet::empty(),
     };
-    own.union(&default)
+    let mut scopes = own.union(&default);
+    if is_user && account_member {
+        for team in i.team_roles {
+            scopes = scopes.union(&team.scopes());
+        }
+    }
+    scopes
 }
 
 /// DESIGN §2 guard: nobody gives (or changes, or takes away) a workspace role with scopes
@@ -929,7 +941,7 @@ mod tests {
                 ("developer", 53),
                 ("runner", 19),
                 ("viewer", 18),
-                ("worker", 14)
+                ("worker", 15)
             ]
         );
     }
@@ -992,7 +1004,7 @@ mod tests {
     }
 
     #[test]
-    fn worker_has_exactly_its_fourteen_scopes() {
+    fn worker_has_exactly_its_fifteen_scopes() {
         let worker = BuiltinRole::Worker.scopes();
         assert_eq!(
             worker,
@@ -1011,9 +1023,10 @@ mod tests {
                 "see_concurrency_limits",
                 "see_artifacts",
                 "write_artifacts",
+                "see_events",
             ])
         );
-        assert!(!worker.contains("run_deployments") && !worker.contains("see_events"));
+        assert!(!worker.contains("run_deployments") && !worker.contains("manage_events"));
     }
 
     #[test]
@@ -1069,6 +1082,7 @@ mod tests {
             account_role,
             own_role: own,
             default_role: default,
+            team_roles: &[],
         })
     }
 
@@ -1082,6 +1096,7 @@ mod tests {
             account_role,
             own_role: own,
             default_role: default,
+            team_roles: &[],
         })
     }
 
@@ -1161,6 +1176,83 @@ mod tests {
             BuiltinRole::Worker.scopes()
         );
         assert!(bot(member, None, Some(&dev)).is_empty());
+    }
+
+    fn in_teams(
+        account_role: Option<AccountRole>,
+        own: Option<&RoleScopes>,
+        teams: &[RoleScopes],
+        actor: ActorKind,
+    ) -> ScopeSet {
+        effective_scopes(&Inputs {
+            actor,
+            account_role,
+            own_role: own,
+            default_role: None,
+            team_roles: teams,
+        })
+    }
+
+    #[test]
+    fn a_member_gets_the_union_of_own_default_and_team_roles() {
+        let member = Some(AccountRole::Member);
+        let (viewer, worker, runner) = (
+            builtin(BuiltinRole::Viewer),
+            builtin(BuiltinRole::Worker),
+            builtin(BuiltinRole::Runner),
+        );
+        // Through a team only.
+        assert_eq!(
+            in_teams(member, None, std::slice::from_ref(&runner), ActorKind::User),
+            BuiltinRole::Runner.scopes()
+        );
+        // Own role and two teams: the union.
+        let got = in_teams(
+            member,
+            Some(&viewer),
+            &[worker.clone(), runner.clone()],
+            ActorKind::User,
+        );
+        assert_eq!(
+            got,
+            BuiltinRole::Viewer
+                .scopes()
+                .union(&BuiltinRole::Worker.scopes())
+                .union(&BuiltinRole::Runner.scopes())
+        );
+        // With the default role too.
+        let with_default = effective_scopes(&Inputs {
+            actor: ActorKind::User,
+            account_role: member,
+            own_role: None,
+            default_role: Some(&viewer),
+            team_roles: std::slice::from_ref(&worker),
+        });
+        assert_eq!(
+            with_default,
+            BuiltinRole::Viewer
+                .scopes()
+                .union(&BuiltinRole::Worker.scopes())
+        );
+    }
+
+    #[test]
+    fn team_roles_count_only_for_members_of_the_account() {
+        let runner = builtin(BuiltinRole::Runner);
+        for role in [None, Some(AccountRole::Collaborator)] {
+            assert!(
+                in_teams(role, None, std::slice::from_ref(&runner), ActorKind::User).is_empty()
+            );
+        }
+        assert!(
+            in_teams(
+                Some(AccountRole::Member),
+                None,
+                std::slice::from_ref(&runner),
+                ActorKind::ServiceAccount
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -441,6 +441,75 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     )
 }
 
+/// The version of who may do what (`access_version`, migration 000019): moved on once by
+/// every committed transaction that changes a user, account, membership, role, workspace,
+/// grant, service account, key or workspace server.
+pub fn access_version(c: &mut DbConn) -> diesel::QueryResult<i64> {
+    use diesel::prelude::*;
+    schema::access_version::table
+        .select(schema::access_version::version)
+        .filter(schema::access_version::id.eq(1))
+        .first(c)
+}
+
+/// True for a name Atrium gives a database of its own: lower-case letters, digits and
+/// underscores, starting with a letter, at most 63 characters (PostgreSQL's limit).
+pub fn is_database_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// PostgreSQL: creates the database `name` (a managed Prefect server's) unless it exists.
+/// Nothing on SQLite.
+pub fn create_database_if_missing(c: &mut DbConn, name: &str) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let DbConn::Postgres(pg) = c else {
+        return Ok(());
+    };
+    if !is_database_name(name) {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!("{name:?} is not a database name Atrium gives").into(),
+        ));
+    }
+    let found = diesel::sql_query("SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<N>(pg)?;
+    if found.n == 0 {
+        match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(pg) {
+            Ok(_) => {}
+            // Created meanwhile by another instance.
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL: drops the database `name` (a managed Prefect server's, once it stopped).
+pub fn drop_database(c: &mut DbConn, name: &str) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    let DbConn::Postgres(pg) = c else {
+        return Ok(());
+    };
+    if !is_database_name(name) {
+        return Ok(());
+    }
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(pg)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use libsqlite3_sys as ffi;

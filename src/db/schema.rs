@@ -40,6 +40,7 @@ diesel::table! {
         workspace_limit -> Nullable<BigInt>,
         audit_retention_days -> Integer,
         member_count -> BigInt,
+        flow_run_retention_days -> Integer,
     }
 }
 
@@ -62,6 +63,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         last_seen_at -> Nullable<Timestamp>,
+        user_agent -> Nullable<Text>,
+        client_address -> Nullable<Text>,
     }
 }
 
@@ -259,6 +262,92 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workspace_servers (workspace_id) {
+        workspace_id -> Text,
+        url -> Text,
+        auth_sealed -> Text,
+        auth_mask -> Text,
+        prefect_version -> Text,
+        state -> Text,
+        unreachable_since -> Nullable<Timestamp>,
+        checked_at -> Timestamp,
+        connected_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    access_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    managed_servers (workspace_id) {
+        workspace_id -> Text,
+        state -> Text,
+        instance_id -> Nullable<Text>,
+        port -> Nullable<Integer>,
+        pid -> Nullable<Integer>,
+        auth_sealed -> Text,
+        database -> Text,
+        prefect_version -> Text,
+        started_at -> Nullable<Timestamp>,
+        heartbeat_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        stopped_at -> Nullable<Timestamp>,
+        failures -> Integer,
+        last_log -> Text,
+        created_at -> Timestamp,
+        retention_days -> Nullable<Integer>,
+    }
+}
+
+diesel::joinable!(workspace_servers -> workspaces (workspace_id));
+diesel::joinable!(managed_servers -> workspaces (workspace_id));
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        name_normalized -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (id) {
+        id -> Text,
+        team_id -> Text,
+        user_id -> Text,
+        handle -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    workspace_team_access (id) {
+        id -> Text,
+        workspace_id -> Text,
+        team_id -> Text,
+        role_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(teams -> accounts (account_id));
+diesel::joinable!(team_members -> teams (team_id));
+diesel::joinable!(team_members -> users (user_id));
+diesel::joinable!(workspace_team_access -> workspaces (workspace_id));
+diesel::joinable!(workspace_team_access -> teams (team_id));
+diesel::joinable!(workspace_team_access -> workspace_roles (role_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -277,4 +366,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspace_bot_access,
     workspace_transfers,
     email_tokens,
+    workspace_servers,
+    access_version,
+    managed_servers,
+    teams,
+    team_members,
+    workspace_team_access,
 );

@@ -529,7 +529,7 @@ async fn signup(
     .await;
     match created {
         Ok(Ok(user)) => {
-            start_session(&mu.session, &user.id)?;
+            start_session(&req, &mu.session, &user.id)?;
             Ok(redirect(&req, &destination(&ch.inv)))
         }
         Ok(Err(errors)) => render(

@@ -183,11 +183,13 @@ pub fn leave(
     })
 }
 
-/// Removes a membership and what hangs on it in this account (its workspace accesses).
+/// Removes a membership and what hangs on it in this account (its workspace accesses and
+/// team memberships).
 /// Pending invitations the person sent stop working because acceptance checks that the
 /// inviter may still invite. Runs inside the caller's transaction.
 pub fn remove_membership(c: &mut DbConn, account_id: &str, user_id: &str) -> OpResult<()> {
     crate::workspaces::model::remove_user_accesses_in_account(c, account_id, user_id)?;
+    crate::teams::model::remove_user_from_account_teams(c, account_id, user_id)?;
     members::remove_member(c, account_id, user_id)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::model;
 use crate::accounts::model::{self as accounts, AccountRole};
 use crate::apikeys::{ApiKey, KeyHolder};
 use crate::audit::{Event, Resource};
-use crate::authz::account::{AccountPerm, PermSet, account_permissions};
+use crate::authz::account::AccountPerm;
 use crate::db::{DbConn, now, write_tx};
 use crate::ids::ServiceAccountId;
 use crate::outcome::{FieldErrors, OpError, OpResult, Reason, Refusal};
@@ -89,27 +89,9 @@ fn above_own() -> OpError {
     Refusal::Forbidden(Some(Reason::AboveOwnScopes)).into()
 }
 
-/// The caller's permissions in the account; `NotFound` when it does not exist for them.
-fn account_perms(c: &mut DbConn, who: &Who, account_id: &str) -> OpResult<PermSet> {
-    let role = match &who.holder {
-        KeyHolder::User(u) => crate::members::model::role_of(c, account_id, &u.id)?,
-        KeyHolder::ServiceAccount(s) => (s.account_id == account_id).then_some(AccountRole::Member),
-    };
-    account_permissions(role)
-        .map(|(_, p)| p)
-        .ok_or(OpError::from(Refusal::NotFound))
-}
-
-/// `read:bot` to see service accounts at all (404 otherwise), then `p` (403 otherwise).
+/// `read:bot` to see them at all (404 otherwise), then `p` (403 otherwise).
 fn require_bot(c: &mut DbConn, who: &Who, account_id: &str, p: AccountPerm) -> OpResult<()> {
-    let perms = account_perms(c, who, account_id)?;
-    if !perms.has(AccountPerm::ReadBot) {
-        return Err(OpError::from(Refusal::NotFound));
-    }
-    if !perms.has(p) {
-        return Err(OpError::from(Refusal::Forbidden(None)));
-    }
-    Ok(())
+    who.holder.require(c, account_id, AccountPerm::ReadBot, p)
 }
 
 /// The caller as a granter on the workspace, their scopes read in this transaction

@@ -42,6 +42,12 @@ pub struct Preview {
     pub users_losing: Vec<UserChange>,
     pub users_falling_back: Vec<UserChange>,
     pub bots_losing: Vec<(String, String)>,
+    /// The source account's teams with a role on the workspace: `(team name, role name)`.
+    /// Teams belong to an account, so their accesses end with the move.
+    pub teams_losing: Vec<(String, String)>,
+    /// People whose access through such a team ends (one entry per person, naming the
+    /// teams), whatever else they keep.
+    pub users_losing_team_access: Vec<UserChange>,
     pub invitations_revoked: Vec<(String, String)>,
     pub custom_roles: Vec<String>,
     pub default_role_reset: Option<String>,
@@ -233,6 +239,31 @@ pub fn preview(
             crate::db::schema::service_accounts::name,
         ))
         .load(c)?;
+    let teams_losing: Vec<(String, String)> =
+        crate::teams::model::accesses_of_workspace(c, &ws.id, 0, i64::MAX)?
+            .into_iter()
+            .map(|a| (a.team_name, a.role_name))
+            .collect();
+    let mut users_losing_team_access: Vec<UserChange> = Vec::new();
+    for (user_id, handle, team) in crate::teams::model::team_only_people(c, &ws.id)? {
+        match users_losing_team_access.last_mut() {
+            Some(u) if u.user_id == user_id => {
+                u.role_name = format!("{}, {team}", u.role_name);
+            }
+            _ => users_losing_team_access.push(UserChange {
+                user_id,
+                handle,
+                role_name: team,
+                outcome: String::new(),
+            }),
+        }
+    }
+    for u in &mut users_losing_team_access {
+        u.outcome = format!(
+            "{} has access through the team {} of this account: that access ends.",
+            u.handle, u.role_name
+        );
+    }
     let invitations_revoked: Vec<(String, String)> = invitations::table
         .filter(invitations::workspace_id.eq(&ws.id))
         .filter(invitations::status.eq("pending"))
@@ -246,6 +277,8 @@ pub fn preview(
         users_losing,
         users_falling_back,
         bots_losing,
+        teams_losing,
+        users_losing_team_access,
         invitations_revoked,
         custom_roles,
         default_role_reset,
@@ -320,6 +353,8 @@ pub fn execute(
         workspace_bot_access::table.filter(workspace_bot_access::workspace_id.eq(&ws.id)),
     )
     .execute(c)?;
+    // Teams are the source account's: their accesses end with the move.
+    crate::teams::model::remove_accesses_of_workspace(c, &ws.id)?;
     crate::faults::point("transfer_after_accesses");
     for (inv_id, _) in &p.invitations_revoked {
         if crate::invitations::model::respond(c, inv_id, "revoked", None)? {
@@ -356,6 +391,8 @@ pub fn execute(
         "users_removed": p.users_losing.iter().map(|u| &u.handle).collect::<Vec<_>>(),
         "users_with_custom_roles_removed": p.users_falling_back.iter().map(|u| &u.handle).collect::<Vec<_>>(),
         "service_accounts_removed": p.bots_losing.iter().map(|(_, n)| n).collect::<Vec<_>>(),
+        "team_accesses_removed": p.teams_losing.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        "users_losing_team_access": p.users_losing_team_access.iter().map(|u| &u.handle).collect::<Vec<_>>(),
         "invitations_revoked": p.invitations_revoked.len(),
         "default_role_reset": p.default_role_reset,
         "request_id": request_id,

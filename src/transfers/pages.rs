@@ -11,6 +11,7 @@ use super::ops::{self, Decision, Preview, Submitted, TransferError, TransferRequ
 use crate::accounts::ops::Account;
 use crate::authz::AccountRole;
 use crate::authz::account::AccountPerm;
+use crate::servers::pages::{Reach, Where};
 use crate::settings::AppConfig;
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::WorkspaceCtx;
@@ -61,6 +62,81 @@ pub struct TargetOption {
 struct PreviewFragment {
     preview: Option<Preview>,
     needs_approval: bool,
+    runs: Option<Runs>,
+}
+
+/// What the target's flow run retention does to the workspace's flow runs: a sentence,
+/// and whether it warns (runs go).
+struct Runs {
+    text: String,
+    warns: bool,
+}
+
+/// Counts, on the workspace's server, the flow runs the target's retention removes (a
+/// managed server is started for it: the count is what the transfer does).
+async fn runs_for(
+    ctx: &WorkspaceCtx,
+    preview: Option<&Preview>,
+    reach: &Reach,
+) -> Result<Option<Runs>, AppError> {
+    let Some(p) = preview else {
+        return Ok(None);
+    };
+    let (days, target) = (p.target.flow_run_retention_days, &p.target.name);
+    let period = format!("{days} day{}", if days == 1 { "" } else { "s" });
+    let note = |text: String, warns: bool| Ok(Some(Runs { text, warns }));
+    if days >= ctx.account.flow_run_retention_days {
+        return note(
+            format!(
+                "None removed: {target} keeps flow runs for {period}, at least as long as now."
+            ),
+            false,
+        );
+    }
+    let unknown = |why: String| {
+        note(
+            format!(
+                "{target} keeps flow runs for {period}; how many ended earlier could not be \
+                 counted ({why}). Those are removed after the transfer."
+            ),
+            true,
+        )
+    };
+    match reach.place_of(&ctx.auth.pool, &ctx.workspace.id).await? {
+        Where::At(Some(_), _) | Where::Unreachable(Some(_), _) => note(
+            format!(
+                "This workspace's Prefect server was connected by hand: its own settings \
+                 decide how long it keeps flow runs, not {target}'s."
+            ),
+            false,
+        ),
+        Where::NoServer => note(
+            "None: no Prefect server holds data for this workspace.".into(),
+            false,
+        ),
+        Where::Unreachable(None, why) => unknown(why),
+        Where::At(None, place) => {
+            match crate::servers::view::removed_by(&reach.up.http, &place, days).await {
+                Ok(0) => note(
+                    format!(
+                        "None removed: no flow run ended more than {period} ago \
+                         ({target} keeps flow runs for {period})."
+                    ),
+                    false,
+                ),
+                Ok(n) => note(
+                    format!(
+                        "{n} flow run{} ended more than {period} ago: {target} keeps flow \
+                         runs for {period}, so {} removed after the transfer.",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "it is" } else { "they are" }
+                    ),
+                    true,
+                ),
+                Err(why) => unknown(why),
+            }
+        }
+    }
 }
 
 #[derive(Template)]
@@ -118,12 +194,14 @@ async fn compute(
 
 async fn page(
     ctx: WorkspaceCtx,
+    reach: &Reach,
     form: TransferForm,
     mut errors: FieldErrors,
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (targets, preview, needs_approval) = compute(&ctx, &form).await?;
+    let runs = runs_for(&ctx, preview.as_ref(), reach).await?;
     let wid = ctx.workspace.id.clone();
     let open_request = db(&ctx.auth.pool, move |c| {
         Ok(ops::open_for_workspace(c, &wid)?)
@@ -160,6 +238,7 @@ async fn page(
             fragment: PreviewFragment {
                 preview,
                 needs_approval,
+                runs,
             },
             open_request,
             notice,
@@ -177,10 +256,15 @@ fn field_name(f: &str) -> &'static str {
     }
 }
 
-async fn show(ctx: WorkspaceCtx, q: web::Query<TransferForm>) -> Result<HttpResponse, AppError> {
+async fn show(
+    ctx: WorkspaceCtx,
+    reach: Reach,
+    q: web::Query<TransferForm>,
+) -> Result<HttpResponse, AppError> {
     require_initiator(&ctx)?;
     page(
         ctx,
+        &reach,
         q.into_inner(),
         FieldErrors::default(),
         None,
@@ -192,20 +276,23 @@ async fn show(ctx: WorkspaceCtx, q: web::Query<TransferForm>) -> Result<HttpResp
 async fn preview_fragment(
     req: HttpRequest,
     ctx: WorkspaceCtx,
+    reach: Reach,
     q: web::Query<TransferForm>,
 ) -> Result<HttpResponse, AppError> {
     require_initiator(&ctx)?;
     if !is_htmx(&req) {
         let q = q.into_inner();
-        return page(ctx, q, FieldErrors::default(), None, StatusCode::OK).await;
+        return page(ctx, &reach, q, FieldErrors::default(), None, StatusCode::OK).await;
     }
     let form = q.into_inner();
     let (_, preview, needs_approval) = compute(&ctx, &form).await?;
+    let runs = runs_for(&ctx, preview.as_ref(), &reach).await?;
     render(
         StatusCode::OK,
         &PreviewFragment {
             preview,
             needs_approval,
+            runs,
         },
     )
 }
@@ -214,6 +301,7 @@ async fn submit(
     req: HttpRequest,
     ctx: WorkspaceCtx,
     cfg: web::Data<AppConfig>,
+    reach: Reach,
     form: web::Form<TransferForm>,
 ) -> Result<HttpResponse, AppError> {
     require_initiator(&ctx)?;
@@ -227,7 +315,15 @@ async fn submit(
     let Some((target, role)) = targets.into_iter().find(|(a, _)| a.id == form.target) else {
         let mut errors = FieldErrors::default();
         errors.add("target", "Choose the account to transfer the workspace to.");
-        return page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return page(
+            ctx,
+            &reach,
+            form,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     let (source, ws_id, user, ip) = (
         ctx.account.id.clone(),
@@ -274,6 +370,7 @@ async fn submit(
             );
             page(
                 ctx,
+                &reach,
                 TransferForm::default(),
                 FieldErrors::default(),
                 Some(notice),
@@ -287,7 +384,15 @@ async fn submit(
             for (f, m) in problems {
                 errors.add(field_name(f), m);
             }
-            page(ctx, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            page(
+                ctx,
+                &reach,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(TransferError::Db(e)) => Err(e.into()),
     }

@@ -5,4 +5,5 @@ pub mod mail;
 pub mod model;
 pub mod ops;
 pub mod pages;
+pub mod sessions;
 pub mod tokens;

@@ -212,6 +212,63 @@ pub fn end_sessions(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(conn)
 }
 
+/// A stored session as the sessions page shows it.
+#[derive(Queryable, Clone, Debug)]
+pub struct SessionRow {
+    /// The digest of the session's key (the key itself is only in the browser's cookie).
+    pub id: String,
+    pub user_agent: Option<String>,
+    pub client_address: Option<String>,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_seen_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The user's sessions that still work (not expired, used since `seen_since`), most
+/// recently used first.
+pub fn live_sessions(
+    conn: &mut DbConn,
+    user_id: &str,
+    seen_since: chrono::NaiveDateTime,
+) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now()))
+        .filter(sessions::last_seen_at.gt(seen_since))
+        .order((
+            sessions::last_seen_at.desc(),
+            sessions::created_at.desc(),
+            sessions::id.asc(),
+        ))
+        .select((
+            sessions::id,
+            sessions::user_agent,
+            sessions::client_address,
+            sessions::created_at,
+            sessions::last_seen_at,
+        ))
+        .load(conn)
+}
+
+/// Ends the user's session `id` (none of another user's); how many ended (0 or 1).
+pub fn end_session(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.eq(id)),
+    )
+    .execute(conn)
+}
+
+/// Ends every stored session of the user but `keep`.
+pub fn end_sessions_but(conn: &mut DbConn, user_id: &str, keep: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep)),
+    )
+    .execute(conn)
+}
+
 /// Marks the user's current address verified (kept as it is when it already was).
 pub fn mark_verified(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     let n = diesel::update(

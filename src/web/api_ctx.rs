@@ -57,7 +57,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 }
 
 /// Records a failed API authentication, at most once a minute per address.
-fn record_failure(
+pub fn record_failure(
     c: &mut crate::db::DbConn,
     ip: &str,
     presented: Option<&str>,

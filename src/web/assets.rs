@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/atrium.css"),
     },
     Asset {
+        name: "prefect-ui.css",
+        mime: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/prefect-ui.css"),
+    },
+    Asset {
         name: "favicon.svg",
         mime: "image/svg+xml",
         body: include_bytes!("../../static/favicon.svg"),

@@ -43,6 +43,14 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// False when the request visibly comes from another site.
 fn same_origin(req: &ServiceRequest) -> bool {
+    from_this_site(req.request(), false)
+}
+
+/// False when the request visibly comes from another site: Fetch Metadata says
+/// `cross-site`, or its Origin (else Referer) is not Atrium's. `required`: a request that
+/// names no origin at all is refused too (session-authenticated API calls, which browsers
+/// always send with an Origin when they change something).
+pub fn from_this_site(req: &actix_web::HttpRequest, required: bool) -> bool {
     let headers = req.headers();
     if let Some(site) = headers.get("Sec-Fetch-Site").and_then(|v| v.to_str().ok())
         && site.eq_ignore_ascii_case("cross-site")
@@ -60,7 +68,9 @@ fn same_origin(req: &ServiceRequest) -> bool {
                 .and_then(|v| v.to_str().ok())
                 .and_then(origin_of)
         });
-    let Some(claimed) = claimed else { return true };
+    let Some(claimed) = claimed else {
+        return !required;
+    };
     let configured = req
         .app_data::<web::Data<PublicOrigin>>()
         .map(|o| o.0.clone());

@@ -232,6 +232,8 @@ pub struct WorkspaceCtx {
     pub workspace: Workspace,
     pub own_role: Option<WorkspaceRole>,
     pub default_role: Option<WorkspaceRole>,
+    /// The roles the user's teams hold on the workspace.
+    pub team_roles: Vec<WorkspaceRole>,
     pub scopes: ScopeSet,
 }
 
@@ -256,7 +258,13 @@ impl WorkspaceCtx {
             Some(AccountRole::Owner) => "Owner (as account Owner)".into(),
             Some(AccountRole::Admin) => "Owner (as account Admin)".into(),
             _ => match (&self.own_role, &self.default_role) {
-                (Some(own), _) => own.name.clone(),
+                (Some(own), _) if self.team_roles.is_empty() => own.name.clone(),
+                (Some(own), _) => format!("{} (and through your teams)", own.name),
+                (None, _) if !self.team_roles.is_empty() => {
+                    let names: Vec<&str> =
+                        self.team_roles.iter().map(|r| r.name.as_str()).collect();
+                    format!("{} (through your teams)", names.join(", "))
+                }
                 (None, Some(d)) => format!("{} (everyone in the account)", d.name),
                 (None, None) => "No access".into(),
             },
@@ -309,6 +317,7 @@ impl FromRequest for WorkspaceCtx {
                 workspace,
                 own_role,
                 default_role,
+                team_roles,
                 scopes,
             }) = loaded
             else {
@@ -334,6 +343,7 @@ impl FromRequest for WorkspaceCtx {
                 workspace,
                 own_role,
                 default_role,
+                team_roles,
                 scopes,
             })
         })

@@ -52,6 +52,19 @@ fn not_found(path: &str) -> HttpResponse {
     }
 }
 
+/// True for `/api/accounts/{a}/workspaces/{w}/<rest>`: the workspace gateway's calls carry
+/// flows' large payloads and have a limit of their own
+/// (`Settings::gateway_max_body`, checked by the gateway as it reads); Atrium's own
+/// handlers below a workspace still read at most [`MAX_BODY`] (their extractors' limits).
+fn below_a_workspace(path: &str) -> bool {
+    let mut segs = path.split('/');
+    matches!(
+        (segs.next(), segs.next(), segs.next(), segs.next(), segs.next(), segs.next(), segs.next()),
+        (Some(""), Some("api"), Some("accounts"), Some(a), Some("workspaces"), Some(w), Some(_))
+            if !a.is_empty() && !w.is_empty()
+    )
+}
+
 /// Middleware: 413 for a request whose declared length is above [`MAX_BODY`]; 404 for a
 /// path with an encoded control character.
 pub async fn body_limit<B: MessageBody>(
@@ -63,7 +76,7 @@ pub async fn body_limit<B: MessageBody>(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > MAX_BODY as u64) && !below_a_workspace(req.path()) {
         let resp = too_large(req.path());
         return Ok(req.into_response(resp).map_into_right_body());
     }
@@ -76,4 +89,20 @@ pub async fn body_limit<B: MessageBody>(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below_a_workspace;
+
+    #[test]
+    fn only_calls_below_a_workspace_have_the_gateways_limit() {
+        assert!(below_a_workspace("/api/accounts/a/workspaces/w/logs/"));
+        assert!(below_a_workspace("/api/accounts/a/workspaces/w/"));
+        assert!(!below_a_workspace("/api/accounts/a/workspaces/w"));
+        assert!(!below_a_workspace("/api/accounts/a/workspaces/"));
+        assert!(!below_a_workspace("/api/accounts/a/bots/b/x"));
+        assert!(!below_a_workspace("/account/a/workspace/w/settings"));
+        assert!(!below_a_workspace("/api/accounts//workspaces/w/x"));
+    }
 }

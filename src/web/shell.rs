@@ -26,6 +26,12 @@ impl AccountLink {
             .has(crate::authz::AccountPerm::ReadAuditEvent)
     }
 
+    /// May the user see the account's teams (`read:team`; the sidebar shows the link only
+    /// then).
+    pub fn sees_teams(&self) -> bool {
+        crate::authz::account::PermSet::of_role(self.role).has(crate::authz::AccountPerm::ReadTeam)
+    }
+
     pub fn from(a: &Account, role: AccountRole) -> Self {
         AccountLink {
             id: a.id.clone(),

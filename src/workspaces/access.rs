@@ -1,5 +1,6 @@
 //! Who reaches a workspace with which scopes: the workspace and the roles that decide an
-//! actor's scopes on it, read in one trip, and the scopes computed by the one permission
+//! actor's scopes on it (own, default, and their teams' roles), read in one trip (two for
+//! someone a team gives a role there), and the scopes computed by the one permission
 //! function (`authz::workspace::effective_scopes`). The pages' `WorkspaceCtx` and the
 //! API's `ApiWorkspace` (`web::ctx`, `web::api_ctx`), the session's preload
 //! (`authn::session_store`) and every operation that re-checks inside its transaction
@@ -17,6 +18,8 @@ pub struct Loaded {
     pub workspace: Workspace,
     pub own_role: Option<WorkspaceRole>,
     pub default_role: Option<WorkspaceRole>,
+    /// The roles on the workspace of the user's teams that have one.
+    pub team_roles: Vec<WorkspaceRole>,
     pub scopes: ScopeSet,
 }
 
@@ -61,6 +64,7 @@ pub fn load(
                 ws,
                 own,
                 None,
+                Vec::new(),
             )))
         }
     }
@@ -75,10 +79,16 @@ pub fn load_for_user(
     workspace_id: &str,
     user_id: &str,
 ) -> diesel::QueryResult<Option<Loaded>> {
-    let Some((ws, own, default)) =
+    let Some((ws, own, default, in_team)) =
         workspaces::find_with_roles(c, &account.id, workspace_id, user_id)?
     else {
         return Ok(None);
+    };
+    // A second read only for someone a team of theirs gives a role here.
+    let team_roles = if in_team {
+        crate::teams::model::team_roles_of_user(c, &ws.id, user_id)?
+    } else {
+        Vec::new()
     };
     Ok(Some(scoped(
         ActorKind::User,
@@ -87,6 +97,7 @@ pub fn load_for_user(
         ws,
         own,
         default,
+        team_roles,
     )))
 }
 
@@ -116,14 +127,17 @@ fn scoped(
     workspace: Workspace,
     own_role: Option<WorkspaceRole>,
     default_role: Option<WorkspaceRole>,
+    team_roles: Vec<WorkspaceRole>,
 ) -> Loaded {
     let own_scopes = own_role.as_ref().map(WorkspaceRole::scopes);
     let default_scopes = default_role.as_ref().map(WorkspaceRole::scopes);
+    let team_scopes: Vec<_> = team_roles.iter().map(WorkspaceRole::scopes).collect();
     let scopes = effective_scopes(&Inputs {
         actor: kind,
         account_role,
         own_role: own_scopes.as_ref(),
         default_role: default_scopes.as_ref(),
+        team_roles: &team_scopes,
     });
     Loaded {
         account,
@@ -131,6 +145,7 @@ fn scoped(
         workspace,
         own_role,
         default_role,
+        team_roles,
         scopes,
     }
 }

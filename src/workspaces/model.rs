@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use crate::authz::AccountRole;
 use crate::authz::workspace::{BuiltinRole, RoleScopes, ScopeSet};
 use crate::db::schema::{
-    account_memberships, workspace_access, workspace_roles, workspace_visits, workspaces,
+    account_memberships, team_members, workspace_access, workspace_roles, workspace_team_access,
+    workspace_visits, workspaces,
 };
 use crate::db::{DbConn, new_id, now};
 
@@ -185,11 +186,19 @@ pub fn role(conn: &mut DbConn, id: &str) -> QueryResult<Option<WorkspaceRole>> {
         .optional()
 }
 
-/// A workspace with a user's own role on it and its default role.
-pub type WithRoles = (Workspace, Option<WorkspaceRole>, Option<WorkspaceRole>);
+/// A workspace with a user's own role on it, its default role, and whether a team of the
+/// user has a role on it.
+pub type WithRoles = (
+    Workspace,
+    Option<WorkspaceRole>,
+    Option<WorkspaceRole>,
+    bool,
+);
 
 /// The workspace `id` of account `account_id` with what decides a user's scopes on it —
-/// the user's own role and the workspace's default role — in one statement.
+/// the user's own role, the workspace's default role, and whether one of their teams has a
+/// role on it (then [`crate::teams::model::team_roles_of_user`] reads those) — in one
+/// statement.
 pub fn find_with_roles(
     conn: &mut DbConn,
     account_id: &str,
@@ -229,6 +238,15 @@ pub fn find_with_roles(
             Workspace::as_select(),
             own.fields(role_columns).nullable(),
             default.fields(role_columns).nullable(),
+            diesel::dsl::exists(
+                workspace_team_access::table
+                    .inner_join(
+                        team_members::table
+                            .on(team_members::team_id.eq(workspace_team_access::team_id)),
+                    )
+                    .filter(workspace_team_access::workspace_id.eq(workspaces::id))
+                    .filter(team_members::user_id.eq(user_id.to_string())),
+            ),
         ))
         .first(conn)
         .optional()
@@ -368,7 +386,26 @@ macro_rules! reachable_filter {
             wa.filter(wa.field(workspace_access::workspace_id).eq(workspaces::id))
                 .filter(wa.field(workspace_access::user_id).eq(user_id.to_string())),
         );
-        let reach = by_membership.or(by_own_role);
+        // A team of the user's with a role on the workspace: the teams with access to this
+        // workspace (index `workspace_team_access (workspace_id, team_id)`), each probed
+        // for the user (`team_members (team_id, user_id)`).
+        let (wta, tm) = diesel::alias!(
+            workspace_team_access as reach_team_access,
+            team_members as reach_team_member
+        );
+        let by_team = diesel::dsl::exists(
+            wta.inner_join(
+                tm.on(tm
+                    .field(team_members::team_id)
+                    .eq(wta.field(workspace_team_access::team_id))),
+            )
+            .filter(
+                wta.field(workspace_team_access::workspace_id)
+                    .eq(workspaces::id),
+            )
+            .filter(tm.field(team_members::user_id).eq(user_id.to_string())),
+        );
+        let reach = by_membership.or(by_own_role).or(by_team);
         let mut query = $query.filter(reach);
         let q = $q.trim().to_lowercase();
         if !q.is_empty() {
@@ -394,8 +431,8 @@ macro_rules! reachable_filter {
 }
 
 /// Workspaces the user can reach (DESIGN §2): every workspace of accounts where they are
-/// Owner or Admin, those where they have an own role, and those whose default role is not
-/// No Access in accounts where they are a member. Most recently used first, then by name;
+/// Owner or Admin, those where they have an own role or a team of theirs has one, and
+/// those whose default role is not No Access in accounts where they are a member. Most recently used first, then by name;
 /// `q` filters by workspace or account name/handle. At most `limit`.
 ///
 /// Bounded reads instead of computing and sorting every reachable workspace: the user's
@@ -835,7 +872,7 @@ pub fn save_custom_role(
 /// Where a role is used, by workspace name.
 #[derive(Debug, Default)]
 pub struct RoleUsage {
-    /// Workspaces where a user or a service account holds it.
+    /// Workspaces where a user, a service account or a team holds it.
     pub held: Vec<String>,
     /// Workspaces whose default role it is.
     pub default_of: Vec<String>,
@@ -863,7 +900,13 @@ pub fn role_usage(conn: &mut DbConn, role_id: &str) -> QueryResult<RoleUsage> {
         .select(workspaces::name)
         .distinct()
         .load(conn)?;
-    for name in bots {
+    let by_teams: Vec<String> = workspace_team_access::table
+        .inner_join(workspaces::table)
+        .filter(workspace_team_access::role_id.eq(role_id))
+        .select(workspaces::name)
+        .distinct()
+        .load(conn)?;
+    for name in bots.into_iter().chain(by_teams) {
         if !held.contains(&name) {
             held.push(name);
         }

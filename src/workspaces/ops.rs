@@ -223,8 +223,8 @@ pub fn save(
     })
 }
 
-/// Deletes the workspace in one transaction; accesses, invitations and its data go with it
-/// (foreign keys), and so do the Collaborators whose last access in the account it held
+/// Deletes the workspace in one transaction; accesses (people's, service accounts' and
+/// teams'), invitations and its data go with it, and so do the Collaborators whose last access in the account it held
 /// (a Collaborator exists only through a workspace access, DESIGN §1). Recorded as
 /// `atrium.workspace.deleted` in the account's audit log.
 pub fn delete(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> OpResult<()> {
@@ -232,6 +232,8 @@ pub fn delete(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> OpRes
         crate::accounts::model::lock(c, &ws.account_id)?;
         let (accesses, bot_accesses, invitations) = workspaces::delete_counts(c, &ws.id)?;
         let holders = workspaces::users_with_access(c, &ws.id)?;
+        // Team accesses go with the workspace (foreign keys); counted for the record.
+        let team_accesses = crate::teams::model::count_accesses_of_workspace(c, &ws.id)?;
         if workspaces::delete(c, &ws.account_id, &ws.id)? == 0 {
             // A concurrent transfer or delete got there first.
             return refuse(Refusal::NotFound);
@@ -243,7 +245,7 @@ pub fn delete(c: &mut DbConn, ws: &Workspace, actor: Actor, ip: String) -> OpRes
                 collaborators_removed += 1;
             }
         }
-        Event::new("atrium.workspace.deleted", actor, "workspace", Some(ws.id.clone()), ws.handle.clone()).account(ws.account_id.clone()).workspace(ws.id.clone()).ip(ip).payload(json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed })).record(c)?;
+        Event::new("atrium.workspace.deleted", actor, "workspace", Some(ws.id.clone()), ws.handle.clone()).account(ws.account_id.clone()).workspace(ws.id.clone()).ip(ip).payload(json!({ "name": ws.name, "handle": ws.handle, "member_accesses": accesses, "service_account_accesses": bot_accesses, "team_accesses": team_accesses, "pending_invitations": invitations, "collaborators_removed": collaborators_removed })).record(c)?;
         crate::faults::point("delete_before_commit");
         Ok(())
     })

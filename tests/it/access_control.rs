@@ -27,7 +27,7 @@ use serde_json::json;
 use crate::api_support::{DEVELOPER_ROLE, VIEWER_ROLE, bot, call, grant, grant_bot, user_key};
 use crate::members::{PW, add_member, create_org, user_id};
 use crate::support::routes::{CHANGING, all_routes};
-use crate::support::{Client, TestApp, spawn_app};
+use crate::support::{Client, TestApp};
 use crate::workspaces::create_ws;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,7 +94,7 @@ enum Need {
     Public,
     /// A signed-in user (pages) or any valid key (API); nothing of an account.
     SignedIn,
-    /// Only the holder of the personal key in the path.
+    /// Only the holder of the personal key (or the user of the session) in the path.
     OwnKey,
     /// A person's key: a service account's key gets 403 (the API's `/me`).
     UserKey,
@@ -128,6 +128,7 @@ const RULES: &[(&str, &str, Need)] = &[
     ("*", "/invitations/{invitation_id}/signup", Need::Public),
     ("*", "/invitations/{invitation_id}/accept", Need::SignedIn),
     ("*", "/profile/api-keys/{key_id}/delete", Need::OwnKey),
+    ("*", "/profile/sessions/{session_id}/end", Need::OwnKey),
     ("*", "/", Need::SignedIn),
     ("*", "/auth/logout", Need::SignedIn),
     ("*", "/onboarding*", Need::SignedIn),
@@ -155,6 +156,13 @@ const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/account/{account_id}/service-accounts", Need::Account(Some(P::ReadBot), Some(P::CreateBot))),
     ("POST", "/account/{account_id}/service-accounts/{sa_id}/delete", Need::Account(Some(P::ReadBot), Some(P::DeleteBot))),
     ("POST", "/account/{account_id}/service-accounts/*", Need::Account(Some(P::ReadBot), Some(P::UpdateBot))),
+    // Teams (issue #25): Members read them; Owners and Admins change them.
+    ("GET", "/account/{account_id}/teams", Need::Account(Some(P::ReadTeam), None)),
+    ("POST", "/account/{account_id}/teams", Need::Account(Some(P::ReadTeam), Some(P::CreateTeam))),
+    ("GET", "/account/{account_id}/teams/{team_id}", Need::Account(Some(P::ReadTeam), None)),
+    ("*", "/account/{account_id}/teams/{team_id}/delete", Need::Account(Some(P::ReadTeam), Some(P::DeleteTeam))),
+    ("GET", "/account/{account_id}/teams/{team_id}/candidates", Need::Account(Some(P::ReadTeam), Some(P::UpdateTeam))),
+    ("POST", "/account/{account_id}/teams/{team_id}/*", Need::Account(Some(P::ReadTeam), Some(P::UpdateTeam))),
     ("GET", "/account/{account_id}/audit-log*", Need::Account(Some(P::ReadAuditEvent), None)),
     // Transfer requests are for those who may move workspaces in or out (Owners, Admins).
     ("GET", "/account/{account_id}/transfers", Need::Account(Some(P::CreateWorkspace), None)),
@@ -166,9 +174,24 @@ const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/account/{account_id}/workspace/{workspace_id}/settings/members*", Need::Workspace("see_workspace_users", Some("manage_workspace_users"), None)),
     ("GET", "/account/{account_id}/workspace/{workspace_id}/settings/service-accounts", Need::Workspace("see_workspace_service_accounts", None, None)),
     ("POST", "/account/{account_id}/workspace/{workspace_id}/settings/service-accounts*", Need::Workspace("see_workspace_service_accounts", Some("manage_workspace_service_accounts"), None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/teams", Need::Workspace("see_workspace_users", None, None)),
+    ("POST", "/account/{account_id}/workspace/{workspace_id}/teams*", Need::Workspace("see_workspace_users", Some("manage_workspace_teams"), None)),
     ("*", "/account/{account_id}/workspace/{workspace_id}/settings/transfer*", Need::Workspace("see_workspace_settings", None, Some(P::DeleteWorkspace))),
     ("GET", "/account/{account_id}/workspace/{workspace_id}/settings", Need::Workspace("see_workspace_settings", None, None)),
     ("POST", "/account/{account_id}/workspace/{workspace_id}/settings", Need::Workspace("see_workspace_settings", Some("write_workspace_settings"), None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/settings/server", Need::Workspace("see_workspace_settings", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/runs/flow-run/{object_id}", Need::Workspace("see_flows", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/flows/flow/{object_id}", Need::Workspace("see_flows", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/deployments/deployment/{object_id}", Need::Workspace("see_deployments", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/work-pools/work-pool/{object_id}", Need::Workspace("see_work_pools", None, None)),
+    // Prefect's UI (issue #23): every other address below a workspace, and its settings.
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/ui-settings", Need::Workspace("see_flows", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/{tail:.*}", Need::Workspace("see_flows", None, None)),
+    // The UI's icons at the site's root.
+    ("GET", "/ico/{name}", Need::Public),
+    ("GET", "/favicon.ico", Need::Public),
+    ("GET", "/favicon-dark.ico", Need::Public),
+    ("*", "/account/{account_id}/workspace/{workspace_id}/settings/server*", Need::Workspace("see_workspace_settings", Some("manage_workspace_settings"), None)),
     ("*", "/account/{account_id}/workspace/{workspace_id}/delete", Need::Workspace("see_workspace_settings", Some("manage_workspace_settings"), None)),
     // The API ---------------------------------------------------------------------------
     ("GET", "/api/openapi.json", Need::Public),
@@ -193,6 +216,11 @@ const RULES: &[(&str, &str, Need)] = &[
     ("*", "/api/accounts/{account_id}/workspace_roles/filter", Need::Account(Some(P::ReadWorkspaceRole), None)),
     ("GET", "/api/accounts/{account_id}/workspace_roles/{id}", Need::Account(Some(P::ReadWorkspaceRole), None)),
     ("*", "/api/accounts/{account_id}/workspace_roles*", Need::Account(Some(P::ReadWorkspaceRole), Some(P::CreateWorkspaceRole))),
+    ("*", "/api/accounts/{account_id}/teams/filter", Need::Account(Some(P::ReadTeam), None)),
+    ("GET", "/api/accounts/{account_id}/teams/{id}", Need::Account(Some(P::ReadTeam), None)),
+    ("POST", "/api/accounts/{account_id}/teams", Need::Account(Some(P::ReadTeam), Some(P::CreateTeam))),
+    ("DELETE", "/api/accounts/{account_id}/teams/{id}", Need::Account(Some(P::ReadTeam), Some(P::DeleteTeam))),
+    ("*", "/api/accounts/{account_id}/teams/*", Need::Account(Some(P::ReadTeam), Some(P::UpdateTeam))),
     // The workspaces a member reaches (a Collaborator too), as on the account's page.
     ("*", "/api/accounts/{account_id}/workspaces/filter", Need::Account(None, None)),
     ("POST", "/api/accounts/{account_id}/workspaces", Need::Account(None, Some(P::CreateWorkspace))),
@@ -202,6 +230,8 @@ const RULES: &[(&str, &str, Need)] = &[
     ("*", "/api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/filter", Need::Workspace("see_workspace_service_accounts", None, None)),
     ("GET", "/api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/{id}", Need::Workspace("see_workspace_service_accounts", None, None)),
     ("*", "/api/accounts/{account_id}/workspaces/{workspace_id}/bot_access*", Need::Workspace("see_workspace_service_accounts", Some("manage_workspace_service_accounts"), None)),
+    ("*", "/api/accounts/{account_id}/workspaces/{workspace_id}/team_access/filter", Need::Workspace("see_workspace_users", None, None)),
+    ("*", "/api/accounts/{account_id}/workspaces/{workspace_id}/team_access*", Need::Workspace("see_workspace_users", Some("manage_workspace_teams"), None)),
     // Moving a workspace is an action on the workspace: whoever reaches it gets 403 without
     // `delete:workspace` (the page lives under the settings, hence 404 there for Viewers).
     ("*", "/api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer", Need::Workspace("see_flows", None, Some(P::DeleteWorkspace))),
@@ -443,6 +473,17 @@ async fn world(app: &TestApp) -> World {
     params.insert("role_id", role.clone());
     params.insert("transfer_id", transfer);
     params.insert("key_id", ana_key_id);
+    // One of the Owner's sessions (the sessions page).
+    let ana_session = text(
+        app,
+        &format!(
+            "SELECT MIN(id) AS t FROM sessions WHERE user_id = '{}'",
+            user_id(app, "ana")
+        ),
+    );
+    params.insert("session_id", ana_session);
+    // A Prefect object's id or name (the workspace has no server here: the pages say so).
+    params.insert("object_id", "4f1c3a52-8d0e-4b7a-9c61-2e5f7d9a0b13".into());
     // The e-mailed links: ana's verification link from sign-up, and a reset link.
     let mut link_codes = Vec::new();
     let forgot = app
@@ -460,6 +501,8 @@ async fn world(app: &TestApp) -> World {
         link_codes.push((prefix, code.to_string()));
     }
     params.insert("name", "atrium.css".to_string());
+    // Prefect's UI: one of its pages.
+    params.insert("tail:.*", "runs".to_string());
     let membership = text(
         app,
         &format!(
@@ -478,6 +521,15 @@ async fn world(app: &TestApp) -> World {
             "SELECT id AS t FROM workspace_bot_access WHERE workspace_id = '{prod}' AND service_account_id = '{target_sa}'"
         ),
     );
+    // A team of acme with tim in it (the API's `/teams/{id}`, `{team_id}`, `{actor_id}`).
+    let api_team = {
+        let mut c = app.conn();
+        let team = atrium::teams::model::insert(&mut c, &acme, "Sweep API team", "").expect("team");
+        atrium::teams::model::add_member(&mut c, &team.id, &tim).expect("team member");
+        team.id
+    };
+    params.insert("team_id", api_team.clone());
+    params.insert("actor_id", tim.clone());
     let api_ids = vec![
         ("/account_memberships/", membership),
         ("/invitations/", invitation),
@@ -485,6 +537,7 @@ async fn world(app: &TestApp) -> World {
         ("/bots/", target_sa),
         ("/user_access/", user_access),
         ("/bot_access/", bot_access),
+        ("/teams/", api_team),
     ];
     World {
         pages,
@@ -577,7 +630,8 @@ fn every_route_has_an_access_rule() {
 
 #[tokio::test]
 async fn every_route_answers_each_caller_as_the_rules_say() {
-    let app = spawn_app().await;
+    let ui = crate::prefect_ui::fixture_bundle();
+    let app = crate::support::spawn_app_with(move |s| s.prefect_ui_dir = Some(ui)).await;
     let w = world(&app).await;
     let mut wrong = Vec::new();
     let (mut sent, mut skipped) = (0, 0);

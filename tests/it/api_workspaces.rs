@@ -635,7 +635,7 @@ async fn api_user_access_filter_and_delete_by_access_id() {
 }
 
 #[tokio::test]
-async fn api_orchestration_paths_below_a_workspace_need_a_key_and_answer_404() {
+async fn api_orchestration_paths_below_a_workspace_need_a_key_and_a_server() {
     let app = spawn_app().await;
     let o = org(&app).await;
     let ws = api_ws(&app, &o.ana_key, &o.account, "prod").await;
@@ -649,12 +649,21 @@ async fn api_orchestration_paths_below_a_workspace_need_a_key_and_answer_404() {
         let path = format!("{base}{tail}");
         assert_needs_key(&app, method.clone(), &path, None).await;
         let r = call(&app, Some(&o.ana_key), method, &path, None).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(
-            r.detail(),
-            "Not found: Atrium serves accounts and access only"
-        );
+        // No Prefect server is connected yet: come back later.
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(r.detail(), atrium::gateway::forward::NO_SERVER);
     }
+    // An operation outside the gateway's table is refused (fail closed).
+    let r = call(
+        &app,
+        Some(&o.ana_key),
+        Method::GET,
+        &format!("{base}/no_such_thing"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.detail(), atrium::authz::gateway::NOT_MAPPED);
     // Other unknown API paths stay a plain 404.
     let r = call(&app, None, Method::GET, "/api/nothing-here", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -42,6 +42,8 @@ const COVERED: &[&str] = &[
     "POST /profile/password",
     "POST /profile/api-keys",
     "POST /profile/api-keys/{key_id}/delete",
+    "POST /profile/sessions/{session_id}/end",
+    "POST /profile/sessions/end-others",
     "POST /profile/email",
     "POST /profile/email/verify",
     "POST /auth/verify/{verify_id}",
@@ -67,6 +69,9 @@ const COVERED: &[&str] = &[
     "POST /account/{account_id}/workspaces",
     "POST /account/{account_id}/workspace/{workspace_id}/settings",
     "POST /account/{account_id}/workspace/{workspace_id}/delete",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/server",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/server/disconnect",
+    "POST /account/{account_id}/workspace/{workspace_id}/settings/server/restart",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/members",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/members/invite",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/members/{user_id}/role",
@@ -83,6 +88,15 @@ const COVERED: &[&str] = &[
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/role",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/remove",
+    // Teams (pages)
+    "POST /account/{account_id}/teams",
+    "POST /account/{account_id}/teams/{team_id}/edit",
+    "POST /account/{account_id}/teams/{team_id}/members",
+    "POST /account/{account_id}/teams/{team_id}/members/{user_id}/remove",
+    "POST /account/{account_id}/teams/{team_id}/delete",
+    "POST /account/{account_id}/workspace/{workspace_id}/teams",
+    "POST /account/{account_id}/workspace/{workspace_id}/teams/{team_id}/role",
+    "POST /account/{account_id}/workspace/{workspace_id}/teams/{team_id}/remove",
     // Transfers
     "POST /account/{account_id}/workspace/{workspace_id}/settings/transfer",
     "POST /account/{account_id}/transfers/{transfer_id}/approve",
@@ -108,6 +122,13 @@ const COVERED: &[&str] = &[
     "POST /api/accounts/{account_id}/bots/{id}/rotate_api_key",
     "POST /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access",
     "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/bot_access/{id}",
+    "POST /api/accounts/{account_id}/teams",
+    "PUT /api/accounts/{account_id}/teams/{id}",
+    "DELETE /api/accounts/{account_id}/teams/{id}",
+    "PUT /api/accounts/{account_id}/teams/{id}/members",
+    "DELETE /api/accounts/{account_id}/teams/{team_id}/members/{actor_id}",
+    "PUT /api/accounts/{account_id}/workspaces/{workspace_id}/team_access",
+    "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/team_access/{team_id}",
 ];
 
 /// State-changing methods whose routes change nothing persistent, with the reason. Besides
@@ -528,7 +549,15 @@ async fn make_ws(c: &Client, account: &str, handle: &str) -> String {
 async fn every_route_records_its_event() {
     // Long enough that the sensitive actions never ask for the password again here (sudo
     // mode has its own tests in `account_security`).
-    let app = spawn_app_with(|s| s.sudo_window = std::time::Duration::from_secs(24 * 3600)).await;
+    let app = spawn_app_with(|s| {
+        s.sudo_window = std::time::Duration::from_secs(24 * 3600);
+        s.prefect_server_allow = atrium::egress::Egress::parse("127.0.0.1").expect("allow");
+        // Managed servers on (restart), when the test has a `prefect`.
+        s.prefect_bin = std::env::var_os("ATRIUM_PREFECT_BIN")
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
+    })
+    .await;
     let mut a = Audit::new(&app);
 
     // ----- authentication and profile -----
@@ -731,6 +760,68 @@ async fn every_route_records_its_event() {
             "atrium.api_key.deleted",
             &ana_u,
             ("api_key", Some(&key_id)),
+            Some(&ana_home),
+            None,
+        )],
+    );
+
+    // The sessions page: ana ends one of her other sessions, then all the others.
+    for _ in 0..3 {
+        let r = app
+            .new_client()
+            .post_form(
+                "/auth/login",
+                &[("login", "ana"), ("password", "another long password")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "log-in: {}", r.text);
+    }
+    let sessions = texts(
+        &app,
+        &format!("SELECT id AS v FROM sessions WHERE user_id = '{ana_id}' ORDER BY created_at"),
+    );
+    let Some(newest) = sessions.last() else {
+        panic!("ana's sessions")
+    };
+    ana.get("/profile/sessions").await;
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/profile/sessions/{newest}/end"), &[])
+        .await;
+    a.page(
+        "POST /profile/sessions/{session_id}/end",
+        "another session",
+        t,
+        &r,
+        vec![ev(
+            "atrium.session.ended",
+            &ana_u,
+            me,
+            Some(&ana_home),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("/profile/sessions/{newest}/end"), &[])
+        .await;
+    a.refused(
+        "POST /profile/sessions/{session_id}/end",
+        "already ended",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana.post_form("/profile/sessions/end-others", &[]).await;
+    a.page(
+        "POST /profile/sessions/end-others",
+        "the two others",
+        t,
+        &r,
+        vec![ev(
+            "atrium.session.ended_others",
+            &ana_u,
+            me,
             Some(&ana_home),
             None,
         )],
@@ -1194,6 +1285,82 @@ async fn every_route_records_its_event() {
         &r,
     );
 
+    // The workspace's Prefect server (a real one, from the shared pool).
+    let server_page = format!("/account/{acme}/workspace/{prod}/settings/server");
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &server_page,
+            &[("url", "http://169.254.169.254"), ("auth_string", "x")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/settings/server",
+        "a metadata address",
+        t,
+        &r,
+    );
+    if let Some(server) = crate::support::prefect::server(0).await {
+        let t = a.mark();
+        let r = ana
+            .post_form(
+                &server_page,
+                &[("url", &server.url), ("auth_string", &server.auth)],
+            )
+            .await;
+        a.page(
+            "POST /account/{account_id}/workspace/{workspace_id}/settings/server",
+            "connect",
+            t,
+            &r,
+            vec![ev(
+                "atrium.workspace.server_connected",
+                &ana_u,
+                wsr,
+                Some(&acme),
+                Some(&prod),
+            )],
+        );
+        let t = a.mark();
+        let r = ana
+            .post_form(&format!("{server_page}/disconnect"), &[])
+            .await;
+        a.page(
+            "POST /account/{account_id}/workspace/{workspace_id}/settings/server/disconnect",
+            "disconnect",
+            t,
+            &r,
+            vec![ev(
+                "atrium.workspace.server_disconnected",
+                &ana_u,
+                wsr,
+                Some(&acme),
+                Some(&prod),
+            )],
+        );
+        // No server connected by hand any more: the managed one restarts.
+        let t = a.mark();
+        let r = ana.post_form(&format!("{server_page}/restart"), &[]).await;
+        assert!(
+            r.text.contains("The Prefect server was restarted."),
+            "{}",
+            r.text
+        );
+        a.page(
+            "POST /account/{account_id}/workspace/{workspace_id}/settings/server/restart",
+            "restart the managed server",
+            t,
+            &r,
+            vec![ev(
+                "atrium.workspace.server_restarted",
+                &ana_u,
+                wsr,
+                Some(&acme),
+                Some(&prod),
+            )],
+        );
+    }
+
     // The Members panel.
     let members = format!("{settings}/members");
     let bo_r = ("user", Some(bo_id.as_str()));
@@ -1602,6 +1769,218 @@ async fn every_route_records_its_event() {
         t,
         &r,
         want,
+    );
+
+    // ----- teams (pages) -----
+    let teams = format!("/account/{acme}/teams");
+    let t = a.mark();
+    let r = ana
+        .post_form(&teams, &[("name", "Data"), ("description", "")])
+        .await;
+    let data = text(
+        &app,
+        &format!("SELECT id AS t FROM teams WHERE account_id = '{acme}' AND name = 'Data'"),
+    );
+    let data_r = ("team", Some(data.as_str()));
+    a.page(
+        "POST /account/{account_id}/teams",
+        "create",
+        t,
+        &r,
+        vec![ev("atrium.team.created", &ana_u, data_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&teams, &[("name", "DATA"), ("description", "")])
+        .await;
+    a.refused("POST /account/{account_id}/teams", "name taken", t, &r);
+    let team_page = format!("{teams}/{data}");
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("{team_page}/edit"),
+            &[("name", "Data team"), ("description", "")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/teams/{team_id}/edit",
+        "rename",
+        t,
+        &r,
+        vec![ev("atrium.team.renamed", &ana_u, data_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("{team_page}/edit"),
+            &[("name", "Data team"), ("description", "The data people")],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/teams/{team_id}/edit",
+        "description",
+        t,
+        &r,
+        vec![ev("atrium.team.updated", &ana_u, data_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(
+            &format!("{team_page}/edit"),
+            &[("name", ""), ("description", "")],
+        )
+        .await;
+    a.refused(
+        "POST /account/{account_id}/teams/{team_id}/edit",
+        "empty name",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_page}/members"), &[("member", "bo")])
+        .await;
+    a.page(
+        "POST /account/{account_id}/teams/{team_id}/members",
+        "by handle",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team.member_added",
+            &ana_u,
+            ("user", Some(&bo_id)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_page}/members"), &[("member", "nobody")])
+        .await;
+    a.refused(
+        "POST /account/{account_id}/teams/{team_id}/members",
+        "no such member",
+        t,
+        &r,
+    );
+    let team_panel = format!("/account/{acme}/workspace/{prod}/teams");
+    let t = a.mark();
+    let r = ana
+        .post_form(&team_panel, &[("team_id", &data), ("role_id", VIEWER_ROLE)])
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/teams",
+        "viewer",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.granted",
+            &ana_u,
+            data_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&team_panel, &[("team_id", &data), ("role_id", "nope")])
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/teams",
+        "unknown role",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_htmx(
+            &format!("{team_panel}/{data}/role"),
+            &[("role_id", DEVELOPER_ROLE)],
+        )
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/teams/{team_id}/role",
+        "to developer",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.role_changed",
+            &ana_u,
+            data_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_panel}/{data}/remove"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/workspace/{workspace_id}/teams/{team_id}/remove",
+        "its role",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.revoked",
+            &ana_u,
+            data_r,
+            Some(&acme),
+            Some(&prod),
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_panel}/{data}/remove"), &[])
+        .await;
+    a.refused(
+        "POST /account/{account_id}/workspace/{workspace_id}/teams/{team_id}/remove",
+        "no role here",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_page}/members/{bo_id}/remove"), &[])
+        .await;
+    a.page(
+        "POST /account/{account_id}/teams/{team_id}/members/{user_id}/remove",
+        "bo",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team.member_removed",
+            &ana_u,
+            ("user", Some(&bo_id)),
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = ana
+        .post_form(&format!("{team_page}/members/{bo_id}/remove"), &[])
+        .await;
+    a.refused(
+        "POST /account/{account_id}/teams/{team_id}/members/{user_id}/remove",
+        "not in the team",
+        t,
+        &r,
+    );
+    let t = a.mark();
+    let r = ana.post_form(&format!("{team_page}/delete"), &[]).await;
+    a.page(
+        "POST /account/{account_id}/teams/{team_id}/delete",
+        "the team",
+        t,
+        &r,
+        vec![ev("atrium.team.deleted", &ana_u, data_r, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = ana.post_form(&format!("{team_page}/delete"), &[]).await;
+    a.refused(
+        "POST /account/{account_id}/teams/{team_id}/delete",
+        "gone",
+        t,
+        &r,
     );
 
     // ----- transfers (pages) -----
@@ -2145,6 +2524,262 @@ async fn every_route_records_its_event() {
             Some(&acme),
             Some(&api_ws),
         )],
+    );
+
+    // Teams through the API: created, renamed, bo in and out, a role on api-ws given,
+    // changed and taken away, deleted.
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/teams/"),
+        Some(json!({"name": "API team"})),
+    )
+    .await;
+    let api_team = id_in(&r.1);
+    let tr = ("team", Some(api_team.as_str()));
+    a.api(
+        "POST /api/accounts/{account_id}/teams",
+        "create",
+        t,
+        &r,
+        vec![ev("atrium.team.created", &ana_u, tr, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::POST,
+        &format!("{base}/teams/"),
+        Some(json!({"name": "api TEAM"})),
+    )
+    .await;
+    a.api(
+        "POST /api/accounts/{account_id}/teams",
+        "name taken",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let tpath = format!("{base}/teams/{api_team}");
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &tpath,
+        Some(json!({"name": "API team two"})),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/teams/{id}",
+        "rename",
+        t,
+        &r,
+        vec![ev("atrium.team.renamed", &ana_u, tr, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = api(&app, &key, Method::PUT, &tpath, Some(json!({"name": " "}))).await;
+    a.api(
+        "PUT /api/accounts/{account_id}/teams/{id}",
+        "blank name",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &format!("{tpath}/members"),
+        Some(json!({"members": [{"member_id": bo_id, "member_type": "user"}]})),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/teams/{id}/members",
+        "one person",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team.member_added",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &format!("{tpath}/members"),
+        Some(json!({"members": [{"member_id": ana_id, "member_type": "service_account"}]})),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/teams/{id}/members",
+        "a service account",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let ta = format!("{wpath}/team_access");
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &format!("{ta}/"),
+        Some(json!([{"team_id": api_team, "workspace_role_id": VIEWER_ROLE}])),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/workspaces/{workspace_id}/team_access",
+        "granted",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.granted",
+            &ana_u,
+            tr,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &format!("{ta}/"),
+        Some(json!([{"team_id": api_team, "workspace_role_id": DEVELOPER_ROLE}])),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/workspaces/{workspace_id}/team_access",
+        "role changed",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.role_changed",
+            &ana_u,
+            tr,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::PUT,
+        &format!("{ta}/"),
+        Some(json!([{"team_id": api_team, "workspace_role_id": bo_id}])),
+    )
+    .await;
+    a.api(
+        "PUT /api/accounts/{account_id}/workspaces/{workspace_id}/team_access",
+        "not a role",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{tpath}/members/{bo_id}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/teams/{team_id}/members/{actor_id}",
+        "one person",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team.member_removed",
+            &ana_u,
+            bo_r,
+            Some(&acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{tpath}/members/{bo_id}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/teams/{team_id}/members/{actor_id}",
+        "not in the team",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{ta}/{api_team}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/team_access/{team_id}",
+        "revoked",
+        t,
+        &r,
+        vec![ev(
+            "atrium.team_access.revoked",
+            &ana_u,
+            tr,
+            Some(&acme),
+            Some(&api_ws),
+        )],
+    );
+    let t = a.mark();
+    let r = api(
+        &app,
+        &key,
+        Method::DELETE,
+        &format!("{ta}/{api_team}"),
+        None,
+    )
+    .await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/workspaces/{workspace_id}/team_access/{team_id}",
+        "no role any more",
+        t,
+        &r,
+        Vec::new(),
+    );
+    let t = a.mark();
+    let r = api(&app, &key, Method::DELETE, &tpath, None).await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/teams/{id}",
+        "empty team",
+        t,
+        &r,
+        vec![ev("atrium.team.deleted", &ana_u, tr, Some(&acme), None)],
+    );
+    let t = a.mark();
+    let r = api(&app, &key, Method::DELETE, &tpath, None).await;
+    a.api(
+        "DELETE /api/accounts/{account_id}/teams/{id}",
+        "gone",
+        t,
+        &r,
+        Vec::new(),
     );
 
     // Bots: created, renamed, rotated, shared by another bot's key, deleted.

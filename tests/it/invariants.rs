@@ -30,6 +30,29 @@ struct World {
     col: String,
     sa: String,
     invitation: String,
+    team: String,
+}
+
+/// Team `Data` of acme (Bo in it) with Runner on `prod`, made by Ana through the operations.
+fn team_world(app: &TestApp, acme: &str, prod: &str) -> String {
+    use atrium::teams::ops;
+    let mut c = app.conn();
+    let ana = atrium::users::model::find(&mut c, &user_id(app, "ana"))
+        .expect("read")
+        .expect("ana");
+    let who = ops::Who::user(&ana, "127.0.0.1".into());
+    let team = ops::create(&mut c, &who, acme, "Data", "").expect("team");
+    ops::add_members(&mut c, &who, acme, &team.id, &[user_id(app, "bo")]).expect("bo joins");
+    ops::grant(
+        &mut c,
+        &who,
+        acme,
+        prod,
+        &team.id,
+        crate::api_support::RUNNER_ROLE,
+    )
+    .expect("team access");
+    team.id
 }
 
 /// Ana owns `acme` (workspace `prod`); Bo is a Member; Col is a Collaborator with Viewer on
@@ -59,7 +82,9 @@ async fn world(app: &TestApp) -> World {
         app,
         "SELECT id AS t FROM invitations WHERE email_normalized = 'bob@example.com'",
     );
+    let team = team_world(app, &acme, &prod);
     World {
+        team,
         acme,
         personal,
         prod,
@@ -106,7 +131,44 @@ async fn the_checker_reports_each_kind_of_broken_data() {
         &w.invitation,
     );
     let t = "'2026-01-01 00:00:00'";
+    let team = &w.team;
+    let bo = user_id(&app, "bo");
     let cases: Vec<(&str, String)> = vec![
+        (
+            "team member who is not a member of the team's account",
+            format!(
+                "DELETE FROM account_memberships WHERE account_id = '{acme}' AND user_id = '{bo}'"
+            ),
+        ),
+        (
+            "team member who is not a member of the team's account",
+            format!(
+                "UPDATE account_memberships SET role = 'collaborator' WHERE account_id = '{acme}' AND user_id = '{bo}'"
+            ),
+        ),
+        (
+            "team member whose sort key is not their handle",
+            "UPDATE team_members SET handle = 'someone-else'".to_string(),
+        ),
+        (
+            "team name key that is not the lower-cased name",
+            "UPDATE teams SET name_normalized = 'DATA'".to_string(),
+        ),
+        (
+            "team access to a workspace of another account",
+            format!(
+                "UPDATE workspace_team_access SET workspace_id = '{elsewhere}' WHERE team_id = '{team}'"
+            ),
+        ),
+        (
+            "team member or team access left by a deleted team",
+            // (A DELETE would cascade on SQLite even with deferred keys: point the rows at a
+            // team that does not exist instead.)
+            format!(
+                "UPDATE team_members SET team_id = 'gone' WHERE team_id = '{team}';
+                 UPDATE workspace_team_access SET team_id = 'gone' WHERE team_id = '{team}'"
+            ),
+        ),
         (
             "account without an Owner: organization account acme",
             format!(
@@ -272,6 +334,10 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             "e-mailed code used before it was made",
             format!("UPDATE email_tokens SET used_at = {t}, created_at = '2026-02-01 00:00:00'"),
         ),
+        (
+            "session whose device is longer than 300 characters",
+            format!("UPDATE sessions SET user_agent = '{}'", "x".repeat(301)),
+        ),
     ];
     let mut missed = Vec::new();
     for (expected, sql) in &cases {
@@ -370,9 +436,13 @@ async fn totals_follow_statements_that_change_several_rows_at_once() {
         assert_eq!(total(c, &bots_on(&w.prod)), 0);
         assert_eq!(total(c, &users_on(staging)), users, "both accesses moved");
         assert_eq!(total(c, &bots_on(staging)), bots, "the service account's access moved");
+        // As removing a member does (`members::ops::remove_membership`): their team
+        // memberships in the account go with them.
         c.batch_execute(&format!(
-            "DELETE FROM account_memberships WHERE account_id = '{}' AND role = 'admin'",
-            w.acme
+            "DELETE FROM team_members WHERE user_id IN (SELECT user_id FROM account_memberships
+                 WHERE account_id = '{acme}' AND role = 'admin');
+             DELETE FROM account_memberships WHERE account_id = '{acme}' AND role = 'admin'",
+            acme = w.acme
         ))?;
         assert_eq!(total(c, &acme_members), 2, "bo and dee removed in one statement");
         assert_eq!(invariants::violations(c), Vec::<String>::new());

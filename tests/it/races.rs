@@ -309,6 +309,7 @@ fn config(app: &TestApp) -> AppConfig {
         settings: app.settings.clone(),
         public_url: url::Url::parse(&app.base).expect("base"),
         link_key: vec![7; 32],
+        sealer: atrium::sealed::Sealer::new(&[7; 32]),
     }
 }
 

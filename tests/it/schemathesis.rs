@@ -68,6 +68,22 @@ const DOMAIN_RULES: &[(&str, &str)] = &[
         "a member and a role of this account",
     ),
     (
+        "POST /api/accounts/{account_id}/teams/",
+        "the name's characters, unique in the account ignoring case",
+    ),
+    (
+        "PUT /api/accounts/{account_id}/teams/{id}",
+        "the name's characters, unique in the account ignoring case",
+    ),
+    (
+        "PUT /api/accounts/{account_id}/teams/{id}/members",
+        "people who are members of the account (teams hold no service accounts)",
+    ),
+    (
+        "PUT /api/accounts/{account_id}/workspaces/{workspace_id}/team_access/",
+        "a team and a role of this account",
+    ),
+    (
         "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
         "a target account the caller may move workspaces to",
     ),

@@ -669,12 +669,13 @@ pub fn grant(app: &TestApp, ws_id: &str, handle: &str, role_id: &str) {
 /// handle). A workspace Owner who is only a Member of the account manages the workspace but
 /// may not move it out (403); a Developer sees the settings (403 on their actions) but not the
 /// members (404).
-const MORE_ACTIONS: [(&str, [u16; 5]); 10] = [
+const MORE_ACTIONS: [(&str, [u16; 5]); 11] = [
     ("owner", [200, 200, 200, 200, 422]),
     ("adm", [200, 200, 200, 200, 422]),
     ("wowner", [200, 200, 200, 403, 422]),
     ("wdev", [404, 404, 404, 403, 403]),
     ("wrunner", [404, 404, 404, 404, 404]),
+    ("wteam", [404, 404, 404, 404, 404]),
     ("wviewer", [404, 404, 404, 404, 404]),
     ("wworker", [404, 404, 404, 404, 404]),
     ("member", [404, 404, 404, 404, 404]),
@@ -726,18 +727,36 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
         grant(&app, &ws_id, handle, role_id);
         clients.push((handle, c));
     }
+    // A Member whose only access is a team's Runner role (issue #25).
+    let wteam = app.signup("wteam@example.com", "wteam", PW).await;
+    add_member(&app, &acct, "wteam", "member");
+    let runners = crate::teams_pages::make_team_as(&app, "owner", &acct, "Runners", &["wteam"]);
+    {
+        let who = crate::teams_pages::as_user(&app, "owner");
+        atrium::teams::ops::grant(
+            &mut app.conn(),
+            &who,
+            &acct,
+            &ws_id,
+            &runners,
+            crate::api_support::RUNNER_ROLE,
+        )
+        .expect("the team's role");
+    }
+    clients.push(("wteam", wteam));
     let outsider = app.signup("out@example.com", "out", PW).await;
     clients.push(("outsider", outsider));
 
     let settings = dash.replace("/dashboard", "/settings");
     let panel = dash.replace("/dashboard", "/settings/members");
     // (actor, dashboard, GET settings, POST settings, GET members panel, POST add member)
-    let expected: [(&str, [u16; 5]); 10] = [
+    let expected: [(&str, [u16; 5]); 11] = [
         ("owner", [200, 200, 200, 200, 303]),
         ("adm", [200, 200, 200, 200, 303]),
         ("wowner", [200, 200, 200, 200, 303]),
         ("wdev", [200, 200, 403, 404, 404]),
         ("wrunner", [200, 404, 404, 404, 404]),
+        ("wteam", [200, 404, 404, 404, 404]),
         ("wviewer", [200, 404, 404, 404, 404]),
         ("wworker", [200, 404, 404, 404, 404]),
         ("member", [404, 404, 404, 404, 404]),
@@ -781,7 +800,7 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
     let transfer = dash.replace("/dashboard", "/settings/transfer");
     let delete = dash.replace("/dashboard", "/delete");
     // (actor, invite, change role inline, remove, transfer page, delete)
-    let more: [(&str, [u16; 5]); 10] = MORE_ACTIONS;
+    let more: [(&str, [u16; 5]); 11] = MORE_ACTIONS;
     for (actor, codes) in more {
         let c = &clients.iter().find(|(h, _)| *h == actor).expect("client").1;
         {
@@ -826,6 +845,35 @@ async fn the_permission_matrix_of_workspace_pages_and_actions() {
         3,
         "nothing deleted"
     );
+    // Through the team, exactly Runner's scopes (as the workspace's own Runner has).
+    for handle in ["wteam", "wrunner"] {
+        let key = crate::api_support::user_key(&app, handle);
+        let r = crate::api_support::call(
+            &app,
+            Some(&key),
+            reqwest::Method::GET,
+            &format!("/api/me/workspaces/{ws_id}/scopes"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{handle}: {:?}", r.body);
+        let mut got: Vec<String> = r
+            .body
+            .as_array()
+            .expect("a list of scopes")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = atrium::authz::workspace::BuiltinRole::Runner
+            .scopes()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{handle}: Runner's scopes");
+    }
     // A Member with no own role on "Other" reaches it through its default role (Viewer):
     // the dashboard, and nothing else.
     let member = &clients

@@ -1,6 +1,7 @@
 //! Sign-up, log-in, log-out, the profile page and onboarding.
 
 pub mod security;
+pub mod sessions;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,7 +14,10 @@ pub use super::ops::{SignupKind, ValidSignup};
 use crate::outcome::OpResult;
 
 use crate::authn::rate_limit::{Bucket, Limit};
-use crate::authn::{SESSION_CSRF, SESSION_USER, password, random_token, rate_limit, safe_next};
+use crate::authn::{
+    SESSION_ADDRESS, SESSION_CSRF, SESSION_DEVICE, SESSION_USER, password, random_token,
+    rate_limit, safe_next,
+};
 use crate::settings::AppConfig;
 use crate::settings::SignupPolicy;
 use crate::web::ctx::{Auth, MaybeUser};
@@ -48,14 +52,29 @@ impl NextQuery {
     }
 }
 
-/// Starts an authenticated session: a new session id, the user, a new CSRF token.
+/// Starts an authenticated session: a new session id, the user, a new CSRF token, and the
+/// device and address it starts from (the sessions page lists them).
 /// Returns the new CSRF token.
-pub fn start_session(session: &actix_session::Session, user_id: &str) -> Result<String, AppError> {
+pub fn start_session(
+    req: &HttpRequest,
+    session: &actix_session::Session,
+    user_id: &str,
+) -> Result<String, AppError> {
     session.renew();
     let csrf = random_token(32);
+    let device = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .map(|v| crate::users::sessions::clean_user_agent(v.as_bytes()))
+        .filter(|ua| !ua.is_empty());
     session
         .insert(SESSION_USER, user_id)
         .and_then(|_| session.insert(SESSION_CSRF, &csrf))
+        .and_then(|_| session.insert(SESSION_ADDRESS, client_ip(req)))
+        .and_then(|_| match &device {
+            Some(ua) => session.insert(SESSION_DEVICE, ua),
+            None => Ok(()),
+        })
         .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
     // Every session starts with the password just entered (sudo mode counts from here).
     crate::web::sudo::note_password_entry(session)?;
@@ -249,7 +268,7 @@ async fn signup(
     match created {
         Err(errors) => show(errors, form, StatusCode::UNPROCESSABLE_ENTITY),
         Ok(user) => {
-            start_session(&mu.session, &user.id)?;
+            start_session(&req, &mu.session, &user.id)?;
             let to = q.local().unwrap_or_else(|| "/onboarding".into());
             Ok(redirect(&req, &to))
         }
@@ -405,7 +424,7 @@ async fn login(
 
     match (ok, user) {
         (true, Some(u)) => {
-            start_session(&mu.session, &u.id)?;
+            start_session(&req, &mu.session, &u.id)?;
             Ok(redirect(&req, &safe_next(q.next.as_deref())))
         }
         _ => show(StatusCode::OK, BAD_LOGIN),
@@ -600,7 +619,7 @@ async fn change_password(
     })
     .await?;
     // This session continues under a new id; every other session of the user has ended.
-    let csrf = start_session(&auth.session, &auth.user.id)?;
+    let csrf = start_session(&req, &auth.session, &auth.user.id)?;
     let mut p = ProfilePage::of(auth);
     p.shell.csrf = csrf;
     p.notice = Some("Your password was changed. Your other sessions were logged out.".into());

@@ -80,8 +80,23 @@ struct WorkspacesPage {
     account_name: String,
     can_create: bool,
     rows: Vec<Reachable>,
+    /// Managed Prefect servers by workspace id: their state.
+    servers: std::collections::HashMap<String, String>,
     form: WorkspaceForm,
     errors: FieldErrors,
+}
+
+impl WorkspacesPage {
+    /// What the list says of a workspace's managed Prefect server.
+    fn server_of(&self, workspace_id: &str) -> &str {
+        match self.servers.get(workspace_id).map(String::as_str) {
+            Some("running") => "Running",
+            Some("starting") => "Starting",
+            Some("failed") => "Failed",
+            Some(_) => "Stopped",
+            None => "Not started",
+        }
+    }
 }
 
 async fn list_page(
@@ -91,14 +106,19 @@ async fn list_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (uid, aid) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
-    let rows = db(&ctx.auth.pool, move |c| {
-        Ok(ops::reachable(c, &uid, "", 1000)?)
+    let (rows, servers) = db(&ctx.auth.pool, move |c| {
+        let rows: Vec<Reachable> = ops::reachable(c, &uid, "", 1000)?
+            .into_iter()
+            .filter(|r| r.workspace.account_id == aid)
+            .collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.workspace.id.clone()).collect();
+        let servers = crate::servers::ops::managed_of(c, &ids)?
+            .into_iter()
+            .map(|m| (m.workspace_id, m.state))
+            .collect();
+        Ok((rows, servers))
     })
     .await?;
-    let rows = rows
-        .into_iter()
-        .filter(|r| r.workspace.account_id == aid)
-        .collect();
     render(
         status,
         &WorkspacesPage {
@@ -106,6 +126,7 @@ async fn list_page(
             account_name: ctx.account.name.clone(),
             can_create: ctx.can(AccountPerm::CreateWorkspace),
             rows,
+            servers,
             form,
             errors,
             shell: ctx.auth.shell.at("workspaces"),
@@ -226,9 +247,73 @@ struct DashboardPage {
     service_accounts: i64,
     login_command: String,
     api_url: String,
+    /// `<public url>/api`, for `PREFECT_CLOUD_API_URL`.
+    cloud_url: String,
+    /// The workspace's work, read from its Prefect server (`None`: not read, see `server_note`).
+    work: Option<crate::servers::view::Work>,
+    /// What the dashboard says of the server when it shows no work.
+    server_note: String,
+    /// `/account/{a}/workspace/{w}`.
+    base: String,
 }
 
-async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+/// The workspace's work from its server, when one runs (a dashboard view starts none).
+async fn work_of(
+    ctx: &WorkspaceCtx,
+    cfg: &AppConfig,
+    up: &crate::egress::Upstream,
+    spawner: &crate::servers::spawner::Spawner,
+) -> Result<(Option<crate::servers::view::Work>, String), AppError> {
+    if !ctx.has("see_flows") {
+        return Ok((None, String::new()));
+    }
+    let wid = ctx.workspace.id.clone();
+    let server = db(&ctx.auth.pool, move |c| {
+        Ok(crate::servers::ops::find(c, &wid)?)
+    })
+    .await?;
+    let place = match server {
+        Some(s) => {
+            let allowed = url::Url::parse(&s.url)
+                .ok()
+                .is_some_and(|u| up.egress.check_literal(&u).is_ok());
+            match cfg.sealer.open(&s.auth_sealed).filter(|_| allowed) {
+                Some(auth) => crate::servers::view::Place { url: s.url, auth },
+                None => return Ok((None, "Its Prefect server cannot be reached.".into())),
+            }
+        }
+        None if spawner.enabled() => match spawner.running_address(&ctx.workspace.id).await {
+            Some(a) => crate::servers::view::Place {
+                url: a.url,
+                auth: a.auth,
+            },
+            None => {
+                return Ok((
+                    None,
+                    "Its Prefect server is stopped: the next call to the workspace starts it."
+                        .into(),
+                ));
+            }
+        },
+        None => {
+            return Ok((
+                None,
+                "No Prefect server is connected to this workspace yet.".into(),
+            ));
+        }
+    };
+    Ok(match crate::servers::view::work(&up.http, &place).await {
+        Ok(w) => (Some(w), String::new()),
+        Err(e) => (None, format!("Its Prefect server could not be read: {e}.")),
+    })
+}
+
+async fn dashboard(
+    ctx: WorkspaceCtx,
+    cfg: web::Data<AppConfig>,
+    up: web::Data<crate::egress::Upstream>,
+    spawner: web::Data<crate::servers::spawner::Spawner>,
+) -> Result<HttpResponse, AppError> {
     let (uid, wid) = (ctx.auth.user.id.clone(), ctx.workspace.id.clone());
     db(&ctx.auth.pool, move |c| Ok(ops::note_visit(c, &uid, &wid)?)).await?;
     // Both totals came with the workspace (kept by the database on every change).
@@ -246,7 +331,11 @@ async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpR
         "prefect cloud login -k <your API key> --workspace {}/{}",
         ctx.account.handle, ctx.workspace.handle
     );
+    let (work, server_note) = work_of(&ctx, &cfg, &up, &spawner).await?;
     page(&DashboardPage {
+        work,
+        server_note,
+        base: format!("/account/{}/workspace/{}", ctx.account.id, ctx.workspace.id),
         role: ctx.role_label(),
         account_handle: ctx.account.handle.clone(),
         ws: ctx.workspace.clone(),
@@ -254,6 +343,7 @@ async fn dashboard(ctx: WorkspaceCtx, cfg: web::Data<AppConfig>) -> Result<HttpR
         service_accounts,
         login_command,
         api_url,
+        cloud_url: format!("{}/api", cfg.base()),
         shell: ctx.auth.shell.at("dashboard"),
     })
 }

@@ -58,6 +58,8 @@ struct SettingsPage {
     notice: Option<String>,
     login_command: String,
     api_url: String,
+    /// `<public url>/api`, for `PREFECT_CLOUD_API_URL`.
+    cloud_url: String,
     can_delete: bool,
     workspace_handle: String,
     delete_accesses: i64,
@@ -110,6 +112,7 @@ async fn render_page(
                 "prefect cloud login -k <your API key> --workspace {}/{}",
                 ctx.account.handle, form.handle
             ),
+            cloud_url: format!("{}/api", cfg.base()),
             api_url: format!(
                 "{}/api/accounts/{}/workspaces/{}",
                 cfg.base(),
@@ -271,6 +274,7 @@ async fn delete(
     req: HttpRequest,
     ctx: WorkspaceCtx,
     cfg: web::Data<AppConfig>,
+    spawner: web::Data<crate::servers::spawner::Spawner>,
     form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_settings")?;
@@ -304,6 +308,8 @@ async fn delete(
         ops::delete(c, &a.workspace, Actor::user(&a.user), a.ip.clone())
     })
     .await?;
+    // Its managed Prefect server and that server's data go with it.
+    spawner.discard(&ctx.workspace.id).await;
     Ok(crate::web::redirect(
         &req,
         &format!("/account/{}/workspaces", ctx.account.id),

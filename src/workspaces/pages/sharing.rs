@@ -57,14 +57,57 @@ struct PanelPage {
     candidates: Option<Vec<(String, String)>>,
     /// The pick list is empty: everyone already has a role here.
     nobody_to_add: bool,
+    /// The teams through which the people shown also reach the workspace.
+    via: Vec<crate::teams::ops::ViaTeam>,
+    /// People who reach the workspace only through a team (first page only).
+    only_via: Vec<ViaPerson>,
     error: Option<String>,
     notice: Option<String>,
+}
+
+impl PanelPage {
+    /// "via <team> (<role>)" of one person with an own role.
+    fn via_of(&self, user_id: &str) -> Vec<(String, String)> {
+        self.via
+            .iter()
+            .filter(|v| v.own && v.user_id == user_id)
+            .map(|v| (v.team_name.clone(), v.role_name.clone()))
+            .collect()
+    }
+}
+
+/// Someone who reaches the workspace only through teams: (team, role) of each.
+pub struct ViaPerson {
+    pub user_id: String,
+    pub handle: String,
+    pub name: String,
+    pub teams: Vec<(String, String)>,
+}
+
+/// Groups the rows of people without an own role by person (the rows come by handle).
+fn only_via(rows: &[crate::teams::ops::ViaTeam]) -> Vec<ViaPerson> {
+    let mut out: Vec<ViaPerson> = Vec::new();
+    for v in rows.iter().filter(|v| !v.own) {
+        let team = (v.team_name.clone(), v.role_name.clone());
+        match out.last_mut() {
+            Some(p) if p.user_id == v.user_id => p.teams.push(team),
+            _ => out.push(ViaPerson {
+                user_id: v.user_id.clone(),
+                handle: v.handle.clone(),
+                name: v.name.clone(),
+                teams: vec![team],
+            }),
+        }
+    }
+    out
 }
 
 /// Rows of the members panel per page.
 pub const PANEL_PAGE: i64 = 50;
 /// Up to this many account members, "Add a member" offers a list; above, a field.
 pub const PICK_LIST_MAX: i64 = 200;
+/// At most this many (person, team) rows of access through teams per page.
+pub const VIA_MAX: i64 = 1000;
 
 #[derive(Template)]
 #[template(path = "workspaces/_member_row.html")]
@@ -74,6 +117,8 @@ struct RowFragment {
     can_manage: bool,
     a: UserAccess,
     roles: Vec<WorkspaceRole>,
+    /// (team, role) of each team through which they also reach the workspace.
+    via: Vec<(String, String)>,
     message: Option<String>,
     error: Option<String>,
 }
@@ -110,7 +155,7 @@ async fn show(
     let a2 = after.clone();
     // Every statement here is bounded: one page of rows (keyset), a count of index entries,
     // and the pick list only for accounts small enough to list.
-    let (mut rows, total, roles, candidates) = db(&ctx.auth.pool, move |c| {
+    let (mut rows, total, roles, candidates, via) = db(&ctx.auth.pool, move |c| {
         let rows = ops::user_accesses_page(c, &wid, &a2, PANEL_PAGE + 1)?;
         let total = ops::count_user_accesses(c, &wid)?;
         let roles = ops::roles_for_account(c, &aid)?;
@@ -119,7 +164,11 @@ async fn show(
         } else {
             None
         };
-        Ok((rows, total, roles, candidates))
+        // Where access comes from besides the own role, in one statement: the teams of the
+        // people shown, and who reaches the workspace only through a team.
+        let ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
+        let via = crate::teams::ops::panel_via_teams(c, &wid, &ids, VIA_MAX)?;
+        Ok((rows, total, roles, candidates, via))
     })
     .await?;
     let next = if rows.len() as i64 > PANEL_PAGE {
@@ -142,6 +191,12 @@ async fn show(
             roles,
             nobody_to_add: candidates.as_ref().is_some_and(Vec::is_empty),
             candidates,
+            only_via: if after.is_empty() {
+                only_via(&via)
+            } else {
+                Vec::new()
+            },
+            via,
             error,
             notice,
             shell: ctx.auth.shell.at("workspace-members"),
@@ -261,15 +316,20 @@ async fn change(
         ctx.workspace.id.clone(),
         user_id.clone(),
     );
-    let (roles, current) = db(&ctx.auth.pool, move |c| {
+    let (roles, current, via) = db(&ctx.auth.pool, move |c| {
         Ok((
             ops::roles_for_account(c, &aid)?,
             ops::user_access(c, &wid, &uid)?,
+            crate::teams::ops::via_teams(c, &wid, std::slice::from_ref(&uid))?,
         ))
     })
     .await?;
     let a = current.ok_or(AppError::NotFound)?;
     let roles = grantable(&ctx, roles);
+    let via = via
+        .into_iter()
+        .map(|(_, team, role)| (team, role))
+        .collect();
     let (status, message, error) = match outcome {
         Ok(()) => (StatusCode::OK, Some("Role saved.".to_string()), None),
         Err(why) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(why)),
@@ -282,6 +342,7 @@ async fn change(
             can_manage: true,
             a,
             roles,
+            via,
             message,
             error,
         },

@@ -190,6 +190,11 @@ pub const CHECKS: &[(&str, &str)] = &[
         "e-mailed code used before it was made",
         "SELECT id AS v FROM email_tokens WHERE used_at IS NOT NULL AND used_at < created_at",
     ),
+    // Sessions (the sessions page) -------------------------------------------------------
+    (
+        "session whose device is longer than 300 characters",
+        "SELECT id AS v FROM sessions WHERE LENGTH(user_agent) > 300",
+    ),
     // Service accounts and API keys ------------------------------------------------------
     (
         "API key of a holder that is gone",
@@ -222,9 +227,50 @@ pub const CHECKS: &[(&str, &str)] = &[
          WHERE (actor_kind IN ('user', 'service_account')) <> (actor_id IS NOT NULL)",
     ),
     (
-        "audit event not named atrium.<resource>.<action>",
+        "audit event not named atrium.<resource>.<action> or prefect.<kind>.<action>",
         "SELECT event_id || ' ' || action AS v FROM audit_events
-         WHERE action NOT LIKE 'atrium.%.%'",
+         WHERE action NOT LIKE 'atrium.%.%' AND action NOT LIKE 'prefect.%.%'",
+    ),
+    (
+        "team member who is not a member of the team's account (or only a Collaborator)",
+        "SELECT t.name || ' / ' || u.handle AS v
+         FROM team_members tm JOIN teams t ON t.id = tm.team_id
+         JOIN users u ON u.id = tm.user_id
+         WHERE NOT EXISTS (SELECT 1 FROM account_memberships m
+                           WHERE m.account_id = t.account_id AND m.user_id = tm.user_id
+                             AND m.role <> 'collaborator')",
+    ),
+    (
+        "team member whose sort key is not their handle",
+        "SELECT tm.id AS v FROM team_members tm JOIN users u ON u.id = tm.user_id
+         WHERE tm.handle <> u.handle",
+    ),
+    (
+        "team name key that is not the lower-cased name",
+        "SELECT t.id AS v FROM teams t WHERE t.name_normalized <> LOWER(TRIM(t.name))",
+    ),
+    (
+        "team access to a workspace of another account",
+        "SELECT w.handle || ' / ' || t.name AS v
+         FROM workspace_team_access a
+         JOIN workspaces w ON w.id = a.workspace_id
+         JOIN teams t ON t.id = a.team_id
+         WHERE t.account_id <> w.account_id",
+    ),
+    (
+        "team access with a custom role of another account",
+        "SELECT 'team access ' || a.id AS v FROM workspace_team_access a
+           JOIN workspaces w ON w.id = a.workspace_id
+           JOIN workspace_roles r ON r.id = a.role_id
+          WHERE r.account_id IS NOT NULL AND r.account_id <> w.account_id",
+    ),
+    (
+        "team member or team access left by a deleted team",
+        "SELECT 'member ' || tm.id AS v FROM team_members tm
+          WHERE NOT EXISTS (SELECT 1 FROM teams t WHERE t.id = tm.team_id)
+         UNION ALL
+         SELECT 'access ' || a.id FROM workspace_team_access a
+          WHERE NOT EXISTS (SELECT 1 FROM teams t WHERE t.id = a.team_id)",
     ),
     (
         "audit event of a workspace but of no account",

@@ -6,6 +6,8 @@
 
 pub mod browser;
 pub mod invariants;
+pub mod listener;
+pub mod prefect;
 pub mod process;
 pub mod reference;
 pub mod routes;
@@ -81,6 +83,27 @@ impl Drop for TestDb {
                     let _ =
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .execute(&mut conn);
+                    // The databases of the managed Prefect servers the test started
+                    // (`servers::spawner`: `<first 30 characters>_ws_<id>`).
+                    #[derive(QueryableByName)]
+                    struct Db {
+                        #[diesel(sql_type = diesel::sql_types::Text)]
+                        datname: String,
+                    }
+                    let prefix = format!("{}_ws_", &name[..name.len().min(30)]);
+                    let managed: Vec<Db> = diesel::sql_query(
+                        "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(&prefix)
+                    .load(&mut conn)
+                    .unwrap_or_default();
+                    for db in managed {
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                            db.datname
+                        ))
+                        .execute(&mut conn);
+                    }
                 }
             })
             .join();
@@ -185,6 +208,27 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// A second instance of the application on the same database and data folder (its own
+    /// port, memos and background tasks), as when Atrium is scaled out: (its base URL, its
+    /// statement counter). It runs until the test's runtime ends.
+    pub async fn second_instance(&self) -> (String, atrium::db::QueryCounter) {
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().expect("addr");
+        settings.public_url = None;
+        let app = Application::build(settings)
+            .await
+            .expect("second instance starts");
+        let base = app.public_url().as_str().trim_end_matches('/').to_string();
+        let queries = app.query_counter();
+        tokio::spawn(app.run_until_stopped());
+        (base, queries)
+    }
+
+    /// Stops the application as a signal would (the managed servers it runs stop with it).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS users_access_version ON users;
+DROP TRIGGER IF EXISTS accounts_access_version ON accounts;
+DROP TRIGGER IF EXISTS account_memberships_access_version ON account_memberships;
+DROP TRIGGER IF EXISTS workspace_roles_access_version ON workspace_roles;
+DROP TRIGGER IF EXISTS workspaces_access_version ON workspaces;
+DROP TRIGGER IF EXISTS workspace_access_access_version ON workspace_access;
+DROP TRIGGER IF EXISTS service_accounts_access_version ON service_accounts;
+DROP TRIGGER IF EXISTS workspace_bot_access_access_version ON workspace_bot_access;
+DROP TRIGGER IF EXISTS api_keys_access_version ON api_keys;
+DROP TRIGGER IF EXISTS workspace_servers_access_version ON workspace_servers;
+DROP FUNCTION IF EXISTS bump_access_version();
+DROP TABLE access_version;
+DROP TABLE workspace_servers;

@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN client_address;
+ALTER TABLE sessions DROP COLUMN user_agent;
