@@ -54,6 +54,9 @@ pub struct Target {
     pub basic: String,
     /// A managed server Atrium started on loopback (not subject to the operator's list).
     pub managed: bool,
+    /// A managed server's hold for the call (`servers::spawner::Lease`): while the call
+    /// (or a subscription's socket) lives, its server is not stopped under it.
+    pub lease: Option<std::sync::Arc<crate::servers::spawner::Lease>>,
 }
 
 /// A key that passed for a workspace.
@@ -105,6 +108,7 @@ pub fn target_of(server: &Server, sealer: &crate::sealed::Sealer) -> Option<Targ
         basic: crate::servers::probe::basic(&auth),
         auth,
         managed: false,
+        lease: None,
     })
 }
 

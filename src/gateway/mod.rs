@@ -182,13 +182,14 @@ impl Gateway {
         if !self.spawner.enabled() {
             return Err(detail(StatusCode::SERVICE_UNAVAILABLE, forward::NO_SERVER));
         }
-        match self.spawner.address(&pass.workspace_id).await {
-            Ok(a) => Ok(caller::Target {
+        match self.spawner.hold(&pass.workspace_id).await {
+            Ok((a, lease)) => Ok(caller::Target {
                 workspace_id: pass.workspace_id.clone(),
                 basic: crate::servers::probe::basic(&a.auth),
                 url: a.url,
                 auth: a.auth,
                 managed: true,
+                lease: lease.map(std::sync::Arc::new),
             }),
             Err(e) => {
                 tracing::warn!("gateway: workspace {}: {e}", pass.workspace_id);

@@ -26,6 +26,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const ABANDONED_AFTER: Duration = Duration::from_secs(20);
 /// The heartbeat (and the last-use time) is written this often.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long a stop waits for the calls in flight to its server to finish.
+const DRAIN: Duration = Duration::from_secs(10);
 /// The longest back-off between two starts of a server that keeps dying.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Log lines kept with a failed server.
@@ -95,8 +98,49 @@ struct Local {
     child: Child,
     started: Instant,
     last_used: Instant,
+    /// The calls in flight to it.
+    uses: Arc<Uses>,
     /// The flow run retention (days) it was started with.
     retention_days: i32,
+}
+
+/// The calls in flight to a server this instance runs, and when the last one ended. A
+/// server with a call in flight is neither idle nor quiet: a retention restart or an idle
+/// stop would cut the call (a slow filter, an events subscription) off.
+#[derive(Debug, Default)]
+pub struct Uses {
+    busy: AtomicUsize,
+    last_end: Mutex<Option<Instant>>,
+}
+
+/// One call's hold on a managed server (`Spawner::hold`); the server counts it in flight
+/// until it is dropped.
+#[derive(Debug)]
+pub struct Lease(Arc<Uses>);
+
+impl Lease {
+    fn take(uses: &Arc<Uses>) -> Lease {
+        uses.busy.fetch_add(1, Ordering::AcqRel);
+        Lease(uses.clone())
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        *lock(&self.0.last_end) = Some(Instant::now());
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Local {
+    /// How long nothing has used it: zero while a call is in flight.
+    fn unused_for(&self) -> Duration {
+        if self.uses.busy.load(Ordering::Acquire) > 0 {
+            return Duration::ZERO;
+        }
+        let last = lock(&self.uses.last_end).map_or(self.last_used, |e| e.max(self.last_used));
+        last.elapsed()
+    }
 }
 
 /// A server that died: when it may start again.
@@ -144,19 +188,26 @@ impl Spawner {
 
     /// The workspace's server, started (and waited for, bounded) when it is not running.
     pub async fn address(self: &Arc<Self>, workspace_id: &str) -> Result<Address, SpawnError> {
+        self.hold(workspace_id).await.map(|(a, _)| a)
+    }
+
+    /// The workspace's server as `address` answers it, held for one call: while the lease
+    /// lives the server is not stopped as idle nor restarted for its retention (`None`:
+    /// another instance runs it).
+    pub async fn hold(
+        self: &Arc<Self>,
+        workspace_id: &str,
+    ) -> Result<(Address, Option<Lease>), SpawnError> {
         if !self.enabled() {
             return Err(SpawnError::Disabled);
         }
-        if let Some(a) = self.local_address(workspace_id) {
-            return Ok(a);
+        if let Some(held) = self.local_address(workspace_id) {
+            return Ok(held);
         }
-        let gate = lock(&self.starting)
-            .entry(workspace_id.to_string())
-            .or_default()
-            .clone();
+        let gate = self.gate(workspace_id);
         let _one = gate.lock().await;
-        if let Some(a) = self.local_address(workspace_id) {
-            return Ok(a);
+        if let Some(held) = self.local_address(workspace_id) {
+            return Ok(held);
         }
         let deadline = Instant::now() + self.settings.start_timeout;
         let mut exits = 0;
@@ -165,7 +216,7 @@ impl Spawner {
             let ws = workspace_id.to_string();
             let claim = self.db(move |c| me.claim(c, &ws)).await?;
             match claim {
-                Claim::Elsewhere(Some(address)) => return Ok(address),
+                Claim::Elsewhere(Some(address)) => return Ok((address, None)),
                 Claim::Mine(row) => match self.start(*row, deadline).await {
                     // A process that exited at once (e.g. another process took the free
                     // port it was given before it bound it) is started again while the
@@ -177,7 +228,12 @@ impl Spawner {
                         );
                         lock(&self.retry).remove(workspace_id);
                     }
-                    done => return done,
+                    Ok(address) => {
+                        return Ok(self
+                            .local_address(workspace_id)
+                            .map_or((address, None), |(a, lease)| (a, lease)));
+                    }
+                    Err(e) => return Err(e),
                 },
                 Claim::Elsewhere(None) => {
                     if Instant::now() > deadline {
@@ -218,11 +274,21 @@ impl Spawner {
             })
     }
 
-    fn local_address(&self, workspace_id: &str) -> Option<Address> {
+    fn local_address(&self, workspace_id: &str) -> Option<(Address, Option<Lease>)> {
         let mut local = lock(&self.local);
         let l = local.get_mut(workspace_id)?;
         l.last_used = Instant::now();
-        Some(l.address.clone())
+        Some((l.address.clone(), Some(Lease::take(&l.uses))))
+    }
+
+    /// The workspace's gate: one start or stop at a time per workspace in this instance.
+    /// A call that arrives while its server is being stopped (idle, restart) waits here and
+    /// then starts it again, instead of starting a second one beside the dying one.
+    fn gate(&self, workspace_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.starting)
+            .entry(workspace_id.to_string())
+            .or_default()
+            .clone()
     }
 
     async fn db<T: Send + 'static>(
@@ -298,6 +364,8 @@ impl Spawner {
     /// The workspace was deleted: its managed server stops and its data goes (the folder
     /// under the data directory; on PostgreSQL its database).
     pub async fn discard(&self, workspace_id: &str) {
+        let gate = self.gate(workspace_id);
+        let _one = gate.lock().await;
         let taken = lock(&self.local).remove(workspace_id);
         lock(&self.retry).remove(workspace_id);
         if let Some(mut l) = taken {
@@ -430,6 +498,7 @@ impl Spawner {
                 child,
                 started: Instant::now(),
                 last_used: Instant::now(),
+                uses: Arc::default(),
                 retention_days,
             },
         );
@@ -527,7 +596,7 @@ impl Spawner {
                 }
                 local
                     .iter()
-                    .min_by_key(|(_, l)| l.last_used)
+                    .max_by_key(|(_, l)| l.unused_for())
                     .map(|(w, _)| w.clone())
             };
             match victim {
@@ -537,13 +606,22 @@ impl Spawner {
         }
     }
 
-    /// Stops a server this instance runs.
+    /// Stops a server this instance runs: under the workspace's gate (a call that arrives
+    /// meanwhile waits, then starts it again), after the calls in flight to it have
+    /// finished (at most `DRAIN`).
     pub async fn stop(&self, workspace_id: &str, why: &str) {
+        let gate = self.gate(workspace_id);
+        let _one = gate.lock().await;
         let taken = lock(&self.local).remove(workspace_id);
         if let Some(mut l) = taken {
             tracing::info!(
                 "stopping the managed Prefect server of workspace {workspace_id}: {why}"
             );
+            // New calls wait at the gate; the ones in flight finish first (bounded).
+            let drained = Instant::now() + DRAIN;
+            while l.uses.busy.load(Ordering::Acquire) > 0 && Instant::now() < drained {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             tokio::task::spawn_blocking(move || stop_child(&mut l.child))
                 .await
                 .ok();
@@ -630,7 +708,7 @@ impl Spawner {
         // Idle servers.
         let idle: Vec<String> = lock(&self.local)
             .iter()
-            .filter(|(_, l)| l.last_used.elapsed() > self.settings.idle)
+            .filter(|(_, l)| l.unused_for() > self.settings.idle)
             .map(|(w, _)| w.clone())
             .collect();
         for w in idle {
@@ -665,9 +743,16 @@ impl Spawner {
     /// a transfer moved the workspace): quiet = no call for `quiet` and no flow run
     /// pending, running or cancelling on it. The others wait for the next tick.
     async fn apply_retention(self: &Arc<Self>) {
-        let ours: Vec<(String, i32, Instant, Address)> = lock(&self.local)
+        let ours: Vec<(String, i32, Duration, Address)> = lock(&self.local)
             .iter()
-            .map(|(w, l)| (w.clone(), l.retention_days, l.last_used, l.address.clone()))
+            .map(|(w, l)| {
+                (
+                    w.clone(),
+                    l.retention_days,
+                    l.unused_for(),
+                    l.address.clone(),
+                )
+            })
             .collect();
         if ours.is_empty() {
             return;
@@ -681,11 +766,11 @@ impl Spawner {
         else {
             return;
         };
-        for (w, days, last_used, address) in ours {
+        for (w, days, unused_for, address) in ours {
             let Some((_, wanted)) = now.iter().find(|(id, _)| *id == w) else {
                 continue;
             };
-            if *wanted == days || last_used.elapsed() < self.settings.quiet {
+            if *wanted == days || unused_for < self.settings.quiet {
                 continue;
             }
             if !matches!(active_runs(&address).await, Some(0)) {
