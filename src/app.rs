@@ -187,6 +187,7 @@ impl Application {
             .session_lifecycle(PersistentSession::default().session_ttl(ttl))
             .build();
             let errors = [
+                StatusCode::UNAUTHORIZED,
                 StatusCode::FORBIDDEN,
                 StatusCode::NOT_FOUND,
                 StatusCode::METHOD_NOT_ALLOWED,

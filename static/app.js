@@ -357,6 +357,54 @@
   // Content swapped in by htmx: set initial state of new confirm inputs.
   doc.addEventListener("htmx:load", function (event) { syncConfirm(event.target); });
 
+  /* ---------- htmx changes: busy while in flight, put back when not made ---------- */
+  // A change (any request but a GET: searches and pickers stay typeable) marks its form
+  // busy (aria-busy; atrium.css shows a spinner) and disables the form's controls until
+  // the answer arrives, so it cannot be sent twice. When the change was not made (an error
+  // answer, e.g. "You were signed out", or no answer at all), a select, checkbox or radio
+  // shows its saved value again instead of the unsaved one; typed text is kept to retry.
+  function busyScope(elt) { return elt ? (closest(elt, "form") || elt) : null; }
+  function controlsOf(scope) {
+    if (scope.matches("input, select, textarea, button")) return [scope];
+    return Array.prototype.slice.call(scope.querySelectorAll("input, select, textarea, button"));
+  }
+  function isChange(detail) {
+    var verb = (detail.requestConfig && detail.requestConfig.verb) || "get";
+    return verb.toLowerCase() !== "get";
+  }
+  function putBack(c) {
+    if (c instanceof HTMLSelectElement) {
+      Array.prototype.forEach.call(c.options, function (o) { o.selected = o.defaultSelected; });
+    } else if (c instanceof HTMLInputElement && (c.type === "checkbox" || c.type === "radio")) {
+      c.checked = c.defaultChecked;
+    }
+  }
+  doc.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isChange(event.detail)) return;
+    var scope = busyScope(event.detail.elt);
+    if (!scope || scope.getAttribute("aria-busy") === "true") return;
+    scope.setAttribute("aria-busy", "true");
+    var focused = doc.activeElement;
+    if (focused && scope.contains(focused) && focused.id) scope.setAttribute("data-busy-focus", focused.id);
+    controlsOf(scope).forEach(function (c) {
+      if (!c.disabled) { c.disabled = true; c.setAttribute("data-busy-disabled", ""); }
+    });
+  });
+  doc.addEventListener("htmx:afterRequest", function (event) {
+    if (!isChange(event.detail)) return;
+    var scope = busyScope(event.detail.elt);
+    if (!scope || !scope.isConnected) return;
+    scope.removeAttribute("aria-busy");
+    controlsOf(scope).forEach(function (c) {
+      if (c.hasAttribute("data-busy-disabled")) { c.disabled = false; c.removeAttribute("data-busy-disabled"); }
+      if (!event.detail.successful) putBack(c);
+    });
+    var focusId = scope.getAttribute("data-busy-focus");
+    scope.removeAttribute("data-busy-focus");
+    var again = focusId && doc.getElementById(focusId);
+    if (again && (doc.activeElement === doc.body || !doc.activeElement)) again.focus();
+  });
+
   /* ---------- the viewer's time zone, for the times the server writes ---------- */
   function rememberTimeZone() {
     var tz = "";

@@ -96,6 +96,29 @@ fn forbidden<B>(req: ServiceRequest, why: &str) -> ServiceResponse<EitherBody<B>
     req.into_response(resp).map_into_right_body()
 }
 
+/// The request carries a session cookie whose session is gone (ended on the sessions
+/// page or elsewhere, expired, or logged out in another tab) from a page of the signed-in
+/// UI: the person was signed out, and is told so rather than that the form expired.
+fn signed_out(req: &ServiceRequest) -> bool {
+    !req.path().starts_with("/auth/")
+        && ["atrium_session", "__Host-atrium"]
+            .iter()
+            .any(|name| req.cookie(name).is_some())
+}
+
+/// What a change from a page whose session ended gets: 401 with the message; the error
+/// renderer (`web::error::render_error`) adds the log-in link back to the page.
+fn signed_out_response<B>(req: ServiceRequest) -> ServiceResponse<EitherBody<B>> {
+    tracing::info!(path = %req.path(), "a change from a session that has ended");
+    let resp = HttpResponse::Unauthorized()
+        .content_type("text/plain; charset=utf-8")
+        .body(SIGNED_OUT);
+    req.into_response(resp).map_into_right_body()
+}
+
+pub const SIGNED_OUT: &str =
+    "You were signed out, so nothing was changed. Log in again, then make the change again.";
+
 /// Middleware (use with `actix_web::middleware::from_fn`, inside the session middleware).
 pub async fn guard<B: MessageBody>(
     mut req: ServiceRequest,
@@ -112,6 +135,9 @@ pub async fn guard<B: MessageBody>(
     }
     let expected = req.get_session().get::<String>(SESSION_CSRF).ok().flatten();
     let Some(expected) = expected else {
+        if signed_out(&req) {
+            return Ok(signed_out_response(req));
+        }
         return Ok(forbidden(req, "no token in session"));
     };
     let mut provided = req

@@ -117,6 +117,8 @@ struct ErrorPage<'a> {
     code: u16,
     title: &'a str,
     message: &'a str,
+    /// The log-in address back to the page (a 401: the session ended).
+    login: Option<String>,
 }
 
 #[derive(Template)]
@@ -124,6 +126,26 @@ struct ErrorPage<'a> {
 struct ErrorFragment<'a> {
     title: &'a str,
     message: &'a str,
+    login: Option<String>,
+}
+
+/// The log-in address that comes back to the page the request was made from: the page
+/// htmx names (`HX-Current-URL`) or the form's referrer (its path only, and only a path
+/// `safe_next` accepts).
+fn login_back(req: &actix_web::HttpRequest) -> String {
+    let page = ["HX-Current-URL", "Referer"]
+        .iter()
+        .filter_map(|h| req.headers().get(*h)?.to_str().ok())
+        .find_map(|u| url::Url::parse(u).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        });
+    let next = crate::authn::safe_next(page.as_deref());
+    format!(
+        "/auth/login?next={}",
+        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    )
 }
 
 fn describe(status: StatusCode) -> (&'static str, &'static str) {
@@ -141,6 +163,7 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
             "There is nothing here, or you do not have access to it.",
         ),
         405 => ("Not allowed", "That action is not available here."),
+        401 => ("Signed out", super::csrf::SIGNED_OUT),
         413 => ("Request too large", super::limits::TOO_LARGE),
         429 => (
             "Too many requests",
@@ -165,6 +188,10 @@ pub fn render_error<B: actix_web::body::MessageBody>(
         return Ok(ErrorHandlerResponse::Response(api_error_body(res)));
     }
     let htmx = res.request().headers().get("HX-Request").is_some();
+    // A page's htmx call that needs a log-in is sent there whole (`AppError::LoginRequired`).
+    if res.response().headers().contains_key("HX-Redirect") {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let has_own_body = res
         .response()
         .headers()
@@ -194,13 +221,20 @@ pub fn render_error<B: actix_web::body::MessageBody>(
         None
     };
     let message = custom.as_deref().unwrap_or(default_message);
+    let login = (status == StatusCode::UNAUTHORIZED).then(|| login_back(&req));
     let body = if htmx {
-        ErrorFragment { title, message }.render()
+        ErrorFragment {
+            title,
+            message,
+            login,
+        }
+        .render()
     } else {
         ErrorPage {
             code: status.as_u16(),
             title,
             message,
+            login,
         }
         .render()
     }

@@ -14,7 +14,7 @@ const FIREFOX: &str =
 const SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1";
 
 /// A new client logged in as `login`, its log-in sent with the User-Agent `ua`.
-async fn log_in_with(app: &TestApp, login: &str, ua: &str) -> Client {
+pub async fn log_in_with(app: &TestApp, login: &str, ua: &str) -> Client {
     let c = app.new_client();
     let token = c.csrf().await;
     let r = c

@@ -177,6 +177,16 @@ impl Browser {
     /// `<select>` labelled `label` (found like in [`Browser::fill`]), by
     /// clicking it as a user would, so `input`/`change` events fire.
     pub async fn select(&self, label: &str, option_text: &str) {
+        self.select_checked(label, option_text, true).await;
+    }
+
+    /// Chooses the option like [`Browser::select`] without checking it stays chosen: for
+    /// a change the page puts back when it is not made.
+    pub async fn select_once(&self, label: &str, option_text: &str) {
+        self.select_checked(label, option_text, false).await;
+    }
+
+    async fn select_checked(&self, label: &str, option_text: &str, check: bool) {
         let what = format!("<select> labelled {label:?}");
         let deadline = Instant::now() + WAIT;
         loop {
@@ -202,6 +212,9 @@ impl Browser {
                     self.failure(&format!("could not choose the {option_what}: {e}"))
                         .await
                 ),
+            }
+            if !check {
+                return;
             }
             let selected = self
                 .client
