@@ -357,6 +357,18 @@
   // Content swapped in by htmx: set initial state of new confirm inputs.
   doc.addEventListener("htmx:load", function (event) { syncConfirm(event.target); });
 
+  /* ---------- what an htmx change did (web::flash): one status line in #flash ---------- */
+  doc.addEventListener("atrium:flash", function (event) {
+    var region = doc.getElementById("flash");
+    var text = event.detail && event.detail.value;
+    if (!region || typeof text !== "string") return;
+    var line = doc.createElement("div");
+    line.className = "alert alert-success";
+    line.setAttribute("role", "status");
+    line.textContent = text;
+    region.replaceChildren(line);
+  });
+
   /* ---------- htmx changes: busy while in flight, put back when not made ---------- */
   // A change (any request but a GET: searches and pickers stay typeable) marks its form
   // busy (aria-busy; atrium.css shows a spinner) and disables the form's controls until

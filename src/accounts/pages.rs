@@ -140,7 +140,15 @@ async fn create(
     })
     .await?;
     match with_fields(created)? {
-        Ok(account) => Ok(redirect(&req, &format!("/account/{}/members", account.id))),
+        Ok(account) => Ok(crate::web::flash::redirect_noting(
+            &req,
+            &auth.session,
+            &format!("/account/{}/members", account.id),
+            &format!(
+                "Organization “{}” created. You are its Owner.",
+                account.name
+            ),
+        )),
         Err(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &NewAccountPage {

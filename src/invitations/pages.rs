@@ -243,9 +243,11 @@ async fn resend(
         ops::resend(c, &cfg2, &a.account, &iid, &a.user, &a.ip)
     })
     .await?;
-    Ok(redirect(
+    Ok(crate::web::flash::redirect_noting(
         &req,
+        &ctx.auth.session,
         &format!("/account/{}/members/invitations", ctx.account.id),
+        "Invitation sent again.",
     ))
 }
 
@@ -261,9 +263,11 @@ async fn revoke(
         ops::revoke(c, &a.account.key(), &iid, Actor::user(&a.user), &a.ip)
     })
     .await?;
-    Ok(redirect(
+    Ok(crate::web::flash::redirect_noting(
         &req,
+        &ctx.auth.session,
         &format!("/account/{}/members/invitations", ctx.account.id),
+        "Invitation revoked: its link no longer works.",
     ))
 }
 

@@ -111,6 +111,9 @@ struct TableFragment {
     last: String,
     has_prev: bool,
     has_next: bool,
+    /// This page's address (filter and cursor): the table reloads itself from it when a
+    /// member is removed (`atrium:members-changed`), so its count stays true.
+    here: String,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +154,17 @@ async fn render_list(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadMembership)?;
     let q: String = q.chars().take(100).collect();
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let here = format!(
+        "/account/{}/members?q={}{}",
+        ctx.account.id,
+        enc(&q),
+        match cursor {
+            Cursor::After(h) => format!("&after={}", enc(h)),
+            Cursor::Before(h) => format!("&before={}", enc(h)),
+            Cursor::First => String::new(),
+        }
+    );
     let (id, q2, cursor) = (ctx.account.id.clone(), q.clone(), cursor.clone());
     let page = db(&ctx.auth.pool, move |c| {
         Ok(ops::page(c, &id, &q2, &cursor)?)
@@ -177,6 +191,7 @@ async fn render_list(
         last,
         has_prev: page.has_prev,
         has_next: page.has_next,
+        here,
     };
     let fragment = is_htmx(req)
         && req
@@ -235,6 +250,9 @@ async fn change_role(
 
 /// Answers a membership change: the row again (htmx; with the refusal's message beside it)
 /// or the list.
+/// The event a members table reloads itself on (`templates/members/_table.html`).
+const MEMBERS_CHANGED: &str = "atrium:members-changed";
+
 async fn respond_row(
     req: &HttpRequest,
     ctx: AccountCtx,
@@ -263,7 +281,13 @@ async fn respond_row(
                 },
             );
         }
-        Ok(None) if htmx => return Ok(HttpResponse::Ok().body("")),
+        Ok(None) if htmx => {
+            return Ok(crate::web::flash::note_and(
+                HttpResponse::Ok().body(""),
+                done_message,
+                MEMBERS_CHANGED,
+            ));
+        }
         Ok(_) => return Ok(redirect(req, &back)),
         Err(e) => refusal_text(e)?,
     };

@@ -11,7 +11,7 @@ use crate::authz::account::ACCOUNT_PERMISSIONS;
 use crate::authz::workspace::{BuiltinRole, ScopeInfo, ScopeSet, groups};
 use crate::authz::{AccountPerm, PermSet};
 use crate::web::ctx::AccountCtx;
-use crate::web::{AppError, FieldErrors, Shell, db, redirect, render, with_fields};
+use crate::web::{AppError, FieldErrors, Shell, db, render, with_fields};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/roles", web::get().to(index))
@@ -250,9 +250,11 @@ async fn save(
         })
         .await?;
     match with_fields(saved)? {
-        Ok(_) => Ok(redirect(
+        Ok(_) => Ok(crate::web::flash::redirect_noting(
             &req,
+            &ctx.auth.session,
             &format!("/account/{}/roles", ctx.account.id),
+            &format!("Role “{}” saved.", f.name.trim()),
         )),
         Err(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -103,7 +103,11 @@ impl Auth {
             .iter()
             .map(|(a, r)| AccountLink::from(a, *r))
             .collect();
-        let shell = Shell::new(&user, csrf, links);
+        let mut shell = Shell::new(&user, csrf, links);
+        // A page (not an htmx fragment, not a change) shows what the last change did.
+        if req.method() == actix_web::http::Method::GET && !htmx {
+            shell.flash = super::flash::take(&session);
+        }
         Ok((
             Auth {
                 user,

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod csrf;
 pub mod ctx;
 pub mod error;
+pub mod flash;
 pub mod headers;
 pub mod limits;
 pub mod shell;

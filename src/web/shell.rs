@@ -56,6 +56,8 @@ pub struct Shell {
     pub active: &'static str,
     /// The workspace being looked at, if any.
     pub workspace: Option<WorkspaceLink>,
+    /// What the last action did (`web::flash`), shown once.
+    pub flash: Option<String>,
 }
 
 /// The current workspace, for the sidebar.
@@ -88,6 +90,7 @@ impl Shell {
             current,
             active: "",
             workspace: None,
+            flash: None,
         }
     }
 

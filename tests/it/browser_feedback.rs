@@ -112,3 +112,117 @@ async fn an_inline_change_is_busy_in_flight_and_says_signed_out_after_the_sessio
     admin.wait_for_url(|u| u.ends_with(&members)).await;
     admin.close().await;
 }
+
+/// The script that reads the `#flash` region: its text and whether it is a status line.
+const FLASH: &str = "var f = document.querySelector('#flash [role=status]');
+                     return f ? f.textContent.trim() : null;";
+
+/// Every action says what it did, in one place (`#flash`, a status line announced by
+/// screen readers), whether it redirected or answered htmx (issue #24, point 3); a row's
+/// "Role saved." is in the success colour; the member count follows a removal.
+#[tokio::test]
+async fn every_action_says_what_it_did_in_one_status_line() {
+    let app = spawn_app().await;
+    let owner = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&owner, "Acme", "acme").await;
+    app.signup("sam@example.com", "sam", PW).await;
+    app.signup("bo@example.com", "bo", PW).await;
+    add_member(&app, &acct, "sam", "member");
+    add_member(&app, &acct, "bo", "member");
+
+    let b = Browser::start().await;
+    b.goto(&app.url("/auth/login")).await;
+    b.fill("E-mail or handle", "ana").await;
+    b.fill("Password", PW).await;
+    b.click_button("Log in").await;
+    b.wait_for_url(|u| !u.contains("/auth/login")).await;
+    let flash = || async {
+        b.client
+            .execute(FLASH, vec![])
+            .await
+            .expect("read the flash region")
+    };
+
+    // Creating an organization, then a workspace: each page says so once.
+    b.goto(&app.url("/accounts/new")).await;
+    b.fill("Name", "Beta Org").await;
+    b.fill("Handle", "beta").await;
+    b.click_button("Create organization").await;
+    b.wait_for_text("Organization “Beta Org” created.").await;
+    assert_eq!(
+        flash().await,
+        serde_json::json!("Organization “Beta Org” created. You are its Owner.")
+    );
+    b.goto(&app.url(&format!("/account/{acct}/workspaces")))
+        .await;
+    assert_eq!(flash().await, serde_json::Value::Null, "shown once");
+    b.fill("Workspace name", "Research").await;
+    b.click_button("Create workspace").await;
+    b.wait_for_text("Workspace “Research” created.").await;
+
+    // A custom role.
+    b.goto(&app.url(&format!("/account/{acct}/roles/new")))
+        .await;
+    b.fill("Role name", "Lead").await;
+    b.select("Inherit from built-in role", "Developer").await;
+    b.click_button("Save role").await;
+    b.wait_for_text("Role “Lead” saved.").await;
+
+    // Members: an inline role change says so in the success colour; a removal (htmx)
+    // says so in the status line and the count follows.
+    let members = format!("/account/{acct}/members");
+    b.goto(&app.url(&members)).await;
+    b.wait_for_text("3 members").await;
+    b.select("Role of bo", "Admin").await;
+    b.wait_for_text("Role saved.").await;
+    let colour = b
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('.row-message')).color;",
+            vec![],
+        )
+        .await
+        .expect("colour");
+    assert_eq!(
+        colour,
+        serde_json::json!("rgb(22, 101, 52)"),
+        "--success-text"
+    );
+    b.client
+        .execute("window.__notReloaded = 42; return null;", vec![])
+        .await
+        .expect("mark");
+    b.click_button("Remove sam").await;
+    b.click_button("Remove member").await;
+    b.wait_for_text("2 members").await;
+    assert_eq!(flash().await, serde_json::json!("Member removed."));
+    let marker = b
+        .client
+        .execute("return window.__notReloaded || null;", vec![])
+        .await
+        .expect("marker");
+    assert_eq!(marker, serde_json::json!(42), "the page was not reloaded");
+    assert!(role_in(&app, &acct, "sam").is_none());
+
+    // An invitation, revoked.
+    b.fill("E-mail addresses", "zed@example.com").await;
+    b.select("Role", "Member").await;
+    b.click_button("Send invitations").await;
+    b.wait_for_text("zed@example.com: Invitation sent.").await;
+    b.goto(&app.url(&format!("{members}/invitations"))).await;
+    b.click_button("Revoke invitation to zed@example.com").await;
+    b.wait_for_text("Invitation revoked: its link no longer works.")
+        .await;
+
+    // Deleting the workspace.
+    let ws: String = crate::support::text(
+        &app,
+        "SELECT id AS t FROM workspaces WHERE handle = 'research'",
+    );
+    b.goto(&app.url(&format!("/account/{acct}/workspace/{ws}/settings")))
+        .await;
+    b.fill("Type research to confirm", "research").await;
+    b.click_button("Delete workspace").await;
+    b.wait_for_text("Workspace “Research” deleted.").await;
+    b.close().await;
+}

@@ -17,9 +17,7 @@ use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
 use crate::web::ctx::WorkspaceCtx;
 use crate::web::shell::AccountLink;
-use crate::web::{
-    AppError, FieldErrors, Shell, client_ip, db, page, redirect, render, with_fields,
-};
+use crate::web::{AppError, FieldErrors, Shell, client_ip, db, page, render, with_fields};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/workspaces", web::get().to(list))
@@ -156,7 +154,12 @@ async fn create_in_account(
         Err(errors) => return list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     match create(&req, &ctx.auth, ctx.account.id.clone(), valid).await? {
-        Ok(ws) => Ok(redirect(&req, &dashboard_path(&ws))),
+        Ok(ws) => Ok(crate::web::flash::redirect_noting(
+            &req,
+            &ctx.auth.session,
+            &dashboard_path(&ws),
+            &format!("Workspace “{}” created.", ws.name),
+        )),
         Err(errors) => list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
@@ -215,7 +218,12 @@ async fn create_from_onboarding(
         }
     };
     match create(&req, &auth, form.account_id.clone(), valid).await? {
-        Ok(ws) => Ok(redirect(&req, &dashboard_path(&ws))),
+        Ok(ws) => Ok(crate::web::flash::redirect_noting(
+            &req,
+            &auth.session,
+            &dashboard_path(&ws),
+            &format!("Workspace “{}” created.", ws.name),
+        )),
         Err(errors) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &onboarding_page(auth, form, errors),

@@ -310,8 +310,10 @@ async fn delete(
     .await?;
     // Its managed Prefect server and that server's data go with it.
     spawner.discard(&ctx.workspace.id).await;
-    Ok(crate::web::redirect(
+    Ok(crate::web::flash::redirect_noting(
         &req,
+        &ctx.auth.session,
         &format!("/account/{}/workspaces", ctx.account.id),
+        &format!("Workspace “{}” deleted.", ctx.workspace.name),
     ))
 }

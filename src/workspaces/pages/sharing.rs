@@ -246,7 +246,12 @@ async fn add(
         })
         .await?;
     match outcome {
-        Ok(()) => Ok(redirect(&req, &format!("{}/settings/members", base(&ctx)))),
+        Ok(()) => Ok(crate::web::flash::redirect_noting(
+            &req,
+            &ctx.auth.session,
+            &format!("{}/settings/members", base(&ctx)),
+            "Added to the workspace.",
+        )),
         Err(e) => {
             show(
                 ctx,
