@@ -88,6 +88,8 @@ struct MembersPage {
     personal: bool,
     csrf: String,
     can_invite: bool,
+    /// The Invitations tab is there for those who may see invitations (others get 404).
+    see_invitations: bool,
     invite_roles: Vec<AccountRole>,
     /// The filter's text.
     q: String,
@@ -209,6 +211,7 @@ async fn render_list(
             personal: ctx.account.is_personal(),
             csrf: ctx.auth.shell.csrf.clone(),
             can_invite: ctx.can(AccountPerm::CreateInvitation),
+            see_invitations: ctx.can(AccountPerm::ReadInvitation),
             invite_roles: invite_roles(ctx.role),
             q,
             table,

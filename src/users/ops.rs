@@ -125,6 +125,8 @@ pub fn sign_up(
             }
             Err(SignupError::Db(e)) => return Err(e.into()),
         };
+        // Signing up signs in: the first log-in is now, not "Never".
+        users::touch_login(c, &user.id)?;
         let personal = crate::accounts::model::personal_of(c, &user.id)?.map(|a| a.id);
         if let Some(r) = &replaced {
             replaced_event(Actor::user(&user), r, personal.clone(), &ip).record(c)?;

@@ -43,6 +43,14 @@ pub struct WorkspaceRole {
 }
 
 impl WorkspaceRole {
+    /// The built-in role it inherits from, as people read it ("Viewer", not `viewer`).
+    pub fn inherits_label(&self) -> Option<&'static str> {
+        self.inherited_role
+            .as_deref()
+            .and_then(BuiltinRole::parse)
+            .map(BuiltinRole::label)
+    }
+
     /// What the role grants: a built-in role's scopes, or a custom role's listed scopes
     /// plus those of the built-in role it inherits from (as that role is now).
     pub fn scopes(&self) -> RoleScopes {

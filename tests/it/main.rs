@@ -25,6 +25,7 @@ mod browser_transfers;
 mod browser_workspaces;
 mod browser_xss;
 mod faults;
+mod finish;
 mod gateway;
 mod gateway_access;
 mod gateway_forgery;
