@@ -226,3 +226,115 @@ async fn every_action_says_what_it_did_in_one_status_line() {
     b.wait_for_text("Workspace “Research” deleted.").await;
     b.close().await;
 }
+
+/// Every visible text on the page against its background, as WCAG 2 computes contrast
+/// (4.5:1, or 3:1 for large text): the failures, as "tag.class “text” ratio".
+const CONTRAST: &str = r#"
+const parse = (c) => { const m = c && c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+  const p = m[1].split(',').map(parseFloat); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+const over = (top, base) => ({ r: top.r * top.a + base.r * (1 - top.a), g: top.g * top.a + base.g * (1 - top.a),
+  b: top.b * top.a + base.b * (1 - top.a), a: 1 });
+const bgOf = (el) => { const layers = [];
+  for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+  let base = matchMedia('(prefers-color-scheme: dark)').matches ? { r: 0, g: 0, b: 0, a: 1 } : { r: 255, g: 255, b: 255, a: 1 };
+  for (let i = layers.length - 1; i >= 0; i--) base = over(layers[i], base); return base; };
+const bad = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (['SCRIPT', 'STYLE', 'OPTION', 'svg', 'IMG'].includes(el.tagName)) continue;
+  const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.data.trim());
+  if (!own || el.closest('[hidden], [disabled], .visually-hidden')) continue;
+  const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+  if (r.width < 2 || r.height < 2 || s.visibility !== 'visible' || parseFloat(s.opacity) === 0) continue;
+  const bg = bgOf(el); const fg = over(parse(s.color), bg);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a); const ratio = (hi + 0.05) / (lo + 0.05);
+  const size = parseFloat(s.fontSize); const large = size >= 24 || (size >= 18.66 && parseInt(s.fontWeight, 10) >= 700);
+  if (ratio < (large ? 3 : 4.5)) bad.push(el.tagName.toLowerCase() + '.' + el.className + ' “' +
+    el.textContent.trim().slice(0, 40) + '” ' + ratio.toFixed(2));
+}
+return { dark: matchMedia('(prefers-color-scheme: dark)').matches,
+         background: getComputedStyle(document.body).backgroundColor, bad: bad };
+"#;
+
+/// Dark mode follows the system setting, and every text of the main pages keeps its
+/// contrast in both schemes (signed in and out, with a status line and a field error
+/// shown): a light page does not turn dark by itself, a dark one has no text lost on it.
+#[tokio::test]
+async fn dark_mode_follows_the_system_and_every_text_keeps_its_contrast() {
+    let app = spawn_app().await;
+    let owner = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&owner, "Acme", "acme").await;
+    app.signup("sam@example.com", "sam", PW).await;
+    add_member(&app, &acct, "sam", "member");
+    let ws = crate::workspaces::create_ws(&owner, &acct, "Research", "research").await;
+    let ws = crate::support::ws_id(&ws);
+    let pages = [
+        format!("/account/{acct}/members"),
+        format!("/account/{acct}/members/invitations"),
+        format!("/account/{acct}/workspaces"),
+        format!("/account/{acct}/roles"),
+        format!("/account/{acct}/roles/new"),
+        format!("/account/{acct}/settings"),
+        format!("/account/{acct}/audit-log"),
+        format!("/account/{acct}/workspace/{ws}/dashboard"),
+        format!("/account/{acct}/workspace/{ws}/settings"),
+        format!("/account/{acct}/workspace/{ws}/settings/members"),
+        "/profile".to_string(),
+        "/profile/api-keys".to_string(),
+        "/profile/sessions".to_string(),
+    ];
+    for dark in [false, true] {
+        let b = if dark {
+            Browser::start_dark().await
+        } else {
+            Browser::start().await
+        };
+        let check = |what: String| {
+            let b = &b;
+            async move {
+                let v = b.client.execute(CONTRAST, vec![]).await.expect("contrast");
+                assert_eq!(v["dark"], dark, "{what}: the scheme");
+                assert_eq!(v["bad"], serde_json::json!([]), "{what} (dark: {dark})");
+                v["background"].as_str().unwrap_or_default().to_string()
+            }
+        };
+        for signed_out in ["/auth/login", "/auth/signup"] {
+            b.goto(&app.url(signed_out)).await;
+            check(signed_out.to_string()).await;
+        }
+        // A field error and the log-in page's alert.
+        b.goto(&app.url("/auth/login")).await;
+        b.fill("E-mail or handle", "ana").await;
+        b.fill("Password", "wrong password").await;
+        b.click_button("Log in").await;
+        b.wait_for_text("Wrong e-mail, handle or password.").await;
+        check("a refused log-in".into()).await;
+        b.fill("E-mail or handle", "ana").await;
+        b.fill("Password", PW).await;
+        b.click_button("Log in").await;
+        b.wait_for_url(|u| !u.contains("/auth/login")).await;
+        for p in &pages {
+            b.goto(&app.url(p)).await;
+            let background = check(p.clone()).await;
+            let expected = if dark {
+                "rgb(15, 17, 21)"
+            } else {
+                "rgb(255, 255, 255)"
+            };
+            assert_eq!(background, expected, "{p}: the page's background");
+        }
+        // A status line and a row message.
+        b.goto(&app.url(&format!("/account/{acct}/members"))).await;
+        b.select("Role of sam", if dark { "Member" } else { "Admin" })
+            .await;
+        b.wait_for_text("Role saved.").await;
+        check("a saved row".into()).await;
+        b.goto(&app.url("/accounts/new")).await;
+        b.click_button("Create organization").await;
+        b.wait_for_text("Enter a name").await;
+        check("a form with errors".into()).await;
+        b.close().await;
+    }
+}

@@ -70,6 +70,20 @@ impl Browser {
     /// Spawns chromedriver on a free port, waits for it, and opens a headless
     /// Chromium session with a fresh profile.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with the system's colour scheme set to dark (`prefers-color-scheme:
+    /// dark` in pages).
+    pub async fn start_dark() -> Browser {
+        Browser::start_with(&[
+            "--force-dark-mode",
+            "--blink-settings=preferredColorScheme=0",
+        ])
+        .await
+    }
+
+    async fn start_with(extra: &[&str]) -> Browser {
         install_crypto_provider();
         let chromium = env_or("ATRIUM_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = env_or("ATRIUM_CHROMEDRIVER", "/usr/bin/chromedriver");
@@ -86,21 +100,26 @@ impl Browser {
         for attempt in 1..=2 {
             // A fresh profile per attempt: a crashed Chromium may leave a lock.
             let profile = dir.path().join(format!("profile-{attempt}"));
+            let mut args: Vec<String> = [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1280,900",
+            ]
+            .iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect();
+            args.push(format!("--user-data-dir={}", profile.display()));
             let caps = json!({
                 "goog:chromeOptions": {
                     "binary": chromium,
-                    "args": [
-                        "--headless",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-dev-shm-usage",
-                        "--disable-background-networking",
-                        "--no-first-run",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--window-size=1280,900",
-                        format!("--user-data-dir={}", profile.display()),
-                    ],
+                    "args": args,
                 },
             });
             let Value::Object(caps) = caps else {
