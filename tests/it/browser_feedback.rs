@@ -338,3 +338,47 @@ async fn dark_mode_follows_the_system_and_every_text_keeps_its_contrast() {
         b.close().await;
     }
 }
+
+/// The switcher names the workspace being looked at (its account above it), and marks it
+/// in its list (`aria-current`); outside a workspace it names the account (issue #24,
+/// point 7).
+#[tokio::test]
+async fn the_switcher_names_and_marks_the_current_workspace() {
+    let app = spawn_app().await;
+    let owner = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&owner, "Acme", "acme").await;
+    let prod = crate::support::ws_id(
+        &crate::workspaces::create_ws(&owner, &acct, "Production", "prod").await,
+    );
+    crate::workspaces::create_ws(&owner, &acct, "Staging", "staging").await;
+
+    let b = Browser::start().await;
+    b.goto(&app.url("/auth/login")).await;
+    b.fill("E-mail or handle", "ana").await;
+    b.fill("Password", PW).await;
+    b.click_button("Log in").await;
+    b.wait_for_url(|u| !u.contains("/auth/login")).await;
+    let summary = "return document.querySelector('details.switcher > summary').innerText.replace(/\\s+/g, ' ').trim();";
+
+    b.goto(&app.url(&format!("/account/{acct}/members"))).await;
+    let s = b.client.execute(summary, vec![]).await.expect("summary");
+    assert_eq!(s, serde_json::json!("Organization Acme"));
+
+    b.goto(&app.url(&format!("/account/{acct}/workspace/{prod}/dashboard")))
+        .await;
+    let s = b.client.execute(summary, vec![]).await.expect("summary");
+    assert_eq!(s, serde_json::json!("Acme Production"));
+    b.click_button("Switch workspace").await;
+    b.wait_for_text("Staging").await;
+    let marked = b
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('#switcher-list a[aria-current=page]'))
+                    .map(function (a) { return a.getAttribute('aria-label'); });",
+            vec![],
+        )
+        .await
+        .expect("marked");
+    assert_eq!(marked, serde_json::json!(["Production"]));
+    b.close().await;
+}

@@ -375,11 +375,30 @@ struct SwitcherFragment {
     groups: Vec<SwitcherGroup>,
     q: String,
     can_create: Option<String>,
+    /// The workspace of the page the switcher is on (marked in the list).
+    current: Option<String>,
+}
+
+/// The workspace of the page htmx says the request comes from
+/// (`/account/{a}/workspace/{w}/…` in `HX-Current-URL`).
+fn current_workspace(req: &HttpRequest) -> Option<String> {
+    let url = url::Url::parse(req.headers().get("HX-Current-URL")?.to_str().ok()?).ok()?;
+    let mut parts = url.path_segments()?;
+    while let Some(p) = parts.next() {
+        if p == "workspace" {
+            return parts.next().map(str::to_string);
+        }
+    }
+    None
 }
 
 /// The switcher's list: reachable workspaces grouped by account, most recently used
 /// first, at most 50, filtered on the server.
-async fn switcher(auth: Auth, q: web::Query<SwitcherQuery>) -> Result<HttpResponse, AppError> {
+async fn switcher(
+    req: HttpRequest,
+    auth: Auth,
+    q: web::Query<SwitcherQuery>,
+) -> Result<HttpResponse, AppError> {
     let (uid, query) = (
         auth.user.id.clone(),
         q.q.chars().take(100).collect::<String>(),
@@ -408,6 +427,7 @@ async fn switcher(auth: Auth, q: web::Query<SwitcherQuery>) -> Result<HttpRespon
             groups,
             q: query,
             can_create,
+            current: current_workspace(&req),
         },
     )
 }
