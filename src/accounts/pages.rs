@@ -24,7 +24,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(settings_page),
         )
         .route("/account/{account_id}/settings", web::post().to(update))
-        .route("/account/{account_id}/delete", web::post().to(delete));
+        .route("/account/{account_id}/delete", web::post().to(delete))
+        .route("/account/{account_id}/delete", web::get().to(delete_page));
+}
+
+/// The delete form is on the settings page.
+async fn delete_page(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadAccount)?;
+    Ok(crate::web::back_to(&format!(
+        "/account/{}/settings#delete-account",
+        ctx.account.id
+    )))
 }
 
 #[derive(Deserialize, Default, Clone)]

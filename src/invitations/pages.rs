@@ -27,6 +27,10 @@ use crate::web::{AppError, FieldErrors, Shell, client_ip, db, op, page, redirect
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/{account_id}/invitations", web::post().to(invite))
         .route(
+            "/account/{account_id}/invitations",
+            web::get().to(invite_page),
+        )
+        .route(
             "/account/{account_id}/members/invitations",
             web::get().to(list),
         )
@@ -67,6 +71,15 @@ struct InviteForm {
     emails: String,
     #[serde(default)]
     role: String,
+}
+
+/// The invitation form is on the members page.
+async fn invite_page(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadMembership)?;
+    Ok(crate::web::back_to(&format!(
+        "/account/{}/members",
+        ctx.account.id
+    )))
 }
 
 async fn invite(

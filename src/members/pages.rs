@@ -23,7 +23,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/account/{account_id}/members/{user_id}/remove",
             web::post().to(remove),
         )
-        .route("/account/{account_id}/leave", web::post().to(leave));
+        .route("/account/{account_id}/leave", web::post().to(leave))
+        .route("/account/{account_id}/leave", web::get().to(leave_page));
+}
+
+/// The leave form is on the members page.
+async fn leave_page(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+    Ok(crate::web::back_to(&format!(
+        "/account/{}/members",
+        ctx.account.id
+    )))
 }
 
 /// What the viewer may do, for rendering rows.

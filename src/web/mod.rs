@@ -121,6 +121,15 @@ pub fn redirect(req: &HttpRequest, to: &str) -> HttpResponse {
     }
 }
 
+/// A GET of an address that only takes a form's POST (the address bar holds it after the
+/// form came back with an error, and it is bookmarked or reloaded): 303 to the page the
+/// form is on, instead of a 405 (issue #24, point 7).
+pub fn back_to(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to))
+        .finish()
+}
+
 /// Runs blocking database work off the async executor, with a pooled connection.
 pub async fn db<T, F>(pool: &crate::db::Pool, f: F) -> Result<T, AppError>
 where

@@ -58,3 +58,54 @@ async fn the_pages_say_what_is_true_and_readable() {
     assert!(lead.contains("<td>Developer</td>"), "{lead}");
     assert!(!lead.contains("<td>developer</td>"), "{lead}");
 }
+
+/// After a form came back with an error the address bar holds the address it was posted
+/// to; opening that address (a bookmark, a reload) leads to the page the form is on
+/// instead of an error (issue #24, point 7).
+#[tokio::test]
+async fn a_form_address_opened_leads_back_to_its_page() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let ws = crate::support::ws_id(
+        &crate::workspaces::create_ws(&ana, &acct, "Production", "prod").await,
+    );
+    for (posted, page) in [
+        (
+            format!("/account/{acct}/invitations"),
+            format!("/account/{acct}/members"),
+        ),
+        (
+            format!("/account/{acct}/leave"),
+            format!("/account/{acct}/members"),
+        ),
+        (
+            format!("/account/{acct}/delete"),
+            format!("/account/{acct}/settings#delete-account"),
+        ),
+        (
+            format!("/account/{acct}/workspace/{ws}/delete"),
+            format!("/account/{acct}/workspace/{ws}/settings#delete-workspace"),
+        ),
+    ] {
+        let r = ana.get(&posted).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{posted}");
+        assert_eq!(r.location().as_deref(), Some(page.as_str()), "{posted}");
+        let p = ana.get(page.split('#').next().unwrap_or_default()).await;
+        assert_eq!(p.status, StatusCode::OK, "{page}");
+        if let Some((_, anchor)) = page.split_once('#') {
+            assert!(p.text.contains(&format!("id=\"{anchor}\"")), "{page}");
+        }
+    }
+    // Nothing changed: the account, its workspace and its Owner are all there.
+    assert_eq!(
+        ana.get(&format!("/account/{acct}/members")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ana.get(&format!("/account/{acct}/workspace/{ws}/settings"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

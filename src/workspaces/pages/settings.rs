@@ -27,7 +27,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/account/{account_id}/workspace/{workspace_id}/delete",
         web::post().to(delete),
+    )
+    .route(
+        "/account/{account_id}/workspace/{workspace_id}/delete",
+        web::get().to(delete_page),
     );
+}
+
+/// The delete form is on the settings page.
+async fn delete_page(ctx: WorkspaceCtx) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see("see_workspace_settings")?;
+    Ok(crate::web::back_to(&format!(
+        "/account/{}/workspace/{}/settings#delete-workspace",
+        ctx.account.id, ctx.workspace.id
+    )))
 }
 
 #[derive(serde::Deserialize, Default, Clone)]
