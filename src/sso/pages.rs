@@ -20,6 +20,9 @@ use crate::web::{AppError, FieldErrors, Shell, client_ip, op, page, redirect, re
 const SESSION_PENDING: &str = "sso_pending";
 const SESSION_LINK: &str = "sso_link";
 
+const LINK_GONE: &str =
+    "This link is not valid: it was used already, it expired, or a newer one was sent.";
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/account/{account_id}/settings/sso",
@@ -93,7 +96,7 @@ struct SettingsPage {
     domain_form: DomainForm,
     domain_errors: FieldErrors,
     redirect_uri: String,
-    roles: Vec<&'static str>,
+    roles: Vec<(&'static str, &'static str)>,
     notice: Option<String>,
 }
 
@@ -114,7 +117,7 @@ async fn load(
             required: None,
         },
         None => IntegrationForm {
-            role: "Member".into(),
+            role: "member".into(),
             ..Default::default()
         },
     };
@@ -132,7 +135,10 @@ async fn load(
         domain_form: DomainForm::default(),
         domain_errors: FieldErrors::default(),
         redirect_uri: oidc::redirect_uri(&cfg.base()),
-        roles: ops::ROLE_CHOICES.iter().map(|r| r.as_str()).collect(),
+        roles: ops::ROLE_CHOICES
+            .iter()
+            .map(|r| (r.as_str(), r.label()))
+            .collect(),
         notice: None,
     })
 }
@@ -155,7 +161,8 @@ async fn save(
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadSso)?;
     ctx.require(AccountPerm::AdministrateSso)?;
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    form.role = form.role.trim().to_ascii_lowercase();
     let mut p = load(&req, &ctx, &cfg).await?;
     let input = ops::Input {
         issuer: form.issuer.clone(),
@@ -319,7 +326,16 @@ async fn verify_page(
     let code2 = code.clone();
     let claim = op(&mu.pool, move |c| Ok(ops::claim_by_code(c, &code2).ok())).await?;
     let Some(claim) = claim else {
-        return Err(AppError::NotFound);
+        return render(
+            StatusCode::GONE,
+            &VerifyPage {
+                csrf: mu.csrf,
+                code: String::new(),
+                domain: String::new(),
+                done: false,
+                error: Some(LINK_GONE.into()),
+            },
+        );
     };
     page(&VerifyPage {
         csrf: mu.csrf,
@@ -479,6 +495,7 @@ async fn sso_start(
 /// A fresh SSO step for a member of an account that requires it (where its pages send
 /// them); 404 for anyone else.
 async fn sso_for_account(
+    req: HttpRequest,
     auth: Auth,
     mu: MaybeUser,
     path: web::Path<String>,
@@ -487,16 +504,17 @@ async fn sso_for_account(
     up: web::Data<Upstream>,
 ) -> Result<HttpResponse, AppError> {
     let account_id = path.into_inner();
-    let member = auth.shell.accounts.iter().any(|a| a.id == account_id);
-    if !member {
-        return Err(AppError::NotFound);
-    }
-    let a2 = account_id.clone();
-    let found = op(&mu.pool, move |c| ops::integration_of_account(c, &a2)).await?;
-    let Some(i) = found else {
-        return Err(AppError::NotFound);
-    };
     let to = local_next(q.next.as_deref()).unwrap_or_else(|| format!("/account/{account_id}"));
+    // Not a member, or no provider: nothing to do here (the same answer for both).
+    let member = auth.shell.accounts.iter().any(|a| a.id == account_id);
+    let a2 = account_id.clone();
+    let found = match member {
+        true => op(&mu.pool, move |c| ops::integration_of_account(c, &a2)).await?,
+        false => None,
+    };
+    let Some(i) = found else {
+        return Ok(redirect(&req, "/"));
+    };
     let hint = auth.user.email.clone();
     match go_to_provider(&mu, &cfg, &up, &i, &to, Some(&hint)).await? {
         Ok(r) => Ok(r),
@@ -643,10 +661,10 @@ struct LinkPage {
     error: Option<String>,
 }
 
-async fn link_page(mu: MaybeUser) -> Result<HttpResponse, AppError> {
+async fn link_page(req: HttpRequest, mu: MaybeUser) -> Result<HttpResponse, AppError> {
     let pending: Option<PendingLink> = mu.session.get(SESSION_LINK).ok().flatten();
     let Some(pending) = pending else {
-        return Err(AppError::NotFound);
+        return Ok(redirect(&req, "/auth/sso"));
     };
     page(&LinkPage {
         csrf: mu.csrf,

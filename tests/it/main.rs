@@ -46,6 +46,7 @@ mod schemathesis;
 mod screenshots;
 mod security;
 mod service_accounts;
+mod sso;
 mod sessions_page;
 mod teams;
 mod teams_pages;
