@@ -46,8 +46,10 @@ pub struct Doc;
 #[derive(Serialize, ToSchema)]
 pub struct IntegrationsResponse {
     pub organization_id: Option<String>,
-    pub connections: Vec<serde_json::Map<String, Value>>,
-    pub directories: Vec<serde_json::Map<String, Value>>,
+    #[schema(value_type = Vec<Object>)]
+    pub connections: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub directories: Vec<Value>,
 }
 
 /// `redirect_uri`, when given, must be the one Atrium signs in with.
@@ -70,7 +72,9 @@ fn who(s: &crate::web::api_ctx::AccountScene) -> Who {
     responses((status = 200, body = IntegrationsResponse), (status = 401, body = Detail),
         (status = 403, body = Detail), (status = 404, body = Detail)),
     security(("api_key" = [])))]
-pub async fn read_integrations(acct: ApiAccount) -> Result<web::Json<IntegrationsResponse>, ApiError> {
+pub async fn read_integrations(
+    acct: ApiAccount,
+) -> Result<web::Json<IntegrationsResponse>, ApiError> {
     acct.require_to_see(AccountPerm::ReadSso)?;
     let required = acct.account.sso_required;
     let (integration, domains) = acct.op(|c, s| ops::view(c, &who(s), &s.account.id)).await?;
@@ -81,7 +85,7 @@ pub async fn read_integrations(acct: ApiAccount) -> Result<web::Json<Integration
     let organization_id = integration.as_ref().map(|i| i.account_id.clone());
     let connections = integration
         .into_iter()
-        .filter_map(|i| {
+        .map(|i| {
             json!({
                 "id": i.id,
                 "connection_type": "OIDC",
@@ -95,8 +99,6 @@ pub async fn read_integrations(acct: ApiAccount) -> Result<web::Json<Integration
                 "created": utc(i.created_at),
                 "updated": utc(i.updated_at),
             })
-            .as_object()
-            .cloned()
         })
         .collect();
     Ok(web::Json(IntegrationsResponse {

@@ -68,7 +68,7 @@ async fn send(up: Upstream, req: HttpRequest) -> Result<HttpResponse, Fetch> {
     Ok(resp)
 }
 
-fn client_of(up: &Upstream) -> impl Fn(HttpRequest) -> BoxedSend + use<> {
+fn client_of(up: &Upstream) -> impl Fn(HttpRequest) -> BoxedSend {
     let up = up.clone();
     move |req| Box::pin(send(up.clone(), req))
 }
@@ -287,7 +287,8 @@ pub async fn finish(
         _ => return Err(Refused::NoVerifiedEmail),
     };
     let name = |c: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserGivenName>>| {
-        c.and_then(|l| l.get(None)).map(|n| n.as_str().trim().to_string())
+        c.and_then(|l| l.get(None))
+            .map(|n| n.as_str().trim().to_string())
     };
     let first_name = name(claims.given_name()).unwrap_or_default();
     let last_name = claims

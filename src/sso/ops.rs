@@ -61,7 +61,10 @@ pub fn view(
     account_id: &str,
 ) -> OpResult<(Option<Integration>, Vec<Domain>)> {
     require(c, who, account_id, AccountPerm::ReadSso)?;
-    Ok((model::of_account(c, account_id)?, model::domains(c, account_id)?))
+    Ok((
+        model::of_account(c, account_id)?,
+        model::domains(c, account_id)?,
+    ))
 }
 
 /// The form's fields, checked (the issuer's discovery is checked by the caller first).
@@ -76,7 +79,10 @@ pub struct Input {
 }
 
 /// The fields' own rules (no database): a message per field.
-pub fn check(input: &Input, has_secret: bool) -> Result<(String, String, AccountRole), FieldErrors> {
+pub fn check(
+    input: &Input,
+    has_secret: bool,
+) -> Result<(String, String, AccountRole), FieldErrors> {
     let mut errors = FieldErrors::default();
     let issuer = input.issuer.trim().trim_end_matches('/').to_string();
     if let Err(e) = super::oidc::parse_issuer(&issuer) {
@@ -88,16 +94,24 @@ pub fn check(input: &Input, has_secret: bool) -> Result<(String, String, Account
     if client_id.is_empty() {
         errors.add("client_id", "Enter the client id the provider gave Atrium.");
     } else if client_id.len() > 255 || client_id.chars().any(char::is_control) {
-        errors.add("client_id", "Use at most 255 characters, no control characters.");
+        errors.add(
+            "client_id",
+            "Use at most 255 characters, no control characters.",
+        );
     }
     let secret = input.client_secret.trim();
     if secret.is_empty() && !has_secret {
-        errors.add("client_secret", "Enter the client secret the provider gave Atrium.");
+        errors.add(
+            "client_secret",
+            "Enter the client secret the provider gave Atrium.",
+        );
     } else if secret.len() > 1000 || secret.chars().any(char::is_control) {
-        errors.add("client_secret", "Use at most 1,000 characters, no control characters.");
+        errors.add(
+            "client_secret",
+            "Use at most 1,000 characters, no control characters.",
+        );
     }
-    let role = AccountRole::parse(input.role.trim())
-        .filter(|r| ROLE_CHOICES.contains(r));
+    let role = AccountRole::parse(input.role.trim()).filter(|r| ROLE_CHOICES.contains(r));
     if role.is_none() {
         errors.add("role", "Choose Admin, Member or Collaborator.");
     }
@@ -122,8 +136,8 @@ pub fn save(
         let before = model::of_account(c, account_id)?;
         let (issuer, client_id, role) = check(input, before.is_some())?;
         let secret = input.client_secret.trim();
-        let sealed = (!secret.is_empty())
-            .then(|| (sealer.seal(secret), crate::sealed::mask(secret)));
+        let sealed =
+            (!secret.is_empty()).then(|| (sealer.seal(secret), crate::sealed::mask(secret)));
         let saved = Saved {
             issuer: &issuer,
             client_id: &client_id,
@@ -131,7 +145,10 @@ pub fn save(
             role: role.as_str(),
         };
         let (after, action) = match &before {
-            None => (model::insert(c, account_id, &saved)?, "atrium.sso.configured"),
+            None => (
+                model::insert(c, account_id, &saved)?,
+                "atrium.sso.configured",
+            ),
             Some(b) => {
                 model::update(c, &b.id, &saved)?;
                 let after = model::find(c, &b.id)?.ok_or(OpError::from(Refusal::NotFound))?;
@@ -140,19 +157,23 @@ pub fn save(
         };
         let account = accounts::find(c, account_id)?.ok_or(OpError::from(Refusal::NotFound))?;
         model::set_required(c, account_id, input.required)?;
-        Event::about(action, who.holder.audit_actor(), integration_resource(&after))
-            .account(account_id)
-            .ip(who.ip.clone())
-            .payload(json!({
-                "issuer": after.issuer,
-                "client_id": after.client_id,
-                "client_secret": after.client_secret_mask,
-                "secret_changed": sealed.is_some(),
-                "role": after.role,
-                "required": input.required,
-                "was_required": account.sso_required,
-            }))
-            .record(c)?;
+        Event::about(
+            action,
+            who.holder.audit_actor(),
+            integration_resource(&after),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({
+            "issuer": after.issuer,
+            "client_id": after.client_id,
+            "client_secret": after.client_secret_mask,
+            "secret_changed": sealed.is_some(),
+            "role": after.role,
+            "required": input.required,
+            "was_required": account.sso_required,
+        }))
+        .record(c)?;
         Ok(after)
     })
 }
@@ -186,7 +207,11 @@ pub fn delete(c: &mut DbConn, who: &Who, account_id: &str, integration_id: &str)
 
 /// A domain as typed: lower case, without a leading `@`, at least two labels.
 pub fn parse_domain(raw: &str) -> Option<String> {
-    let d = raw.trim().trim_start_matches('@').trim_end_matches('.').to_lowercase();
+    let d = raw
+        .trim()
+        .trim_start_matches('@')
+        .trim_end_matches('.')
+        .to_lowercase();
     let ok = d.len() <= 253
         && d.contains('.')
         && d.split('.').all(|l| {
@@ -312,11 +337,15 @@ pub fn remove_domain(c: &mut DbConn, who: &Who, account_id: &str, domain_id: &st
         let d = model::domain(c, account_id, domain_id)?.ok_or(OpError::from(Refusal::NotFound))?;
         require(c, who, account_id, AccountPerm::AdministrateSso)?;
         model::delete_domain(c, &d.id)?;
-        Event::about("atrium.sso.domain_removed", who.holder.audit_actor(), domain_resource(&d))
-            .account(account_id)
-            .ip(who.ip.clone())
-            .payload(json!({ "domain": d.domain }))
-            .record(c)?;
+        Event::about(
+            "atrium.sso.domain_removed",
+            who.holder.audit_actor(),
+            domain_resource(&d),
+        )
+        .account(account_id)
+        .ip(who.ip.clone())
+        .payload(json!({ "domain": d.domain }))
+        .record(c)?;
         Ok(())
     })
 }
@@ -516,7 +545,9 @@ fn provision(c: &mut DbConn, claims: &super::oidc::Claims) -> OpResult<User> {
                 return users::find(c, &user.id)?.ok_or(OpError::from(Refusal::NotFound));
             }
             Err(users::SignupError::HandleTaken) => continue,
-            Err(users::SignupError::EmailTaken) => return Err(Refusal::Conflict(Reason::Changed).into()),
+            Err(users::SignupError::EmailTaken) => {
+                return Err(Refusal::Conflict(Reason::Changed).into());
+            }
             Err(users::SignupError::Db(e)) => return Err(e.into()),
         }
     }

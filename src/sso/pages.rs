@@ -15,7 +15,9 @@ use crate::authz::account::AccountPerm;
 use crate::egress::Upstream;
 use crate::settings::AppConfig;
 use crate::web::ctx::{AccountCtx, Auth, MaybeUser, sso_accounts};
-use crate::web::{AppError, FieldErrors, Shell, client_ip, op, page, redirect, render, with_fields};
+use crate::web::{
+    AppError, FieldErrors, Shell, client_ip, op, page, redirect, render, with_fields,
+};
 
 const SESSION_PENDING: &str = "sso_pending";
 const SESSION_LINK: &str = "sso_link";
@@ -106,7 +108,9 @@ async fn load(
     cfg: &AppConfig,
 ) -> Result<SettingsPage, AppError> {
     let (integration, domains) = ctx
-        .op(req, |c, a| ops::view(c, &Who::user(&a.user, a.ip.clone()), &a.account.id))
+        .op(req, |c, a| {
+            ops::view(c, &Who::user(&a.user, a.ip.clone()), &a.account.id)
+        })
         .await?;
     let form = match &integration {
         Some(i) => IntegrationForm {
@@ -291,7 +295,12 @@ async fn remove_domain(
     ctx.require(AccountPerm::AdministrateSso)?;
     let (_, domain_id) = path.into_inner();
     ctx.op(&req, move |c, a| {
-        ops::remove_domain(c, &Who::user(&a.user, a.ip.clone()), &a.account.id, &domain_id)
+        ops::remove_domain(
+            c,
+            &Who::user(&a.user, a.ip.clone()),
+            &a.account.id,
+            &domain_id,
+        )
     })
     .await?;
     Ok(redirect(
@@ -318,10 +327,7 @@ struct VerifyPage {
     error: Option<String>,
 }
 
-async fn verify_page(
-    mu: MaybeUser,
-    q: web::Query<CodeQuery>,
-) -> Result<HttpResponse, AppError> {
+async fn verify_page(mu: MaybeUser, q: web::Query<CodeQuery>) -> Result<HttpResponse, AppError> {
     let code = q.into_inner().code;
     let code2 = code.clone();
     let claim = op(&mu.pool, move |c| Ok(ops::claim_by_code(c, &code2).ok())).await?;
@@ -414,8 +420,7 @@ struct StartForm {
     email: String,
 }
 
-fn rp_of<'a>(cfg: &AppConfig, i: &'a SsoIntegration, secret: &'a str, uri: &'a str) -> Rp<'a> {
-    let _ = cfg;
+fn rp_of<'a>(i: &'a SsoIntegration, secret: &'a str, uri: &'a str) -> Rp<'a> {
     Rp {
         issuer: &i.issuer,
         client_id: &i.client_id,
@@ -424,8 +429,15 @@ fn rp_of<'a>(cfg: &AppConfig, i: &'a SsoIntegration, secret: &'a str, uri: &'a s
     }
 }
 
+#[derive(Template)]
+#[template(path = "sso/continue.html")]
+struct ContinuePage {
+    url: String,
+}
+
 /// Sends the browser to the integration's provider, remembering what the callback must
-/// match in the session.
+/// match in the session. After a form (`interstitial`), with a page that continues there by
+/// itself: the pages' `form-action 'self'` forbids a form's redirect to another origin.
 async fn go_to_provider(
     mu: &MaybeUser,
     cfg: &AppConfig,
@@ -433,6 +445,7 @@ async fn go_to_provider(
     i: &SsoIntegration,
     next: &str,
     hint: Option<&str>,
+    interstitial: bool,
 ) -> Result<Result<HttpResponse, String>, AppError> {
     let Some(secret) = cfg.sealer.open(&i.client_secret_sealed) else {
         return Ok(Err(
@@ -440,12 +453,15 @@ async fn go_to_provider(
         ));
     };
     let uri = oidc::redirect_uri(&cfg.base());
-    let rp = rp_of(cfg, i, &secret, &uri);
+    let rp = rp_of(i, &secret, &uri);
     match oidc::start(up, &rp, &i.id, next, hint).await {
         Ok((url, pending)) => {
             mu.session
                 .insert(SESSION_PENDING, &pending)
                 .map_err(session_err)?;
+            if interstitial {
+                return Ok(Ok(page(&ContinuePage { url })?));
+            }
             Ok(Ok(HttpResponse::SeeOther()
                 .insert_header(("Location", url))
                 .finish()))
@@ -486,7 +502,7 @@ async fn sso_start(
         );
     };
     let to = next.clone().unwrap_or_else(|| "/".into());
-    match go_to_provider(&mu, &cfg, &up, &i, &to, Some(&email)).await? {
+    match go_to_provider(&mu, &cfg, &up, &i, &to, Some(&email), true).await? {
         Ok(r) => Ok(r),
         Err(msg) => show(&mu, msg),
     }
@@ -516,7 +532,7 @@ async fn sso_for_account(
         return Ok(redirect(&req, "/"));
     };
     let hint = auth.user.email.clone();
-    match go_to_provider(&mu, &cfg, &up, &i, &to, Some(&hint)).await? {
+    match go_to_provider(&mu, &cfg, &up, &i, &to, Some(&hint), false).await? {
         Ok(r) => Ok(r),
         Err(msg) => refused_page(&mu, StatusCode::BAD_GATEWAY, msg),
     }
@@ -528,7 +544,11 @@ struct RefusedPage {
     message: String,
 }
 
-fn refused_page(_mu: &MaybeUser, status: StatusCode, message: String) -> Result<HttpResponse, AppError> {
+fn refused_page(
+    _mu: &MaybeUser,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, AppError> {
     render(status, &RefusedPage { message })
 }
 
@@ -614,7 +634,7 @@ async fn callback(
         return refuse(Refused::Discovery(oidc::DiscoveryFailed::Unreachable));
     };
     let uri = oidc::redirect_uri(&cfg.base());
-    let rp = rp_of(&cfg, &i, &secret, &uri);
+    let rp = rp_of(&i, &secret, &uri);
     let claims = match oidc::finish(&up, &rp, &pending, &code).await {
         Ok(c) => c,
         Err(r) => return refuse(r),
@@ -637,7 +657,9 @@ async fn callback(
                 last_name: claims.last_name,
                 next: pending.next,
             };
-            mu.session.insert(SESSION_LINK, &link).map_err(session_err)?;
+            mu.session
+                .insert(SESSION_LINK, &link)
+                .map_err(session_err)?;
             Ok(redirect(&req, "/auth/sso/link"))
         }
     }
@@ -718,7 +740,10 @@ async fn link(
     };
     let ip = client_ip(&req);
     let (iid, uid) = (pending.integration_id.clone(), pending.user_id.clone());
-    let linked = op(&mu.pool, move |c| Ok(ops::link(c, &iid, &uid, &claims, &ip))).await?;
+    let linked = op(&mu.pool, move |c| {
+        Ok(ops::link(c, &iid, &uid, &claims, &ip))
+    })
+    .await?;
     mu.session.remove(SESSION_LINK);
     let user = match linked {
         Ok(u) => u,

@@ -152,9 +152,9 @@ const EXEMPT: &[(&str, &str)] = &[
         "reads the provider's discovery document; nothing is written",
     ),
     (
-    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
-    "computes the transfer preview and answers it; nothing is written",
-),
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
+        "computes the transfer preview and answers it; nothing is written",
+    ),
 ];
 
 fn exempt_by_rule(path: &str) -> bool {
@@ -3309,7 +3309,9 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         .await;
     let domain = text(
         app,
-        &format!("SELECT id AS t FROM sso_domains WHERE account_id = '{acme}' AND domain = 'corp.test'"),
+        &format!(
+            "SELECT id AS t FROM sso_domains WHERE account_id = '{acme}' AND domain = 'corp.test'"
+        ),
     );
     let dom_r = ("sso_domain", Some(domain.as_str()));
     a.page(
@@ -3317,7 +3319,13 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         "claim",
         t,
         &r,
-        vec![ev("atrium.sso.domain_claimed", ana_u, dom_r, Some(acme), None)],
+        vec![ev(
+            "atrium.sso.domain_claimed",
+            ana_u,
+            dom_r,
+            Some(acme),
+            None,
+        )],
     );
     let link = crate::sso::domain_link(app, "it@corp.test");
     let code = link.split("code=").nth(1).unwrap_or_default().to_string();
@@ -3357,7 +3365,9 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
     c.get(back.strip_prefix(&app.base).unwrap_or(&back)).await;
     c.get("/auth/sso/link").await;
     let t = a.mark();
-    let r = c.post_form("/auth/sso/link", &[("password", "wrong password")]).await;
+    let r = c
+        .post_form("/auth/sso/link", &[("password", "wrong password")])
+        .await;
     a.refused(SSO_ROUTES[5], "wrong password", t, &r);
     let t = a.mark();
     let r = c.post_form("/auth/sso/link", &[("password", PW)]).await;
@@ -3367,7 +3377,13 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         t,
         &r,
         vec![
-            ev("atrium.sso.identity_linked", &lee_u, lee_r, Some(acme), None),
+            ev(
+                "atrium.sso.identity_linked",
+                &lee_u,
+                lee_r,
+                Some(acme),
+                None,
+            ),
             ev("atrium.sso.logged_in", &lee_u, lee_r, Some(acme), None),
         ],
     );
@@ -3381,7 +3397,13 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         "remove",
         t,
         &r,
-        vec![ev("atrium.sso.domain_removed", ana_u, dom_r, Some(acme), None)],
+        vec![ev(
+            "atrium.sso.domain_removed",
+            ana_u,
+            dom_r,
+            Some(acme),
+            None,
+        )],
     );
     let key = user_key(app, "ana");
     let path = format!("/api/accounts/{acme}/sso/integrations/{integration}");
