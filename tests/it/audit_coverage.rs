@@ -3226,7 +3226,11 @@ async fn every_route_records_its_event() {
     );
 
     // ----- single sign-on (issue #26) -----
-    sso_scenarios(&app, &mut a, &ana, &ana_u, &acme).await;
+    // (Ana's sessions ended with her password reset above: a new Owner and organization.)
+    let sso_owner = app.signup("sso-owner@example.com", "sso-owner", PW).await;
+    let sso_owner_u = Who::User(user_id(&app, "sso-owner"));
+    let sso_org = crate::members::create_org(&sso_owner, "Single sign-on", "sso-org").await;
+    sso_scenarios(&app, &mut a, &sso_owner, &sso_owner_u, &sso_org).await;
 
     // ----- every covered route was exercised, and only catalogued names were recorded -----
     for route in COVERED {
@@ -3257,7 +3261,7 @@ const SSO_ROUTES: &[&str] = &[
 
 /// The SSO routes against a real OpenID provider (`support::oidc`); without one (outside
 /// CI) they are marked exercised and skipped.
-async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &Who, acme: &str) {
+async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, owner: &Client, owner_u: &Who, acme: &str) {
     let Some(provider) = crate::support::oidc::start(&app.url("/auth/sso/callback")) else {
         for r in SSO_ROUTES {
             a.exercised.insert(r.to_string());
@@ -3266,10 +3270,11 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
     };
     let settings = format!("/account/{acme}/settings/sso");
     let t = a.mark();
-    let r = crate::sso::configure(ana, acme, "not a url", "member", false).await;
+    let r = crate::sso::configure(owner, acme, "not a url", "member", false).await;
     a.refused(SSO_ROUTES[0], "bad issuer", t, &r);
     let t = a.mark();
-    let r = crate::sso::configure(ana, acme, &provider.issuer, "member", false).await;
+    let r = crate::sso::configure(owner, acme, &provider.issuer, "member", false).await;
+    assert_eq!(r.status, StatusCode::OK, "configure SSO: {}", r.text);
     let integration = text(
         app,
         &format!("SELECT id AS t FROM sso_integrations WHERE account_id = '{acme}'"),
@@ -3280,20 +3285,20 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         "configure",
         t,
         &r,
-        vec![ev("atrium.sso.configured", ana_u, sso_r, Some(acme), None)],
+        vec![ev("atrium.sso.configured", owner_u, sso_r, Some(acme), None)],
     );
     let t = a.mark();
-    let r = crate::sso::configure(ana, acme, &provider.issuer, "admin", false).await;
+    let r = crate::sso::configure(owner, acme, &provider.issuer, "admin", false).await;
     a.page(
         SSO_ROUTES[0],
         "update",
         t,
         &r,
-        vec![ev("atrium.sso.updated", ana_u, sso_r, Some(acme), None)],
+        vec![ev("atrium.sso.updated", owner_u, sso_r, Some(acme), None)],
     );
     // Domains: claim (refused, then made), prove by the link.
     let t = a.mark();
-    let r = ana
+    let r = owner
         .post_form(
             &format!("{settings}/domains"),
             &[("domain", "not a domain"), ("email", "it@corp.test")],
@@ -3301,7 +3306,7 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         .await;
     a.refused(SSO_ROUTES[2], "bad domain", t, &r);
     let t = a.mark();
-    let r = ana
+    let r = owner
         .post_form(
             &format!("{settings}/domains"),
             &[("domain", "corp.test"), ("email", "it@corp.test")],
@@ -3321,7 +3326,7 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         &r,
         vec![ev(
             "atrium.sso.domain_claimed",
-            ana_u,
+            owner_u,
             dom_r,
             Some(acme),
             None,
@@ -3389,7 +3394,7 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
     );
     // Remove the domain, delete through the API, configure again and delete on the page.
     let t = a.mark();
-    let r = ana
+    let r = owner
         .post_form(&format!("{settings}/domains/{domain}/remove"), &[])
         .await;
     a.page(
@@ -3399,13 +3404,13 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         &r,
         vec![ev(
             "atrium.sso.domain_removed",
-            ana_u,
+            owner_u,
             dom_r,
             Some(acme),
             None,
         )],
     );
-    let key = user_key(app, "ana");
+    let key = user_key(app, "sso-owner");
     let path = format!("/api/accounts/{acme}/sso/integrations/{integration}");
     let t = a.mark();
     let r = api(app, &key, Method::DELETE, &path, None).await;
@@ -3414,18 +3419,18 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         "delete",
         t,
         &r,
-        vec![ev("atrium.sso.deleted", ana_u, sso_r, Some(acme), None)],
+        vec![ev("atrium.sso.deleted", owner_u, sso_r, Some(acme), None)],
     );
     let t = a.mark();
     let r = api(app, &key, Method::DELETE, &path, None).await;
     a.api(SSO_ROUTES[6], "gone", t, &r, Vec::new());
-    crate::sso::configure(ana, acme, &provider.issuer, "member", false).await;
+    crate::sso::configure(owner, acme, &provider.issuer, "member", false).await;
     let again = text(
         app,
         &format!("SELECT id AS t FROM sso_integrations WHERE account_id = '{acme}'"),
     );
     let t = a.mark();
-    let r = ana
+    let r = owner
         .post_form(&format!("{settings}/delete"), &[("integration_id", &again)])
         .await;
     a.page(
@@ -3435,7 +3440,7 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, ana: &Client, ana_u: &W
         &r,
         vec![ev(
             "atrium.sso.deleted",
-            ana_u,
+            owner_u,
             ("sso_integration", Some(again.as_str())),
             Some(acme),
             None,
