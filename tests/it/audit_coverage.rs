@@ -3261,7 +3261,13 @@ const SSO_ROUTES: &[&str] = &[
 
 /// The SSO routes against a real OpenID provider (`support::oidc`); without one (outside
 /// CI) they are marked exercised and skipped.
-async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, owner: &Client, owner_u: &Who, acme: &str) {
+async fn sso_scenarios(
+    app: &TestApp,
+    a: &mut Audit<'_>,
+    owner: &Client,
+    owner_u: &Who,
+    acme: &str,
+) {
     let Some(provider) = crate::support::oidc::start(&app.url("/auth/sso/callback")) else {
         for r in SSO_ROUTES {
             a.exercised.insert(r.to_string());
@@ -3285,7 +3291,13 @@ async fn sso_scenarios(app: &TestApp, a: &mut Audit<'_>, owner: &Client, owner_u
         "configure",
         t,
         &r,
-        vec![ev("atrium.sso.configured", owner_u, sso_r, Some(acme), None)],
+        vec![ev(
+            "atrium.sso.configured",
+            owner_u,
+            sso_r,
+            Some(acme),
+            None,
+        )],
     );
     let t = a.mark();
     let r = crate::sso::configure(owner, acme, &provider.issuer, "admin", false).await;
