@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 use super::body::{self, Errors, Obj, utc};
-use super::error::{Detail, FieldError, ValidationDetail};
+use super::error::{Detail, ValidationDetail};
 use super::{ApiAccount, ApiError};
 use crate::authz::AccountPerm;
 use crate::egress::Upstream;
@@ -128,13 +128,16 @@ pub async fn remove_integration(
 }
 
 /// Checks the configured provider (`administrate:sso`): its discovery document and keys
-/// can be read at an allowed address, and `redirect_uri`, when given, is Atrium's. 204 when
-/// so; 422 saying what is wrong otherwise; 404 when no provider is configured.
+/// can be read at an allowed address, and `redirect_uri`, when given, is the one Atrium
+/// signs in with. 204 when so; 409 saying what is wrong otherwise (a well-formed request
+/// about a setup that does not work); 404 when no provider is configured; 422 for a body
+/// that is not an object with a string `redirect_uri`.
 #[utoipa::path(post, path = "/api/accounts/{account_id}/sso/validate", tag = "sso",
     params(("account_id" = uuid::Uuid, Path)),
     request_body = ValidateBody,
     responses((status = 204), (status = 401, body = Detail), (status = 403, body = Detail),
-        (status = 404, body = Detail), (status = 422, body = ValidationDetail)),
+        (status = 404, body = Detail), (status = 409, body = Detail),
+        (status = 422, body = ValidationDetail)),
     security(("api_key" = [])))]
 pub async fn validate(
     acct: ApiAccount,
@@ -153,26 +156,20 @@ pub async fn validate(
         o.string("redirect_uri", &mut errors).value()
     };
     errors.finish()?;
-    let ours = crate::sso::oidc::redirect_uri(&cfg.base());
-    if let Some(r) = redirect
-        && r != ours
-    {
-        return Err(ApiError::Validation(vec![FieldError::at(
-            vec!["body".into(), "redirect_uri".into()],
-            "value_error",
-            format!("Atrium signs in with the redirect URI {ours}."),
-        )]));
-    }
     let (integration, _) = acct.op(|c, s| ops::view(c, &who(s), &s.account.id)).await?;
     let Some(i) = integration else {
         return Err(ApiError::NotFound);
     };
+    let ours = crate::sso::oidc::redirect_uri(&cfg.base());
+    if let Some(r) = redirect
+        && r != ours
+    {
+        return Err(ApiError::Conflict(format!(
+            "Atrium signs in with the redirect URI {ours}: register that one at the provider."
+        )));
+    }
     if let Err(e) = crate::sso::oidc::discover(&up, &i.issuer).await {
-        return Err(ApiError::Validation(vec![FieldError::at(
-            vec!["body".into()],
-            "value_error",
-            e.message(),
-        )]));
+        return Err(ApiError::Conflict(e.message()));
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -478,6 +478,15 @@ async fn sso_api_lists_validates_and_deletes_the_integration() {
         Some(json!({ "redirect_uri": "http://elsewhere/cb" })),
     )
     .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    let r = call(
+        &s.app,
+        Some(&key),
+        Method::POST,
+        &format!("{base}/validate"),
+        Some(json!({ "redirect_uri": 7 })),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     // A Member's key: nothing to see.
     s.app.signup("m@acme.test", "mem", PW).await;
