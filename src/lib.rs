@@ -26,6 +26,7 @@ pub mod seed;
 pub mod servers;
 pub mod service_accounts;
 pub mod settings;
+pub mod sso;
 pub mod teams;
 pub mod transfers;
 pub mod users;

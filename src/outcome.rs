@@ -64,6 +64,10 @@ pub enum Reason {
     WorkspaceLimit,
     /// The thing changed meanwhile (a concurrent change got there first).
     Changed,
+    /// Another account has proved the e-mail domain (SSO).
+    DomainTaken,
+    /// The provider's person, or the user, is already linked (SSO).
+    AlreadyLinked,
 }
 
 impl Reason {
@@ -84,6 +88,10 @@ impl Reason {
             Reason::RunRetentionOwnersOnly => "Only Owners change how long flow runs are kept.",
             Reason::WorkspaceLimit => "This account has reached its workspace limit.",
             Reason::Changed => "This changed meanwhile. Reload the page and try again.",
+            Reason::DomainTaken => "Another account has already proved this domain.",
+            Reason::AlreadyLinked => {
+                "This user is already linked to another identity at this provider."
+            }
         }
     }
 }

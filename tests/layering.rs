@@ -40,6 +40,7 @@ const DOMAINS: &[&str] = &[
     "roles",
     "servers",
     "service_accounts",
+    "sso",
     "teams",
     "transfers",
     "users",

@@ -39,6 +39,8 @@ pub struct Account {
     pub member_count: i64,
     /// How many days its managed Prefect servers keep a flow run after it ended.
     pub flow_run_retention_days: i32,
+    /// Its members reach its pages only through its SSO provider (except `bypass:sso`).
+    pub sso_required: bool,
 }
 
 impl Account {

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod roles;
 pub mod schema;
 pub mod service_accounts;
+pub mod sso;
 pub mod teams;
 pub mod transfers;
 pub mod user_access;
@@ -74,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(workspaces::routes)
             .configure(user_access::routes)
             .configure(teams::routes)
+            .configure(sso::routes)
             .configure(roles::routes)
             .configure(events::routes)
             // Everything else below a workspace: the workspace's Prefect server.

@@ -45,6 +45,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::workspaces::Doc::openapi());
     doc.merge(super::user_access::Doc::openapi());
     doc.merge(super::teams::Doc::openapi());
+    doc.merge(super::sso::Doc::openapi());
     doc.merge(super::roles::Doc::openapi());
     doc.merge(super::events::Doc::openapi());
     list_bounds(

@@ -14,6 +14,8 @@ pub const SESSION_CSRF: &str = "csrf";
 /// Set at log-in with the device (User-Agent) and address the session starts from; the
 /// store moves them out of the state into the session's row ([`session_store`]).
 pub const SESSION_DEVICE: &str = "_device";
+/// The accounts whose SSO provider this session came through (a list of account ids).
+pub const SESSION_SSO: &str = "sso_accounts";
 pub const SESSION_ADDRESS: &str = "_address";
 
 /// A random token of `bytes` bytes, hex encoded.

@@ -80,6 +80,9 @@ pub enum AccountPerm {
     ReadTeam,
     UpdateTeam,
     DeleteTeam,
+    ReadSso,
+    AdministrateSso,
+    BypassSso,
 }
 
 impl AccountPerm {
@@ -108,6 +111,9 @@ impl AccountPerm {
             AccountPerm::ReadTeam => "read:team",
             AccountPerm::UpdateTeam => "update:team",
             AccountPerm::DeleteTeam => "delete:team",
+            AccountPerm::ReadSso => "read:sso",
+            AccountPerm::AdministrateSso => "administrate:sso",
+            AccountPerm::BypassSso => "bypass:sso",
         }
     }
 }

@@ -41,6 +41,7 @@ diesel::table! {
         audit_retention_days -> Integer,
         member_count -> BigInt,
         flow_run_retention_days -> Integer,
+        sso_required -> Bool,
     }
 }
 
@@ -348,6 +349,48 @@ diesel::joinable!(workspace_team_access -> workspaces (workspace_id));
 diesel::joinable!(workspace_team_access -> teams (team_id));
 diesel::joinable!(workspace_team_access -> workspace_roles (role_id));
 
+diesel::table! {
+    sso_integrations (id) {
+        id -> Text,
+        account_id -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret_sealed -> Text,
+        client_secret_mask -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_domains (id) {
+        id -> Text,
+        account_id -> Text,
+        domain -> Text,
+        verify_email -> Text,
+        code_digest -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_identities (id) {
+        id -> Text,
+        integration_id -> Text,
+        user_id -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sso_integrations -> accounts (account_id));
+diesel::joinable!(sso_domains -> accounts (account_id));
+diesel::joinable!(sso_identities -> sso_integrations (integration_id));
+diesel::joinable!(sso_identities -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -372,4 +415,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     teams,
     team_members,
     workspace_team_access,
+    sso_integrations,
+    sso_domains,
+    sso_identities,
 );

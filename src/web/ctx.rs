@@ -168,6 +168,46 @@ impl FromRequest for MaybeUser {
     }
 }
 
+/// The accounts whose SSO provider this session came through.
+pub fn sso_accounts(session: &Session) -> Vec<String> {
+    session
+        .get::<Vec<String>>(crate::authn::SESSION_SSO)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// An account that requires SSO (issue #26): its pages only for a session that came
+/// through its provider, or for those with `bypass:sso` (Owners); others are sent to the
+/// provider for a fresh SSO step.
+pub fn sso_gate(
+    req: &HttpRequest,
+    session: &Session,
+    account: &Account,
+    perms: &PermSet,
+) -> Result<(), AppError> {
+    if !account.sso_required
+        || perms.has(AccountPerm::BypassSso)
+        || sso_accounts(session).contains(&account.id)
+    {
+        return Ok(());
+    }
+    let htmx = is_htmx(req);
+    let next = if req.method() == actix_web::http::Method::GET && !htmx {
+        req.uri()
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "/".into())
+    } else {
+        "/".into()
+    };
+    Err(AppError::SsoRequired {
+        account_id: account.id.clone(),
+        next,
+        htmx,
+    })
+}
+
 /// A logged-in user inside one account (`/account/{account_id}/…`). Non-members get 404.
 pub struct AccountCtx {
     pub auth: Auth,
@@ -215,6 +255,7 @@ impl FromRequest for AccountCtx {
             let Some((role, perms)) = account_permissions(Some(role)) else {
                 return Err(AppError::NotFound);
             };
+            sso_gate(&req, &auth.session, &account, &perms)?;
             let mut auth = auth;
             auth.shell = auth.shell.in_account(account_id);
             Ok(AccountCtx {
@@ -329,6 +370,12 @@ impl FromRequest for WorkspaceCtx {
             };
             if scopes.is_empty() {
                 return Err(AppError::NotFound);
+            }
+            if account.sso_required {
+                let perms = account_permissions(account_role)
+                    .map(|(_, p)| p)
+                    .unwrap_or_default();
+                sso_gate(&req, &auth.session, &account, &perms)?;
             }
             let mut auth = auth;
             auth.shell = auth.shell.in_account(&account_id);

@@ -15,6 +15,13 @@ pub enum AppError {
     Forbidden,
     #[error("log-in required")]
     LoginRequired { next: String, htmx: bool },
+    /// The account requires its SSO provider and this session did not come through it.
+    #[error("single sign-on required")]
+    SsoRequired {
+        account_id: String,
+        next: String,
+        htmx: bool,
+    },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
     #[error("service unavailable")]
@@ -69,7 +76,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::LoginRequired { .. } | AppError::SsoRequired { .. } => StatusCode::SEE_OTHER,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +88,25 @@ impl ResponseError for AppError {
             AppError::LoginRequired { next, htmx } => {
                 let to = format!(
                     "/auth/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                if *htmx {
+                    HttpResponse::Unauthorized()
+                        .insert_header(("HX-Redirect", to))
+                        .finish()
+                } else {
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, to))
+                        .finish()
+                }
+            }
+            AppError::SsoRequired {
+                account_id,
+                next,
+                htmx,
+            } => {
+                let to = format!(
+                    "/auth/sso/account/{account_id}?next={}",
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
                 if *htmx {

@@ -158,6 +158,14 @@ const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/account/{account_id}/service-accounts", Need::Account(Some(P::ReadBot), Some(P::CreateBot))),
     ("POST", "/account/{account_id}/service-accounts/{sa_id}/delete", Need::Account(Some(P::ReadBot), Some(P::DeleteBot))),
     ("POST", "/account/{account_id}/service-accounts/*", Need::Account(Some(P::ReadBot), Some(P::UpdateBot))),
+    // Single sign-on (issue #26): Owners and Admins see and change it; Members do not see it.
+    ("GET", "/account/{account_id}/settings/sso", Need::Account(Some(P::ReadSso), None)),
+    ("POST", "/account/{account_id}/settings/sso*", Need::Account(Some(P::ReadSso), Some(P::AdministrateSso))),
+    ("*", "/sso/domains/verify", Need::Public),
+    ("*", "/auth/sso", Need::Public),
+    ("*", "/auth/sso/callback", Need::Public),
+    ("*", "/auth/sso/link", Need::Public),
+    ("*", "/auth/sso/account/{account_id}", Need::SignedIn),
     // Teams (issue #25): Members read them; Owners and Admins change them.
     ("GET", "/account/{account_id}/teams", Need::Account(Some(P::ReadTeam), None)),
     ("POST", "/account/{account_id}/teams", Need::Account(Some(P::ReadTeam), Some(P::CreateTeam))),
@@ -219,6 +227,8 @@ const RULES: &[(&str, &str, Need)] = &[
     ("*", "/api/accounts/{account_id}/workspace_roles/filter", Need::Account(Some(P::ReadWorkspaceRole), None)),
     ("GET", "/api/accounts/{account_id}/workspace_roles/{id}", Need::Account(Some(P::ReadWorkspaceRole), None)),
     ("*", "/api/accounts/{account_id}/workspace_roles*", Need::Account(Some(P::ReadWorkspaceRole), Some(P::CreateWorkspaceRole))),
+    ("GET", "/api/accounts/{account_id}/sso/integrations", Need::Account(Some(P::ReadSso), None)),
+    ("*", "/api/accounts/{account_id}/sso/*", Need::Account(Some(P::ReadSso), Some(P::AdministrateSso))),
     ("*", "/api/accounts/{account_id}/teams/filter", Need::Account(Some(P::ReadTeam), None)),
     ("GET", "/api/accounts/{account_id}/teams/{id}", Need::Account(Some(P::ReadTeam), None)),
     ("POST", "/api/accounts/{account_id}/teams", Need::Account(Some(P::ReadTeam), Some(P::CreateTeam))),
@@ -532,6 +542,9 @@ async fn world(app: &TestApp) -> World {
         team.id
     };
     params.insert("team_id", api_team.clone());
+    // SSO: ids nobody has (the refused callers are refused before they are looked up).
+    params.insert("integration_id", uuid::Uuid::new_v4().to_string());
+    params.insert("domain_id", uuid::Uuid::new_v4().to_string());
     params.insert("actor_id", tim.clone());
     let api_ids = vec![
         ("/account_memberships/", membership),

@@ -88,6 +88,14 @@ const COVERED: &[&str] = &[
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/role",
     "POST /account/{account_id}/workspace/{workspace_id}/settings/service-accounts/{sa_id}/remove",
+    // Single sign-on (issue #26; `sso_scenarios`)
+    "POST /account/{account_id}/settings/sso",
+    "POST /account/{account_id}/settings/sso/delete",
+    "POST /account/{account_id}/settings/sso/domains",
+    "POST /account/{account_id}/settings/sso/domains/{domain_id}/remove",
+    "POST /sso/domains/verify",
+    "POST /auth/sso/link",
+    "DELETE /api/accounts/{account_id}/sso/integrations/{integration_id}",
     // Teams (pages)
     "POST /account/{account_id}/teams",
     "POST /account/{account_id}/teams/{team_id}/edit",
@@ -134,10 +142,20 @@ const COVERED: &[&str] = &[
 /// State-changing methods whose routes change nothing persistent, with the reason. Besides
 /// these, every path ending in `/filter` or `/filter/next` is exempt: those are POSTs only
 /// because the filter travels in a JSON body (Prefect Cloud's API), and they only read.
-const EXEMPT: &[(&str, &str)] = &[(
-    "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
-    "computes the transfer preview and answers it; nothing is written",
-)];
+const EXEMPT: &[(&str, &str)] = &[
+    (
+        "POST /auth/sso",
+        "sends the browser to the provider; nothing is written (the sign-in is recorded at the callback: tests/it/sso.rs)",
+    ),
+    (
+        "POST /api/accounts/{account_id}/sso/validate",
+        "reads the provider's discovery document; nothing is written",
+    ),
+    (
+        "POST /api/accounts/{account_id}/workspaces/{workspace_id}/validate_transfer",
+        "computes the transfer preview and answers it; nothing is written",
+    ),
+];
 
 fn exempt_by_rule(path: &str) -> bool {
     path.ends_with("/filter") || path.ends_with("/filter/next")
@@ -3207,6 +3225,13 @@ async fn every_route_records_its_event() {
         )],
     );
 
+    // ----- single sign-on (issue #26) -----
+    // (Ana's sessions ended with her password reset above: a new Owner and organization.)
+    let sso_owner = app.signup("sso-owner@example.com", "sso-owner", PW).await;
+    let sso_owner_u = Who::User(user_id(&app, "sso-owner"));
+    let sso_org = crate::members::create_org(&sso_owner, "Single sign-on", "sso-org").await;
+    sso_scenarios(&app, &mut a, &sso_owner, &sso_owner_u, &sso_org).await;
+
     // ----- every covered route was exercised, and only catalogued names were recorded -----
     for route in COVERED {
         if !a.exercised.contains(*route) {
@@ -3222,6 +3247,217 @@ async fn every_route_records_its_event() {
         failures.join("\n")
     );
     recorded_actions_are_in_the_catalog(&app);
+}
+
+const SSO_ROUTES: &[&str] = &[
+    "POST /account/{account_id}/settings/sso",
+    "POST /account/{account_id}/settings/sso/delete",
+    "POST /account/{account_id}/settings/sso/domains",
+    "POST /account/{account_id}/settings/sso/domains/{domain_id}/remove",
+    "POST /sso/domains/verify",
+    "POST /auth/sso/link",
+    "DELETE /api/accounts/{account_id}/sso/integrations/{integration_id}",
+];
+
+/// The SSO routes against a real OpenID provider (`support::oidc`); without one (outside
+/// CI) they are marked exercised and skipped.
+async fn sso_scenarios(
+    app: &TestApp,
+    a: &mut Audit<'_>,
+    owner: &Client,
+    owner_u: &Who,
+    acme: &str,
+) {
+    let Some(provider) = crate::support::oidc::start(&app.url("/auth/sso/callback")) else {
+        for r in SSO_ROUTES {
+            a.exercised.insert(r.to_string());
+        }
+        return;
+    };
+    let settings = format!("/account/{acme}/settings/sso");
+    let t = a.mark();
+    let r = crate::sso::configure(owner, acme, "not a url", "member", false).await;
+    a.refused(SSO_ROUTES[0], "bad issuer", t, &r);
+    let t = a.mark();
+    let r = crate::sso::configure(owner, acme, &provider.issuer, "member", false).await;
+    assert_eq!(r.status, StatusCode::OK, "configure SSO: {}", r.text);
+    let integration = text(
+        app,
+        &format!("SELECT id AS t FROM sso_integrations WHERE account_id = '{acme}'"),
+    );
+    let sso_r = ("sso_integration", Some(integration.as_str()));
+    a.page(
+        SSO_ROUTES[0],
+        "configure",
+        t,
+        &r,
+        vec![ev(
+            "atrium.sso.configured",
+            owner_u,
+            sso_r,
+            Some(acme),
+            None,
+        )],
+    );
+    let t = a.mark();
+    let r = crate::sso::configure(owner, acme, &provider.issuer, "admin", false).await;
+    a.page(
+        SSO_ROUTES[0],
+        "update",
+        t,
+        &r,
+        vec![ev("atrium.sso.updated", owner_u, sso_r, Some(acme), None)],
+    );
+    // Domains: claim (refused, then made), prove by the link.
+    let t = a.mark();
+    let r = owner
+        .post_form(
+            &format!("{settings}/domains"),
+            &[("domain", "not a domain"), ("email", "it@corp.test")],
+        )
+        .await;
+    a.refused(SSO_ROUTES[2], "bad domain", t, &r);
+    let t = a.mark();
+    let r = owner
+        .post_form(
+            &format!("{settings}/domains"),
+            &[("domain", "corp.test"), ("email", "it@corp.test")],
+        )
+        .await;
+    let domain = text(
+        app,
+        &format!(
+            "SELECT id AS t FROM sso_domains WHERE account_id = '{acme}' AND domain = 'corp.test'"
+        ),
+    );
+    let dom_r = ("sso_domain", Some(domain.as_str()));
+    a.page(
+        SSO_ROUTES[2],
+        "claim",
+        t,
+        &r,
+        vec![ev(
+            "atrium.sso.domain_claimed",
+            owner_u,
+            dom_r,
+            Some(acme),
+            None,
+        )],
+    );
+    let link = crate::sso::domain_link(app, "it@corp.test");
+    let code = link.split("code=").nth(1).unwrap_or_default().to_string();
+    let visitor = app.new_client();
+    visitor.get(&link).await;
+    let t = a.mark();
+    let r = visitor
+        .post_form("/sso/domains/verify", &[("code", "not-the-code")])
+        .await;
+    a.refused(SSO_ROUTES[4], "unknown code", t, &r);
+    let t = a.mark();
+    let r = visitor
+        .post_form("/sso/domains/verify", &[("code", &code)])
+        .await;
+    a.page(
+        SSO_ROUTES[4],
+        "prove",
+        t,
+        &r,
+        vec![ev(
+            "atrium.sso.domain_verified",
+            &Who::Anonymous,
+            dom_r,
+            Some(acme),
+            None,
+        )],
+    );
+    // Linking an existing user after their password.
+    let lee = app.signup("lee@corp.test", "lee", PW).await;
+    drop(lee);
+    let lee_id = user_id(app, "lee");
+    let lee_u = Who::User(lee_id.clone());
+    let lee_r = ("user", Some(lee_id.as_str()));
+    let c = app.new_client();
+    let to = crate::sso::start(&c, "lee@corp.test").await;
+    let back = provider.sign_in(&to, "lee@corp.test").await;
+    c.get(back.strip_prefix(&app.base).unwrap_or(&back)).await;
+    c.get("/auth/sso/link").await;
+    let t = a.mark();
+    let r = c
+        .post_form("/auth/sso/link", &[("password", "wrong password")])
+        .await;
+    a.refused(SSO_ROUTES[5], "wrong password", t, &r);
+    let t = a.mark();
+    let r = c.post_form("/auth/sso/link", &[("password", PW)]).await;
+    a.page(
+        SSO_ROUTES[5],
+        "link",
+        t,
+        &r,
+        vec![
+            ev(
+                "atrium.sso.identity_linked",
+                &lee_u,
+                lee_r,
+                Some(acme),
+                None,
+            ),
+            ev("atrium.sso.logged_in", &lee_u, lee_r, Some(acme), None),
+        ],
+    );
+    // Remove the domain, delete through the API, configure again and delete on the page.
+    let t = a.mark();
+    let r = owner
+        .post_form(&format!("{settings}/domains/{domain}/remove"), &[])
+        .await;
+    a.page(
+        SSO_ROUTES[3],
+        "remove",
+        t,
+        &r,
+        vec![ev(
+            "atrium.sso.domain_removed",
+            owner_u,
+            dom_r,
+            Some(acme),
+            None,
+        )],
+    );
+    let key = user_key(app, "sso-owner");
+    let path = format!("/api/accounts/{acme}/sso/integrations/{integration}");
+    let t = a.mark();
+    let r = api(app, &key, Method::DELETE, &path, None).await;
+    a.api(
+        SSO_ROUTES[6],
+        "delete",
+        t,
+        &r,
+        vec![ev("atrium.sso.deleted", owner_u, sso_r, Some(acme), None)],
+    );
+    let t = a.mark();
+    let r = api(app, &key, Method::DELETE, &path, None).await;
+    a.api(SSO_ROUTES[6], "gone", t, &r, Vec::new());
+    crate::sso::configure(owner, acme, &provider.issuer, "member", false).await;
+    let again = text(
+        app,
+        &format!("SELECT id AS t FROM sso_integrations WHERE account_id = '{acme}'"),
+    );
+    let t = a.mark();
+    let r = owner
+        .post_form(&format!("{settings}/delete"), &[("integration_id", &again)])
+        .await;
+    a.page(
+        SSO_ROUTES[1],
+        "delete",
+        t,
+        &r,
+        vec![ev(
+            "atrium.sso.deleted",
+            owner_u,
+            ("sso_integration", Some(again.as_str())),
+            Some(acme),
+            None,
+        )],
+    );
 }
 
 /// Every action name in `audit_events` (after all the scenarios above) is one the audit

@@ -335,6 +335,38 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             format!("UPDATE email_tokens SET used_at = {t}, created_at = '2026-02-01 00:00:00'"),
         ),
         (
+            "account requiring SSO without an identity provider",
+            format!("UPDATE accounts SET sso_required = TRUE WHERE id = '{acme}'"),
+        ),
+        (
+            "SSO provider giving a role other than Admin, Member or Collaborator",
+            format!(
+                "INSERT INTO sso_integrations (id, account_id, issuer, client_id, client_secret_sealed, client_secret_mask, role, created_at, updated_at) \
+                 VALUES ('i1', '{acme}', 'http://127.0.0.1:1', 'c', 's', 'm', 'owner', {t}, {t})"
+            ),
+        ),
+        (
+            "SSO domain proved with a live code, or waiting without one",
+            format!(
+                "INSERT INTO sso_domains (id, account_id, domain, verify_email, code_digest, expires_at, verified_at, created_at) \
+                 VALUES ('d1', '{acme}', 'x.test', 'a@x.test', 'abc', {t}, {t}, {t})"
+            ),
+        ),
+        (
+            "SSO domain whose proof went to an address outside it",
+            format!(
+                "INSERT INTO sso_domains (id, account_id, domain, verify_email, code_digest, expires_at, verified_at, created_at) \
+                 VALUES ('d2', '{acme}', 'y.test', 'a@z.test', NULL, NULL, {t}, {t})"
+            ),
+        ),
+        (
+            "SSO domain that is not lower case",
+            format!(
+                "INSERT INTO sso_domains (id, account_id, domain, verify_email, code_digest, expires_at, verified_at, created_at) \
+                 VALUES ('d3', '{acme}', 'Y.test', 'a@Y.test', NULL, NULL, {t}, {t})"
+            ),
+        ),
+        (
             "session whose device is longer than 300 characters",
             format!("UPDATE sessions SET user_agent = '{}'", "x".repeat(301)),
         ),

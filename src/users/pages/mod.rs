@@ -61,6 +61,8 @@ pub fn start_session(
     user_id: &str,
 ) -> Result<String, AppError> {
     session.renew();
+    // A new session has come through no SSO provider (`sso::pages` notes it after this).
+    session.remove(crate::authn::SESSION_SSO);
     let csrf = random_token(32);
     let device = req
         .headers()

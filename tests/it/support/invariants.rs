@@ -245,6 +245,33 @@ pub const CHECKS: &[(&str, &str)] = &[
         "SELECT tm.id AS v FROM team_members tm JOIN users u ON u.id = tm.user_id
          WHERE tm.handle <> u.handle",
     ),
+    // Single sign-on (issue #26) ---------------------------------------------------------
+    (
+        "account requiring SSO without an identity provider",
+        "SELECT a.handle AS v FROM accounts a
+         WHERE a.sso_required = TRUE
+           AND NOT EXISTS (SELECT 1 FROM sso_integrations i WHERE i.account_id = a.id)",
+    ),
+    (
+        "SSO provider giving a role other than Admin, Member or Collaborator",
+        "SELECT id || ': ' || role AS v FROM sso_integrations
+         WHERE role NOT IN ('admin', 'member', 'collaborator')",
+    ),
+    (
+        "SSO domain proved with a live code, or waiting without one",
+        "SELECT domain AS v FROM sso_domains
+         WHERE (verified_at IS NOT NULL AND (code_digest IS NOT NULL OR expires_at IS NOT NULL))
+            OR (verified_at IS NULL AND (code_digest IS NULL OR expires_at IS NULL))",
+    ),
+    (
+        "SSO domain whose proof went to an address outside it",
+        "SELECT domain || ' / ' || verify_email AS v FROM sso_domains
+         WHERE verify_email NOT LIKE ('%@' || domain)",
+    ),
+    (
+        "SSO domain that is not lower case",
+        "SELECT domain AS v FROM sso_domains WHERE domain <> LOWER(domain)",
+    ),
     (
         "team name key that is not the lower-cased name",
         "SELECT t.id AS v FROM teams t WHERE t.name_normalized <> LOWER(TRIM(t.name))",

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod invariants;
 pub mod listener;
+pub mod oidc;
 pub mod prefect;
 pub mod process;
 pub mod reference;
