@@ -28,6 +28,7 @@ pub mod service_accounts;
 pub mod settings;
 pub mod teams;
 pub mod transfers;
+pub mod two_factor;
 pub mod users;
 pub mod web;
 pub mod workspaces;

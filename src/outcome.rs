@@ -64,6 +64,16 @@ pub enum Reason {
     WorkspaceLimit,
     /// The thing changed meanwhile (a concurrent change got there first).
     Changed,
+    /// Only Owners change whether members must use two-factor authentication.
+    TwoFactorOwnersOnly,
+    /// Requiring two-factor authentication of members needs it on for oneself first.
+    TwoFactorYourselfFirst,
+    /// Two-factor authentication stays on while an account of the user requires it.
+    TwoFactorRequired,
+    /// Two-factor authentication is already on (turn it off to set it up again).
+    TwoFactorAlreadyOn,
+    /// Two-factor authentication is not on.
+    TwoFactorOff,
 }
 
 impl Reason {
@@ -84,6 +94,17 @@ impl Reason {
             Reason::RunRetentionOwnersOnly => "Only Owners change how long flow runs are kept.",
             Reason::WorkspaceLimit => "This account has reached its workspace limit.",
             Reason::Changed => "This changed meanwhile. Reload the page and try again.",
+            Reason::TwoFactorOwnersOnly => {
+                "Only Owners change whether members must use two-factor authentication."
+            }
+            Reason::TwoFactorYourselfFirst => {
+                "Turn on two-factor authentication for yourself (Profile → Two-factor authentication) before requiring it of members."
+            }
+            Reason::TwoFactorRequired => {
+                "An account you belong to requires two-factor authentication, so it cannot be turned off."
+            }
+            Reason::TwoFactorAlreadyOn => "Two-factor authentication is already on.",
+            Reason::TwoFactorOff => "Two-factor authentication is not on.",
         }
     }
 }

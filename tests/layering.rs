@@ -42,6 +42,7 @@ const DOMAINS: &[&str] = &[
     "service_accounts",
     "teams",
     "transfers",
+    "two_factor",
     "users",
     "workspaces",
 ];

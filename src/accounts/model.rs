@@ -39,6 +39,8 @@ pub struct Account {
     pub member_count: i64,
     /// How many days its managed Prefect servers keep a flow run after it ended.
     pub flow_run_retention_days: i32,
+    /// Members must use two-factor authentication to use the account's pages.
+    pub require_two_factor: bool,
 }
 
 impl Account {
@@ -145,6 +147,7 @@ pub struct Settings<'a> {
     pub workspace_limit: Option<i64>,
     pub audit_retention_days: i32,
     pub flow_run_retention_days: i32,
+    pub require_two_factor: bool,
 }
 
 pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
@@ -155,6 +158,7 @@ pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
             accounts::workspace_limit.eq(s.workspace_limit),
             accounts::audit_retention_days.eq(s.audit_retention_days),
             accounts::flow_run_retention_days.eq(s.flow_run_retention_days),
+            accounts::require_two_factor.eq(s.require_two_factor),
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;

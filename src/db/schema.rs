@@ -41,6 +41,7 @@ diesel::table! {
         audit_retention_days -> Integer,
         member_count -> BigInt,
         flow_run_retention_days -> Integer,
+        require_two_factor -> Bool,
     }
 }
 
@@ -348,6 +349,29 @@ diesel::joinable!(workspace_team_access -> workspaces (workspace_id));
 diesel::joinable!(workspace_team_access -> teams (team_id));
 diesel::joinable!(workspace_team_access -> workspace_roles (role_id));
 
+diesel::table! {
+    user_totp (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        digest -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(user_totp -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -372,4 +396,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     teams,
     team_members,
     workspace_team_access,
+    user_totp,
+    recovery_codes,
 );

@@ -120,6 +120,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError::NotFound,
             AppError::Forbidden => ApiError::Forbidden,
             AppError::LoginRequired { .. } => ApiError::Unauthorized,
+            AppError::TwoFactorRequired { .. } => ApiError::Forbidden,
             AppError::TooManyRequests { .. } => ApiError::Unavailable("rate limited".into()),
             AppError::Unavailable(w) => ApiError::Unavailable(w),
             AppError::Internal(e) => ApiError::Internal(e),

@@ -50,6 +50,7 @@ mod sessions_page;
 mod teams;
 mod teams_pages;
 mod transfers;
+mod two_factor;
 mod two_instances;
 mod who_cache;
 mod workspaces;
