@@ -283,8 +283,7 @@ async fn update(
             .map_err(|e| errors.add("require_two_factor", e))
             .unwrap_or(ctx.account.require_two_factor)
     };
-    if require_two_factor != ctx.account.require_two_factor && !may_require_two_factor(ctx.role)
-    {
+    if require_two_factor != ctx.account.require_two_factor && !may_require_two_factor(ctx.role) {
         errors.add("require_two_factor", TWO_FACTOR_OWNERS_ONLY);
         status = StatusCode::FORBIDDEN;
     }

@@ -95,7 +95,11 @@ pub fn remove(c: &mut DbConn, user_id: &str) -> QueryResult<usize> {
 }
 
 /// Replaces the user's recovery codes with these digests.
-pub fn replace_recovery_codes(c: &mut DbConn, user_id: &str, digests: &[String]) -> QueryResult<()> {
+pub fn replace_recovery_codes(
+    c: &mut DbConn,
+    user_id: &str,
+    digests: &[String],
+) -> QueryResult<()> {
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(c)?;
     let t = now();
     // One statement per code (ten): the backends' shared connection has no batch insert.

@@ -24,14 +24,11 @@ use crate::users::ops::user_event;
 pub use super::model::{is_enabled, requiring_accounts};
 
 /// The message beside the code field for a code that is not right.
-pub const WRONG_CODE: &str =
-    "That code is not right. Enter the 6-digit code your app shows now.";
+pub const WRONG_CODE: &str = "That code is not right. Enter the 6-digit code your app shows now.";
 /// The message for a code already used.
-pub const USED_CODE: &str =
-    "That code was already used. Wait for your app to show the next one.";
+pub const USED_CODE: &str = "That code was already used. Wait for your app to show the next one.";
 /// The message for a recovery code that is wrong or used.
-pub const WRONG_RECOVERY_CODE: &str =
-    "That recovery code is not right, or it was already used.";
+pub const WRONG_RECOVERY_CODE: &str = "That recovery code is not right, or it was already used.";
 
 /// Wrong second-factor attempts allowed per minute, per user and per client address.
 pub const ATTEMPTS_PER_MINUTE: i64 = 5;

@@ -225,7 +225,10 @@ mod tests {
         let code = new_recovery_code();
         assert_eq!(code.len(), 11);
         let plain = code.replace('-', "");
-        assert_eq!(normalize_recovery_code(&code).as_deref(), Some(plain.as_str()));
+        assert_eq!(
+            normalize_recovery_code(&code).as_deref(),
+            Some(plain.as_str())
+        );
         assert_eq!(
             normalize_recovery_code(&format!(" {} ", code.to_uppercase().replace('-', " "))),
             Some(plain)

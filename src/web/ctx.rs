@@ -167,7 +167,11 @@ impl FromRequest for MaybeUser {
 /// An account that requires two-factor authentication is not used by a member who has not
 /// set it up: they are sent to set it up (`AppError::TwoFactorRequired`). One statement,
 /// only for such accounts.
-async fn two_factor_gate(req: &HttpRequest, auth: &Auth, account: &Account) -> Result<(), AppError> {
+async fn two_factor_gate(
+    req: &HttpRequest,
+    auth: &Auth,
+    account: &Account,
+) -> Result<(), AppError> {
     if !account.require_two_factor {
         return Ok(());
     }
@@ -179,9 +183,7 @@ async fn two_factor_gate(req: &HttpRequest, auth: &Auth, account: &Account) -> R
     if on {
         Ok(())
     } else {
-        Err(AppError::TwoFactorRequired {
-            htmx: is_htmx(req),
-        })
+        Err(AppError::TwoFactorRequired { htmx: is_htmx(req) })
     }
 }
 

@@ -101,7 +101,9 @@ impl ResponseError for AppError {
             AppError::TwoFactorRequired { htmx } => {
                 let to = "/profile/two-factor";
                 if *htmx {
-                    HttpResponse::Ok().insert_header(("HX-Redirect", to)).finish()
+                    HttpResponse::Ok()
+                        .insert_header(("HX-Redirect", to))
+                        .finish()
                 } else {
                     HttpResponse::SeeOther()
                         .insert_header((header::LOCATION, to))

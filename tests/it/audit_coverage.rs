@@ -903,7 +903,12 @@ async fn every_route_records_its_event() {
         let r = two
             .post_form("/auth/login", &[("login", "ana"), ("password", pw)])
             .await;
-        assert_eq!(r.location().as_deref(), Some("/auth/two-factor"), "{}", r.text);
+        assert_eq!(
+            r.location().as_deref(),
+            Some("/auth/two-factor"),
+            "{}",
+            r.text
+        );
         let t = a.mark();
         let r = two
             .post_form("/auth/two-factor", &[("code", &wrong_code(&secret))])
@@ -959,13 +964,7 @@ async fn every_route_records_its_event() {
                     Some(&ana_home),
                     None,
                 ),
-                ev(
-                    "atrium.user.logged_in",
-                    &ana_u,
-                    me,
-                    Some(&ana_home),
-                    None,
-                ),
+                ev("atrium.user.logged_in", &ana_u, me, Some(&ana_home), None),
             ],
         );
         let t = a.mark();
@@ -996,7 +995,14 @@ async fn every_route_records_its_event() {
             .new_client()
             .post_form("/auth/two-factor", &[("code", "123456")])
             .await;
-        a.check("POST /auth/two-factor", "no log-in waiting", t, r.status, true, vec![]);
+        a.check(
+            "POST /auth/two-factor",
+            "no log-in waiting",
+            t,
+            r.status,
+            true,
+            vec![],
+        );
     }
 
     // ----- onboarding and accounts -----

@@ -121,18 +121,38 @@ async fn set_up_then_log_in_with_and_without_the_code() {
     let ana_id = user_id(&app, "ana");
 
     // Off at first, with a button to set it up; the profile links to the page.
-    assert!(ana.get("/profile").await.text.contains("href=\"/profile/two-factor\""));
+    assert!(
+        ana.get("/profile")
+            .await
+            .text
+            .contains("href=\"/profile/two-factor\"")
+    );
     let p = ana.get("/profile/two-factor").await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.text.contains(">Set up two-factor authentication</button>"), "{}", p.text);
+    assert!(
+        p.text
+            .contains(">Set up two-factor authentication</button>"),
+        "{}",
+        p.text
+    );
 
     // Set-up: a QR code (inline SVG, nothing fetched), the secret in text, a labelled field.
     let r = ana.post_form("/profile/two-factor/setup", &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let p = ana.get("/profile/two-factor").await;
-    assert!(p.text.contains("src=\"data:image/svg+xml;base64,"), "{}", p.text);
-    assert!(p.text.contains("<label for=\"code\">Code from your app</label>"));
-    assert!(p.text.contains("otpauth://totp/Atrium:ana%40example.com?secret="));
+    assert!(
+        p.text.contains("src=\"data:image/svg+xml;base64,"),
+        "{}",
+        p.text
+    );
+    assert!(
+        p.text
+            .contains("<label for=\"code\">Code from your app</label>")
+    );
+    assert!(
+        p.text
+            .contains("otpauth://totp/Atrium:ana%40example.com?secret=")
+    );
     let secret = secret_on(&p.text);
     assert_eq!(secret.len(), 32, "{secret}");
     // Sealed, never stored plain.
@@ -175,7 +195,11 @@ async fn set_up_then_log_in_with_and_without_the_code() {
     }
     let again = ana.get("/profile/two-factor").await;
     assert!(!again.text.contains(&codes[0]), "the codes are shown once");
-    assert!(again.text.contains("10 of your recovery codes are unused"), "{}", again.text);
+    assert!(
+        again.text.contains("10 of your recovery codes are unused"),
+        "{}",
+        again.text
+    );
     assert_eq!(events(&app, "atrium.user.two_factor_enabled"), 1);
 
     // Log-in: the password alone starts no session.
@@ -186,8 +210,14 @@ async fn set_up_then_log_in_with_and_without_the_code() {
     assert!(!signed_in(&c).await);
     let p = c.get("/auth/two-factor").await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.text.contains("<label for=\"code\">Code from your app</label>"));
-    assert!(p.text.contains("<label for=\"recovery_code\">Recovery code</label>"));
+    assert!(
+        p.text
+            .contains("<label for=\"code\">Code from your app</label>")
+    );
+    assert!(
+        p.text
+            .contains("<label for=\"recovery_code\">Recovery code</label>")
+    );
     assert_eq!(events(&app, "atrium.user.logged_in"), logins);
 
     // A wrong code: 422 beside the field, still not signed in, the failure recorded.
@@ -269,7 +299,9 @@ async fn a_recovery_code_works_once() {
     assert_eq!(events(&app, "atrium.user.recovery_code_used"), 2);
 
     // New codes replace the old ones, used or not.
-    let r = ana.post_form("/profile/two-factor/recovery-codes", &[]).await;
+    let r = ana
+        .post_form("/profile/two-factor/recovery-codes", &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let fresh = codes_on(&r.text);
     assert_eq!(fresh.len(), 10);
@@ -347,18 +379,31 @@ async fn the_account_requirement_leads_members_to_set_up() {
 
     // The Owner sees the setting, labelled.
     let p = ana.get(&settings).await;
-    assert!(p.text.contains("Require two-factor authentication for members"), "{}", p.text);
+    assert!(
+        p.text
+            .contains("Require two-factor authentication for members"),
+        "{}",
+        p.text
+    );
     // Requiring it without having it: refused beside the field, nothing changed.
     let r = ana.post_form(&settings, &form(true)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert!(r.text.contains("id=\"require_two_factor-error\""), "{}", r.text);
+    assert!(
+        r.text.contains("id=\"require_two_factor-error\""),
+        "{}",
+        r.text
+    );
     assert_eq!(required(), 0);
     // Members and Admins may not change it (403, unchanged).
     let r = mel.post_form(&settings, &form(true)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = ada.post_form(&settings, &form(true)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(r.text.contains("Only Owners change whether members"), "{}", r.text);
+    assert!(
+        r.text.contains("Only Owners change whether members"),
+        "{}",
+        r.text
+    );
     assert_eq!(required(), 0);
 
     // The Owner with two-factor on requires it; the change is in the audit payload.
@@ -373,27 +418,47 @@ async fn the_account_requirement_leads_members_to_set_up() {
         ),
         1
     );
-    // An Admin saving the other settings keeps it (the page sends it along).
+    // An Admin (with two-factor on) saving the other settings keeps it: the page sends it
+    // along.
+    enable(&ada).await;
     let p = ada.get(&settings).await;
-    assert!(p.text.contains("type=\"hidden\" name=\"require_two_factor\" value=\"on\""));
+    assert!(
+        p.text
+            .contains("type=\"hidden\" name=\"require_two_factor\" value=\"on\"")
+    );
+    let r = ada.post_form(&settings, &form(true)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(required(), 1);
 
     // A member without it is led to set it up: on the account's pages...
     let r = mel.get(&format!("/account/{acme}/members")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location().as_deref(), Some("/profile/two-factor"));
-    let r = mel
-        .post_htmx(&format!("/account/{acme}/leave"), &[])
-        .await;
-    assert_eq!(r.header("hx-redirect").as_deref(), Some("/profile/two-factor"));
+    let r = mel.post_htmx(&format!("/account/{acme}/leave"), &[]).await;
+    assert_eq!(
+        r.header("hx-redirect").as_deref(),
+        Some("/profile/two-factor")
+    );
     let p = mel.get("/profile/two-factor").await;
-    assert!(p.text.contains("Acme requires two-factor authentication"), "{}", p.text);
+    assert!(
+        p.text.contains("Acme requires two-factor authentication"),
+        "{}",
+        p.text
+    );
     // ... and at sign-in.
     let (mel2, r) = password_step(&app, "mel", Some("/account/x")).await;
     assert_eq!(r.location().as_deref(), Some("/profile/two-factor"));
     assert!(signed_in(&mel2).await);
     // Their API keys are not affected.
     let key = user_key(&app, "mel");
-    let r = call(&app, Some(&key), Method::GET, &format!("/api/accounts/{acme}"), None).await;
+    let r = call(
+        &app,
+        Some(&key),
+        Method::GET,
+        &format!("/api/accounts/{acme}"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
 
     // Once set up, the account's pages open; it cannot be turned off while required.
@@ -405,7 +470,7 @@ async fn the_account_requirement_leads_members_to_set_up() {
     assert!(r.text.contains("cannot be turned off"), "{}", r.text);
     assert_eq!(
         app.count("SELECT COUNT(*) AS n FROM user_totp WHERE confirmed_at IS NOT NULL"),
-        2
+        3
     );
 }
 
@@ -421,7 +486,9 @@ async fn bad_input_changes_nothing() {
         .post_form("/profile/two-factor/confirm", &[("code", "123456")])
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = ana.post_form("/profile/two-factor/recovery-codes", &[]).await;
+    let r = ana
+        .post_form("/profile/two-factor/recovery-codes", &[])
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = ana.post_form("/profile/two-factor/disable", &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -455,7 +522,11 @@ async fn bad_input_changes_nothing() {
     let r = ana
         .post_form(
             &format!("/account/{acme}/settings"),
-            &[("name", "Acme"), ("handle", "acme"), ("require_two_factor", "maybe")],
+            &[
+                ("name", "Acme"),
+                ("handle", "acme"),
+                ("require_two_factor", "maybe"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
