@@ -7,9 +7,10 @@
 use reqwest::{Method, StatusCode};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::api_support::{call, user_key};
+use crate::api_support::{VIEWER_ROLE, call, grant, user_key};
 use crate::members::{PW, add_member, create_org, user_id};
 use crate::support::{Client, Page, TestApp, spawn_app, spawn_app_with};
+use crate::workspaces::create_ws;
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -439,6 +440,13 @@ async fn the_account_requirement_leads_members_to_set_up() {
         r.header("hx-redirect").as_deref(),
         Some("/profile/two-factor")
     );
+    // ... its workspaces' pages ...
+    let dashboard = create_ws(&ana, &acme, "Prod", "prod").await;
+    grant(&app, &crate::support::ws_id(&dashboard), "mel", VIEWER_ROLE);
+    assert_eq!(ana.get(&dashboard).await.status, StatusCode::OK);
+    let r = mel.get(&dashboard).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(r.location().as_deref(), Some("/profile/two-factor"));
     let p = mel.get("/profile/two-factor").await;
     assert!(
         p.text.contains("Acme requires two-factor authentication"),
@@ -465,6 +473,7 @@ async fn the_account_requirement_leads_members_to_set_up() {
     enable(&mel2).await;
     let r = mel2.get(&format!("/account/{acme}/members")).await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(mel2.get(&dashboard).await.status, StatusCode::OK);
     let r = mel2.post_form("/profile/two-factor/disable", &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.text.contains("cannot be turned off"), "{}", r.text);
