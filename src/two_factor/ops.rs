@@ -30,6 +30,9 @@ pub const USED_CODE: &str = "That code was already used. Wait for your app to sh
 /// The message for a recovery code that is wrong or used.
 pub const WRONG_RECOVERY_CODE: &str = "That recovery code is not right, or it was already used.";
 
+/// The message when the stored secret cannot be opened (the instance's secret key changed).
+pub const UNREADABLE_SECRET: &str = "Atrium cannot read your two-factor secret any more. Log in with a recovery code, then set up two-factor authentication again.";
+
 /// Wrong second-factor attempts allowed per minute, per user and per client address.
 pub const ATTEMPTS_PER_MINUTE: i64 = 5;
 
@@ -221,11 +224,12 @@ pub fn second_step(
         };
         let outcome = match proof {
             Proof::Code(code) => {
-                let Some(secret) = sealer.open(&row.secret_sealed) else {
-                    return Err(anyhow::anyhow!("the TOTP secret does not open").into());
-                };
+                // Sealed under another secret key (`ATRIUM_SECRET_KEY` changed): no code can
+                // be checked; recovery codes still work.
+                let secret = sealer.open(&row.secret_sealed).unwrap_or_default();
                 let last = row.last_used_step.and_then(|s| u64::try_from(s).ok());
                 match totp::check(&secret, code, unix_now(), last) {
+                    _ if secret.is_empty() => Some((UNREADABLE_SECRET, "unreadable_secret")),
                     Check::Accepted(step) => {
                         let step = i64::try_from(step).unwrap_or(i64::MAX);
                         // 0 rows: another request used this step first.
