@@ -308,6 +308,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::users::pages::routes(cfg);
     crate::users::pages::security::routes(cfg);
     crate::users::pages::sessions::routes(cfg);
+    crate::two_factor::pages::routes(cfg);
     crate::accounts::pages::routes(cfg);
     crate::members::pages::routes(cfg);
     crate::invitations::pages::routes(cfg);

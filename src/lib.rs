@@ -29,6 +29,7 @@ pub mod settings;
 pub mod sso;
 pub mod teams;
 pub mod transfers;
+pub mod two_factor;
 pub mod users;
 pub mod web;
 pub mod workspaces;

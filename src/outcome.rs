@@ -68,6 +68,16 @@ pub enum Reason {
     DomainTaken,
     /// The provider's person, or the user, is already linked (SSO).
     AlreadyLinked,
+    /// Only Owners change whether members must use two-factor authentication.
+    TwoFactorOwnersOnly,
+    /// Requiring two-factor authentication of members needs it on for oneself first.
+    TwoFactorYourselfFirst,
+    /// Two-factor authentication stays on while an account of the user requires it.
+    TwoFactorRequired,
+    /// Two-factor authentication is already on (turn it off to set it up again).
+    TwoFactorAlreadyOn,
+    /// Two-factor authentication is not on.
+    TwoFactorOff,
 }
 
 impl Reason {
@@ -92,6 +102,17 @@ impl Reason {
             Reason::AlreadyLinked => {
                 "This user is already linked to another identity at this provider."
             }
+            Reason::TwoFactorOwnersOnly => {
+                "Only Owners change whether members must use two-factor authentication."
+            }
+            Reason::TwoFactorYourselfFirst => {
+                "Turn on two-factor authentication for yourself (Profile → Two-factor authentication) before requiring it of members."
+            }
+            Reason::TwoFactorRequired => {
+                "An account you belong to requires two-factor authentication, so it cannot be turned off."
+            }
+            Reason::TwoFactorAlreadyOn => "Two-factor authentication is already on.",
+            Reason::TwoFactorOff => "Two-factor authentication is not on.",
         }
     }
 }

@@ -43,6 +43,7 @@ const DOMAINS: &[&str] = &[
     "sso",
     "teams",
     "transfers",
+    "two_factor",
     "users",
     "workspaces",
 ];

@@ -41,6 +41,8 @@ pub struct Account {
     pub flow_run_retention_days: i32,
     /// Its members reach its pages only through its SSO provider (except `bypass:sso`).
     pub sso_required: bool,
+    /// Members must use two-factor authentication to use the account's pages.
+    pub require_two_factor: bool,
 }
 
 impl Account {
@@ -147,6 +149,7 @@ pub struct Settings<'a> {
     pub workspace_limit: Option<i64>,
     pub audit_retention_days: i32,
     pub flow_run_retention_days: i32,
+    pub require_two_factor: bool,
 }
 
 pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
@@ -157,6 +160,7 @@ pub fn update(conn: &mut DbConn, id: &str, s: Settings<'_>) -> QueryResult<()> {
             accounts::workspace_limit.eq(s.workspace_limit),
             accounts::audit_retention_days.eq(s.audit_retention_days),
             accounts::flow_run_retention_days.eq(s.flow_run_retention_days),
+            accounts::require_two_factor.eq(s.require_two_factor),
             accounts::updated_at.eq(now()),
         ))
         .execute(conn)?;

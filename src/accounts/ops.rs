@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::model as accounts;
 use crate::audit::{Actor, Event};
-use crate::authz::account::{may_set_audit_retention, may_set_run_retention};
+use crate::authz::account::{
+    may_require_two_factor, may_set_audit_retention, may_set_run_retention,
+};
 use crate::db::{DbConn, write_tx};
 use crate::outcome::{OpResult, Reason, Refusal, forbidden, invalid, refuse};
 use crate::users::domain::{Handle, Name};
@@ -59,6 +61,7 @@ pub struct NewSettings {
     pub workspace_limit: Option<i64>,
     pub audit_retention_days: i32,
     pub flow_run_retention_days: i32,
+    pub require_two_factor: bool,
 }
 
 /// Saves the account's settings in one transaction (`atrium.account.updated`). Only Owners
@@ -84,6 +87,20 @@ pub fn update(
         {
             return forbidden(Reason::RunRetentionOwnersOnly);
         }
+        if s.require_two_factor != account.require_two_factor {
+            if !crate::members::model::role_of(c, &account.id, &user.id)?
+                .is_some_and(may_require_two_factor)
+            {
+                return forbidden(Reason::TwoFactorOwnersOnly);
+            }
+            // Whoever requires it has it: an Owner cannot lock themselves out of the account.
+            if s.require_two_factor && !crate::two_factor::ops::is_enabled(c, &user.id)? {
+                return invalid(
+                    "require_two_factor",
+                    Reason::TwoFactorYourselfFirst.message(),
+                );
+            }
+        }
         if s.handle.as_str() != account.handle
             && accounts::handle_taken_by_other(c, s.handle.as_str(), &account.id)?
         {
@@ -98,6 +115,7 @@ pub fn update(
                 workspace_limit: s.workspace_limit,
                 audit_retention_days: s.audit_retention_days,
                 flow_run_retention_days: s.flow_run_retention_days,
+                require_two_factor: s.require_two_factor,
             },
         )?;
         Event::new(
@@ -115,6 +133,7 @@ pub fn update(
             "workspace_limit": { "from": account.workspace_limit, "to": s.workspace_limit },
             "audit_retention_days": { "from": account.audit_retention_days, "to": s.audit_retention_days },
             "flow_run_retention_days": { "from": account.flow_run_retention_days, "to": s.flow_run_retention_days },
+            "require_two_factor": { "from": account.require_two_factor, "to": s.require_two_factor },
         }))
         .record(c)?;
         Ok(())

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::ops;
 use crate::authz::AccountPerm;
-use crate::authz::account::{may_set_audit_retention, may_set_run_retention};
+use crate::authz::account::{
+    may_require_two_factor, may_set_audit_retention, may_set_run_retention,
+};
 use crate::users::domain::{Handle, Name};
 use crate::web::ctx::AccountCtx;
 use crate::web::ctx::Auth;
@@ -53,6 +55,22 @@ pub struct AccountForm {
     /// ended (empty = the default).
     #[serde(default)]
     pub flow_run_retention_days: String,
+    /// Settings page only: the checkbox "Require two-factor authentication for members"
+    /// (absent: off).
+    #[serde(default)]
+    pub require_two_factor: Option<String>,
+}
+
+pub const TWO_FACTOR_OWNERS_ONLY: &str =
+    "Only Owners change whether members must use two-factor authentication.";
+
+/// Reads the checkbox: absent or empty is off, `on` (what browsers send) is on.
+fn parse_checkbox(raw: Option<&str>) -> Result<bool, &'static str> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("off") | Some("false") | Some("0") => Ok(false),
+        Some("on") | Some("true") | Some("1") => Ok(true),
+        Some(_) => Err("Tick the box or leave it clear."),
+    }
 }
 
 /// Parses how many days audit events are kept (empty = the default).
@@ -189,6 +207,8 @@ struct SettingsPage {
     can_set_retention: bool,
     /// Only Owners change the flow run retention.
     can_set_run_retention: bool,
+    /// Only Owners of organizations require two-factor authentication of members.
+    can_require_two_factor: bool,
     form: AccountForm,
     errors: FieldErrors,
     delete_error: Option<String>,
@@ -205,6 +225,7 @@ impl SettingsPage {
             can_delete: ctx.can(AccountPerm::DeleteAccount) && !ctx.account.is_personal(),
             can_set_retention: may_set_audit_retention(ctx.role),
             can_set_run_retention: may_set_run_retention(ctx.role),
+            can_require_two_factor: may_require_two_factor(ctx.role),
             form: AccountForm {
                 name: ctx.account.name.clone(),
                 handle: ctx.account.handle.clone(),
@@ -215,6 +236,7 @@ impl SettingsPage {
                     .unwrap_or_default(),
                 audit_retention_days: ctx.account.audit_retention_days.to_string(),
                 flow_run_retention_days: ctx.account.flow_run_retention_days.to_string(),
+                require_two_factor: ctx.account.require_two_factor.then(|| "on".into()),
             },
             errors: FieldErrors::default(),
             delete_error: None,
@@ -271,6 +293,18 @@ async fn update(
         errors.add("flow_run_retention_days", RUN_RETENTION_OWNERS_ONLY);
         status = StatusCode::FORBIDDEN;
     }
+    // A personal account has no other members: the setting is for organizations.
+    let require_two_factor = if ctx.account.is_personal() {
+        ctx.account.require_two_factor
+    } else {
+        parse_checkbox(form.require_two_factor.as_deref())
+            .map_err(|e| errors.add("require_two_factor", e))
+            .unwrap_or(ctx.account.require_two_factor)
+    };
+    if require_two_factor != ctx.account.require_two_factor && !may_require_two_factor(ctx.role) {
+        errors.add("require_two_factor", TWO_FACTOR_OWNERS_ONLY);
+        status = StatusCode::FORBIDDEN;
+    }
     if !errors.is_empty() {
         let mut p = SettingsPage::of(ctx);
         p.form = form;
@@ -283,6 +317,7 @@ async fn update(
         workspace_limit: limit,
         audit_retention_days: retention,
         flow_run_retention_days: run_retention,
+        require_two_factor,
     };
     let saved = ctx
         .try_op(&req, move |c, a| {
@@ -302,6 +337,7 @@ async fn update(
             workspace_limit: limit.map(|n| n.to_string()).unwrap_or_default(),
             audit_retention_days: retention.to_string(),
             flow_run_retention_days: run_retention.to_string(),
+            require_two_factor: require_two_factor.then(|| "on".into()),
         };
         p.account_handle = p.form.handle.clone();
         p.notice = Some("Account settings saved.".into());

@@ -415,6 +415,42 @@ pub const ACTIONS: &[ActionInfo] = &[
         "{actor} entered a wrong password when asked to confirm it",
     ),
     a(
+        "atrium.user.two_factor_setup_started",
+        Authentication,
+        "Two-factor set-up started",
+        "{actor} started setting up two-factor authentication",
+    ),
+    a(
+        "atrium.user.two_factor_enabled",
+        Authentication,
+        "Two-factor turned on",
+        "{actor} turned on two-factor authentication",
+    ),
+    a(
+        "atrium.user.two_factor_disabled",
+        Authentication,
+        "Two-factor turned off",
+        "{actor} turned off two-factor authentication (or cancelled its set-up)",
+    ),
+    a(
+        "atrium.user.recovery_codes_regenerated",
+        Authentication,
+        "Recovery codes regenerated",
+        "{actor} made new two-factor recovery codes; the old ones stopped working",
+    ),
+    a(
+        "atrium.user.recovery_code_used",
+        Authentication,
+        "Recovery code used",
+        "{actor} logged in with a two-factor recovery code",
+    ),
+    a(
+        "atrium.user.two_factor_failed",
+        Authentication,
+        "Failed two-factor code",
+        "A wrong two-factor code was given for {target} after the right password",
+    ),
+    a(
         "atrium.session.ended",
         Authentication,
         "Session ended",

@@ -34,6 +34,8 @@ pub enum Bucket {
     MailLink,
     /// E-mails a signed-in user sends to themselves (verification again, a new address).
     SelfMail,
+    /// The second step of a log-in: a code from the app or a recovery code.
+    TwoFactor,
 }
 
 impl Bucket {
@@ -44,6 +46,7 @@ impl Bucket {
             Bucket::Signup => "signup",
             Bucket::MailLink => "forgot",
             Bucket::SelfMail => "mail",
+            Bucket::TwoFactor => "2fa",
         }
     }
 }

@@ -186,6 +186,12 @@ pub fn may_set_run_retention(role: AccountRole) -> bool {
     role == AccountRole::Owner
 }
 
+/// Only Owners decide whether members must use two-factor authentication (an Admin could
+/// otherwise lock out, or let in, people the Owners chose otherwise).
+pub fn may_require_two_factor(role: AccountRole) -> bool {
+    role == AccountRole::Owner
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,7 @@ diesel::table! {
         member_count -> BigInt,
         flow_run_retention_days -> Integer,
         sso_required -> Bool,
+        require_two_factor -> Bool,
     }
 }
 
@@ -386,10 +387,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_totp (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sso_integrations -> accounts (account_id));
 diesel::joinable!(sso_domains -> accounts (account_id));
 diesel::joinable!(sso_identities -> sso_integrations (integration_id));
 diesel::joinable!(sso_identities -> users (user_id));
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        digest -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(user_totp -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -418,4 +441,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sso_integrations,
     sso_domains,
     sso_identities,
+    user_totp,
+    recovery_codes,
 );

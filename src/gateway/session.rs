@@ -75,6 +75,14 @@ pub async fn pass(
         let Some(l) = loaded.filter(|l| !l.scopes.is_empty()) else {
             return Ok(Err(ApiError::NotFound));
         };
+        // The browser session of a member who has not set up the two-factor authentication
+        // the account requires reaches none of its pages, nor their API calls.
+        if l.account.require_two_factor && !crate::two_factor::ops::is_enabled(c, &user.id)? {
+            return Ok(Err(ApiError::Denied(
+                "This account requires two-factor authentication: set it up in your profile."
+                    .into(),
+            )));
+        }
         let target = crate::servers::ops::find(c, &l.workspace.id)?
             .and_then(|s| super::caller::target_of(&s, &sealer));
         Ok(Ok(Pass {

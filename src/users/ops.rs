@@ -163,6 +163,7 @@ pub fn record_login(
     rehash: Option<&str>,
     identifier: &str,
     ip: String,
+    second_step: bool,
 ) -> OpResult<()> {
     write_tx(c, |c| {
         let personal = match user {
@@ -173,10 +174,15 @@ pub fn record_login(
             let Some(u) = user else { return Ok(()) };
             // A success does not count against the next attempts.
             crate::authn::rate_limit::release(c, slot)?;
-            users::touch_login(c, &u.id)?;
             if let Some(h) = rehash {
                 users::set_password_hash(c, &u.id, h)?;
             }
+            if second_step {
+                // The log-in is recorded when the second factor is given too
+                // (`two_factor::ops::second_step`).
+                return Ok(());
+            }
+            users::touch_login(c, &u.id)?;
             Event::new(
                 "atrium.user.logged_in",
                 Actor::user(u),

@@ -121,6 +121,7 @@ impl From<AppError> for ApiError {
             AppError::Forbidden => ApiError::Forbidden,
             AppError::LoginRequired { .. } => ApiError::Unauthorized,
             AppError::SsoRequired { .. } => ApiError::Forbidden,
+            AppError::TwoFactorRequired { .. } => ApiError::Forbidden,
             AppError::TooManyRequests { .. } => ApiError::Unavailable("rate limited".into()),
             AppError::Unavailable(w) => ApiError::Unavailable(w),
             AppError::Internal(e) => ApiError::Internal(e),

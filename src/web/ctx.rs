@@ -208,6 +208,29 @@ pub fn sso_gate(
     })
 }
 
+/// An account that requires two-factor authentication is not used by a member who has not
+/// set it up: they are sent to set it up (`AppError::TwoFactorRequired`). One statement,
+/// only for such accounts.
+async fn two_factor_gate(
+    req: &HttpRequest,
+    auth: &Auth,
+    account: &Account,
+) -> Result<(), AppError> {
+    if !account.require_two_factor {
+        return Ok(());
+    }
+    let uid = auth.user.id.clone();
+    let on = db(&auth.pool, move |c| {
+        Ok(crate::two_factor::ops::is_enabled(c, &uid)?)
+    })
+    .await?;
+    if on {
+        Ok(())
+    } else {
+        Err(AppError::TwoFactorRequired { htmx: is_htmx(req) })
+    }
+}
+
 /// A logged-in user inside one account (`/account/{account_id}/…`). Non-members get 404.
 pub struct AccountCtx {
     pub auth: Auth,
@@ -256,6 +279,7 @@ impl FromRequest for AccountCtx {
                 return Err(AppError::NotFound);
             };
             sso_gate(&req, &auth.session, &account, &perms)?;
+            two_factor_gate(&req, &auth, &account).await?;
             let mut auth = auth;
             auth.shell = auth.shell.in_account(account_id);
             Ok(AccountCtx {
@@ -377,6 +401,7 @@ impl FromRequest for WorkspaceCtx {
                     .unwrap_or_default();
                 sso_gate(&req, &auth.session, &account, &perms)?;
             }
+            two_factor_gate(&req, &auth, &account).await?;
             let mut auth = auth;
             auth.shell = auth.shell.in_account(&account_id);
             auth.shell.workspace = Some(crate::web::shell::WorkspaceLink {

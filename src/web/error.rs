@@ -22,6 +22,10 @@ pub enum AppError {
         next: String,
         htmx: bool,
     },
+    /// The account requires two-factor authentication, which the user has not set up: they
+    /// are sent to set it up (`web::ctx`).
+    #[error("two-factor authentication required")]
+    TwoFactorRequired { htmx: bool },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
     #[error("service unavailable")]
@@ -77,6 +81,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::LoginRequired { .. } | AppError::SsoRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::TwoFactorRequired { .. } => StatusCode::SEE_OTHER,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,6 +116,18 @@ impl ResponseError for AppError {
                 );
                 if *htmx {
                     HttpResponse::Unauthorized()
+                        .insert_header(("HX-Redirect", to))
+                        .finish()
+                } else {
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, to))
+                        .finish()
+                }
+            }
+            AppError::TwoFactorRequired { htmx } => {
+                let to = "/profile/two-factor";
+                if *htmx {
+                    HttpResponse::Ok()
                         .insert_header(("HX-Redirect", to))
                         .finish()
                 } else {

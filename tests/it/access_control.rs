@@ -92,6 +92,9 @@ impl Caller {
 enum Need {
     /// Anyone, signed in or not (log-in, sign-up, the invitee's pages, static files).
     Public,
+    /// The log-in's second step (two-factor): only a browser whose password was just right
+    /// has one; every caller here is sent to the log-in page (303), GET and POST alike.
+    SecondStep,
     /// A signed-in user (pages) or any valid key (API); nothing of an account.
     SignedIn,
     /// Only the holder of the personal key (or the user of the session) in the path.
@@ -121,6 +124,7 @@ const RULES: &[(&str, &str, Need)] = &[
     ("*", "/auth/verify/{verify_id}", Need::Public),
     ("*", "/auth/reset/{reset_id}", Need::Public),
     ("*", "/auth/confirm", Need::SignedIn),
+    ("*", "/auth/two-factor", Need::SecondStep),
     ("*", "/healthz", Need::Public),
     ("*", "/static/{name}", Need::Public),
     ("GET", "/invitations/{invitation_id}", Need::Public),
@@ -285,6 +289,7 @@ fn expect(method: &str, path: &str, need: Need, who: Caller) -> Expect {
     }
     let verdict = match need {
         Need::Public => Expect::Allowed,
+        Need::SecondStep => return Expect::Login,
         _ if !who.signed_in() => {
             if api {
                 Expect::Status(401)

@@ -50,6 +50,12 @@ const COVERED: &[&str] = &[
     "POST /auth/forgot",
     "POST /auth/reset/{reset_id}",
     "POST /auth/confirm",
+    // Two-factor authentication
+    "POST /auth/two-factor",
+    "POST /profile/two-factor/setup",
+    "POST /profile/two-factor/confirm",
+    "POST /profile/two-factor/recovery-codes",
+    "POST /profile/two-factor/disable",
     // Accounts and members
     "POST /accounts/new",
     "POST /account/{account_id}/settings",
@@ -844,6 +850,178 @@ async fn every_route_records_its_event() {
             None,
         )],
     );
+
+    // ----- two-factor authentication -----
+    {
+        use crate::two_factor::{codes_on, fresh_code, secret_on, wrong_code};
+        let pw = "another long password";
+        let t = a.mark();
+        let r = ana.post_form("/profile/two-factor/setup", &[]).await;
+        a.page(
+            "POST /profile/two-factor/setup",
+            "start",
+            t,
+            &r,
+            vec![ev(
+                "atrium.user.two_factor_setup_started",
+                &ana_u,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        let secret = secret_on(&ana.get("/profile/two-factor").await.text);
+        let t = a.mark();
+        let r = ana
+            .post_form(
+                "/profile/two-factor/confirm",
+                &[("code", &wrong_code(&secret))],
+            )
+            .await;
+        a.refused("POST /profile/two-factor/confirm", "wrong code", t, &r);
+        let mut last = 0;
+        let code = fresh_code(&secret, &mut last).await;
+        let t = a.mark();
+        let r = ana
+            .post_form("/profile/two-factor/confirm", &[("code", &code)])
+            .await;
+        a.page(
+            "POST /profile/two-factor/confirm",
+            "right code",
+            t,
+            &r,
+            vec![ev(
+                "atrium.user.two_factor_enabled",
+                &ana_u,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        let t = a.mark();
+        let r = ana
+            .post_form("/profile/two-factor/recovery-codes", &[])
+            .await;
+        let codes = codes_on(&r.text);
+        a.page(
+            "POST /profile/two-factor/recovery-codes",
+            "new codes",
+            t,
+            &r,
+            vec![ev(
+                "atrium.user.recovery_codes_regenerated",
+                &ana_u,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        // The log-in's second step: a wrong code (recorded, still by nobody), the right one.
+        let two = app.new_client();
+        let r = two
+            .post_form("/auth/login", &[("login", "ana"), ("password", pw)])
+            .await;
+        assert_eq!(
+            r.location().as_deref(),
+            Some("/auth/two-factor"),
+            "{}",
+            r.text
+        );
+        let t = a.mark();
+        let r = two
+            .post_form("/auth/two-factor", &[("code", &wrong_code(&secret))])
+            .await;
+        a.check(
+            "POST /auth/two-factor",
+            "wrong code",
+            t,
+            r.status,
+            false,
+            vec![ev(
+                "atrium.user.two_factor_failed",
+                &Who::Anonymous,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        let code = fresh_code(&secret, &mut last).await;
+        let t = a.mark();
+        let r = two.post_form("/auth/two-factor", &[("code", &code)]).await;
+        a.page(
+            "POST /auth/two-factor",
+            "right code",
+            t,
+            &r,
+            vec![ev(
+                "atrium.user.logged_in",
+                &ana_u,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        let three = app.new_client();
+        three
+            .post_form("/auth/login", &[("login", "ana"), ("password", pw)])
+            .await;
+        let t = a.mark();
+        let r = three
+            .post_form("/auth/two-factor", &[("recovery_code", &codes[0])])
+            .await;
+        a.page(
+            "POST /auth/two-factor",
+            "recovery code",
+            t,
+            &r,
+            vec![
+                ev(
+                    "atrium.user.recovery_code_used",
+                    &ana_u,
+                    me,
+                    Some(&ana_home),
+                    None,
+                ),
+                ev("atrium.user.logged_in", &ana_u, me, Some(&ana_home), None),
+            ],
+        );
+        let t = a.mark();
+        let r = ana.post_form("/profile/two-factor/disable", &[]).await;
+        a.page(
+            "POST /profile/two-factor/disable",
+            "turn off",
+            t,
+            &r,
+            vec![ev(
+                "atrium.user.two_factor_disabled",
+                &ana_u,
+                me,
+                Some(&ana_home),
+                None,
+            )],
+        );
+        let t = a.mark();
+        let r = ana.post_form("/profile/two-factor/disable", &[]).await;
+        a.refused("POST /profile/two-factor/disable", "already off", t, &r);
+        let t = a.mark();
+        let r = ana
+            .post_form("/profile/two-factor/recovery-codes", &[])
+            .await;
+        a.refused("POST /profile/two-factor/recovery-codes", "off", t, &r);
+        let t = a.mark();
+        let r = app
+            .new_client()
+            .post_form("/auth/two-factor", &[("code", "123456")])
+            .await;
+        a.check(
+            "POST /auth/two-factor",
+            "no log-in waiting",
+            t,
+            r.status,
+            true,
+            vec![],
+        );
+    }
 
     // ----- onboarding and accounts -----
     let t = a.mark();

@@ -133,7 +133,41 @@ async fn the_checker_reports_each_kind_of_broken_data() {
     let t = "'2026-01-01 00:00:00'";
     let team = &w.team;
     let bo = user_id(&app, "bo");
+    // bo has two-factor authentication on, with ten recovery codes.
+    {
+        use atrium::two_factor::model as tf;
+        let mut c = app.conn();
+        let sealed = atrium::sealed::Sealer::new(b"test").seal("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+        tf::put_pending(&mut c, &bo, &sealed).expect("pending");
+        tf::confirm(&mut c, &bo, 1).expect("confirmed");
+        let digests: Vec<String> = (0..10)
+            .map(|i| atrium::authn::digest(&format!("code{i}")))
+            .collect();
+        tf::replace_recovery_codes(&mut c, &bo, &digests).expect("codes");
+    }
+    assert_eq!(app.invariant_violations(), Vec::<String>::new());
     let cases: Vec<(&str, String)> = vec![
+        (
+            "recovery code of a user without confirmed two-factor authentication",
+            "UPDATE user_totp SET confirmed_at = NULL, last_used_step = NULL".to_string(),
+        ),
+        (
+            "confirmed two-factor authentication without exactly 10 recovery codes",
+            "DELETE FROM recovery_codes WHERE id IN (SELECT MIN(id) FROM recovery_codes)"
+                .to_string(),
+        ),
+        (
+            "two-factor step used while set-up is pending",
+            "UPDATE user_totp SET confirmed_at = NULL".to_string(),
+        ),
+        (
+            "recovery code used before it was made",
+            format!("UPDATE recovery_codes SET used_at = {t}, created_at = '2026-02-01 00:00:00'"),
+        ),
+        (
+            "two-factor secret stored unsealed",
+            "UPDATE user_totp SET secret_sealed = 'JBSWY3DPEHPK3PXP'".to_string(),
+        ),
         (
             "team member who is not a member of the team's account",
             format!(

@@ -54,6 +54,7 @@ mod sso;
 mod teams;
 mod teams_pages;
 mod transfers;
+mod two_factor;
 mod two_instances;
 mod who_cache;
 mod workspaces;

@@ -326,7 +326,18 @@ pub const TOO_MANY_CHECKS: &str = "Too many wrong passwords. Wait a minute and t
 
 enum Lookup {
     Limited,
-    Found(Option<Box<User>>, rate_limit::Slot),
+    Found(Option<Box<User>>, rate_limit::Slot, TwoFactor),
+}
+
+/// What two-factor authentication asks of a log-in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TwoFactor {
+    /// Nothing: no second step, no account requiring it.
+    None,
+    /// The user has it on: the second step comes after the password.
+    SecondStep,
+    /// The user has it off and an account of theirs requires it: set it up first.
+    SetUp,
 }
 
 async fn login(
@@ -380,15 +391,23 @@ async fn login(
     let lookup = db(&mu.pool, move |c| {
         let user = users::find_by_login(c, &id2)?;
         let key = rate_limit::login_key(user.as_ref().map(|u| u.id.as_str()), &id2);
-        match rate_limit::take(c, Bucket::Login, &ip2, &key, Limit::per_minute(limit))? {
-            Some(slot) => Ok(Lookup::Found(user.map(Box::new), slot)),
-            None => Ok(Lookup::Limited),
-        }
+        let Some(slot) = rate_limit::take(c, Bucket::Login, &ip2, &key, Limit::per_minute(limit))?
+        else {
+            return Ok(Lookup::Limited);
+        };
+        let two_factor = match &user {
+            Some(u) if crate::two_factor::ops::is_enabled(c, &u.id)? => TwoFactor::SecondStep,
+            Some(u) if !crate::two_factor::ops::requiring_accounts(c, &u.id)?.is_empty() => {
+                TwoFactor::SetUp
+            }
+            _ => TwoFactor::None,
+        };
+        Ok(Lookup::Found(user.map(Box::new), slot, two_factor))
     })
     .await?;
-    let (user, slot) = match lookup {
+    let (user, slot, two_factor) = match lookup {
         Lookup::Limited => return show(StatusCode::TOO_MANY_REQUESTS, TOO_MANY),
-        Lookup::Found(u, slot) => (u.map(|b| *b), slot),
+        Lookup::Found(u, slot, tf) => (u.map(|b| *b), slot, tf),
     };
     let pw_too_long = pw.len() > crate::users::domain::MAX_PASSWORD_BYTES;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -420,11 +439,26 @@ async fn login(
             rehash.as_deref(),
             &identifier,
             ip3,
+            two_factor == TwoFactor::SecondStep,
         )
     })
     .await?;
 
     match (ok, user) {
+        // No session yet: the code from the app first (`two_factor::pages`).
+        (true, Some(u)) if two_factor == TwoFactor::SecondStep => {
+            crate::two_factor::pages::begin_second_step(
+                &mu.session,
+                &u.id,
+                &safe_next(q.next.as_deref()),
+            )?;
+            Ok(redirect(&req, "/auth/two-factor"))
+        }
+        // An account of theirs requires two-factor authentication: set it up first.
+        (true, Some(u)) if two_factor == TwoFactor::SetUp => {
+            start_session(&req, &mu.session, &u.id)?;
+            Ok(redirect(&req, "/profile/two-factor"))
+        }
         (true, Some(u)) => {
             start_session(&req, &mu.session, &u.id)?;
             Ok(redirect(&req, &safe_next(q.next.as_deref())))

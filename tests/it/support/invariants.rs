@@ -195,6 +195,33 @@ pub const CHECKS: &[(&str, &str)] = &[
         "session whose device is longer than 300 characters",
         "SELECT id AS v FROM sessions WHERE LENGTH(user_agent) > 300",
     ),
+    // Two-factor authentication ----------------------------------------------------------
+    (
+        "recovery code of a user without confirmed two-factor authentication",
+        "SELECT r.id AS v FROM recovery_codes r
+         WHERE NOT EXISTS (SELECT 1 FROM user_totp t
+                           WHERE t.user_id = r.user_id AND t.confirmed_at IS NOT NULL)",
+    ),
+    (
+        "confirmed two-factor authentication without exactly 10 recovery codes",
+        "SELECT t.user_id AS v FROM user_totp t
+         WHERE t.confirmed_at IS NOT NULL
+           AND (SELECT COUNT(*) FROM recovery_codes r WHERE r.user_id = t.user_id) <> 10",
+    ),
+    (
+        "two-factor step used while set-up is pending, or confirmed before it began",
+        "SELECT user_id AS v FROM user_totp
+         WHERE (confirmed_at IS NULL AND last_used_step IS NOT NULL)
+            OR confirmed_at < created_at",
+    ),
+    (
+        "recovery code used before it was made",
+        "SELECT id AS v FROM recovery_codes WHERE used_at IS NOT NULL AND used_at < created_at",
+    ),
+    (
+        "two-factor secret stored unsealed (a bare base32 secret)",
+        "SELECT user_id AS v FROM user_totp WHERE LENGTH(secret_sealed) < 60",
+    ),
     // Service accounts and API keys ------------------------------------------------------
     (
         "API key of a holder that is gone",
