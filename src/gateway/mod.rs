@@ -319,7 +319,9 @@ async fn handle(
                 tracing::warn!("gateway: refused a session call {method} {rest}: {why}");
                 return Ok(detail(StatusCode::FORBIDDEN, why));
             }
-            session::pass(&gw, uid, &account_id, &workspace_id).await?
+            let came_through =
+                crate::web::ctx::sso_accounts(&actix_session::SessionExt::get_session(&req));
+            session::pass(&gw, uid, came_through, &account_id, &workspace_id).await?
         }
         None => {
             gw.pass(key.as_deref(), &ip, &account_id, &workspace_id, false)

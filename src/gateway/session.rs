@@ -53,10 +53,13 @@ pub fn forgery(req: &HttpRequest) -> Option<&'static str> {
 }
 
 /// The pass of the signed-in user `user_id` for the workspace: 401 when the user is gone,
-/// 404 without access. Read each time (the UI's calls are few; keys are the hot path).
+/// 404 without access, 403 when the account requires what the session lacks (two-factor
+/// set up; having come through its SSO provider, `sso_came_through` the accounts it did).
+/// Read each time (the UI's calls are few; keys are the hot path).
 pub async fn pass(
     gw: &Gateway,
     user_id: String,
+    sso_came_through: Vec<String>,
     account_id: &str,
     workspace_id: &str,
 ) -> Result<Arc<Pass>, ApiError> {
@@ -80,6 +83,17 @@ pub async fn pass(
         if l.account.require_two_factor && !crate::two_factor::ops::is_enabled(c, &user.id)? {
             return Ok(Err(ApiError::Denied(
                 "This account requires two-factor authentication: set it up in your profile."
+                    .into(),
+            )));
+        }
+        // An account that requires SSO: the same rule as its pages (`web::ctx::sso_gate`),
+        // so a password session cannot reach its workspaces' API from Atrium's pages either.
+        let bypass = l.account_role.is_some_and(|r| {
+            crate::authz::PermSet::of_role(r).has(crate::authz::AccountPerm::BypassSso)
+        });
+        if l.account.sso_required && !bypass && !sso_came_through.contains(&l.account.id) {
+            return Ok(Err(ApiError::Denied(
+                "This account requires single sign-on: sign in through its identity provider."
                     .into(),
             )));
         }

@@ -652,3 +652,74 @@ fetch("{api}/flows/", {{method: "POST", credentials: "include", headers: {{"Cont
         .collect();
     assert_eq!(names, [format!("own-{tag}")], "{flows}");
 }
+
+/// An account that requires single sign-on: a password session reaches none of its
+/// workspaces' API from Atrium's pages either (the rule of its pages, `web::ctx::sso_gate`);
+/// an Owner (`bypass:sso`) still does.
+#[tokio::test]
+async fn an_account_requiring_sso_refuses_a_password_sessions_calls_except_an_owners() {
+    let Some(server) = prefect::server(0).await else {
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.prefect_server_allow = atrium::egress::Egress::parse("127.0.0.1").expect("allow");
+    })
+    .await;
+    let (ana, acme, ws) = acme_prod(&app, server).await;
+    developer_bo(&app, &acme, &ws).await;
+    let bo = crate::sessions_page::log_in_with(&app, "bo", "a laptop").await;
+    let filter = format!(
+        "{}/api/accounts/{acme}/workspaces/{ws}/flows/filter",
+        app.base
+    );
+    let own = Some(app.base.as_str());
+    let (s, v) = session_call(
+        &bo,
+        reqwest::Method::POST,
+        &filter,
+        own,
+        Some(json!({})),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "before: {v}");
+
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!(
+            "UPDATE accounts SET sso_required = TRUE WHERE id = '{acme}'"
+        ))
+        .execute(&mut app.conn())
+        .expect("require SSO");
+    }
+    let (s, v) = session_call(
+        &bo,
+        reqwest::Method::POST,
+        &filter,
+        own,
+        Some(json!({})),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("single sign-on"), "{v}");
+    let (s, v) = session_call(
+        &ana,
+        reqwest::Method::POST,
+        &filter,
+        own,
+        Some(json!({})),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "the Owner bypasses: {v}");
+    // (Set by hand above, without an identity provider: put back for the invariant checker.)
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!(
+            "UPDATE accounts SET sso_required = FALSE WHERE id = '{acme}'"
+        ))
+        .execute(&mut app.conn())
+        .expect("put back");
+    }
+}
