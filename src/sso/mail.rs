@@ -1,37 +1,10 @@
 //! The e-mail proving an account holds a domain: a link to an address at that domain.
 
-use askama::Template;
-
 use super::model::Domain;
 use crate::db::DbConn;
 use crate::mail::{self, OutgoingMail};
-use crate::outcome::{OpError, OpResult};
+use crate::outcome::OpResult;
 use crate::settings::AppConfig;
-
-#[derive(Template)]
-#[template(path = "mail/link.txt")]
-struct LinkText<'a> {
-    intro: &'a str,
-    action: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "mail/link.html")]
-struct LinkHtml<'a> {
-    intro: &'a str,
-    action: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
-}
-
-fn rendered<T: Template>(t: T) -> OpResult<String> {
-    t.render()
-        .map_err(|e| OpError::Internal(anyhow::anyhow!("mail template: {e}")))
-}
 
 /// The proof link of a claim.
 pub fn link_of(cfg: &AppConfig, code: &str) -> String {
@@ -56,20 +29,7 @@ pub fn send_domain_link(
     );
     let action = "Confirm the domain";
     let ignore = "If you do not know about this, ignore this e-mail: the domain is not claimed without the link.";
-    let text = rendered(LinkText {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
-    let html = rendered(LinkHtml {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
+    let (text, html) = crate::users::mail::link_bodies(&intro, action, &link, &expires, ignore)?;
     mail::enqueue(
         c,
         OutgoingMail {

@@ -103,20 +103,7 @@ pub fn send_link(
             "If you did not ask for it, ignore this e-mail: your password stays as it is.",
         ),
     };
-    let text = rendered(LinkText {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
-    let html = rendered(LinkHtml {
-        intro: &intro,
-        action,
-        link: &link,
-        expires: &expires,
-        ignore,
-    })?;
+    let (text, html) = link_bodies(&intro, action, &link, &expires, ignore)?;
     mail::enqueue(
         c,
         OutgoingMail {
@@ -130,6 +117,33 @@ pub fn send_link(
         },
     )?;
     Ok(token)
+}
+
+/// The text and HTML bodies of a link e-mail (`templates/mail/link.*`): what it is about,
+/// the button's words, the link, when it expires and what to do if it was not asked for.
+/// Also used by the domain proof of single sign-on (`sso::mail`).
+pub fn link_bodies(
+    intro: &str,
+    action: &str,
+    link: &str,
+    expires: &str,
+    ignore: &str,
+) -> OpResult<(String, String)> {
+    let text = rendered(LinkText {
+        intro,
+        action,
+        link,
+        expires,
+        ignore,
+    })?;
+    let html = rendered(LinkHtml {
+        intro,
+        action,
+        link,
+        expires,
+        ignore,
+    })?;
+    Ok((text, html))
 }
 
 /// Queues a notice to `to` about a change to their account (inside the caller's
