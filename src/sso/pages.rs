@@ -704,13 +704,47 @@ struct LinkForm {
 async fn link(
     req: HttpRequest,
     mu: MaybeUser,
+    cfg: web::Data<AppConfig>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
+    use crate::authn::rate_limit::{self, Bucket, Limit};
     let pending: Option<PendingLink> = mu.session.get(SESSION_LINK).ok().flatten();
     let Some(pending) = pending else {
         return Err(AppError::NotFound);
     };
     let pw = form.into_inner().password;
+    // The password is guessed no faster here than on the log-in page: the attempt takes a
+    // slot of the same per-user and per-address count before it is checked.
+    let limit = cfg.settings.login_attempts_per_minute;
+    let (ip, key) = (
+        client_ip(&req),
+        rate_limit::login_key(Some(&pending.user_id), ""),
+    );
+    let slot = op(&mu.pool, move |c| {
+        Ok(rate_limit::take(
+            c,
+            Bucket::Login,
+            &ip,
+            &key,
+            Limit::per_minute(limit),
+        )?)
+    })
+    .await?;
+    let Some(slot) = slot else {
+        let mut resp = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &LinkPage {
+                csrf: mu.csrf.clone(),
+                email: pending.email,
+                error: Some(crate::users::pages::TOO_MANY.into()),
+            },
+        )?;
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("60"),
+        );
+        return Ok(resp);
+    };
     let uid = pending.user_id.clone();
     let user = op(&mu.pool, move |c| Ok(crate::users::ops::find(c, &uid)?)).await?;
     let Some(user) = user else {
@@ -732,6 +766,7 @@ async fn link(
             },
         );
     }
+    op(&mu.pool, move |c| Ok(rate_limit::release(c, slot)?)).await?;
     let claims = Claims {
         subject: pending.subject.clone(),
         email: pending.email.clone(),

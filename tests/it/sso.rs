@@ -530,3 +530,29 @@ async fn sso_api_lists_validates_and_deletes_the_integration() {
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// Linking asks for the existing user's password: it is guessed no faster there than on
+/// the log-in page (the same per-user count), and past the limit even the right password
+/// links nothing.
+#[tokio::test]
+async fn sso_linking_throttles_password_guesses_like_the_log_in() {
+    let Some(s) = setup("Admin").await else {
+        return;
+    };
+    drop(s.app.signup("carol@example.test", "carol", PW).await);
+    let c = s.app.new_client();
+    let r = sign_in(&s, &c, "carol@example.test").await;
+    assert_eq!(r.location().as_deref(), Some("/auth/sso/link"));
+    let limit = s.app.settings.login_attempts_per_minute;
+    for n in 0..limit {
+        let wrong = c
+            .post_form("/auth/sso/link", &[("password", "not the password")])
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "guess {n}");
+    }
+    let ok = c.post_form("/auth/sso/link", &[("password", PW)]).await;
+    assert_eq!(ok.status, StatusCode::TOO_MANY_REQUESTS, "{}", ok.text);
+    assert!(ok.text.contains("Too many failed log-in attempts"));
+    assert_eq!(s.app.count("SELECT COUNT(*) AS n FROM sso_identities"), 0);
+    assert!(signed_in_as(&c).await.is_none());
+}
