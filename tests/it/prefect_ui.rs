@@ -653,6 +653,22 @@ fetch("{api}/flows/", {{method: "POST", credentials: "include", headers: {{"Cont
     assert_eq!(names, [format!("own-{tag}")], "{flows}");
 }
 
+/// Acme's "prod" on `server`, Bo (Member, Developer there) signed in with a password:
+/// (Ana, account id, the workspace's `flows/filter` address, Bo).
+async fn bo_signed_in(
+    app: &TestApp,
+    server: &prefect::PrefectServer,
+) -> (Client, String, String, Client) {
+    let (ana, acme, ws) = acme_prod(app, server).await;
+    developer_bo(app, &acme, &ws).await;
+    let bo = crate::sessions_page::log_in_with(app, "bo", "a laptop").await;
+    let filter = format!(
+        "{}/api/accounts/{acme}/workspaces/{ws}/flows/filter",
+        app.base
+    );
+    (ana, acme, filter, bo)
+}
+
 /// An account that requires single sign-on: a password session reaches none of its
 /// workspaces' API from Atrium's pages either (the rule of its pages, `web::ctx::sso_gate`);
 /// an Owner (`bypass:sso`) still does.
@@ -665,13 +681,7 @@ async fn an_account_requiring_sso_refuses_a_password_sessions_calls_except_an_ow
         s.prefect_server_allow = atrium::egress::Egress::parse("127.0.0.1").expect("allow");
     })
     .await;
-    let (ana, acme, ws) = acme_prod(&app, server).await;
-    developer_bo(&app, &acme, &ws).await;
-    let bo = crate::sessions_page::log_in_with(&app, "bo", "a laptop").await;
-    let filter = format!(
-        "{}/api/accounts/{acme}/workspaces/{ws}/flows/filter",
-        app.base
-    );
+    let (ana, acme, filter, bo) = bo_signed_in(&app, server).await;
     let own = Some(app.base.as_str());
     async fn flows_as(c: &Client, filter: &str, own: Option<&str>) -> (StatusCode, Value) {
         session_call(
@@ -723,13 +733,7 @@ async fn an_account_requiring_two_factor_refuses_the_ui_calls_of_a_member_withou
         s.prefect_server_allow = atrium::egress::Egress::parse("127.0.0.1").expect("allow");
     })
     .await;
-    let (_ana, acme, ws) = acme_prod(&app, server).await;
-    developer_bo(&app, &acme, &ws).await;
-    let bo = crate::sessions_page::log_in_with(&app, "bo", "a laptop").await;
-    let filter = format!(
-        "{}/api/accounts/{acme}/workspaces/{ws}/flows/filter",
-        app.base
-    );
+    let (_ana, acme, filter, bo) = bo_signed_in(&app, server).await;
     let own = Some(app.base.as_str());
     let call = || {
         session_call(
