@@ -180,6 +180,14 @@ pub fn may_set_audit_retention(role: AccountRole) -> bool {
     role == AccountRole::Owner
 }
 
+/// Does an account that may require SSO keep out a session? Yes when it requires it, the
+/// person lacks `bypass:sso`, and the session did not come through its provider. The one
+/// rule for its pages (`web::ctx::sso_gate`) and its workspaces' API called with a session
+/// (`gateway::session::pass`).
+pub fn sso_keeps_out(sso_required: bool, perms: &PermSet, came_through: bool) -> bool {
+    sso_required && !perms.has(AccountPerm::BypassSso) && !came_through
+}
+
 /// May someone with `role` change how long the account's Prefect servers keep flow runs?
 /// Only Owners: a shorter period deletes the runs of every workspace of the account.
 pub fn may_set_run_retention(role: AccountRole) -> bool {

@@ -88,10 +88,12 @@ pub async fn pass(
         }
         // An account that requires SSO: the same rule as its pages (`web::ctx::sso_gate`),
         // so a password session cannot reach its workspaces' API from Atrium's pages either.
-        let bypass = l.account_role.is_some_and(|r| {
-            crate::authz::PermSet::of_role(r).has(crate::authz::AccountPerm::BypassSso)
-        });
-        if l.account.sso_required && !bypass && !sso_came_through.contains(&l.account.id) {
+        let perms = l
+            .account_role
+            .map(crate::authz::PermSet::of_role)
+            .unwrap_or_default();
+        let came_through = sso_came_through.contains(&l.account.id);
+        if crate::authz::account::sso_keeps_out(l.account.sso_required, &perms, came_through) {
             return Ok(Err(ApiError::Denied(
                 "This account requires single sign-on: sign in through its identity provider."
                     .into(),

@@ -186,10 +186,8 @@ pub fn sso_gate(
     account: &Account,
     perms: &PermSet,
 ) -> Result<(), AppError> {
-    if !account.sso_required
-        || perms.has(AccountPerm::BypassSso)
-        || sso_accounts(session).contains(&account.id)
-    {
+    let came_through = sso_accounts(session).contains(&account.id);
+    if !crate::authz::account::sso_keeps_out(account.sso_required, perms, came_through) {
         return Ok(());
     }
     let htmx = is_htmx(req);
