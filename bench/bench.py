@@ -571,6 +571,12 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
     ]:
         x = mean16(results, a, "cpu") / mean16(results, b, "cpu")
         budget(name + " (CPU/req)", f"{x:.2f}×", x <= lim)
+    # Issue #24, point 10: the members page of 50 rows is light (one dialog per page, no
+    # per-row confirmation markup or htmx attributes).
+    m = next(s for s in scs if s.key == "members")
+    mc = mean16(results, "members", "cpu") / base_cpu
+    budget("members page 50 rows: body ≤ 40 KiB and CPU ≤ 2× baseline (issue #24)",
+           f"{m.bytes / 1024:.1f} KiB, {mc:.2f}×", m.bytes <= 40 * 1024 and mc <= 2.0)
     budget("peak RSS < 150 MiB", f"{peak / 1024:.1f} MiB", peak < 150 * 1024)
     grew = rss[-1] > max(rss[:-1]) * 1.05
     budget("no RSS growth between rounds (last round ≤ 1.05× the largest before)",

@@ -417,6 +417,205 @@
     if (again && (doc.activeElement === doc.body || !doc.activeElement)) again.focus();
   });
 
+  /* ---------- dialogs (#24.1): one confirmation dialog for every destructive action ---------- */
+  // A form, link or button marked data-confirm="Question?" (with optional data-confirm-detail,
+  // data-confirm-button="Remove member" and data-confirm-typed="<handle>") asks in the page's
+  // one <dialog id="confirm-dialog"> (templates/base.html) before it goes ahead: focus moves
+  // into the dialog and stays there (Tab cycles), Escape or Cancel closes it and changes
+  // nothing, focus returns to the control that opened it; Confirm submits the original form
+  // (htmx or plain). A <details class="confirm"> is the no-JavaScript fallback around such a
+  // form: its summary opens the dialog instead; [data-confirm-for=<form id>] opens it for
+  // that form (the workspace's three-dot "Delete"); a[data-confirm-post] is POSTed to its
+  // href (its GET address is the no-JavaScript confirmation page).
+  var confirming = null; // { source, opener, submitter }
+
+  function confirmParts() {
+    var dialog = doc.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") return null;
+    return {
+      dialog: dialog,
+      title: doc.getElementById("confirm-dialog-title"),
+      detail: doc.getElementById("confirm-dialog-detail"),
+      typed: doc.getElementById("confirm-dialog-typed"),
+      handle: doc.getElementById("confirm-dialog-handle"),
+      input: doc.getElementById("confirm-dialog-input"),
+      cancel: doc.getElementById("confirm-dialog-cancel"),
+      ok: doc.getElementById("confirm-dialog-ok")
+    };
+  }
+
+  // The detail and the button's label may be set once on a container (a table's <tbody>).
+  function confirmAttr(source, name) {
+    var holder = source.hasAttribute(name) ? source : closest(source, "[" + name + "]");
+    return holder ? holder.getAttribute(name) : "";
+  }
+
+  function askConfirm(source, opener, submitter) {
+    var d = confirmParts();
+    if (!d) return false;
+    var typed = source.getAttribute("data-confirm-typed") || "";
+    var detail = confirmAttr(source, "data-confirm-detail");
+    d.title.textContent = source.getAttribute("data-confirm") || "Are you sure?";
+    d.detail.textContent = detail;
+    d.detail.hidden = !detail;
+    d.ok.textContent = confirmAttr(source, "data-confirm-button") || "Confirm";
+    d.typed.hidden = !typed;
+    d.handle.textContent = typed;
+    d.input.value = "";
+    d.ok.disabled = !!typed;
+    confirming = { source: source, opener: opener, submitter: submitter };
+    if (!d.dialog.open) d.dialog.showModal();
+    (typed ? d.input : d.cancel).focus();
+    return true;
+  }
+
+  function endConfirm() {
+    var d = confirmParts();
+    if (d && d.dialog.open) d.dialog.close();
+  }
+
+  function postLink(a) {
+    var url = a.getAttribute("href");
+    var row = closest(a, "tr");
+    if (window.htmx && row) {
+      window.htmx.ajax("POST", url, { source: a, target: row, swap: "outerHTML" });
+      return;
+    }
+    var form = doc.createElement("form");
+    form.method = "post";
+    form.action = url;
+    var token = doc.createElement("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    try {
+      var headers = JSON.parse(doc.body.getAttribute("hx-headers") || "{}");
+      Object.keys(headers).forEach(function (k) { if (/csrf/i.test(k)) token.value = headers[k]; });
+    } catch (e) { /* the server refuses the form without its token */ }
+    form.appendChild(token);
+    doc.body.appendChild(form);
+    form.submit();
+  }
+
+  function proceedConfirm() {
+    var d = confirmParts();
+    var st = confirming;
+    if (!d || !st) return;
+    var typed = st.source.getAttribute("data-confirm-typed");
+    if (typed && d.input.value !== typed) { d.input.focus(); return; }
+    confirming = null;
+    st.opener = null; // the action goes ahead: focus follows it, not the opener
+    d.dialog.close("confirm");
+    var src = st.source;
+    if (src instanceof HTMLFormElement) {
+      var field = typed && src.elements.namedItem("confirm_handle");
+      if (field) field.value = d.input.value;
+      src._atriumConfirmed = true;
+      var by = st.submitter && st.submitter.form === src ? st.submitter : null;
+      if (typeof src.requestSubmit === "function") src.requestSubmit(by);
+      else src.submit();
+    } else if (src.hasAttribute("data-confirm-post")) {
+      postLink(src);
+    } else {
+      src._atriumConfirmed = true;
+      src.click();
+    }
+  }
+
+  doc.addEventListener("click", function (event) {
+    var t = event.target;
+    if (!(t instanceof Element)) return;
+    if (closest(t, "#confirm-dialog")) {
+      if (closest(t, "#confirm-dialog-cancel")) { event.preventDefault(); endConfirm(); }
+      return;
+    }
+    var summary = closest(t, "details.confirm > summary");
+    var forId = closest(t, "[data-confirm-for]");
+    var direct = closest(t, "a[data-confirm], button[data-confirm]");
+    var source = null, opener = null;
+    if (summary) {
+      source = summary.parentElement.querySelector("[data-confirm]");
+      opener = summary;
+    } else if (forId) {
+      source = doc.getElementById(forId.getAttribute("data-confirm-for"));
+      opener = forId;
+    } else if (direct) {
+      if (direct._atriumConfirmed) { direct._atriumConfirmed = false; return; }
+      source = direct;
+      opener = direct;
+    }
+    if (!source || !source.hasAttribute("data-confirm")) return;
+    if (askConfirm(source, opener, null)) {
+      event.preventDefault();
+      event.stopPropagation(); // capture phase: htmx's own click listener never sees it
+      closePopovers(null);
+    }
+  }, true);
+
+  doc.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.id === "confirm-dialog-form") {
+      event.preventDefault();
+      proceedConfirm();
+      return;
+    }
+    if (!form.hasAttribute("data-confirm")) return;
+    if (form._atriumConfirmed) { form._atriumConfirmed = false; return; }
+    var submitter = event.submitter || null;
+    if (askConfirm(form, submitter || form.querySelector("button, [type=submit]"), submitter)) {
+      event.preventDefault();
+      event.stopPropagation(); // capture phase: htmx's listener on the form never sees it
+    }
+  }, true);
+
+  doc.addEventListener("input", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLInputElement) || t.id !== "confirm-dialog-input" || !confirming) return;
+    var d = confirmParts();
+    if (d) d.ok.disabled = t.value !== confirming.source.getAttribute("data-confirm-typed");
+  });
+
+  // Tab and Shift+Tab cycle inside the open dialog.
+  doc.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab") return;
+    var d = confirmParts();
+    if (!d || !d.dialog.open) return;
+    var items = Array.prototype.filter.call(
+      d.dialog.querySelectorAll("input, button, select, textarea, a[href]"),
+      function (el) { return !el.disabled && el.getClientRects().length > 0; });
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1];
+    var active = doc.activeElement;
+    if (event.shiftKey && (active === first || !d.dialog.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !d.dialog.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // Rows of a [data-row-forms] container save a select[data-autosubmit] on change by htmx
+  // (POST to its form's action; the answer replaces the row) without per-row hx-* attributes.
+  doc.addEventListener("change", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLSelectElement) || !t.hasAttribute("data-autosubmit") || !t.form) return;
+    if (!window.htmx || t.form.hasAttribute("hx-post") || !closest(t, "[data-row-forms]")) return;
+    window.htmx.ajax("POST", t.form.getAttribute("action"), { source: t.form, target: closest(t, "tr"), swap: "outerHTML" });
+  });
+
+  // However it closes (Escape, Cancel), focus goes back to the control that opened it.
+  doc.addEventListener("close", function (event) {
+    if (!(event.target instanceof Element) || event.target.id !== "confirm-dialog") return;
+    var st = confirming;
+    confirming = null;
+    var back = st && st.opener;
+    if (!back || !back.isConnected) return;
+    var shut = closest(back, "details:not([open])"); // an item of a menu that closed
+    if (shut && !closest(back, "details > summary")) back = shut.querySelector("summary") || back;
+    back.focus();
+  }, true);
+
   /* ---------- the viewer's time zone, for the times the server writes ---------- */
   function rememberTimeZone() {
     var tz = "";

@@ -163,6 +163,9 @@ struct InvitationsPage {
     can_update: bool,
     invite_roles: Vec<AccountRole>,
     rows: Vec<InvitationRow>,
+    /// The status the list is filtered by ("" for all), and the choices.
+    shown: &'static str,
+    statuses: [Status; 5],
     results: Vec<AddressResult>,
     form_error: Option<String>,
     emails: String,
@@ -187,6 +190,21 @@ fn delivery_text(d: Option<&Delivery>, status: Status) -> (String, &'static str)
     }
 }
 
+/// The invitation status named in a `?status=` filter (its label in lower case).
+fn status_named(name: &str) -> Option<Status> {
+    STATUSES
+        .into_iter()
+        .find(|s| s.label().eq_ignore_ascii_case(name.trim()))
+}
+
+const STATUSES: [Status; 5] = [
+    Status::Pending,
+    Status::Expired,
+    Status::Accepted,
+    Status::Declined,
+    Status::Revoked,
+];
+
 async fn render_list(
     ctx: AccountCtx,
     cfg: &AppConfig,
@@ -194,6 +212,18 @@ async fn render_list(
     form_error: Option<String>,
     emails: Option<String>,
     status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    render_filtered(ctx, cfg, results, form_error, emails, status, None).await
+}
+
+async fn render_filtered(
+    ctx: AccountCtx,
+    cfg: &AppConfig,
+    results: Vec<AddressResult>,
+    form_error: Option<String>,
+    emails: Option<String>,
+    status: StatusCode,
+    only: Option<Status>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadInvitation)?;
     let id = ctx.account.id.clone();
@@ -204,6 +234,7 @@ async fn render_list(
     let can_update = ctx.can(AccountPerm::UpdateInvitation);
     let rows = invs
         .into_iter()
+        .filter(|inv| only.is_none_or(|s| inv.status() == s))
         .map(|inv| {
             let status = inv.status();
             let (delivery, delivery_badge) = delivery_text(states.get(&inv.id), status);
@@ -229,6 +260,8 @@ async fn render_list(
             can_update,
             invite_roles: invite_roles(ctx.role),
             rows,
+            shown: only.map_or("", |s| s.label()),
+            statuses: STATUSES,
             results,
             form_error,
             emails: emails.unwrap_or_default(),
@@ -237,9 +270,21 @@ async fn render_list(
     )
 }
 
-async fn list(ctx: AccountCtx, cfg: web::Data<AppConfig>) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+struct ListQuery {
+    /// Only the invitations in this status (`pending`, `expired`, …); empty or unknown: all.
+    #[serde(default)]
+    status: String,
+}
+
+async fn list(
+    ctx: AccountCtx,
+    cfg: web::Data<AppConfig>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadMembership)?;
-    render_list(ctx, &cfg, Vec::new(), None, None, StatusCode::OK).await
+    let only = status_named(&query.status);
+    render_filtered(ctx, &cfg, Vec::new(), None, None, StatusCode::OK, only).await
 }
 
 async fn resend(

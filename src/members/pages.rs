@@ -23,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/account/{account_id}/members/{user_id}/remove",
             web::post().to(remove),
         )
+        .route(
+            "/account/{account_id}/members/{user_id}/remove",
+            web::get().to(remove_page),
+        )
         .route("/account/{account_id}/leave", web::post().to(leave))
         .route("/account/{account_id}/leave", web::get().to(leave_page));
 }
@@ -330,6 +334,45 @@ async fn respond_row(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
+}
+
+#[derive(Template)]
+#[template(path = "members/remove.html")]
+struct RemovePage {
+    shell: Shell,
+    account_id: String,
+    account_name: String,
+    m: MemberRow,
+}
+
+/// The confirmation a removal asks for without JavaScript (with it, the page's dialog asks
+/// and the row's link is POSTed): who is removed, Cancel and "Remove member".
+async fn remove_page(
+    ctx: AccountCtx,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require_to_see(AccountPerm::ReadMembership)?;
+    ctx.require(AccountPerm::DeleteMembership)?;
+    let target = UserId::parse(&path.1).ok_or(AppError::NotFound)?;
+    let (id, t) = (ctx.account.id.clone(), target.clone());
+    let m = db(&ctx.auth.pool, move |c| Ok(ops::row(c, &id, t.as_str())?))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !Viewer::of(&ctx).may_remove(&m) {
+        return Ok(crate::web::back_to(&format!(
+            "/account/{}/members",
+            ctx.account.id
+        )));
+    }
+    render(
+        StatusCode::OK,
+        &RemovePage {
+            account_id: ctx.account.id.clone(),
+            account_name: ctx.account.name.clone(),
+            m,
+            shell: ctx.auth.shell.at("members"),
+        },
+    )
 }
 
 async fn remove(

@@ -152,6 +152,7 @@ const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/account/{account_id}/members/invitations", Need::Account(Some(P::ReadInvitation), None)),
     ("POST", "/account/{account_id}/members/{user_id}/role", Need::Account(Some(P::ReadMembership), Some(P::UpdateMembership))),
     ("POST", "/account/{account_id}/members/{user_id}/remove", Need::Account(Some(P::ReadMembership), Some(P::DeleteMembership))),
+    ("GET", "/account/{account_id}/members/{user_id}/remove", Need::Account(Some(P::ReadMembership), Some(P::DeleteMembership))),
     ("POST", "/account/{account_id}/invitations", Need::Account(Some(P::ReadMembership), Some(P::CreateInvitation))),
     ("GET", "/account/{account_id}/invitations", Need::Account(Some(P::ReadMembership), None)),
     ("POST", "/account/{account_id}/invitations/*", Need::Account(Some(P::ReadInvitation), Some(P::UpdateInvitation))),

@@ -192,7 +192,7 @@ async fn every_action_says_what_it_did_in_one_status_line() {
         .execute("window.__notReloaded = 42; return null;", vec![])
         .await
         .expect("mark");
-    b.click_button("Remove sam").await;
+    b.click_link("Remove sam").await;
     b.click_button("Remove member").await;
     b.wait_for_text("2 members").await;
     assert_eq!(flash().await, serde_json::json!("Member removed."));
@@ -211,6 +211,7 @@ async fn every_action_says_what_it_did_in_one_status_line() {
     b.wait_for_text("zed@example.com: Invitation sent.").await;
     b.goto(&app.url(&format!("{members}/invitations"))).await;
     b.click_button("Revoke invitation to zed@example.com").await;
+    b.click_button("Revoke invitation").await;
     b.wait_for_text("Invitation revoked: its link no longer works.")
         .await;
 
@@ -221,6 +222,7 @@ async fn every_action_says_what_it_did_in_one_status_line() {
     );
     b.goto(&app.url(&format!("/account/{acct}/workspace/{ws}/settings")))
         .await;
+    b.click_button("Delete workspace…").await;
     b.fill("Type research to confirm", "research").await;
     b.click_button("Delete workspace").await;
     b.wait_for_text("Workspace “Research” deleted.").await;

@@ -32,7 +32,7 @@ async fn delete_through_the_menu_needs_the_typed_handle() {
         let c = b.client.clone();
         async move {
             c.execute(
-                "return document.querySelector('#delete-workspace button[type=submit]').disabled;",
+                "return document.getElementById('confirm-dialog-ok').disabled;",
                 vec![],
             )
             .await
@@ -86,6 +86,8 @@ async fn transfer_to_an_account_where_the_user_is_admin_after_reading_the_previe
         .await;
     b.wait_for_text("Handle in Beta: prod-a").await;
     b.click_button("Transfer workspace").await;
+    // The page's dialog asks first (issue #24, point 1).
+    b.click_button("Transfer now").await;
     b.wait_for_url(|u| u.contains(&format!("/account/{beta}/workspace/{ws}/settings")))
         .await;
     b.wait_for_text("now belongs to Beta").await;

@@ -113,6 +113,7 @@ async fn inline_workspace_role_default_no_access_and_a_custom_role_in_a_real_bro
     let bo_id = crate::members::user_id(&app, "bo");
     ana.goto(&app.url(&panel)).await;
     ana.click_button("Remove bo from the workspace").await;
+    ana.click_button("Remove from workspace").await; // the page's dialog asks first
     // The row goes away when the server has removed the access (htmx swaps it out).
     let sql = format!("SELECT COUNT(*) AS n FROM workspace_access WHERE user_id = '{bo_id}'");
     for _ in 0..100 {

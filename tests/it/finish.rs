@@ -109,3 +109,66 @@ async fn a_form_address_opened_leads_back_to_its_page() {
         StatusCode::OK
     );
 }
+
+/// The members page of 50 rows weighs at most 40 KiB (issue #24, point 10): no per-row
+/// confirmation markup (one dialog per page), no per-row htmx attributes (the table's
+/// body carries them), so a page of the 10,001-member benchmark account stays light too.
+#[tokio::test]
+async fn the_members_page_of_50_rows_is_at_most_40_kib() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    crate::members::seed_members(&app, &acct, 60);
+    let page = ana.get(&format!("/account/{acct}/members")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.text.matches("<tr id=\"member-").count(), 50, "a full page");
+    assert_eq!(
+        page.text.matches("aria-label=\"Remove user").count(),
+        50,
+        "each row can be removed"
+    );
+    let kib = page.text.len() as f64 / 1024.0;
+    assert!(kib <= 40.0, "the members page of 50 rows is {kib:.1} KiB");
+}
+
+/// The Invitations tab filters by status (`?status=`, a labelled select that works without
+/// JavaScript); an unknown status shows them all (issue #24, point 9).
+#[tokio::test]
+async fn invitations_are_filtered_by_status() {
+    let app = spawn_app().await;
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let r = ana
+        .post_form(
+            &format!("/account/{acct}/invitations"),
+            &[("emails", "zed@example.com, kim@example.com"), ("role", "member")],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let kim = crate::support::text(
+        &app,
+        "SELECT id AS t FROM invitations WHERE email = 'kim@example.com'",
+    );
+    let r = ana
+        .post_form(&format!("/account/{acct}/invitations/{kim}/revoke"), &[])
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.text);
+
+    let list = format!("/account/{acct}/members/invitations");
+    let all = ana.get(&list).await;
+    assert!(all.text.contains("<label for=\"inv-status\">Status</label>"));
+    assert!(all.text.contains("zed@example.com") && all.text.contains("kim@example.com"));
+    let pending = ana.get(&format!("{list}?status=pending")).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    assert!(pending.text.contains("<td>zed@example.com</td>"));
+    assert!(!pending.text.contains("<td>kim@example.com</td>"));
+    assert!(pending.text.contains("<option value=\"pending\" selected>"));
+    let revoked = ana.get(&format!("{list}?status=Revoked")).await;
+    assert!(!revoked.text.contains("<td>zed@example.com</td>"));
+    assert!(revoked.text.contains("<td>kim@example.com</td>"));
+    let accepted = ana.get(&format!("{list}?status=accepted")).await;
+    assert!(accepted.text.contains("No accepted invitations."));
+    let unknown = ana.get(&format!("{list}?status=%00nope")).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+    assert!(unknown.text.contains("<td>zed@example.com</td>") && unknown.text.contains("<td>kim@example.com</td>"));
+}

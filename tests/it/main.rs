@@ -17,6 +17,7 @@ mod auth;
 mod binary;
 mod browser_audit;
 mod browser_auth;
+mod browser_dialogs;
 mod browser_feedback;
 mod browser_members;
 mod browser_service_accounts;
