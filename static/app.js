@@ -444,10 +444,17 @@
     };
   }
 
-  // The detail and the button's label may be set once on a container (a table's <tbody>).
+  // The question, detail and button's label may be set once on a container (a table's
+  // <tbody>): "{2}" there stands for the text of the row's second cell.
   function confirmAttr(source, name) {
     var holder = source.hasAttribute(name) ? source : closest(source, "[" + name + "]");
-    return holder ? holder.getAttribute(name) : "";
+    var text = holder ? holder.getAttribute(name) : "";
+    var row = holder !== source && closest(source, "tr");
+    if (!row) return text;
+    return text.replace(/\{(\d)\}/g, function (all, n) {
+      var cell = row.cells[Number(n) - 1];
+      return cell ? cell.textContent.trim() : all;
+    });
   }
 
   function askConfirm(source, opener, submitter) {
@@ -455,7 +462,7 @@
     if (!d) return false;
     var typed = source.getAttribute("data-confirm-typed") || "";
     var detail = confirmAttr(source, "data-confirm-detail");
-    d.title.textContent = source.getAttribute("data-confirm") || "Are you sure?";
+    d.title.textContent = confirmAttr(source, "data-confirm") || "Are you sure?";
     d.detail.textContent = detail;
     d.detail.hidden = !detail;
     d.ok.textContent = confirmAttr(source, "data-confirm-button") || "Confirm";
@@ -530,7 +537,7 @@
     }
     var summary = closest(t, "details.confirm > summary");
     var forId = closest(t, "[data-confirm-for]");
-    var direct = closest(t, "a[data-confirm], button[data-confirm]");
+    var direct = closest(t, "a[data-confirm], button[data-confirm], a[data-confirm-post]");
     var source = null, opener = null;
     if (summary) {
       source = summary.parentElement.querySelector("[data-confirm]");
@@ -543,7 +550,7 @@
       source = direct;
       opener = direct;
     }
-    if (!source || !source.hasAttribute("data-confirm")) return;
+    if (!source || !confirmAttr(source, "data-confirm")) return;
     if (askConfirm(source, opener, null)) {
       event.preventDefault();
       event.stopPropagation(); // capture phase: htmx's own click listener never sees it

@@ -153,6 +153,7 @@ const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/account/{account_id}/members/{user_id}/role", Need::Account(Some(P::ReadMembership), Some(P::UpdateMembership))),
     ("POST", "/account/{account_id}/members/{user_id}/remove", Need::Account(Some(P::ReadMembership), Some(P::DeleteMembership))),
     ("GET", "/account/{account_id}/members/{user_id}/remove", Need::Account(Some(P::ReadMembership), Some(P::DeleteMembership))),
+    ("GET", "/account/{account_id}/members/{user_id}/role", Need::Account(Some(P::ReadMembership), Some(P::UpdateMembership))),
     ("POST", "/account/{account_id}/invitations", Need::Account(Some(P::ReadMembership), Some(P::CreateInvitation))),
     ("GET", "/account/{account_id}/invitations", Need::Account(Some(P::ReadMembership), None)),
     ("POST", "/account/{account_id}/invitations/*", Need::Account(Some(P::ReadInvitation), Some(P::UpdateInvitation))),

@@ -82,19 +82,31 @@ async fn escape_and_cancel_change_nothing<F, Fut>(
     press(b, ESCAPE).await;
     dialog_is(b, Value::Null, "after Escape").await;
     assert!(unchanged(), "Escape changed nothing ({question})");
-    assert_eq!(js(b, FOCUSED).await, json!(opener), "focus back after Escape");
+    assert_eq!(
+        js(b, FOCUSED).await,
+        json!(opener),
+        "focus back after Escape"
+    );
 
     open_it().await;
     dialog_is(b, open(question), "opened again").await;
     for i in 0..5 {
         press(b, TAB).await;
         let st = js(b, DIALOG).await;
-        assert_eq!(st["focusInside"], json!(true), "Tab #{i} stays in the dialog");
+        assert_eq!(
+            st["focusInside"],
+            json!(true),
+            "Tab #{i} stays in the dialog"
+        );
     }
     b.click_button("Cancel").await;
     dialog_is(b, Value::Null, "after Cancel").await;
     assert!(unchanged(), "Cancel changed nothing ({question})");
-    assert_eq!(js(b, FOCUSED).await, json!(opener), "focus back after Cancel");
+    assert_eq!(
+        js(b, FOCUSED).await,
+        json!(opener),
+        "focus back after Cancel"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +125,7 @@ async fn removing_a_member_and_leaving_ask_in_the_dialog() {
     escape_and_cancel_change_nothing(
         &b,
         || b.click_link("Remove sam"),
-        "Remove sam (sam@example.com) from this account?",
+        "Remove Test sam (sam@example.com) from this account?",
         "Remove sam",
         &still_there,
     )
@@ -121,7 +133,7 @@ async fn removing_a_member_and_leaving_ask_in_the_dialog() {
     b.click_link("Remove sam").await;
     dialog_is(
         &b,
-        open("Remove sam (sam@example.com) from this account?"),
+        open("Remove Test sam (sam@example.com) from this account?"),
         "opened",
     )
     .await;
@@ -270,7 +282,35 @@ async fn without_javascript_destructive_actions_still_ask_first() {
 
     let page = ana.get(&format!("/account/{acct}/members")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains(&format!("href=\"{remove}\"")), "a link");
+    // The row's addresses are relative to the list page (`members/…`): a link, and a GET
+    // form whose "Change" button opens the role's own page.
+    assert!(
+        page.text
+            .contains(&format!("href=\"members/{sam_id}/remove\"")),
+        "a link"
+    );
+    assert!(
+        page.text
+            .contains(&format!("<form action=\"members/{sam_id}/role\">"))
+    );
+    let role = ana
+        .get(&format!("/account/{acct}/members/{sam_id}/role?role=Admin"))
+        .await;
+    assert_eq!(role.status, StatusCode::OK);
+    assert!(
+        role.text.contains("<option value=\"admin\" selected>"),
+        "{}",
+        role.text
+    );
+    assert!(
+        role.text
+            .contains(&format!("action=\"/account/{acct}/members/{sam_id}/role\""))
+    );
+    assert_eq!(
+        role_in(&app, &acct, "sam").as_deref(),
+        Some("member"),
+        "asking changes nothing"
+    );
     assert!(
         !page.text.contains(&format!("action=\"{remove}\"")),
         "no removal form on the list"
@@ -280,12 +320,15 @@ async fn without_javascript_destructive_actions_still_ask_first() {
     assert!(
         confirm
             .text
-            .contains("Remove sam (sam@example.com) from Acme?"),
+            .contains("Remove Test sam (sam@example.com) from Acme?"),
         "{}",
         confirm.text
     );
     assert!(confirm.text.contains(&format!("action=\"{remove}\"")));
-    assert!(role_in(&app, &acct, "sam").is_some(), "asking removes no one");
+    assert!(
+        role_in(&app, &acct, "sam").is_some(),
+        "asking removes no one"
+    );
     // A Member may not remove anyone: 403, as for the removal itself.
     assert_eq!(sam.get(&remove).await.status, StatusCode::FORBIDDEN);
 
@@ -309,7 +352,10 @@ async fn without_javascript_destructive_actions_still_ask_first() {
         .find(|r| r.contains("<td>Lead</td>"))
         .expect("the Lead row");
     assert!(lead.contains("<details class=\"confirm\">"), "{lead}");
-    assert!(lead.contains("Delete the role <strong>Lead</strong>?"), "{lead}");
+    assert!(
+        lead.contains("Delete the role <strong>Lead</strong>?"),
+        "{lead}"
+    );
 }
 
 /// The invitations' status filter works in place with htmx (the address follows it).
@@ -320,7 +366,10 @@ async fn the_invitations_status_filter_updates_the_list_in_place() {
     let acct = create_org(&ana, "Acme", "acme").await;
     ana.post_form(
         &format!("/account/{acct}/invitations"),
-        &[("emails", "zed@example.com, kim@example.com"), ("role", "member")],
+        &[
+            ("emails", "zed@example.com, kim@example.com"),
+            ("role", "member"),
+        ],
     )
     .await;
     let kim = crate::support::text(
@@ -344,7 +393,13 @@ async fn the_invitations_status_filter_updates_the_list_in_place() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let text = b.text().await;
-    assert!(text.contains("kim@example.com") && !text.contains("zed@example.com"), "{text}");
-    assert_eq!(js(&b, "return window.__notReloaded || null;").await, json!(7));
+    assert!(
+        text.contains("kim@example.com") && !text.contains("zed@example.com"),
+        "{text}"
+    );
+    assert_eq!(
+        js(&b, "return window.__notReloaded || null;").await,
+        json!(7)
+    );
     b.close().await;
 }
