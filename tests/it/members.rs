@@ -402,7 +402,13 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
         for i in chunk {
             let id = uuid::Uuid::new_v4();
             users.push(format!(
-                "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}')"
+                "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}', '{}')",
+                atrium::db::search::user_key(
+                    &format!("user{i:05}"),
+                    "User",
+                    &format!("N{i:05}"),
+                    &format!("user{i:05}@example.com")
+                )
             ));
             members.push(format!(
                 "('{}', '{account_id}', '{id}', 'member', '{t}', 'user{i:05}')",
@@ -419,7 +425,7 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             ));
         }
         sql.push_str(&format!(
-            "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};",
+            "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at, search_key) VALUES {};",
             users.join(",")
         ));
         sql.push_str(&format!(
