@@ -30,16 +30,13 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Handles of the rows of a members page (its `…/members/{id}` forms name the handle in
-/// their "Remove … " labels; the handle column is the first `<td class="mono">`).
+/// The seeded handles (`user00000` …) a members page shows, in order: every element text
+/// that is exactly such a handle (the e-mail cells hold more).
 fn row_handles(html: &str) -> Vec<String> {
-    html.split("<tr")
-        .skip(1)
-        .filter_map(|row| {
-            let cell = row.split("<td").nth(1)?;
-            let text = cell.split('>').nth(1)?.split('<').next()?.trim().to_string();
-            (!text.is_empty()).then_some(text)
-        })
+    html.split('>')
+        .filter_map(|s| s.split('<').next())
+        .filter(|t| t.len() == 9 && t.starts_with("user") && t[4..].bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_string)
         .collect()
 }
 

@@ -1,7 +1,8 @@
 //! The people picker of a workspace's "Add a member" form (issue #24, point 5): up to
 //! [`SUGGESTIONS`] members of the account without a role on the workspace, matching the
 //! typed text by any part of their name, handle or e-mail (`members::ops::suggest`), as the
-//! options of the form's listbox. Those who may not manage the workspace's members get 404.
+//! options of the form's listbox. Those who may not see the workspace's members get 404,
+//! those who see them but may not add any 403 (as the form's POST).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -42,9 +43,7 @@ async fn candidates(
     query: web::Query<PickerQuery>,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see("see_workspace_users")?;
-    if !ctx.has("manage_workspace_users") {
-        return Err(AppError::NotFound);
-    }
+    ctx.require("manage_workspace_users")?;
     let (aid, wid) = (ctx.account.id.clone(), ctx.workspace.id.clone());
     let q: String = query.member.chars().take(100).collect();
     let options = db(&ctx.auth.pool, move |c| {
