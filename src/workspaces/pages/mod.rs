@@ -498,12 +498,9 @@ async fn switcher(
     let q2 = query.clone();
     let (rows, total) = db(&auth.pool, move |c| {
         let rows = ops::reachable(c, &uid, &q2, SWITCHER_LIMIT)?;
-        // Counted only when the list stops at the limit (it then says so).
-        let total = if rows.len() as i64 >= SWITCHER_LIMIT {
-            ops::count_reachable(c, &uid, &q2)?
-        } else {
-            rows.len() as i64
-        };
+        // How many match, for "Showing 50 of N" when the list stops at the limit (counted
+        // every time: the same statements with few workspaces as with many).
+        let total = ops::count_reachable(c, &uid, &q2)?;
         Ok((rows, total))
     })
     .await?;
