@@ -652,7 +652,9 @@ pub fn count_reachable(conn: &mut DbConn, user_id: &str, q: &str) -> QueryResult
         .inner_join(accounts::table)
         .filter(workspaces::account_id.eq_any(accounts_of_user))
         .into_boxed();
-    reachable_filter!(query, user_id, q).count().get_result(conn)
+    reachable_filter!(query, user_id, q)
+        .count()
+        .get_result(conn)
 }
 
 /// The account's workspaces by name (at most `limit`).

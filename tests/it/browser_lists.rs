@@ -82,7 +82,8 @@ async fn workspaces_list_search_and_paging_and_the_switchers_more_note_in_a_real
     let acct = create_org(&ana_http, "Acme", "acme").await;
     seed_workspaces(&app, &acct, 60);
     let b = log_in(&app, "ana").await;
-    b.goto(&app.url(&format!("/account/{acct}/workspaces"))).await;
+    b.goto(&app.url(&format!("/account/{acct}/workspaces")))
+        .await;
     b.wait_for_text("60 workspaces").await;
     mark(&b).await;
     b.click_link("Next").await;
@@ -133,7 +134,8 @@ async fn service_accounts_search_paging_and_manage_in_a_real_browser() {
     b.wait_for_text("Bot 54").await;
     assert!(!b.text().await.contains("Bot 10"));
     b.fill("Search service accounts", "bot 3").await;
-    b.wait_for_text("10 service accounts matching “bot 3”").await;
+    b.wait_for_text("10 service accounts matching “bot 3”")
+        .await;
     b.click_link("Manage Bot 37").await;
     b.wait_for_text("Manage Bot 37").await;
     assert!(still_marked(&b).await, "no reload");

@@ -421,7 +421,10 @@ async fn the_checker_reports_each_kind_of_broken_data() {
     assert!(missed.is_empty(), "\n{}\n", missed.join("\n"));
     // The SQLite pragmas are part of the check there.
     if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
-        let found = found_after(&app, "DELETE FROM users_search WHERE rowid IN (SELECT MIN(rowid) FROM users_search)");
+        let found = found_after(
+            &app,
+            "DELETE FROM users_search WHERE rowid IN (SELECT MIN(rowid) FROM users_search)",
+        );
         assert!(
             found
                 .iter()

@@ -35,7 +35,9 @@ fn enc(s: &str) -> String {
 fn row_handles(html: &str) -> Vec<String> {
     html.split('>')
         .filter_map(|s| s.split('<').next())
-        .filter(|t| t.len() == 9 && t.starts_with("user") && t[4..].bytes().all(|b| b.is_ascii_digit()))
+        .filter(|t| {
+            t.len() == 9 && t.starts_with("user") && t[4..].bytes().all(|b| b.is_ascii_digit())
+        })
         .map(str::to_string)
         .collect()
 }
@@ -61,7 +63,10 @@ async fn members_are_found_by_any_part_of_name_handle_or_email_folded_and_paged(
     assert!(members(&ana, &acct, "q=ODE").await.contains(">ada-c<"));
     // The middle of a handle.
     let page = members(&ana, &acct, "q=d-and").await;
-    assert!(page.contains(">zed-anders<") && !page.contains(">ada-c<"), "{page}");
+    assert!(
+        page.contains(">zed-anders<") && !page.contains(">ada-c<"),
+        "{page}"
+    );
     // Accents folded both ways: "zoe" finds Zoë, "ÅNGST" and "angst" find Ångström.
     for q in ["zoe", "ZOË", "angst", "ÅNGST", "zoe ang"] {
         let page = members(&ana, &acct, &format!("q={}", enc(q))).await;
@@ -70,13 +75,19 @@ async fn members_are_found_by_any_part_of_name_handle_or_email_folded_and_paged(
     }
     // Part of an e-mail address: the domain of one, a part of everyone's.
     let page = members(&ana, &acct, "q=lovelace.te").await;
-    assert!(page.contains(">ada-c<") && page.contains("1 member matching"), "{page}");
+    assert!(
+        page.contains(">ada-c<") && page.contains("1 member matching"),
+        "{page}"
+    );
     let page = members(&ana, &acct, "q=exam").await;
     // ana, zed and the 120 seeded (ada's address is elsewhere).
     assert!(page.contains("122 members matching “exam”"), "{page}");
     // Under three characters: the start of a handle.
     let page = members(&ana, &acct, "q=ad").await;
-    assert!(page.contains(">ada-c<") && page.contains("1 member matching"), "{page}");
+    assert!(
+        page.contains(">ada-c<") && page.contains("1 member matching"),
+        "{page}"
+    );
 
     // Paging a search: "n000" is in the 100 last names N00000 … N00099 (keyset by handle).
     let page = members(&ana, &acct, "q=n000").await;
@@ -103,7 +114,22 @@ async fn members_are_found_by_any_part_of_name_handle_or_email_folded_and_paged(
     assert!(row_handles(&page).is_empty(), "{page}");
 
     // Not injectable: %, _, \ and " are literal (nobody's key holds them).
-    for q in ["%", "_", "\\", "%%%", "___", "\\\\\\", "a%c", "us_r", "\"", "\"x\" OR user", "*", "NEAR(a b)", "user*", "n0%0"] {
+    for q in [
+        "%",
+        "_",
+        "\\",
+        "%%%",
+        "___",
+        "\\\\\\",
+        "a%c",
+        "us_r",
+        "\"",
+        "\"x\" OR user",
+        "*",
+        "NEAR(a b)",
+        "user*",
+        "n0%0",
+    ] {
         let page = members(&ana, &acct, &format!("q={}", enc(q))).await;
         assert!(page.contains("0 members matching"), "{q:?}: {page}");
     }
@@ -152,12 +178,18 @@ async fn the_workspaces_list_searches_and_pages_by_keyset_and_the_switcher_says_
     let page = list(String::new()).await;
     assert!(page.contains("120 workspaces"), "{page}");
     let hs = handles(&page);
-    assert_eq!((hs.len(), hs[0].as_str(), hs[49].as_str()), (50, "ws-0000", "ws-0049"));
+    assert_eq!(
+        (hs.len(), hs[0].as_str(), hs[49].as_str()),
+        (50, "ws-0000", "ws-0049")
+    );
     assert!(page.contains("after=ws-0049") && !page.contains("rel=\"prev\""));
     // The last page.
     let page = list("after=ws-0099".into()).await;
     let hs = handles(&page);
-    assert_eq!((hs.len(), hs[0].as_str(), hs[19].as_str()), (20, "ws-0100", "ws-0119"));
+    assert_eq!(
+        (hs.len(), hs[0].as_str(), hs[19].as_str()),
+        (20, "ws-0100", "ws-0119")
+    );
     assert!(!page.contains("rel=\"next\"") && page.contains("before=ws-0100"));
     let page = list("before=ws-0050".into()).await;
     let hs = handles(&page);
@@ -168,7 +200,10 @@ async fn the_workspaces_list_searches_and_pages_by_keyset_and_the_switcher_says_
     assert!(page.contains("100 workspaces matching"), "{page}");
     let page = list("q=workspace%2000&after=ws-0049".into()).await;
     let hs = handles(&page);
-    assert_eq!((hs.len(), hs[0].as_str(), hs[49].as_str()), (50, "ws-0050", "ws-0099"));
+    assert_eq!(
+        (hs.len(), hs[0].as_str(), hs[49].as_str()),
+        (50, "ws-0050", "ws-0099")
+    );
     assert!(!page.contains("rel=\"next\""), "{page}");
     let page = list("q=s-011".into()).await;
     assert_eq!(handles(&page).len(), 10, "{page}");
@@ -184,14 +219,22 @@ async fn the_workspaces_list_searches_and_pages_by_keyset_and_the_switcher_says_
             &[("HX-Request", "true"), ("HX-Target", "workspaces-table")],
         )
         .await;
-    assert!(r.text.starts_with("<div id=\"workspaces-table\">"), "{}", r.text);
+    assert!(
+        r.text.starts_with("<div id=\"workspaces-table\">"),
+        "{}",
+        r.text
+    );
     assert!(!r.text.contains("<html"));
 
     // A Member reaches none of them (no default role): the empty state.
     let bo = app.signup("bo@example.com", "bo", PW).await;
     add_member(&app, &acct, "bo", "member");
     let page = bo.get(&format!("/account/{acct}/workspaces")).await;
-    assert!(page.text.contains("No workspaces you can reach yet."), "{}", page.text);
+    assert!(
+        page.text.contains("No workspaces you can reach yet."),
+        "{}",
+        page.text
+    );
 
     // The switcher stops at 50 and says so, linking to the whole list.
     let sw = ana.get("/switcher").await.text;
@@ -230,11 +273,18 @@ async fn the_service_accounts_list_searches_pages_and_opens_one_manage_panel() {
     let (_, page) = list("").await;
     assert!(page.contains("55 service accounts"), "{page}");
     // One panel of forms at most: none until "Manage" asks for one.
-    assert_eq!(page.matches("Manage Bot").count(), 50, "a Manage link per row");
+    assert_eq!(
+        page.matches("Manage Bot").count(),
+        50,
+        "a Manage link per row"
+    );
     assert!(!page.contains("/rename\""), "no per-row forms");
     assert!(page.contains("after=bot%2049"), "{page}");
     let (_, last) = list("after=bot%2049").await;
-    assert!(last.contains(">Bot 54</a>") && !last.contains(">Bot 49</a>"), "{last}");
+    assert!(
+        last.contains(">Bot 54</a>") && !last.contains(">Bot 49</a>"),
+        "{last}"
+    );
     assert!(!last.contains("rel=\"next\"") && last.contains("before=bot%2050"));
     let (_, page) = list("q=OT%205").await;
     assert!(page.contains("5 service accounts matching"), "{page}");
@@ -259,7 +309,11 @@ async fn the_service_accounts_list_searches_pages_and_opens_one_manage_panel() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text.contains("Manage Bot 07</h2>") && r.text.contains("field-error"), "{}", r.text);
+    assert!(
+        r.text.contains("Manage Bot 07</h2>") && r.text.contains("field-error"),
+        "{}",
+        r.text
+    );
     // What is not a service account of this account: 404.
     let (status, _) = list("manage=00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -276,7 +330,8 @@ async fn the_people_picker_suggests_at_most_ten_members_without_a_role_and_404s_
     rename(&ada, "Ada", "Coder").await;
     add_member(&app, &acct, "ada-c", "member");
     seed_members(&app, &acct, 30);
-    let path = |q: &str| format!("/account/{acct}/workspace/{ws}/settings/members/candidates?member={q}");
+    let path =
+        |q: &str| format!("/account/{acct}/workspace/{ws}/settings/members/candidates?member={q}");
     let r = ana.get(&path("coder")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("data-value=\"ada-c\""), "{}", r.text);
@@ -284,7 +339,12 @@ async fn the_people_picker_suggests_at_most_ten_members_without_a_role_and_404s_
     let r = ana.get(&path("user")).await;
     assert_eq!(r.text.matches("role=\"option\"").count(), 10, "{}", r.text);
     // Ana has a role on the workspace (she made it): not suggested.
-    assert!(!ana.get(&path("ana")).await.text.contains("data-value=\"ana\""));
+    assert!(
+        !ana.get(&path("ana"))
+            .await
+            .text
+            .contains("data-value=\"ana\"")
+    );
     let r = ana.get(&path("%25")).await;
     assert_eq!(r.text.matches("role=\"option\"").count(), 0);
     // A Member who may not manage the workspace's members: 404.

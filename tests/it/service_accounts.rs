@@ -232,7 +232,12 @@ async fn the_service_accounts_page_is_gated_per_account_role() {
     assert!(p.text.contains("ci-bot"));
     assert!(!p.text.contains("Create service account"));
     assert!(!p.text.contains("Manage ci-bot"));
-    assert!(!mel.get(&format!("{page}?manage={sa}")).await.text.contains("Rotate now"));
+    assert!(
+        !mel.get(&format!("{page}?manage={sa}"))
+            .await
+            .text
+            .contains("Rotate now")
+    );
     let before = counts(&app);
     for (path, fields) in [
         (page.clone(), vec![("name", "x"), ("expiration", "")]),

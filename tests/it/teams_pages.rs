@@ -311,7 +311,10 @@ async fn a_team_page_adds_members_through_the_picker_or_a_typed_handle_and_remov
         sugg("BO%40EXAMPLE").await.contains("data-value=\"bo\""),
         "by e-mail"
     );
-    assert!(sugg("test%20b").await.contains("data-value=\"bo\""), "by name");
+    assert!(
+        sugg("test%20b").await.contains("data-value=\"bo\""),
+        "by name"
+    );
     let all = sugg("").await;
     assert!(all.contains("data-value=\"ana\"") && all.contains("data-value=\"bo\""));
     assert!(

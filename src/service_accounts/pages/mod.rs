@@ -355,10 +355,7 @@ async fn show(
             q,
             table,
             managed,
-            here: format!(
-                "/account/{}/service-accounts?{list_query}",
-                ctx.account.id
-            ),
+            here: format!("/account/{}/service-accounts?{list_query}", ctx.account.id),
             workspaces: wss,
             roles,
             form: extras.form.unwrap_or_default(),
