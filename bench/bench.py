@@ -283,6 +283,18 @@ def scenarios(seed, sessions, keys):
                  f"/account/{B}/workspace/{BW}/settings/members", ck(teamless)),
         Scenario("denied", "permission denied (Member opens a members panel: 404)", A,
                  f"/account/{B}/workspace/{BW}/settings/members", ck(member), status=404),
+        # Issue #24, points 5 and 6: search by any part of a name (trigram index), and the
+        # workspaces and service-accounts lists paged by keyset.
+        Scenario("members_part", "members, search by part of a name “ovela” (500 of 10,001)", A,
+                 f"/account/{B}/members?q=ovela", ck(big)),
+        Scenario("workspaces", "workspaces list, page 1 (1,000 workspaces)", A,
+                 f"/account/{B}/workspaces", ck(big)),
+        Scenario("workspaces_last", "workspaces list, last page (after=pipeline-0949)", A,
+                 f"/account/{B}/workspaces?after=pipeline-0949", ck(big)),
+        Scenario("service_accounts", "service-accounts list, page 1 (500)", A,
+                 f"/account/{B}/service-accounts", ck(big)),
+        Scenario("service_accounts_last", "service-accounts list, last page (after=worker 0449)",
+                 A, f"/account/{B}/service-accounts?after=worker%200449", ck(big)),
     ]
 
 
@@ -577,6 +589,17 @@ def report(backend, scs, results, rss, peaks, base_peak, login_res, seed_secs):
     mc = mean16(results, "members", "cpu") / base_cpu
     budget("members page 50 rows: body ≤ 40 KiB and CPU ≤ 2× baseline (issue #24)",
            f"{m.bytes / 1024:.1f} KiB, {mc:.2f}×", m.bytes <= 40 * 1024 and mc <= 2.0)
+    # ---------- lists at scale and search by part of a name (issue #24, points 5 and 6) ----------
+    for a, b, lim, name in [
+        ("members_part", "members", 1.2,
+         "members search by part of a name vs page 1 (10,001 members): within 1.2× (#24.6)"),
+        ("workspaces_last", "workspaces", 1.1,
+         "workspaces list, last page vs page 1 (1,000): within 1.1× (#24.5)"),
+        ("service_accounts_last", "service_accounts", 1.1,
+         "service-accounts list, last page vs page 1 (500): within 1.1× (#24.5)"),
+    ]:
+        x = mean16(results, a, "cpu") / mean16(results, b, "cpu")
+        budget(name + " (CPU/req)", f"{x:.2f}×", x <= lim)
     budget("peak RSS < 150 MiB", f"{peak / 1024:.1f} MiB", peak < 150 * 1024)
     grew = rss[-1] > max(rss[:-1]) * 1.05
     budget("no RSS growth between rounds (last round ≤ 1.05× the largest before)",

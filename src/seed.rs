@@ -351,7 +351,7 @@ fn insert_users(
                 (
                     users::id.eq(u.id.clone()),
                     users::email.eq(email.clone()),
-                    users::email_normalized.eq(email),
+                    users::email_normalized.eq(email.clone()),
                     users::handle.eq(u.handle.clone()),
                     users::first_name.eq(capitalized(&u.first)),
                     users::last_name.eq(capitalized(&u.last)),
@@ -361,6 +361,12 @@ fn insert_users(
                     users::last_login_at
                         .eq((i % 3 != 0).then(|| t - TimeDelta::hours(i as i64 % 500))),
                     users::email_verified_at.eq(Some(t)),
+                    users::search_key.eq(crate::db::search::user_key(
+                        &u.handle,
+                        &capitalized(&u.first),
+                        &capitalized(&u.last),
+                        &email,
+                    )),
                 )
             })
             .collect();

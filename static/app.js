@@ -646,3 +646,90 @@
 
   window.Atrium = { slugify: slugify };
 })();
+
+/* ---------- the people picker: a combobox over server-side search (#24.5) ---------- */
+/* The input (role=combobox) fetches its options with hx-get into its listbox; this part
+   gives the list its keyboard (ArrowDown/ArrowUp move, Enter picks, Escape closes) and
+   keeps aria-expanded / aria-activedescendant true. Without JavaScript the input is the
+   plain text field it always was (a handle or an e-mail address). */
+(function () {
+  "use strict";
+  var doc = document;
+
+  function listOf(input) { return doc.getElementById(input.getAttribute("aria-controls")); }
+  function options(list) { return list ? Array.prototype.slice.call(list.querySelectorAll('[role="option"]')) : []; }
+
+  function setActive(input, list, index) {
+    var opts = options(list);
+    opts.forEach(function (o, i) { o.setAttribute("aria-selected", i === index ? "true" : "false"); });
+    if (index >= 0 && opts[index]) {
+      input.setAttribute("aria-activedescendant", opts[index].id);
+      if (opts[index].scrollIntoView) opts[index].scrollIntoView({ block: "nearest" });
+    } else {
+      input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function close(input) {
+    var list = listOf(input);
+    if (list) list.innerHTML = "";
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function pick(input, option) {
+    input.value = option.getAttribute("data-value") || "";
+    close(input);
+    input.focus();
+  }
+
+  function activeIndex(list) {
+    var opts = options(list);
+    for (var i = 0; i < opts.length; i++) if (opts[i].getAttribute("aria-selected") === "true") return i;
+    return -1;
+  }
+
+  doc.addEventListener("keydown", function (e) {
+    var input = e.target;
+    if (!input || !input.matches || !input.matches('input[role="combobox"]')) return;
+    var list = listOf(input);
+    var opts = options(list);
+    var open = input.getAttribute("aria-expanded") === "true" && opts.length > 0;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      if (!open) return;
+      e.preventDefault();
+      var i = activeIndex(list);
+      i = e.key === "ArrowDown" ? Math.min(i + 1, opts.length - 1) : Math.max(i - 1, 0);
+      setActive(input, list, i);
+    } else if (e.key === "Enter") {
+      var j = activeIndex(list);
+      if (open && j >= 0) { e.preventDefault(); pick(input, opts[j]); }
+    } else if (e.key === "Escape") {
+      if (open) { e.preventDefault(); close(input); }
+    }
+  });
+
+  doc.addEventListener("click", function (e) {
+    var option = e.target && e.target.closest ? e.target.closest('[role="option"]') : null;
+    if (option) {
+      var list = option.closest('[role="listbox"]');
+      var input = list && doc.querySelector('input[role="combobox"][aria-controls="' + list.id + '"]');
+      if (input) { pick(input, option); return; }
+    }
+    Array.prototype.forEach.call(doc.querySelectorAll('input[role="combobox"][aria-expanded="true"]'), function (input) {
+      if (e.target !== input) close(input);
+    });
+  });
+
+  doc.addEventListener("htmx:afterSwap", function (e) {
+    var list = e.detail && e.detail.target;
+    if (!list || list.getAttribute("role") !== "listbox") return;
+    var input = doc.querySelector('input[role="combobox"][aria-controls="' + list.id + '"]');
+    if (!input) return;
+    var n = options(list).length;
+    // A late answer for text no longer in the field, or for a field no longer focused: closed.
+    if (doc.activeElement !== input) { close(input); return; }
+    input.setAttribute("aria-expanded", n > 0 ? "true" : "false");
+    setActive(input, list, -1);
+  });
+})();

@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod schema;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -333,7 +334,10 @@ pub fn migrate(conn: &mut DbConn) -> Result<(), DbError> {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
         DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
     };
-    result.map_err(|e| DbError::Migration(e.to_string()))
+    result.map_err(|e| DbError::Migration(e.to_string()))?;
+    // The people's search keys the SQL of `2026-12-07-000026_search` could not compute.
+    search::backfill_users(conn).map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(())
 }
 
 /// Runs `f` with PostgreSQL planning its statements once per connection (a generic plan)

@@ -13,6 +13,8 @@ diesel::table! {
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
         email_verified_at -> Nullable<Timestamp>,
+        /// "handle first last email", folded (db::search::fold); the search's index.
+        search_key -> Text,
     }
 }
 

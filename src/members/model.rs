@@ -4,7 +4,8 @@ use diesel::prelude::*;
 
 use crate::authz::AccountRole;
 use crate::db::schema::{account_memberships, accounts, users};
-use crate::db::{DbConn, new_id, now};
+use crate::db::{DbConn, MultiBackend, new_id, now};
+use diesel::sql_types::{Bool, Text};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -84,26 +85,173 @@ pub struct MembersPage {
     pub has_next: bool,
 }
 
-/// The filter, as the query uses it: an e-mail address (contains `@`) matches that one user
-/// exactly; anything else is a prefix of the handle, matched as a range of the index
-/// `(account_id, handle)` (handles are lower-case ASCII letters, digits and `-`, all below
-/// `~`, so every handle starting with `p` lies in `[p, p~)`).
+/// The filter, as the query uses it. A query of three characters or more (after
+/// [`fold`](crate::db::search::fold)) matches every member whose search key (handle,
+/// name, e-mail, folded) holds it anywhere, through the trigram index ([`matching`]); a
+/// shorter one cannot use trigrams and is a prefix of the handle, matched as a range of the
+/// index `(account_id, handle)` (handles are lower-case ASCII letters, digits and `-`, all
+/// below `~`, so every handle starting with `p` lies in `[p, p~)`).
 enum Filter {
     None,
-    Email(String),
+    Part(String),
     HandlePrefix(String, String),
 }
 
+/// Shortest query the trigram index answers.
+pub const MIN_PART: usize = 3;
+
 fn filter_of(q: &str) -> Filter {
-    let q = q.trim().to_lowercase();
+    let q = crate::db::search::fold(q);
     if q.is_empty() {
         Filter::None
-    } else if q.contains('@') {
-        Filter::Email(q)
+    } else if q.chars().count() >= MIN_PART {
+        Filter::Part(q)
     } else {
         let upper = format!("{q}~");
         Filter::HandlePrefix(q, upper)
     }
+}
+
+/// The memberships whose user's search key holds `part` (folded, at least [`MIN_PART`]
+/// characters) as a substring; every character of `part` is literal (`%`, `_`, `\` and `"`
+/// included). The one place where the backends need different SQL: SQLite asks its FTS5
+/// trigram table `users_search` for the phrase (a quoted phrase is matched as a substring by
+/// the trigram tokenizer; `"` is doubled inside it), PostgreSQL asks `LIKE` over
+/// `users.search_key`, which its `pg_trgm` GIN index answers (`%`, `_` and `\` escaped
+/// with `\`, PostgreSQL's default escape character).
+/// `sqlite` says which backend the statement is for ([`on_sqlite`]).
+pub fn matching<QS>(
+    sqlite: bool,
+    part: &str,
+) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
+    use diesel::dsl::sql;
+    if sqlite {
+        Box::new(
+            sql::<Bool>(
+                "account_memberships.user_id IN (SELECT user_id FROM users_search WHERE search_key MATCH ",
+            )
+            .bind::<Text, _>(format!("\"{}\"", part.replace('"', "\"\"")))
+            .sql(")"),
+        )
+    } else {
+        {
+            let mut pattern = String::with_capacity(part.len() + 2);
+            pattern.push('%');
+            for c in part.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            Box::new(
+                sql::<Bool>(
+                    "account_memberships.user_id IN (SELECT id FROM users WHERE search_key LIKE ",
+                )
+                .bind::<Text, _>(pattern)
+                .sql(")"),
+            )
+        }
+    }
+}
+
+/// Who a picker leaves out.
+pub enum Without {
+    /// Members with an own role on this workspace.
+    WorkspaceAccess(String),
+    /// Members of this team, and Collaborators (who cannot join teams).
+    TeamMembers(String),
+}
+
+/// One suggestion of a people picker.
+#[derive(Clone, Debug)]
+pub struct Suggestion {
+    pub user_id: String,
+    pub handle: String,
+    /// "First Last", or the handle when both are empty.
+    pub name: String,
+    pub email: String,
+}
+
+/// The type-ahead pickers' search: up to `limit` members of the account matching `q` as
+/// the members list does (any part of the name, handle or e-mail, folded, through the
+/// trigram index; a handle prefix below three characters), by handle, leaving out
+/// `without`. An empty `q` suggests the first members by handle.
+pub fn suggest(
+    conn: &mut DbConn,
+    account_id: &str,
+    q: &str,
+    without: &Without,
+    limit: i64,
+) -> QueryResult<Vec<Suggestion>> {
+    use crate::db::schema::{team_members, workspace_access};
+    if crate::db::holds_nul(q) {
+        return Ok(Vec::new());
+    }
+    let sqlite = on_sqlite(conn);
+    let mut query = account_memberships::table
+        .inner_join(users::table)
+        .filter(account_memberships::account_id.eq(account_id.to_string()))
+        .into_boxed();
+    match filter_of(q) {
+        Filter::None => {}
+        Filter::Part(part) => query = query.filter(matching(sqlite, &part)),
+        Filter::HandlePrefix(low, high) => {
+            query = query
+                .filter(account_memberships::handle.ge(low))
+                .filter(account_memberships::handle.lt(high));
+        }
+    }
+    match without {
+        Without::WorkspaceAccess(ws) => {
+            query = query.filter(
+                account_memberships::user_id.ne_all(
+                    workspace_access::table
+                        .filter(workspace_access::workspace_id.eq(ws.clone()))
+                        .select(workspace_access::user_id),
+                ),
+            );
+        }
+        Without::TeamMembers(team) => {
+            query = query
+                .filter(account_memberships::role.ne(AccountRole::Collaborator.as_str()))
+                .filter(
+                    account_memberships::user_id.ne_all(
+                        team_members::table
+                            .filter(team_members::team_id.eq(team.clone()))
+                            .select(team_members::user_id),
+                    ),
+                );
+        }
+    }
+    let rows: Vec<(String, String, String, String, String)> = query
+        .order(account_memberships::handle.asc())
+        .limit(limit)
+        .select((
+            users::id,
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, handle, first, last, email)| {
+            let n = format!("{first} {last}").trim().to_string();
+            Suggestion {
+                name: if n.is_empty() { handle.clone() } else { n },
+                user_id,
+                handle,
+                email,
+            }
+        })
+        .collect())
+}
+
+/// Whether the connection is SQLite's (for [`matching`]).
+pub fn on_sqlite(conn: &DbConn) -> bool {
+    matches!(conn, DbConn::Sqlite(_))
 }
 
 /// One page of members, ordered by handle and paged by keyset on the membership's copy of
@@ -125,6 +273,7 @@ pub fn page(
         });
     }
     let filter = filter_of(q);
+    let sqlite = on_sqlite(conn);
     let base = || {
         let mut query = account_memberships::table
             .inner_join(users::table)
@@ -132,14 +281,8 @@ pub fn page(
             .into_boxed();
         match &filter {
             Filter::None => {}
-            Filter::Email(email) => {
-                let by_email = diesel::alias!(users as by_email);
-                query = query.filter(
-                    account_memberships::handle.nullable().eq(by_email
-                        .filter(by_email.field(users::email_normalized).eq(email.clone()))
-                        .select(by_email.field(users::handle))
-                        .single_value()),
-                );
+            Filter::Part(part) => {
+                query = query.filter(matching(sqlite, part));
             }
             Filter::HandlePrefix(low, high) => {
                 query = query
@@ -164,13 +307,8 @@ pub fn page(
             .into_boxed();
         match &filter {
             Filter::None => {}
-            Filter::Email(email) => {
-                count = count.filter(
-                    account_memberships::handle.nullable().eq(users::table
-                        .filter(users::email_normalized.eq(email.clone()))
-                        .select(users::handle)
-                        .single_value()),
-                );
+            Filter::Part(part) => {
+                count = count.filter(matching(sqlite, part));
             }
             Filter::HandlePrefix(low, high) => {
                 count = count

@@ -19,7 +19,8 @@ use crate::users::model::User;
 /// Reads that carry no rule of their own: the caller has already been allowed to see the
 /// account's members (`read:account_membership`).
 pub use super::model::{
-    MembershipOf, all_details, member_of_membership, memberships_of, page, role_of, row,
+    MembershipOf, Suggestion, Without, all_details, member_of_membership, memberships_of, page,
+    role_of, row, suggest,
 };
 
 /// The roles someone with `role` may give in an invitation (never above their own).

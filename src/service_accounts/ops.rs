@@ -20,8 +20,9 @@ use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
 
 /// Reads that carry no rule of their own (the caller was allowed to see them).
 pub use super::model::{
-    BotAccess, Filter, Listed, ServiceAccount, access_counts, bot_access, bot_access_by_id,
-    bot_accesses, filter, find, list, normalize, parse_name, without_access, workspaces_of,
+    BotAccess, Filter, LIST_PAGE, ListPage, Listed, ServiceAccount, access_counts, bot_access,
+    bot_access_by_id, bot_accesses, filter, find, list, normalize, page, parse_name,
+    without_access, workspaces_of,
 };
 
 /// The longest an old key may keep working after a rotation (DESIGN §3).

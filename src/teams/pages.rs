@@ -507,15 +507,9 @@ struct CandidatesQuery {
     member: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "teams/_candidates.html")]
-struct CandidatesFragment {
-    /// (handle, "Name <e-mail>") of each suggestion.
-    options: Vec<(String, String)>,
-}
-
-/// The type-ahead picker's suggestions: members of the account not in the team whose
-/// handle, name or e-mail address contains the text, as the `<datalist>` to swap in.
+/// The type-ahead picker's suggestions: members of the account (not Collaborators) not in
+/// the team matching the text by any part of their name, handle or e-mail address
+/// (`members::ops::suggest`, the members list's indexed search), as the listbox's options.
 async fn candidates(
     ctx: AccountCtx,
     path: web::Path<(String, String)>,
@@ -531,17 +525,24 @@ async fn candidates(
         let Some(team) = ops::find(c, &aid, &team_id)? else {
             return Ok(None);
         };
-        let found = ops::candidates(c, &aid, &team.id, &q, SUGGESTIONS)?;
-        Ok(Some(
-            found
-                .into_iter()
-                .map(|(_, handle, label)| (handle, label))
-                .collect(),
-        ))
+        let found = crate::members::ops::suggest(
+            c,
+            &aid,
+            &q,
+            &crate::members::ops::Without::TeamMembers(team.id.clone()),
+            SUGGESTIONS,
+        )?;
+        Ok(Some(found))
     })
     .await?
     .ok_or(AppError::NotFound)?;
-    render(StatusCode::OK, &CandidatesFragment { options })
+    render(
+        StatusCode::OK,
+        &crate::workspaces::pages::picker::Options {
+            list_id: "member-suggestions",
+            options,
+        },
+    )
 }
 
 #[derive(Deserialize)]

@@ -113,6 +113,12 @@ pub fn create_with_personal_account(
             users::password_hash.eq(new.password_hash),
             users::created_at.eq(t),
             users::updated_at.eq(t),
+            users::search_key.eq(crate::db::search::user_key(
+                new.handle,
+                new.first_name,
+                new.last_name,
+                new.email,
+            )),
         ))
         .execute(conn)
         .map_err(|e| {
@@ -204,7 +210,7 @@ pub fn update_names(conn: &mut DbConn, id: &str, first: &str, last: &str) -> Que
             users::updated_at.eq(now()),
         ))
         .execute(conn)?;
-    Ok(())
+    crate::db::search::refresh_user(conn, id)
 }
 
 /// Ends every stored session of the user.
@@ -297,7 +303,7 @@ pub fn set_verified_email(
             users::updated_at.eq(t),
         ))
         .execute(conn)?;
-    Ok(())
+    crate::db::search::refresh_user(conn, id)
 }
 
 /// What [`replace_unverified`] removed.

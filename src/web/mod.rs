@@ -9,6 +9,7 @@ pub mod error;
 pub mod flash;
 pub mod headers;
 pub mod limits;
+pub mod list;
 pub mod shell;
 pub mod sudo;
 

@@ -532,6 +532,131 @@ pub fn reachable(
         .collect())
 }
 
+/// Rows of a workspaces list page.
+pub const LIST_PAGE: i64 = 50;
+
+/// A page of the account's workspaces list, and what its links need.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub rows: Vec<Workspace>,
+    /// Workspaces of the account the user reaches that match the filter.
+    pub total: i64,
+    pub has_prev: bool,
+    pub has_next: bool,
+}
+
+/// `%part%` for `LIKE … ESCAPE '\'`, every character of `part` literal.
+pub fn like_contains(part: &str) -> String {
+    let mut pattern = String::with_capacity(part.len() + 2);
+    pattern.push('%');
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One page of the account's workspaces that `user_id` reaches (DESIGN §2), by handle,
+/// paged by keyset on the handle (unique in the account: the index `(account_id, handle)`
+/// gives the order, so the first and the last page cost the same, no OFFSET). `q` matches
+/// any part of the name or handle, case-insensitively. The total is counted over the same
+/// filter.
+pub fn list_page(
+    conn: &mut DbConn,
+    user_id: &str,
+    account_id: &str,
+    q: &str,
+    cursor: &crate::members::model::Cursor,
+) -> QueryResult<ListPage> {
+    use crate::db::schema::accounts;
+    use crate::members::model::Cursor;
+    if crate::db::holds_nul(q) {
+        return Ok(ListPage {
+            rows: Vec::new(),
+            total: 0,
+            has_prev: false,
+            has_next: false,
+        });
+    }
+    let q = q.trim().to_lowercase();
+    let base = || {
+        let query = workspaces::table
+            .inner_join(accounts::table)
+            .filter(workspaces::account_id.eq(account_id.to_string()))
+            .into_boxed();
+        let mut query = reachable_filter!(query, user_id, "");
+        if !q.is_empty() {
+            let pattern = like_contains(&q);
+            query = query.filter(
+                crate::members::model::lower(workspaces::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(workspaces::handle.like(pattern).escape('\\')),
+            );
+        }
+        query
+    };
+    let total: i64 = base().count().get_result(conn)?;
+    let (mut rows, beyond): (Vec<Workspace>, bool) = match cursor {
+        Cursor::First | Cursor::After(_) => {
+            let mut query = base();
+            if let Cursor::After(h) = cursor {
+                query = query.filter(workspaces::handle.gt(h.clone()));
+            }
+            let rows: Vec<Workspace> = query
+                .order(workspaces::handle.asc())
+                .limit(LIST_PAGE + 1)
+                .select(Workspace::as_select())
+                .load(conn)?;
+            let beyond = rows.len() as i64 > LIST_PAGE;
+            (rows, beyond)
+        }
+        Cursor::Before(h) => {
+            let mut rows: Vec<Workspace> = base()
+                .filter(workspaces::handle.lt(h.clone()))
+                .order(workspaces::handle.desc())
+                .limit(LIST_PAGE + 1)
+                .select(Workspace::as_select())
+                .load(conn)?;
+            let beyond = rows.len() as i64 > LIST_PAGE;
+            rows.truncate(LIST_PAGE as usize);
+            rows.reverse();
+            (rows, beyond)
+        }
+    };
+    rows.truncate(LIST_PAGE as usize);
+    let (has_prev, has_next) = match cursor {
+        Cursor::First => (false, beyond),
+        Cursor::After(_) => (true, beyond),
+        Cursor::Before(_) => (beyond, true),
+    };
+    Ok(ListPage {
+        rows,
+        total,
+        has_prev,
+        has_next,
+    })
+}
+
+/// How many workspaces `user_id` reaches across their accounts, matching `q` as the
+/// switcher filters (for its "Showing 50 of N" note).
+pub fn count_reachable(conn: &mut DbConn, user_id: &str, q: &str) -> QueryResult<i64> {
+    use crate::db::schema::accounts;
+    let accounts_of_user = account_memberships::table
+        .filter(account_memberships::user_id.eq(user_id.to_string()))
+        .select(account_memberships::account_id);
+    let query = workspaces::table
+        .inner_join(accounts::table)
+        .filter(workspaces::account_id.eq_any(accounts_of_user))
+        .into_boxed();
+    reachable_filter!(query, user_id, q)
+        .count()
+        .get_result(conn)
+}
+
 /// The account's workspaces by name (at most `limit`).
 pub fn in_account(conn: &mut DbConn, account_id: &str, limit: i64) -> QueryResult<Vec<Workspace>> {
     workspaces::table

@@ -187,6 +187,7 @@ const RULES: &[(&str, &str, Need)] = &[
     // Pages of a workspace --------------------------------------------------------------
     ("GET", "/account/{account_id}/workspace/{workspace_id}/dashboard", Need::Workspace("see_flows", None, None)),
     ("GET", "/account/{account_id}/workspace/{workspace_id}/settings/members", Need::Workspace("see_workspace_users", None, None)),
+    ("GET", "/account/{account_id}/workspace/{workspace_id}/settings/members/candidates", Need::Workspace("see_workspace_users", Some("manage_workspace_users"), None)),
     ("POST", "/account/{account_id}/workspace/{workspace_id}/settings/members*", Need::Workspace("see_workspace_users", Some("manage_workspace_users"), None)),
     ("GET", "/account/{account_id}/workspace/{workspace_id}/settings/service-accounts", Need::Workspace("see_workspace_service_accounts", None, None)),
     ("POST", "/account/{account_id}/workspace/{workspace_id}/settings/service-accounts*", Need::Workspace("see_workspace_service_accounts", Some("manage_workspace_service_accounts"), None)),

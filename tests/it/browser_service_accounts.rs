@@ -85,7 +85,7 @@ async fn an_owner_creates_copies_sees_only_the_mask_and_rotates_a_service_accoun
     assert!(!page.contains("Copy this key now"));
 
     // Rotate: a new one-time panel with a different key; the old one stops at once.
-    b.click_button("Rotate key of ci-bot").await;
+    b.click_link("Manage ci-bot").await;
     b.click_button("Rotate now").await;
     b.click_button("Rotate the key").await; // the page's dialog asks first
     b.wait_for_text("the old key no longer works").await;

@@ -74,27 +74,41 @@ async fn an_owner_creates_a_team_and_adds_and_removes_a_member_through_the_type_
     ana.click_link("Open the team").await;
     ana.wait_for_text("Nobody is in this team yet.").await;
 
-    // Type part of Bo's name: the datalist fills with the matching members.
+    // Type part of Bo's name: the listbox fills with the matching members.
     ana.fill("Member of the account", "test b").await;
     wait_until(
         &ana,
         "a suggestion for bo",
-        "return Array.from(document.querySelectorAll('#member-suggestions option'))
-             .some((o) => o.value === arguments[0] && o.label.includes('bo@example.com'));",
+        "return Array.from(document.querySelectorAll('#member-suggestions [role=option]'))
+             .some((o) => o.getAttribute('data-value') === arguments[0]
+                          && o.textContent.includes('bo@example.com'));",
         vec![json!("bo")],
     )
     .await;
     let suggested = ana
         .client
         .execute(
-            "return Array.from(document.querySelectorAll('#member-suggestions option')).map((o) => o.value);",
+            "return Array.from(document.querySelectorAll('#member-suggestions [role=option]')).map((o) => o.getAttribute('data-value'));",
             vec![],
         )
         .await
         .expect("read the suggestions");
     assert_eq!(suggested, json!(["bo"]), "only Bo matches “test b”");
-    // Choosing a suggestion puts its value (the handle) into the field, as typing it does.
-    ana.fill("Member of the account", "bo").await;
+    // Choosing the suggestion (a click) puts its value (the handle) into the field.
+    ana.client
+        .execute(
+            "document.querySelector('#member-suggestions [role=option]').click(); return true;",
+            vec![],
+        )
+        .await
+        .expect("choose bo");
+    wait_until(
+        &ana,
+        "the field holds bo",
+        "return document.getElementById('add-member').value === 'bo';",
+        vec![],
+    )
+    .await;
     ana.click_button("Add member").await;
     ana.wait_for_text("bo added to Data.").await;
     assert_eq!(

@@ -401,6 +401,10 @@ async fn the_checker_reports_each_kind_of_broken_data() {
             ),
         ),
         (
+            "user whose search key is stale: bo",
+            "UPDATE users SET first_name = 'Zed' WHERE handle = 'bo'".to_string(),
+        ),
+        (
             "session whose device is longer than 300 characters",
             format!("UPDATE sessions SET user_agent = '{}'", "x".repeat(301)),
         ),
@@ -417,6 +421,16 @@ async fn the_checker_reports_each_kind_of_broken_data() {
     assert!(missed.is_empty(), "\n{}\n", missed.join("\n"));
     // The SQLite pragmas are part of the check there.
     if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
+        let found = found_after(
+            &app,
+            "DELETE FROM users_search WHERE rowid IN (SELECT MIN(rowid) FROM users_search)",
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("user missing from the search index")),
+            "{found:?}"
+        );
         let found = found_after(
             &app,
             &format!("UPDATE workspace_access SET user_id = 'gone' WHERE user_id = '{col}'"),

@@ -402,7 +402,13 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
         for i in chunk {
             let id = uuid::Uuid::new_v4();
             users.push(format!(
-                "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}')"
+                "('{id}', 'user{i:05}@example.com', 'user{i:05}@example.com', 'user{i:05}', 'User', 'N{i:05}', 'x', '{t}', '{t}', '{}')",
+                atrium::db::search::user_key(
+                    &format!("user{i:05}"),
+                    "User",
+                    &format!("N{i:05}"),
+                    &format!("user{i:05}@example.com")
+                )
             ));
             members.push(format!(
                 "('{}', '{account_id}', '{id}', 'member', '{t}', 'user{i:05}')",
@@ -419,7 +425,7 @@ pub fn seed_members(app: &TestApp, account_id: &str, n: usize) {
             ));
         }
         sql.push_str(&format!(
-            "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};",
+            "INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at, search_key) VALUES {};",
             users.join(",")
         ));
         sql.push_str(&format!(
@@ -615,8 +621,11 @@ async fn the_members_page_reads_an_index_range_without_sorting_on_sqlite() {
                     .any(|d| d.contains(index) && d.contains("(account_id=?")),
                 "{what}: a range of an index on the account's memberships: {sql}\n{plan:#?}"
             );
+            // The search (issue #24, point 6) asks the FTS5 trigram index for its phrase:
+            // SQLite reports that as a "scan" of the virtual table by its MATCH index (M).
             assert!(
-                !plan.iter().any(|d| d.starts_with("SCAN")),
+                !plan.iter().any(|d| d.starts_with("SCAN")
+                    && !d.starts_with("SCAN users_search VIRTUAL TABLE INDEX 0:M")),
                 "{what}: no scan: {sql}\n{plan:#?}"
             );
         }

@@ -219,8 +219,10 @@ async fn the_service_accounts_page_is_gated_per_account_role() {
         let p = c.get(&page).await;
         assert_eq!(p.status, StatusCode::OK);
         assert!(p.text.contains("Create service account"));
-        assert!(p.text.contains("Rotate key of ci-bot"));
-        assert!(p.text.contains("Delete ci-bot"));
+        // One "Manage" link a row; its forms open in one panel (issue #24, point 5).
+        assert!(p.text.contains("Manage ci-bot"));
+        let panel = c.get(&format!("{page}?manage={sa}")).await;
+        assert!(panel.text.contains("Rotate now") && panel.text.contains("Delete service account"));
     }
     create_sa(&adam, &acct, "admin-bot", None).await;
 
@@ -229,8 +231,13 @@ async fn the_service_accounts_page_is_gated_per_account_role() {
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.text.contains("ci-bot"));
     assert!(!p.text.contains("Create service account"));
-    assert!(!p.text.contains("Rename ci-bot"));
-    assert!(!p.text.contains("Delete ci-bot"));
+    assert!(!p.text.contains("Manage ci-bot"));
+    assert!(
+        !mel.get(&format!("{page}?manage={sa}"))
+            .await
+            .text
+            .contains("Rotate now")
+    );
     let before = counts(&app);
     for (path, fields) in [
         (page.clone(), vec![("name", "x"), ("expiration", "")]),

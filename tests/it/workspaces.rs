@@ -575,7 +575,15 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
         let mut accounts = Vec::new();
         for i in chunk {
             let id = uuid::Uuid::new_v4();
-            users.push(format!("('{id}', 'u{i:05}@example.com', 'u{i:05}@example.com', 'u{i:05}', 'U', '{i}', 'x', '{t}', '{t}')"));
+            users.push(format!(
+                "('{id}', 'u{i:05}@example.com', 'u{i:05}@example.com', 'u{i:05}', 'U', '{i}', 'x', '{t}', '{t}', '{}')",
+                atrium::db::search::user_key(
+                    &format!("u{i:05}"),
+                    "U",
+                    &i.to_string(),
+                    &format!("u{i:05}@example.com")
+                )
+            ));
             // Everyone has a personal account (as sign-up makes it).
             let personal = uuid::Uuid::new_v4();
             accounts.push(format!(
@@ -594,7 +602,7 @@ async fn the_switcher_with_1000_workspaces_and_the_members_panel_with_5000_acces
                 uuid::Uuid::new_v4()
             ));
         }
-        sql.push_str(&format!("INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at) VALUES {};", users.join(",")));
+        sql.push_str(&format!("INSERT INTO users (id, email, email_normalized, handle, first_name, last_name, password_hash, created_at, updated_at, search_key) VALUES {};", users.join(",")));
         sql.push_str(&format!(
             "INSERT INTO accounts (id, kind, name, handle, created_at, updated_at) VALUES {};",
             accounts.join(",")

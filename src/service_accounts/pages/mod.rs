@@ -17,6 +17,7 @@ use crate::ids::ServiceAccountId;
 use crate::outcome::OpError;
 use crate::settings::AppConfig;
 use crate::web::ctx::{AccountCtx, Acting};
+use crate::web::list::ListQuery;
 use crate::web::{AppError, FieldErrors, Shell, client_ip, db, render};
 use crate::workspaces::ops::{self as workspaces, Workspace, WorkspaceRole};
 
@@ -153,7 +154,15 @@ struct IndexPage {
     can_create: bool,
     can_update: bool,
     can_delete: bool,
-    rows: Vec<Row>,
+    /// The search's text.
+    q: String,
+    /// The list: the same fragment htmx asks for alone (`HX-Target: sa-table`).
+    table: SaTable,
+    /// The service account whose Rename / Rotate key / Delete forms are open (`?manage=`,
+    /// or the one a refused form was for): one panel, not forms on every row.
+    managed: Option<Row>,
+    /// The list's address (search and page), for links that come back to it.
+    here: String,
     workspaces: Vec<Workspace>,
     roles: Vec<WorkspaceRole>,
     form: CreateForm,
@@ -162,6 +171,24 @@ struct IndexPage {
     reveal: Option<Reveal>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "service_accounts/_table.html")]
+struct SaTable {
+    account_id: String,
+    rows: Vec<Row>,
+    total: i64,
+    q: String,
+    /// The list's search and page as query-string text (`q=…&after=…`).
+    list_query: String,
+    /// The first and last names shown, normalized ("Previous" and "Next" around them).
+    first: String,
+    last: String,
+    has_prev: bool,
+    has_next: bool,
+    /// Whether the viewer may act on a service account (the rows offer "Manage").
+    can_manage: bool,
 }
 
 impl IndexPage {
@@ -203,6 +230,8 @@ impl IndexPage {
 /// What the page shows besides the list.
 #[derive(Default)]
 struct Extras {
+    /// The list's search and page, and the service account to manage.
+    list: IndexQuery,
     form: Option<CreateForm>,
     errors: FieldErrors,
     edit: RowEdit,
@@ -211,17 +240,60 @@ struct Extras {
     error: Option<String>,
 }
 
+/// The list page's address: the search, the page, the service account to manage.
+#[derive(Deserialize, Default, Clone)]
+struct IndexQuery {
+    #[serde(flatten)]
+    list: ListQuery,
+    #[serde(default)]
+    manage: Option<String>,
+}
+
 async fn show(
+    req: &HttpRequest,
     ctx: AccountCtx,
     extras: Extras,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     ctx.require_to_see(AccountPerm::ReadBot)?;
     let can_create = ctx.can(AccountPerm::CreateBot);
+    let can_manage = ctx.can(AccountPerm::UpdateBot) || ctx.can(AccountPerm::DeleteBot);
     let aid = ctx.account.id.clone();
-    let (listed, counts, wss, roles) = db(&ctx.auth.pool, move |c| {
-        let listed = ops::list(c, &aid)?;
-        let counts = ops::access_counts(c, &aid)?;
+    let (q, cursor) = extras.list.list.parts();
+    let manage = if extras.edit.sa_id.is_empty() {
+        extras.list.manage.clone().filter(|_| can_manage)
+    } else {
+        Some(extras.edit.sa_id.clone())
+    };
+    let q2 = q.clone();
+    let (page, managed, wss, roles) = db(&ctx.auth.pool, move |c| {
+        let page = ops::page(c, &aid, &q2, &cursor)?;
+        let managed = match manage.filter(|id| !id.is_empty()) {
+            Some(id) => {
+                let one = ops::filter(
+                    c,
+                    &aid,
+                    &ops::Filter {
+                        ids: Some(vec![id.clone()]),
+                        ..ops::Filter::default()
+                    },
+                    1,
+                    0,
+                )?;
+                match one.into_iter().next() {
+                    Some(l) => {
+                        let n = ops::workspaces_of(c, &id)?.len() as i64;
+                        Some(Some(Row {
+                            sa: l.sa,
+                            key: l.key,
+                            workspaces: n,
+                        }))
+                    }
+                    None => None,
+                }
+            }
+            None => Some(None),
+        };
         let (wss, roles) = if can_create {
             (
                 workspaces::in_account(c, &aid, MAX_WORKSPACES)?,
@@ -230,17 +302,47 @@ async fn show(
         } else {
             (Vec::new(), Vec::new())
         };
-        Ok((listed, counts, wss, roles))
+        Ok((page, managed, wss, roles))
     })
     .await?;
-    let rows = listed
+    // `?manage=` names a service account of another account, or none: not found.
+    let managed = managed.ok_or(AppError::NotFound)?;
+    let rows: Vec<Row> = page
+        .rows
         .into_iter()
-        .map(|l| Row {
-            workspaces: counts.get(&l.sa.id).copied().unwrap_or(0),
+        .map(|(l, n)| Row {
+            workspaces: n,
             sa: l.sa,
             key: l.key,
         })
         .collect();
+    let list_query = extras.list.list.encoded();
+    let table = SaTable {
+        account_id: ctx.account.id.clone(),
+        first: rows
+            .first()
+            .map(|r| r.sa.name_normalized.clone())
+            .unwrap_or_default(),
+        last: rows
+            .last()
+            .map(|r| r.sa.name_normalized.clone())
+            .unwrap_or_default(),
+        rows,
+        total: page.total,
+        q: q.clone(),
+        list_query: list_query.clone(),
+        has_prev: page.has_prev,
+        has_next: page.has_next,
+        can_manage,
+    };
+    if crate::web::is_htmx(req)
+        && req
+            .headers()
+            .get("HX-Target")
+            .is_some_and(|v| v.as_bytes() == b"sa-table")
+    {
+        return render(status, &table);
+    }
     render(
         status,
         &IndexPage {
@@ -250,7 +352,10 @@ async fn show(
             can_create,
             can_update: ctx.can(AccountPerm::UpdateBot),
             can_delete: ctx.can(AccountPerm::DeleteBot),
-            rows,
+            q,
+            table,
+            managed,
+            here: format!("/account/{}/service-accounts?{list_query}", ctx.account.id),
             workspaces: wss,
             roles,
             form: extras.form.unwrap_or_default(),
@@ -264,8 +369,21 @@ async fn show(
     )
 }
 
-async fn index(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
-    show(ctx, Extras::default(), StatusCode::OK).await
+async fn index(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    query: web::Query<IndexQuery>,
+) -> Result<HttpResponse, AppError> {
+    show(
+        &req,
+        ctx,
+        Extras {
+            list: query.into_inner(),
+            ..Extras::default()
+        },
+        StatusCode::OK,
+    )
+    .await
 }
 
 fn who(req: &HttpRequest, ctx: &AccountCtx) -> Who {
@@ -309,7 +427,7 @@ async fn create(
                 errors.add("name", m);
             }
             errors.add("expiration", msg);
-            return refused_create(ctx, form, errors).await;
+            return refused_create(&req, ctx, form, errors).await;
         }
     };
     // "No workspace" ignores the role select (it always has a value).
@@ -335,6 +453,7 @@ async fn create(
                 &cfg.base(),
             );
             show(
+                &req,
                 ctx,
                 Extras {
                     reveal: Some(reveal),
@@ -353,17 +472,19 @@ async fn create(
                     f
                 }
             };
-            refused_create(ctx, form, errors).await
+            refused_create(&req, ctx, form, errors).await
         }
     }
 }
 
 async fn refused_create(
+    req: &HttpRequest,
     ctx: AccountCtx,
     form: CreateForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     show(
+        req,
         ctx,
         Extras {
             form: Some(form),
@@ -402,6 +523,7 @@ async fn rename(
     match result {
         Ok(sa) => {
             show(
+                &req,
                 ctx,
                 Extras {
                     notice: Some(format!("Renamed to “{}”.", sa.name)),
@@ -421,6 +543,7 @@ async fn rename(
                 }
             };
             show(
+                &req,
                 ctx,
                 Extras {
                     edit: RowEdit {
@@ -497,6 +620,7 @@ async fn rotate(
             .await?
             .ok_or(AppError::NotFound)?;
         return show(
+            &req,
             ctx,
             Extras {
                 edit: refused(errors),
@@ -547,6 +671,7 @@ async fn rotate(
                 ),
             };
             show(
+                &req,
                 ctx,
                 Extras {
                     reveal: Some(reveal),
@@ -566,6 +691,7 @@ async fn rotate(
                 }
             };
             show(
+                &req,
                 ctx,
                 Extras {
                     edit: refused(errors),
@@ -607,5 +733,5 @@ async fn delete(
             },
         },
     };
-    show(ctx, extras, StatusCode::OK).await
+    show(&req, ctx, extras, StatusCode::OK).await
 }

@@ -1,6 +1,7 @@
 //! Workspace pages: the account's workspace list and create form, onboarding's create
 //! form, the dashboard and the switcher.
 
+pub mod picker;
 pub mod settings;
 pub mod sharing;
 
@@ -33,7 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/account/{account_id}/workspace/{workspace_id}/dashboard",
             web::get().to(dashboard),
         )
-        .route("/switcher", web::get().to(switcher));
+        .route("/switcher", web::get().to(switcher))
+        .configure(picker::routes);
 }
 
 pub const SWITCHER_LIMIT: i64 = 50;
@@ -77,14 +79,31 @@ struct WorkspacesPage {
     account_id: String,
     account_name: String,
     can_create: bool,
-    rows: Vec<Reachable>,
-    /// Managed Prefect servers by workspace id: their state.
-    servers: std::collections::HashMap<String, String>,
+    /// The filter's text.
+    q: String,
+    /// The list: the same fragment htmx asks for alone (`HX-Target: workspaces-table`).
+    table: WorkspacesTable,
     form: WorkspaceForm,
     errors: FieldErrors,
 }
 
-impl WorkspacesPage {
+#[derive(Template)]
+#[template(path = "workspaces/_table.html")]
+struct WorkspacesTable {
+    account_id: String,
+    rows: Vec<Workspace>,
+    total: i64,
+    q: String,
+    /// The first and last handles shown ("Previous" and "Next" page around them).
+    first: String,
+    last: String,
+    has_prev: bool,
+    has_next: bool,
+    /// Managed Prefect servers by workspace id: their state.
+    servers: std::collections::HashMap<String, String>,
+}
+
+impl WorkspacesTable {
     /// What the list says of a workspace's managed Prefect server.
     fn server_of(&self, workspace_id: &str) -> &str {
         match self.servers.get(workspace_id).map(String::as_str) {
@@ -97,34 +116,63 @@ impl WorkspacesPage {
     }
 }
 
+use crate::web::list::ListQuery;
+
 async fn list_page(
+    req: &HttpRequest,
     ctx: AccountCtx,
+    query: &ListQuery,
     form: WorkspaceForm,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (uid, aid) = (ctx.auth.user.id.clone(), ctx.account.id.clone());
-    let (rows, servers) = db(&ctx.auth.pool, move |c| {
-        let rows: Vec<Reachable> = ops::reachable(c, &uid, "", 1000)?
-            .into_iter()
-            .filter(|r| r.workspace.account_id == aid)
-            .collect();
-        let ids: Vec<String> = rows.iter().map(|r| r.workspace.id.clone()).collect();
+    let (q, cursor) = query.parts();
+    let (uid, aid, q2) = (ctx.auth.user.id.clone(), ctx.account.id.clone(), q.clone());
+    let (page, servers) = db(&ctx.auth.pool, move |c| {
+        let page = ops::list_page(c, &uid, &aid, &q2, &cursor)?;
+        let ids: Vec<String> = page.rows.iter().map(|w| w.id.clone()).collect();
         let servers = crate::servers::ops::managed_of(c, &ids)?
             .into_iter()
             .map(|m| (m.workspace_id, m.state))
             .collect();
-        Ok((rows, servers))
+        Ok((page, servers))
     })
     .await?;
+    let table = WorkspacesTable {
+        account_id: ctx.account.id.clone(),
+        first: page
+            .rows
+            .first()
+            .map(|w| w.handle.clone())
+            .unwrap_or_default(),
+        last: page
+            .rows
+            .last()
+            .map(|w| w.handle.clone())
+            .unwrap_or_default(),
+        rows: page.rows,
+        total: page.total,
+        q: q.clone(),
+        has_prev: page.has_prev,
+        has_next: page.has_next,
+        servers,
+    };
+    if crate::web::is_htmx(req)
+        && req
+            .headers()
+            .get("HX-Target")
+            .is_some_and(|v| v.as_bytes() == b"workspaces-table")
+    {
+        return render(status, &table);
+    }
     render(
         status,
         &WorkspacesPage {
             account_id: ctx.account.id.clone(),
             account_name: ctx.account.name.clone(),
             can_create: ctx.can(AccountPerm::CreateWorkspace),
-            rows,
-            servers,
+            q,
+            table,
             form,
             errors,
             shell: ctx.auth.shell.at("workspaces"),
@@ -132,9 +180,15 @@ async fn list_page(
     )
 }
 
-async fn list(ctx: AccountCtx) -> Result<HttpResponse, AppError> {
+async fn list(
+    req: HttpRequest,
+    ctx: AccountCtx,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     list_page(
+        &req,
         ctx,
+        &query,
         WorkspaceForm::default(),
         FieldErrors::default(),
         StatusCode::OK,
@@ -151,7 +205,17 @@ async fn create_in_account(
     let form = form.into_inner();
     let valid = match validate(&form) {
         Ok(v) => v,
-        Err(errors) => return list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(errors) => {
+            return list_page(
+                &req,
+                ctx,
+                &ListQuery::default(),
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
     };
     match create(&req, &ctx.auth, ctx.account.id.clone(), valid).await? {
         Ok(ws) => Ok(crate::web::flash::redirect_noting(
@@ -160,7 +224,17 @@ async fn create_in_account(
             &dashboard_path(&ws),
             &format!("Workspace “{}” created.", ws.name),
         )),
-        Err(errors) => list_page(ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(errors) => {
+            list_page(
+                &req,
+                ctx,
+                &ListQuery::default(),
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 
@@ -377,6 +451,24 @@ struct SwitcherFragment {
     can_create: Option<String>,
     /// The workspace of the page the switcher is on (marked in the list).
     current: Option<String>,
+    /// How many are listed, and how many match (more than listed: the list says so).
+    shown: i64,
+    total: i64,
+    /// Where "see all workspaces" goes.
+    all_href: Option<String>,
+}
+
+/// The account of the page htmx says the request comes from
+/// (`/account/{a}/…` in `HX-Current-URL`).
+fn current_account(req: &HttpRequest) -> Option<String> {
+    let url = url::Url::parse(req.headers().get("HX-Current-URL")?.to_str().ok()?).ok()?;
+    let mut parts = url.path_segments()?;
+    while let Some(p) = parts.next() {
+        if p == "account" {
+            return parts.next().map(str::to_string);
+        }
+    }
+    None
 }
 
 /// The workspace of the page htmx says the request comes from
@@ -404,10 +496,15 @@ async fn switcher(
         q.q.chars().take(100).collect::<String>(),
     );
     let q2 = query.clone();
-    let rows = db(&auth.pool, move |c| {
-        Ok(ops::reachable(c, &uid, &q2, SWITCHER_LIMIT)?)
+    let (rows, total) = db(&auth.pool, move |c| {
+        let rows = ops::reachable(c, &uid, &q2, SWITCHER_LIMIT)?;
+        // How many match, for "Showing 50 of N" when the list stops at the limit (counted
+        // every time: the same statements with few workspaces as with many).
+        let total = ops::count_reachable(c, &uid, &q2)?;
+        Ok((rows, total))
     })
     .await?;
+    let shown = rows.len() as i64;
     let mut groups: Vec<SwitcherGroup> = Vec::new();
     for r in rows {
         match groups.iter_mut().find(|g| g.account_name == r.account_name) {
@@ -421,6 +518,17 @@ async fn switcher(
     let can_create = creatable_accounts(&auth.shell)
         .first()
         .map(|a| format!("/account/{}/workspaces#create", a.id));
+    // "See all workspaces": the list of the account of the page the switcher is on, else
+    // of the user's first account.
+    let all_href = current_account(&req)
+        .filter(|id| auth.shell.accounts.iter().any(|a| &a.id == id))
+        .or_else(|| auth.shell.accounts.first().map(|a| a.id.clone()))
+        .map(|id| {
+            format!(
+                "/account/{id}/workspaces?q={}",
+                url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+            )
+        });
     render(
         StatusCode::OK,
         &SwitcherFragment {
@@ -428,6 +536,9 @@ async fn switcher(
             q: query,
             can_create,
             current: current_workspace(&req),
+            shown,
+            total,
+            all_href,
         },
     )
 }

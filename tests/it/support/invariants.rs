@@ -436,7 +436,49 @@ pub fn violations(conn: &mut DbConn) -> Vec<String> {
     for (name, sql) in CHECKS {
         push(name, rows(conn, sql));
     }
+    push("user whose search key is stale", stale_search_keys(conn));
+    if matches!(conn, DbConn::Sqlite(_)) {
+        // The FTS5 trigram index holds exactly one row per user, with the user's key.
+        push(
+            "user missing from the search index, or indexed under another key",
+            rows(
+                conn,
+                "SELECT u.handle AS v FROM users u WHERE NOT EXISTS
+                   (SELECT 1 FROM users_search s WHERE s.user_id = u.id
+                      AND s.search_key = u.search_key)",
+            ),
+        );
+        push(
+            "search index row of no user, or a user indexed twice",
+            rows(
+                conn,
+                "SELECT s.user_id AS v FROM users_search s GROUP BY s.user_id
+                 HAVING COUNT(*) > 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
+            ),
+        );
+    }
     out
+}
+
+/// Users whose stored search key (issue #24, point 6) is not the one their handle, name
+/// and e-mail give (`atrium::db::search::user_key`: folding needs Rust, not SQL).
+fn stale_search_keys(conn: &mut DbConn) -> Result<Vec<String>, String> {
+    use atrium::db::schema::users;
+    let all: Vec<(String, String, String, String, String)> = users::table
+        .select((
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+            users::search_key,
+        ))
+        .load(conn)
+        .map_err(|e| format!("query failed: {e}"))?;
+    Ok(all
+        .into_iter()
+        .filter(|(h, f, l, e, key)| *key != atrium::db::search::user_key(h, f, l, e))
+        .map(|(h, _, _, _, key)| format!("{h}: {key:?}"))
+        .collect())
 }
 
 /// Runs [`violations`] in one read-only snapshot (PostgreSQL: REPEATABLE READ), so the

@@ -1,0 +1,5 @@
+DROP TRIGGER users_search_delete;
+DROP TRIGGER users_search_update;
+DROP TRIGGER users_search_insert;
+DROP TABLE users_search;
+ALTER TABLE users DROP COLUMN search_key;

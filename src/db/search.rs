@@ -1,0 +1,86 @@
+//! The search key of people (issue #24, point 6): "handle first last email", lower-cased
+//! with accents stripped, so that "zoe" finds "Zoë" and "Coder" finds "Ada Coder". It is
+//! stored on `users.search_key` and indexed (an FTS5 trigram table on SQLite, a `pg_trgm`
+//! GIN index on PostgreSQL: migrations `2026-12-07-000026_search`); queries are folded the
+//! same way ([`fold`]) and matched by `members::model::matching`.
+
+use diesel::prelude::*;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use super::DbConn;
+use super::schema::users;
+
+/// Text as the search compares it: compatibility-decomposed (NFKD), combining marks
+/// dropped, lower-cased, runs of white space made one space, trimmed.
+pub fn fold(s: &str) -> String {
+    let stripped: String = s
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A user's search key.
+pub fn user_key(handle: &str, first_name: &str, last_name: &str, email: &str) -> String {
+    fold(&format!("{handle} {first_name} {last_name} {email}"))
+}
+
+/// Writes the key of every user whose key is still empty (the migration adds the column
+/// empty, and SQL cannot strip accents); run by [`super::migrate`] after the migrations,
+/// so a database is never served with keys missing. Returns how many it filled.
+pub fn backfill_users(conn: &mut DbConn) -> QueryResult<usize> {
+    conn.transaction(|c| {
+        let rows: Vec<(String, String, String, String, String)> = users::table
+            .filter(users::search_key.eq(""))
+            .select((
+                users::id,
+                users::handle,
+                users::first_name,
+                users::last_name,
+                users::email,
+            ))
+            .load(c)?;
+        for (id, handle, first, last, email) in &rows {
+            diesel::update(users::table.find(id))
+                .set(users::search_key.eq(user_key(handle, first, last, email)))
+                .execute(c)?;
+        }
+        Ok(rows.len())
+    })
+}
+
+/// Recomputes one user's key from their row (after their name or address changed).
+pub fn refresh_user(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    let row: Option<(String, String, String, String)> = users::table
+        .find(id)
+        .select((
+            users::handle,
+            users::first_name,
+            users::last_name,
+            users::email,
+        ))
+        .first(conn)
+        .optional()?;
+    if let Some((handle, first, last, email)) = row {
+        diesel::update(users::table.find(id))
+            .set(users::search_key.eq(user_key(&handle, &first, &last, &email)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_accents_and_space() {
+        assert_eq!(fold("  Zoë  ÅNGSTRÖM\tﬁne "), "zoe angstrom fine");
+        assert_eq!(
+            user_key("ada-coder", "Ada", "Coder", "Ada@Example.com"),
+            "ada-coder ada coder ada@example.com"
+        );
+    }
+}
