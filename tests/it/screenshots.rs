@@ -97,7 +97,8 @@ async fn screenshots() {
         // The switcher and the user menu open.
         b.goto(&app.url(&format!("{w}/dashboard"))).await;
         b.click_button("Switch workspace").await;
-        b.wait_for_text("All workspaces").await;
+        b.wait_for_text("Create organization").await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         b.screenshot(&out.join(format!("switcher-open-{tag}.png")))
             .await;
         // A confirmation dialog open (helper "dialogs" adds the shared <dialog>): the
