@@ -77,11 +77,25 @@ async fn screenshots() {
         ("two-factor", "/profile/two-factor".to_string()),
         ("notfound", "/nothing/here".to_string()),
     ];
-    for (w, h, tag) in sizes {
-        b.client.set_window_size(w, h).await.expect("size");
+    for (width, height, tag) in sizes {
+        b.client.set_window_size(width, height).await.expect("size");
         for (name, path) in &pages {
             b.goto(&app.url(path)).await;
             b.screenshot(&out.join(format!("{name}-{tag}.png"))).await;
+            // The first table too (the rows as cards on a phone).
+            let table = b
+                .client
+                .execute(
+                    "var t = document.querySelector('main table');
+                     if (!t) return false; t.scrollIntoView(); return true;",
+                    vec![],
+                )
+                .await
+                .expect("scroll");
+            if table == serde_json::json!(true) {
+                b.screenshot(&out.join(format!("{name}-table-{tag}.png")))
+                    .await;
+            }
         }
         // The audit log with a raw event open (the JSON wraps inside its cell).
         b.goto(&app.url(&format!("{a}/audit-log"))).await;
