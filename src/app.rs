@@ -321,6 +321,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::apikeys::pages::routes(cfg);
     crate::service_accounts::pages::routes(cfg);
     crate::service_accounts::pages::sharing::routes(cfg);
+    crate::service_accounts::pages::show::routes(cfg);
     crate::teams::pages::routes(cfg);
     crate::sso::pages::routes(cfg);
     crate::audit::pages::routes(cfg);

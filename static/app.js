@@ -733,3 +733,111 @@
     setActive(input, list, -1);
   });
 })();
+
+/* ---------- polish (#24.2, #24.7, #24.8): menu keys, table cards, "Select all" ---------- */
+(function () {
+  "use strict";
+
+  var doc = document;
+  var MENUS = "details.menu, details.switcher, details.user-menu";
+  var FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])";
+
+  /* Arrow keys in an open menu, the switcher and the user menu: Down/Up move among its
+   * links and buttons (wrapping), Home/End go to the first/last; Down/Up on the closed
+   * menu's button open it. Escape (above) closes it and returns to its button. */
+  function itemsOf(d) {
+    var summary = d.querySelector(":scope > summary");
+    return Array.prototype.filter.call(d.querySelectorAll(FOCUSABLE), function (el) {
+      return !(summary && summary.contains(el)) && !el.disabled &&
+        el.getClientRects().length > 0 && el.closest(MENUS) === d;
+    });
+  }
+
+  doc.addEventListener("keydown", function (event) {
+    var key = event.key;
+    if (key !== "ArrowDown" && key !== "ArrowUp" && key !== "Home" && key !== "End") return;
+    if (event.altKey || event.ctrlKey || event.metaKey || event.defaultPrevented) return;
+    var t = event.target;
+    if (!(t instanceof Element) || t.matches("select")) return;
+    var d = t.closest(MENUS);
+    if (!d) return;
+    var summary = d.querySelector(":scope > summary");
+    var onSummary = !!summary && summary.contains(t);
+    var typing = t.matches("input:not([type=checkbox]):not([type=radio]), textarea");
+    if (typing && (key === "Home" || key === "End")) return; // the caret moves
+    if (onSummary && !d.open) {
+      if (key !== "ArrowDown" && key !== "ArrowUp") return;
+      d.open = true;
+    }
+    if (!d.open) return;
+    var items = itemsOf(d);
+    if (!items.length) return;
+    var i = items.indexOf(doc.activeElement);
+    var next;
+    if (key === "Home") next = 0;
+    else if (key === "End") next = items.length - 1;
+    else if (key === "ArrowDown") next = i < 0 ? 0 : (i + 1) % items.length;
+    else next = i < 0 ? items.length - 1 : (i - 1 + items.length) % items.length;
+    event.preventDefault();
+    items[next].focus();
+  });
+
+  /* Table cards on phones: every cell carries its column's name (data-label) for
+   * atrium.css; cells the template labelled keep theirs. */
+  function labelCells() {
+    Array.prototype.forEach.call(doc.querySelectorAll("table.table"), function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        var hidden = th.querySelector(".visually-hidden");
+        return hidden && hidden.textContent === th.textContent ? "" : th.textContent.replace(/\s+/g, " ").trim();
+      });
+      if (!heads.length) return;
+      Array.prototype.forEach.call(table.querySelectorAll("tbody > tr"), function (tr) {
+        var col = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && heads[col]) cell.setAttribute("data-label", heads[col]);
+          col += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
+  /* "Select all" per scope group on the role form: checks (or clears) the group's
+   * scopes that may be chosen; shows "all" / "some" as they are. */
+  function boxesOf(all) {
+    var group = all.closest("fieldset");
+    if (!group) return [];
+    return Array.prototype.filter.call(group.querySelectorAll("input[type=checkbox][name]"), function (c) {
+      return !c.disabled;
+    });
+  }
+
+  function syncSelectAll(all) {
+    var boxes = boxesOf(all);
+    var checked = boxes.filter(function (c) { return c.checked; }).length;
+    all.disabled = boxes.length === 0;
+    all.checked = boxes.length > 0 ? checked === boxes.length : true;
+    all.indeterminate = checked > 0 && checked < boxes.length;
+  }
+
+  function syncAllSelectAlls() {
+    Array.prototype.forEach.call(doc.querySelectorAll("input[data-select-all]"), syncSelectAll);
+  }
+
+  doc.addEventListener("change", function (event) {
+    var t = event.target;
+    if (!(t instanceof HTMLInputElement) || t.type !== "checkbox") return;
+    if (t.hasAttribute("data-select-all")) {
+      boxesOf(t).forEach(function (c) { c.checked = t.checked; });
+      syncSelectAll(t);
+      return;
+    }
+    var group = t.closest("fieldset");
+    var all = group && group.querySelector("input[data-select-all]");
+    if (all) syncSelectAll(all);
+  });
+
+  function refresh() { labelCells(); syncAllSelectAlls(); }
+  doc.addEventListener("htmx:load", refresh);
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", refresh);
+  else refresh();
+})();

@@ -213,10 +213,83 @@ pub struct Row {
     pub label: &'static str,
     pub sentence: String,
     pub raw: String,
+    /// Where the actor can be seen (a member or a service account of the account that
+    /// still exists and the viewer may see), else `None` (plain text).
+    pub who_href: Option<String>,
+    /// What the event concerns, when the viewer may open it and it still exists: the link's
+    /// text and address.
+    pub target: Option<(String, String)>,
 }
 
-fn row(e: StoredEvent, names: &Names, tz: Tz) -> Row {
+/// What the links of a page's rows may point to: the account's members (user id →
+/// handle) and service accounts that still exist, its workspaces, and what the viewer may
+/// open.
+#[derive(Default)]
+pub struct Links {
+    pub account_id: String,
+    pub members: HashMap<String, String>,
+    pub bots: std::collections::HashSet<String>,
+    pub see_members: bool,
+    pub see_bots: bool,
+    pub see_workspaces: bool,
+}
+
+impl Links {
+    fn member(&self, id: Option<&str>) -> Option<String> {
+        let handle = self.members.get(id?)?;
+        self.see_members.then(|| {
+            format!(
+                "/account/{}/members?q={}",
+                self.account_id,
+                url::form_urlencoded::byte_serialize(handle.as_bytes()).collect::<String>()
+            )
+        })
+    }
+
+    fn bot(&self, id: Option<&str>) -> Option<String> {
+        let id = id?;
+        (self.see_bots && self.bots.contains(id))
+            .then(|| format!("/account/{}/service-accounts/{id}", self.account_id))
+    }
+
+    fn workspace(&self, id: Option<&str>, names: &Names) -> Option<(String, String)> {
+        let id = id?;
+        let name = names.workspaces.get(id)?;
+        self.see_workspaces.then(|| {
+            (
+                format!("Workspace {name}"),
+                format!("/account/{}/workspace/{id}/dashboard", self.account_id),
+            )
+        })
+    }
+
+    fn who(&self, e: &StoredEvent) -> Option<String> {
+        match e.actor_kind.as_str() {
+            "user" => self.member(e.actor_id.as_deref()),
+            "service_account" => self.bot(e.actor_id.as_deref()),
+            _ => None,
+        }
+    }
+
+    fn target(&self, e: &StoredEvent, names: &Names) -> Option<(String, String)> {
+        let id = e.resource_id.as_deref();
+        match e.resource_kind.as_str() {
+            "user" => self
+                .member(id)
+                .map(|h| (format!("Member {}", e.resource_name), h)),
+            "service_account" => self
+                .bot(id)
+                .map(|h| (format!("Service account {}", e.resource_name), h)),
+            "workspace" => self.workspace(id, names),
+            _ => self.workspace(e.workspace_id.as_deref(), names),
+        }
+    }
+}
+
+fn row(e: StoredEvent, names: &Names, tz: Tz, links: &Links) -> Row {
     Row {
+        who_href: links.who(&e),
+        target: links.target(&e, names),
         id: e.id,
         when: view::local_time(e.occurred_at, tz),
         utc: view::utc(e.occurred_at),
@@ -269,6 +342,38 @@ struct IndexPage {
     groups: Vec<ActionGroup>,
     workspaces: Vec<(String, String)>,
     r: Results,
+    /// Quick date ranges: (label, address, chosen now).
+    ranges: Vec<(&'static str, String, bool)>,
+}
+
+/// The quick date ranges (the other filters kept): from `days` days before today, in the
+/// viewer's zone, to today.
+fn quick_ranges(base: &str, form: &FilterForm, tz: Tz) -> Vec<(&'static str, String, bool)> {
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    [
+        ("Since yesterday", 1),
+        ("Last 7 days", 6),
+        ("Last 30 days", 29),
+    ]
+    .into_iter()
+    .map(|(label, days)| {
+        let from = (today - chrono::TimeDelta::days(days))
+            .format("%Y-%m-%d")
+            .to_string();
+        let to = today.format("%Y-%m-%d").to_string();
+        let chosen = form.from.trim() == from && form.to.trim() == to;
+        let q = FilterForm {
+            from,
+            to,
+            before: String::new(),
+            after: String::new(),
+            format: String::new(),
+            ..form.clone()
+        }
+        .query();
+        (label, format!("{base}?{q}"), chosen)
+    })
+    .collect()
 }
 
 /// The account's workspaces (id, name), for the filter and the sentences.
@@ -316,11 +421,49 @@ async fn index(
     let tz = viewer_zone(&req);
     let cursor = form.cursor();
     let (list, outcome) = load(&ctx, &form, tz, move |c, account_id, f| {
-        Ok(query::page(c, account_id, f, cursor, PAGE_SIZE)?)
+        let page = query::page(c, account_id, f, cursor, PAGE_SIZE)?;
+        // Who and what the rows name, if they still exist (for the links).
+        let ids_of = |kind: &str| -> Vec<String> {
+            let mut ids: Vec<String> = page
+                .events
+                .iter()
+                .flat_map(|e| {
+                    let actor = (e.actor_kind == kind).then(|| e.actor_id.clone()).flatten();
+                    let target = (e.resource_kind == kind)
+                        .then(|| e.resource_id.clone())
+                        .flatten();
+                    [actor, target]
+                })
+                .flatten()
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let live = query::live_targets(c, account_id, &ids_of("user"), &ids_of("service_account"))?;
+        Ok((page, live))
     })
     .await?;
     let names = names_of(&list);
+    let links_base = Links {
+        account_id: ctx.account.id.clone(),
+        see_members: ctx.can(AccountPerm::ReadMembership),
+        see_bots: ctx.can(AccountPerm::ReadBot),
+        // Which workspaces the viewer reaches without a role of their own (Owners and
+        // Admins: all of them), as the one rule of workspace access says.
+        see_workspaces: crate::authz::workspace::can_see_workspace(
+            &crate::authz::workspace::effective_scopes(&crate::authz::workspace::Inputs {
+                actor: crate::authz::workspace::ActorKind::User,
+                account_role: Some(ctx.role),
+                own_role: None,
+                default_role: None,
+                team_roles: &[],
+            }),
+        ),
+        ..Links::default()
+    };
     let filter_query = form.query();
+    let form_for_ranges = form.clone();
     let base = format!("/account/{}/audit-log", ctx.account.id);
     let link = |k: &str, id: i64| {
         if filter_query.is_empty() {
@@ -330,13 +473,23 @@ async fn index(
         }
     };
     let (status, rows, newer, older, errors) = match outcome {
-        Ok(p) => (
-            StatusCode::OK,
-            p.events.into_iter().map(|e| row(e, &names, tz)).collect(),
-            p.newer.map(|id| link("after", id)),
-            p.older.map(|id| link("before", id)),
-            FieldErrors::default(),
-        ),
+        Ok((p, (members, bots))) => {
+            let links = Links {
+                members,
+                bots,
+                ..links_base
+            };
+            (
+                StatusCode::OK,
+                p.events
+                    .into_iter()
+                    .map(|e| row(e, &names, tz, &links))
+                    .collect(),
+                p.newer.map(|id| link("after", id)),
+                p.older.map(|id| link("before", id)),
+                FieldErrors::default(),
+            )
+        }
         Err(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Vec::new(),
@@ -363,6 +516,7 @@ async fn index(
             errors,
             groups: action_groups(),
             workspaces: list,
+            ranges: quick_ranges(&base, &form_for_ranges, tz),
             r,
         },
     )

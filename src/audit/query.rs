@@ -251,3 +251,29 @@ pub fn resolve_actor(c: &mut DbConn, account_id: &str, raw: &str) -> QueryResult
         .first(c)
         .optional()
 }
+
+/// Which of the people and service accounts events name still exist in the account, for
+/// the page's links: members (user id → handle) and service accounts (ids). Always two
+/// statements (a page costs the same whatever its rows), bounded by the page's events.
+pub fn live_targets(
+    c: &mut DbConn,
+    account_id: &str,
+    user_ids: &[String],
+    sa_ids: &[String],
+) -> QueryResult<(
+    std::collections::HashMap<String, String>,
+    std::collections::HashSet<String>,
+)> {
+    use crate::db::schema::{account_memberships as m, service_accounts as s};
+    let members = m::table
+        .filter(m::account_id.eq(account_id))
+        .filter(m::user_id.eq_any(user_ids))
+        .select((m::user_id, m::handle))
+        .load::<(String, String)>(c)?;
+    let bots = s::table
+        .filter(s::account_id.eq(account_id))
+        .filter(s::id.eq_any(sa_ids))
+        .select(s::id)
+        .load::<String>(c)?;
+    Ok((members.into_iter().collect(), bots.into_iter().collect()))
+}

@@ -35,6 +35,9 @@ pub struct BuiltinView {
     pub name: &'static str,
     pub description: &'static str,
     pub items: Vec<&'static str>,
+    /// A workspace role's scopes by the catalog's groups, with their titles (empty for an
+    /// account role).
+    pub groups: Vec<(&'static str, Vec<&'static ScopeInfo>)>,
 }
 
 #[derive(Template)]
@@ -77,6 +80,7 @@ fn account_role_views() -> Vec<BuiltinView> {
             .copied()
             .filter(|p| PermSet::of_role(r).has_name(p))
             .collect(),
+        groups: Vec::new(),
     })
     .collect()
 }
@@ -84,10 +88,24 @@ fn account_role_views() -> Vec<BuiltinView> {
 fn workspace_role_views() -> Vec<BuiltinView> {
     BuiltinRole::all()
         .into_iter()
-        .map(|r| BuiltinView {
-            name: r.label(),
-            description: r.description(),
-            items: r.scopes().names(),
+        .map(|r| {
+            let scopes = r.scopes();
+            BuiltinView {
+                name: r.label(),
+                description: r.description(),
+                items: scopes.names(),
+                groups: groups()
+                    .into_iter()
+                    .map(|(g, items)| {
+                        let held: Vec<&'static ScopeInfo> = items
+                            .into_iter()
+                            .filter(|i| scopes.contains(i.name))
+                            .collect();
+                        (g, held)
+                    })
+                    .filter(|(_, held)| !held.is_empty())
+                    .collect(),
+            }
         })
         .collect()
 }

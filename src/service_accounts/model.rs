@@ -548,6 +548,22 @@ pub fn workspaces_of(
         .load(conn)
 }
 
+/// The workspaces a service account has a role on, with that role, by workspace name (its
+/// page). One statement.
+pub fn roles_of(
+    conn: &mut DbConn,
+    sa_id: &str,
+) -> QueryResult<Vec<(crate::workspaces::model::Workspace, WorkspaceRole)>> {
+    use crate::workspaces::model::Workspace;
+    workspace_bot_access::table
+        .inner_join(workspaces::table)
+        .inner_join(workspace_roles::table)
+        .filter(workspace_bot_access::service_account_id.eq(sa_id))
+        .order((workspaces::name.asc(), workspaces::id))
+        .select((Workspace::as_select(), WorkspaceRole::as_select()))
+        .load(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ use crate::outcome::{FieldErrors, OpError, OpResult, Reason, Refusal};
 use crate::workspaces::grants::{ABOVE_OWN, Granter};
 use crate::workspaces::model::{self as workspaces, Workspace, WorkspaceRole};
 
+/// A service account's workspaces and roles (its page).
+pub use super::model::roles_of;
 /// Reads that carry no rule of their own (the caller was allowed to see them).
 pub use super::model::{
     BotAccess, Filter, LIST_PAGE, ListPage, Listed, ServiceAccount, access_counts, bot_access,

@@ -161,6 +161,7 @@ const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/account/{account_id}/roles/*", Need::Account(Some(P::ReadWorkspaceRole), Some(P::CreateWorkspaceRole))),
     ("POST", "/account/{account_id}/roles*", Need::Account(Some(P::ReadWorkspaceRole), Some(P::CreateWorkspaceRole))),
     ("GET", "/account/{account_id}/service-accounts", Need::Account(Some(P::ReadBot), None)),
+    ("GET", "/account/{account_id}/service-accounts/{sa_id}", Need::Account(Some(P::ReadBot), None)),
     ("POST", "/account/{account_id}/service-accounts", Need::Account(Some(P::ReadBot), Some(P::CreateBot))),
     ("POST", "/account/{account_id}/service-accounts/{sa_id}/delete", Need::Account(Some(P::ReadBot), Some(P::DeleteBot))),
     ("POST", "/account/{account_id}/service-accounts/*", Need::Account(Some(P::ReadBot), Some(P::UpdateBot))),

@@ -14,13 +14,16 @@ async fn screenshots() {
     );
     std::fs::create_dir_all(&out).expect("dir");
     let app = spawn_app().await;
-    let ana = app.signup("ana@example.com", "ana", PW).await;
-    let acct = create_org(&ana, "Acme Data", "acme").await;
+    // An organization with members, invitations, a workspace, a service account, a
+    // custom role and audit events (the accessibility test's).
+    let crate::browser_axe::Org { acct, ws, sa, role } =
+        crate::browser_axe::populated_org(&app).await;
     for i in 0..8 {
         let h = format!("member{i}");
         app.signup(&format!("{h}@example.com"), &h, PW).await;
         add_member(&app, &acct, &h, if i % 3 == 0 { "admin" } else { "member" });
     }
+    let ana = crate::sessions_page::log_in_with(&app, "ana", "a laptop").await;
     ana.post_form(
         &format!("/account/{acct}/invitations"),
         &[
@@ -29,34 +32,105 @@ async fn screenshots() {
         ],
     )
     .await;
+    let sizes = [(1366, 850, "laptop"), (390, 844, "phone")];
     let b = Browser::start().await;
-    b.goto(&app.url("/auth/login")).await;
-    for (w, h, tag) in [(1366, 900, "laptop"), (390, 844, "phone")] {
-        b.client.set_window_size(w, h).await.expect("size");
-        b.goto(&app.url("/auth/login")).await;
-        b.screenshot(&out.join(format!("login-{tag}.png"))).await;
-    }
-    b.client.set_window_size(1366, 900).await.expect("size");
-    b.fill("E-mail or handle", "ana").await;
-    b.fill("Password", PW).await;
-    b.click_button("Log in").await;
-    b.wait_for_text("Welcome").await;
-    for (w, h, tag) in [(1366, 900, "laptop"), (390, 844, "phone")] {
-        b.client.set_window_size(w, h).await.expect("size");
-        for (name, path) in [
-            ("onboarding", "/onboarding".to_string()),
-            ("members", format!("/account/{acct}/members")),
-            (
-                "invitations",
-                format!("/account/{acct}/members/invitations"),
-            ),
-            ("settings", format!("/account/{acct}/settings")),
-            ("profile", "/profile".to_string()),
-            ("notfound", "/nothing/here".to_string()),
-        ] {
-            b.goto(&app.url(&path)).await;
+    for (name, path) in [
+        ("login", "/auth/login"),
+        ("signup", "/auth/signup"),
+        ("forgot", "/auth/forgot"),
+    ] {
+        for (w, h, tag) in sizes {
+            b.client.set_window_size(w, h).await.expect("size");
+            b.goto(&app.url(path)).await;
             b.screenshot(&out.join(format!("{name}-{tag}.png"))).await;
         }
+    }
+    b.client.set_window_size(1366, 850).await.expect("size");
+    crate::browser_axe::log_in(&b, &app, "ana").await;
+    let a = format!("/account/{acct}");
+    let w = format!("{a}/workspace/{ws}");
+    let pages = [
+        ("onboarding", "/onboarding".to_string()),
+        ("members", format!("{a}/members")),
+        ("invitations", format!("{a}/members/invitations")),
+        ("roles", format!("{a}/roles")),
+        ("role-form", format!("{a}/roles/new")),
+        ("role-edit", format!("{a}/roles/{role}/edit")),
+        ("service-accounts", format!("{a}/service-accounts")),
+        ("service-account", format!("{a}/service-accounts/{sa}")),
+        ("teams", format!("{a}/teams")),
+        ("workspaces", format!("{a}/workspaces")),
+        ("ws-dashboard", format!("{w}/dashboard")),
+        ("ws-settings", format!("{w}/settings")),
+        ("ws-members", format!("{w}/settings/members")),
+        (
+            "ws-service-accounts",
+            format!("{w}/settings/service-accounts"),
+        ),
+        ("settings", format!("{a}/settings")),
+        ("audit-log", format!("{a}/audit-log")),
+        ("transfers", format!("{a}/transfers")),
+        ("sso", format!("{a}/settings/sso")),
+        ("profile", "/profile".to_string()),
+        ("api-keys", "/profile/api-keys".to_string()),
+        ("sessions", "/profile/sessions".to_string()),
+        ("two-factor", "/profile/two-factor".to_string()),
+        ("notfound", "/nothing/here".to_string()),
+    ];
+    for (width, height, tag) in sizes {
+        b.client.set_window_size(width, height).await.expect("size");
+        for (name, path) in &pages {
+            b.goto(&app.url(path)).await;
+            b.screenshot(&out.join(format!("{name}-{tag}.png"))).await;
+            // The first table too (the rows as cards on a phone).
+            let table = b
+                .client
+                .execute(
+                    "var t = document.querySelector('main table');
+                     if (!t) return false; t.scrollIntoView(); return true;",
+                    vec![],
+                )
+                .await
+                .expect("scroll");
+            if table == serde_json::json!(true) {
+                b.screenshot(&out.join(format!("{name}-table-{tag}.png")))
+                    .await;
+            }
+        }
+        // The audit log with a raw event open (the JSON wraps inside its cell).
+        b.goto(&app.url(&format!("{a}/audit-log"))).await;
+        b.client
+            .execute(
+                "var d = document.querySelector('details.raw-event'); if (d) d.open = true; return null;",
+                vec![],
+            )
+            .await
+            .expect("open a raw event");
+        b.screenshot(&out.join(format!("audit-raw-{tag}.png")))
+            .await;
+        // The switcher and the user menu open.
+        b.goto(&app.url(&format!("{w}/dashboard"))).await;
+        b.click_button("Switch workspace").await;
+        b.wait_for_text("Create organization").await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        b.screenshot(&out.join(format!("switcher-open-{tag}.png")))
+            .await;
+        // A confirmation dialog open (helper "dialogs" adds the shared <dialog>): the
+        // Remove button of a member row opens it.
+        b.goto(&app.url(&format!("{a}/members"))).await;
+        b.click_button("Remove sam").await;
+        b.screenshot(&out.join(format!("dialog-open-{tag}.png")))
+            .await;
+    }
+    // The phone menu open.
+    b.client.set_window_size(390, 844).await.expect("size");
+    for (name, path) in [
+        ("menu-open", format!("{a}/members")),
+        ("menu-open-workspace", format!("{w}/settings/members")),
+    ] {
+        b.goto(&app.url(&path)).await;
+        b.click_button("Menu").await;
+        b.screenshot(&out.join(format!("{name}-phone.png"))).await;
     }
     b.close().await;
 }

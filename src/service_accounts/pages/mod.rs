@@ -4,6 +4,7 @@
 //! (403 when one sees the page but may not act). The changes are in [`super::service`].
 
 pub mod sharing;
+pub mod show;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -121,9 +121,10 @@ async fn render_page(
         &SettingsPage {
             can_write: ctx.has("write_workspace_settings"),
             account_name: ctx.account.name.clone(),
+            // The saved handle: a refused form's value is not the workspace's address.
             login_command: format!(
                 "prefect cloud login -k <your API key> --workspace {}/{}",
-                ctx.account.handle, form.handle
+                ctx.account.handle, ctx.workspace.handle
             ),
             cloud_url: format!("{}/api", cfg.base()),
             api_url: format!(

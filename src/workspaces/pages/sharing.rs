@@ -63,6 +63,11 @@ struct PanelPage {
     only_via: Vec<ViaPerson>,
     error: Option<String>,
     notice: Option<String>,
+    /// "Anyone at <account>": the account, the workspace's default role ("No access" when
+    /// none), and whether the viewer may change it in the workspace's settings.
+    account_name: String,
+    anyone_role: String,
+    can_change_default: bool,
 }
 
 impl PanelPage {
@@ -177,10 +182,19 @@ async fn show(
     } else {
         None
     };
+    let anyone_role = ctx
+        .workspace
+        .default_role_id
+        .as_deref()
+        .and_then(|id| roles.iter().find(|r| r.id == id))
+        .map_or_else(|| "No access".to_string(), |r| r.name.clone());
     let roles = grantable(&ctx, roles);
     render(
         status,
         &PanelPage {
+            account_name: ctx.account.name.clone(),
+            anyone_role,
+            can_change_default: ctx.has("write_workspace_settings"),
             base: base(&ctx),
             csrf: ctx.auth.shell.csrf.clone(),
             can_manage,

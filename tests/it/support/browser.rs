@@ -263,7 +263,8 @@ impl Browser {
     /// Clicks the `<button>`, `input[type=submit|button|reset|image]` or
     /// `[role=button]` whose accessible name is `name`: its normalised text
     /// content, `aria-label`, `aria-labelledby` text, or (for inputs) its
-    /// `value`/`alt`. Visible, enabled matches are preferred, and waited for.
+    /// `value`/`alt`; failing that, whose name is `name: …` (a control naming what it
+    /// shows). Visible, enabled matches are preferred, and waited for.
     pub async fn click_button(&self, name: &str) {
         self.click(Kind::Button, name, &format!("button named {name:?}"))
             .await
@@ -675,6 +676,9 @@ if (kind === 'control' || kind === 'select') {
     return names.filter(Boolean);
   };
   for (const el of all) if (namesOf(el).includes(wanted)) add(el);
+  // A control that names what it shows ("Switch workspace: Acme Production") answers to
+  // the part before the colon, when no button has that exact name.
+  if (!els.length) for (const el of all) if (namesOf(el).some((n) => n.startsWith(wanted + ': '))) add(el);
   ready = (el) => visible(el) && !el.disabled && el.getAttribute('aria-disabled') !== 'true';
   if (diagnose) available = all.filter(visible).map((el) => namesOf(el)[0] || '');
 } else if (kind === 'link') {
