@@ -111,7 +111,7 @@ async fn at_phone_width_the_top_bar_is_one_row_and_tables_are_cards() {
     let row = js(
         &b,
         "var sel = document.querySelector('select[aria-label=\"Role of sam\"]');
-         var btn = Array.from(document.querySelectorAll('button, summary')).find(function (x) {
+         var btn = Array.from(document.querySelectorAll('a, button, summary')).find(function (x) {
            return (x.getAttribute('aria-label') || x.textContent).trim() === 'Remove sam'; });
          function inside(el) { var r = el.getBoundingClientRect();
            return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; }

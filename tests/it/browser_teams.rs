@@ -118,9 +118,10 @@ async fn an_owner_creates_a_team_and_adds_and_removes_a_member_through_the_type_
         1
     );
 
-    // Remove, behind its confirmation.
+    // Remove, behind the page's confirmation dialog (#24.1).
     ana.click_button("Remove bo from Data").await;
-    ana.wait_for_text("Remove bo from Data? The team has no role on any workspace.")
+    ana.wait_for_text("Remove bo from Data?").await;
+    ana.wait_for_text("The team has no role on any workspace.")
         .await;
     ana.click_button("Remove bo").await;
     ana.wait_for_text("bo removed from Data.").await;

@@ -66,12 +66,13 @@ pub async fn instructions(c: &Client, account: &str, ws: &str, key: &str) -> Vec
     ["cloud-url", "login-command"]
         .iter()
         .map(|id| {
-            let open = format!("<pre class=\"code\" id=\"{id}\">");
-            let start = page
+            // `<pre class="code" id="…" …>`: its text starts after the tag.
+            let open = format!("<pre class=\"code\" id=\"{id}\"");
+            let tag = page
                 .text
                 .find(&open)
-                .unwrap_or_else(|| panic!("no #{id} on the dashboard"))
-                + open.len();
+                .unwrap_or_else(|| panic!("no #{id} on the dashboard"));
+            let start = tag + page.text[tag..].find('>').expect("the tag ends") + 1;
             let end = start + page.text[start..].find("</pre>").expect("</pre>");
             unescape(&page.text[start..end]).replace("<your API key>", key)
         })

@@ -639,8 +639,8 @@ async fn next_and_previous_walk_the_members_by_handle() {
     let acct = create_org(&ana, "Walk", "walk").await;
     seed_members(&app, &acct, 120);
     let handles = |text: &str| -> Vec<String> {
-        let body = &text[text.find("<tbody>").unwrap()..text.find("</tbody>").unwrap()];
-        body.split("<span class=\"mono\">")
+        let body = &text[text.find("<tbody").unwrap()..text.find("</tbody>").unwrap()];
+        body.split("<td class=\"mono\">")
             .skip(1)
             .map(|s| s.split('<').next().unwrap().to_string())
             .collect()

@@ -115,10 +115,11 @@ async fn screenshots() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         b.screenshot(&out.join(format!("switcher-open-{tag}.png")))
             .await;
-        // A confirmation dialog open (helper "dialogs" adds the shared <dialog>): the
-        // Remove button of a member row opens it.
+        // A confirmation dialog open (the page's one <dialog>): a member row's Remove
+        // link opens it.
         b.goto(&app.url(&format!("{a}/members"))).await;
-        b.click_button("Remove sam").await;
+        b.click_link("Remove sam").await;
+        b.wait_for_text("from this account?").await;
         b.screenshot(&out.join(format!("dialog-open-{tag}.png")))
             .await;
     }

@@ -261,10 +261,13 @@ async fn save(
         }
         Err(e) => return Err(e.into()),
     }
+    // The page shows the workspace as saved (its new handle in the log-in command).
     let mut ctx = ctx;
     if let Some(w) = ctx.auth.shell.workspace.as_mut() {
         w.name = form.name.trim().to_string();
     }
+    ctx.workspace.name = form.name.trim().to_string();
+    ctx.workspace.handle = form.handle.trim().to_string();
     render_page(
         ctx,
         &cfg,
