@@ -318,7 +318,7 @@
 
   doc.addEventListener("change", function (event) {
     var t = event.target;
-    if (!(t instanceof HTMLSelectElement) || !t.hasAttribute("data-autosubmit")) return;
+    if (!(t instanceof HTMLSelectElement) || !autoSubmits(t)) return;
     if (window.htmx || !t.form) return; // htmx handles it via hx-trigger
     if (typeof t.form.requestSubmit === "function") t.form.requestSubmit();
     else t.form.submit();
@@ -481,6 +481,20 @@
     if (d && d.dialog.open) d.dialog.close();
   }
 
+  // A select saves itself on change when marked data-autosubmit or inside a
+  // [data-row-forms] container (the members table: its rows carry no per-row markers, so a
+  // page of 50 rows stays light, issue #24 point 10).
+  function autoSubmits(select) {
+    return select.hasAttribute("data-autosubmit") || !!closest(select, "[data-row-forms]");
+  }
+
+  // A link that is POSTed (after the dialog) instead of followed: a[data-confirm-post], or any
+  // link in a [data-row-forms] container (its GET address is the no-JavaScript confirmation).
+  function isPostLink(el) {
+    return el instanceof HTMLAnchorElement &&
+      (el.hasAttribute("data-confirm-post") || !!closest(el, "[data-row-forms]"));
+  }
+
   function postLink(a) {
     var url = a.getAttribute("href");
     var row = closest(a, "tr");
@@ -520,7 +534,7 @@
       var by = st.submitter && st.submitter.form === src ? st.submitter : null;
       if (typeof src.requestSubmit === "function") src.requestSubmit(by);
       else src.submit();
-    } else if (src.hasAttribute("data-confirm-post")) {
+    } else if (isPostLink(src)) {
       postLink(src);
     } else {
       src._atriumConfirmed = true;
@@ -537,7 +551,7 @@
     }
     var summary = closest(t, "details.confirm > summary");
     var forId = closest(t, "[data-confirm-for]");
-    var direct = closest(t, "a[data-confirm], button[data-confirm], a[data-confirm-post]");
+    var direct = closest(t, "a[data-confirm], button[data-confirm], a[data-confirm-post], [data-row-forms] a");
     var source = null, opener = null;
     if (summary) {
       source = summary.parentElement.querySelector("[data-confirm]");
@@ -606,7 +620,7 @@
   // (POST to its form's action; the answer replaces the row) without per-row hx-* attributes.
   doc.addEventListener("change", function (event) {
     var t = event.target;
-    if (!(t instanceof HTMLSelectElement) || !t.hasAttribute("data-autosubmit") || !t.form) return;
+    if (!(t instanceof HTMLSelectElement) || !autoSubmits(t) || !t.form) return;
     if (!window.htmx || t.form.hasAttribute("hx-post") || !closest(t, "[data-row-forms]")) return;
     window.htmx.ajax("POST", t.form.getAttribute("action"), { source: t.form, target: closest(t, "tr"), swap: "outerHTML" });
   });
