@@ -120,6 +120,8 @@ async fn screenshots() {
         b.goto(&app.url(&format!("{a}/members"))).await;
         b.click_link("Remove sam").await;
         b.wait_for_text("from this account?").await;
+        // After its opening animation (0.16 s).
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         b.screenshot(&out.join(format!("dialog-open-{tag}.png")))
             .await;
     }
