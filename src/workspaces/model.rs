@@ -641,22 +641,6 @@ pub fn list_page(
     })
 }
 
-/// How many workspaces `user_id` reaches across their accounts, matching `q` as the
-/// switcher filters (for its "Showing 50 of N" note).
-pub fn count_reachable(conn: &mut DbConn, user_id: &str, q: &str) -> QueryResult<i64> {
-    use crate::db::schema::accounts;
-    let accounts_of_user = account_memberships::table
-        .filter(account_memberships::user_id.eq(user_id.to_string()))
-        .select(account_memberships::account_id);
-    let query = workspaces::table
-        .inner_join(accounts::table)
-        .filter(workspaces::account_id.eq_any(accounts_of_user))
-        .into_boxed();
-    reachable_filter!(query, user_id, q)
-        .count()
-        .get_result(conn)
-}
-
 /// The account's workspaces by name (at most `limit`).
 pub fn in_account(conn: &mut DbConn, account_id: &str, limit: i64) -> QueryResult<Vec<Workspace>> {
     workspaces::table

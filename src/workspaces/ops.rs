@@ -22,7 +22,7 @@ use crate::users::model::User;
 /// Reads that carry no rule of their own (the caller was allowed to see them).
 pub use super::model::{
     LIST_PAGE, ListPage, Reachable, UserAccess, Workspace, WorkspaceRole, account_of,
-    count_reachable, count_user_accesses, delete_counts, find, grantable, in_account, list_page,
+    count_user_accesses, delete_counts, find, grantable, in_account, list_page,
     member_by_handle_or_email, members_without_access, note_visit, reachable, role,
     roles_for_account, user_access, user_access_by_id, user_accesses, user_accesses_page,
 };

@@ -101,7 +101,7 @@ async fn workspaces_list_search_and_paging_and_the_switchers_more_note_in_a_real
 
     // The switcher: 50 shown of 60, with a link to the whole list.
     b.click_button("Switch workspace").await;
-    b.wait_for_text("Showing 50 of 60").await;
+    b.wait_for_text("Showing the first 50").await;
     b.click_link("see all workspaces").await;
     b.wait_for_text("60 workspaces").await;
     b.close().await;
