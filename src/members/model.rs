@@ -75,6 +75,45 @@ pub enum Cursor {
     Before(String),
 }
 
+/// One page of a keyset-paged list, in list order, and whether pages lie before and after
+/// it. `forward` loads up to `page + 1` rows in list order, from the start or after the key
+/// it is given; `backward` up to `page + 1` rows before its key, in reverse order (one row
+/// more than a page tells whether there is a page beyond). Shared by the members,
+/// workspaces and service-accounts lists.
+pub fn keyset_page<T>(
+    conn: &mut DbConn,
+    cursor: &Cursor,
+    page: i64,
+    forward: impl FnOnce(&mut DbConn, Option<&str>) -> QueryResult<Vec<T>>,
+    backward: impl FnOnce(&mut DbConn, &str) -> QueryResult<Vec<T>>,
+) -> QueryResult<(Vec<T>, bool, bool)> {
+    let (mut rows, beyond) = match cursor {
+        Cursor::First | Cursor::After(_) => {
+            let after = match cursor {
+                Cursor::After(k) => Some(k.as_str()),
+                _ => None,
+            };
+            let rows = forward(conn, after)?;
+            let beyond = rows.len() as i64 > page;
+            (rows, beyond)
+        }
+        Cursor::Before(k) => {
+            let mut rows = backward(conn, k)?;
+            let beyond = rows.len() as i64 > page;
+            rows.truncate(page as usize);
+            rows.reverse();
+            (rows, beyond)
+        }
+    };
+    rows.truncate(page as usize);
+    let (has_prev, has_next) = match cursor {
+        Cursor::First => (false, beyond),
+        Cursor::After(_) => (true, beyond),
+        Cursor::Before(_) => (beyond, true),
+    };
+    Ok((rows, has_prev, has_next))
+}
+
 /// A page of members, and what the page's links need.
 #[derive(Clone, Debug)]
 pub struct MembersPage {
@@ -318,40 +357,30 @@ pub fn page(
         }
         count.count().get_result(conn)?
     };
-    // One row more than a page tells whether there is a page beyond.
-    let (mut raw, beyond): (Vec<RawRow>, bool) = match cursor {
-        Cursor::First | Cursor::After(_) => {
+    let (raw, has_prev, has_next) = keyset_page(
+        conn,
+        cursor,
+        PAGE_SIZE,
+        |c, after| {
             let mut query = base();
-            if let Cursor::After(h) = cursor {
-                query = query.filter(account_memberships::handle.gt(h.clone()));
+            if let Some(h) = after {
+                query = query.filter(account_memberships::handle.gt(h.to_string()));
             }
-            let rows: Vec<RawRow> = query
+            query
                 .order(account_memberships::handle.asc())
                 .limit(PAGE_SIZE + 1)
                 .select(member_columns())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > PAGE_SIZE;
-            (rows, beyond)
-        }
-        Cursor::Before(h) => {
-            let mut rows: Vec<RawRow> = base()
-                .filter(account_memberships::handle.lt(h.clone()))
+                .load::<RawRow>(c)
+        },
+        |c, before| {
+            base()
+                .filter(account_memberships::handle.lt(before.to_string()))
                 .order(account_memberships::handle.desc())
                 .limit(PAGE_SIZE + 1)
                 .select(member_columns())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > PAGE_SIZE;
-            rows.truncate(PAGE_SIZE as usize);
-            rows.reverse();
-            (rows, beyond)
-        }
-    };
-    raw.truncate(PAGE_SIZE as usize);
-    let (has_prev, has_next) = match cursor {
-        Cursor::First => (false, beyond),
-        Cursor::After(_) => (true, beyond),
-        Cursor::Before(_) => (beyond, true),
-    };
+                .load::<RawRow>(c)
+        },
+    )?;
     Ok(MembersPage {
         rows: raw.into_iter().map(to_row).collect(),
         total,

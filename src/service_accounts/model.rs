@@ -328,7 +328,6 @@ pub fn page(
     q: &str,
     cursor: &crate::members::model::Cursor,
 ) -> QueryResult<ListPage> {
-    use crate::members::model::Cursor;
     if crate::db::holds_nul(q) {
         return Ok(ListPage {
             rows: Vec::new(),
@@ -352,39 +351,30 @@ pub fn page(
         query
     };
     let total: i64 = base().count().get_result(conn)?;
-    let (mut sas, beyond): (Vec<ServiceAccount>, bool) = match cursor {
-        Cursor::First | Cursor::After(_) => {
+    let (sas, has_prev, has_next) = crate::members::model::keyset_page(
+        conn,
+        cursor,
+        LIST_PAGE,
+        |c, after| {
             let mut query = base();
-            if let Cursor::After(n) = cursor {
-                query = query.filter(service_accounts::name_normalized.gt(n.clone()));
+            if let Some(n) = after {
+                query = query.filter(service_accounts::name_normalized.gt(n.to_string()));
             }
-            let rows: Vec<ServiceAccount> = query
+            query
                 .order(service_accounts::name_normalized.asc())
                 .limit(LIST_PAGE + 1)
                 .select(ServiceAccount::as_select())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > LIST_PAGE;
-            (rows, beyond)
-        }
-        Cursor::Before(n) => {
-            let mut rows: Vec<ServiceAccount> = base()
-                .filter(service_accounts::name_normalized.lt(n.clone()))
+                .load(c)
+        },
+        |c, before| {
+            base()
+                .filter(service_accounts::name_normalized.lt(before.to_string()))
                 .order(service_accounts::name_normalized.desc())
                 .limit(LIST_PAGE + 1)
                 .select(ServiceAccount::as_select())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > LIST_PAGE;
-            rows.truncate(LIST_PAGE as usize);
-            rows.reverse();
-            (rows, beyond)
-        }
-    };
-    sas.truncate(LIST_PAGE as usize);
-    let (has_prev, has_next) = match cursor {
-        Cursor::First => (false, beyond),
-        Cursor::After(_) => (true, beyond),
-        Cursor::Before(_) => (beyond, true),
-    };
+                .load(c)
+        },
+    )?;
     let ids: Vec<String> = sas.iter().map(|s| s.id.clone()).collect();
     let keys: Vec<ApiKey> = api_keys::table
         .filter(api_keys::service_account_id.eq_any(ids.clone()))

@@ -3,8 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{
-    account_memberships, team_members, teams, users, workspace_roles, workspace_team_access,
-    workspaces,
+    team_members, teams, users, workspace_roles, workspace_team_access, workspaces,
 };
 use crate::db::{DbConn, new_id, now};
 use crate::workspaces::model::WorkspaceRole;
@@ -674,60 +673,6 @@ pub fn panel_via_teams(
                 }
             },
         )
-        .collect())
-}
-
-/// Members of the account (not Collaborators) who are not in the team and whose handle,
-/// name or e-mail contains `q`: the type-ahead picker's suggestions, by handle.
-pub fn candidates(
-    c: &mut DbConn,
-    account_id: &str,
-    team_id: &str,
-    q: &str,
-    limit: i64,
-) -> QueryResult<Vec<(String, String, String)>> {
-    use crate::members::model::lower;
-    let in_team = team_members::table
-        .filter(team_members::team_id.eq(team_id.to_string()))
-        .select(team_members::user_id);
-    let mut query = account_memberships::table
-        .inner_join(users::table)
-        .filter(account_memberships::account_id.eq(account_id.to_string()))
-        .filter(account_memberships::role.ne(crate::authz::AccountRole::Collaborator.as_str()))
-        .filter(users::id.ne_all(in_team))
-        .into_boxed();
-    if !q.trim().is_empty() {
-        let p = like_pattern(q);
-        query = query.filter(
-            account_memberships::handle
-                .like(p.clone())
-                .escape('\\')
-                .or(users::email_normalized.like(p.clone()).escape('\\'))
-                .or(
-                    lower(users::first_name.concat(" ").concat(users::last_name))
-                        .like(p)
-                        .escape('\\'),
-                ),
-        );
-    }
-    let rows: Vec<(String, String, String, String, String)> = query
-        .order(account_memberships::handle.asc())
-        .limit(limit)
-        .select((
-            users::id,
-            users::handle,
-            users::first_name,
-            users::last_name,
-            users::email,
-        ))
-        .load(c)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, handle, first, last, email)| {
-            let n = format!("{first} {last}").trim().to_string();
-            let name = if n.is_empty() { handle.clone() } else { n };
-            (id, handle, format!("{name} <{email}>"))
-        })
         .collect())
 }
 

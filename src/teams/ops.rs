@@ -27,8 +27,8 @@ use crate::workspaces::model::{self as workspaces, Workspace};
 /// Reads that carry no rule of their own (the caller was allowed to see them).
 pub use super::model::{
     DESCRIPTION_MAX, Filter, Listed, Member, NAME_MAX, PAGE_SIZE, ViaTeam, access,
-    accesses_of_team, accesses_of_workspace, candidates, count_in_account, count_members, find,
-    list, members, panel_via_teams, via_teams, without_access,
+    accesses_of_team, accesses_of_workspace, count_in_account, count_members, find, list, members,
+    panel_via_teams, via_teams, without_access,
 };
 
 pub const NAME_TAKEN: &str = "A team with this name already exists in this account.";

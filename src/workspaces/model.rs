@@ -572,7 +572,6 @@ pub fn list_page(
     cursor: &crate::members::model::Cursor,
 ) -> QueryResult<ListPage> {
     use crate::db::schema::accounts;
-    use crate::members::model::Cursor;
     if crate::db::holds_nul(q) {
         return Ok(ListPage {
             rows: Vec::new(),
@@ -600,39 +599,30 @@ pub fn list_page(
         query
     };
     let total: i64 = base().count().get_result(conn)?;
-    let (mut rows, beyond): (Vec<Workspace>, bool) = match cursor {
-        Cursor::First | Cursor::After(_) => {
+    let (rows, has_prev, has_next) = crate::members::model::keyset_page(
+        conn,
+        cursor,
+        LIST_PAGE,
+        |c, after| {
             let mut query = base();
-            if let Cursor::After(h) = cursor {
-                query = query.filter(workspaces::handle.gt(h.clone()));
+            if let Some(h) = after {
+                query = query.filter(workspaces::handle.gt(h.to_string()));
             }
-            let rows: Vec<Workspace> = query
+            query
                 .order(workspaces::handle.asc())
                 .limit(LIST_PAGE + 1)
                 .select(Workspace::as_select())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > LIST_PAGE;
-            (rows, beyond)
-        }
-        Cursor::Before(h) => {
-            let mut rows: Vec<Workspace> = base()
-                .filter(workspaces::handle.lt(h.clone()))
+                .load(c)
+        },
+        |c, before| {
+            base()
+                .filter(workspaces::handle.lt(before.to_string()))
                 .order(workspaces::handle.desc())
                 .limit(LIST_PAGE + 1)
                 .select(Workspace::as_select())
-                .load(conn)?;
-            let beyond = rows.len() as i64 > LIST_PAGE;
-            rows.truncate(LIST_PAGE as usize);
-            rows.reverse();
-            (rows, beyond)
-        }
-    };
-    rows.truncate(LIST_PAGE as usize);
-    let (has_prev, has_next) = match cursor {
-        Cursor::First => (false, beyond),
-        Cursor::After(_) => (true, beyond),
-        Cursor::Before(_) => (beyond, true),
-    };
+                .load(c)
+        },
+    )?;
     Ok(ListPage {
         rows,
         total,
