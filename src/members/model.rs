@@ -87,29 +87,20 @@ pub fn keyset_page<T>(
     forward: impl FnOnce(&mut DbConn, Option<&str>) -> QueryResult<Vec<T>>,
     backward: impl FnOnce(&mut DbConn, &str) -> QueryResult<Vec<T>>,
 ) -> QueryResult<(Vec<T>, bool, bool)> {
-    let (mut rows, beyond) = match cursor {
-        Cursor::First | Cursor::After(_) => {
-            let after = match cursor {
-                Cursor::After(k) => Some(k.as_str()),
-                _ => None,
-            };
-            let rows = forward(conn, after)?;
-            let beyond = rows.len() as i64 > page;
-            (rows, beyond)
-        }
-        Cursor::Before(k) => {
-            let mut rows = backward(conn, k)?;
-            let beyond = rows.len() as i64 > page;
-            rows.truncate(page as usize);
-            rows.reverse();
-            (rows, beyond)
-        }
+    let mut rows = match cursor {
+        Cursor::First => forward(conn, None)?,
+        Cursor::After(k) => forward(conn, Some(k))?,
+        Cursor::Before(k) => backward(conn, k)?,
     };
+    let beyond = rows.len() as i64 > page;
     rows.truncate(page as usize);
     let (has_prev, has_next) = match cursor {
         Cursor::First => (false, beyond),
         Cursor::After(_) => (true, beyond),
-        Cursor::Before(_) => (beyond, true),
+        Cursor::Before(_) => {
+            rows.reverse();
+            (beyond, true)
+        }
     };
     Ok((rows, has_prev, has_next))
 }
