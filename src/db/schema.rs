@@ -45,6 +45,9 @@ diesel::table! {
         flow_run_retention_days -> Integer,
         sso_required -> Bool,
         require_two_factor -> Bool,
+        /// A small integer naming the account in `account_memberships.search_id`
+        /// (set by the database when the account is inserted).
+        number -> Nullable<BigInt>,
     }
 }
 
@@ -56,6 +59,11 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamp,
         handle -> Text,
+        /// The member's `users.search_key`, copied (by triggers) for the per-account index.
+        search_key -> Text,
+        /// The account's number * 2^32 + the membership's number in it (set by triggers):
+        /// the per-account search index's key and a search's order.
+        search_id -> Nullable<BigInt>,
     }
 }
 

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::authz::AccountRole;
 use crate::db::schema::{account_memberships, accounts, users};
 use crate::db::{DbConn, MultiBackend, new_id, now};
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -109,18 +109,38 @@ pub fn keyset_page<T>(
 #[derive(Clone, Debug)]
 pub struct MembersPage {
     pub rows: Vec<MemberRow>,
-    /// Members matching the filter (all members when there is none).
-    pub total: i64,
+    /// How many members match: all members when there is no filter; `None` when a search
+    /// by part of a name matches more than one page (its hits are not counted: counting
+    /// them would cost what the budget of issue #24 forbids, in proportion to the hits).
+    pub total: Option<i64>,
+    /// What the filter matched, and so the list's order.
+    pub matched: Matched,
     pub has_prev: bool,
     pub has_next: bool,
+    /// The keys of the first and last rows shown, for the "Previous" and "Next" links: the
+    /// handle when the list is in handle order, the search id in a search by part.
+    pub first_key: String,
+    pub last_key: String,
+}
+
+/// What a members query matched, which also says its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matched {
+    /// No filter: every member, by handle.
+    All,
+    /// One or two characters: the handles starting with them, by handle.
+    HandlePrefix,
+    /// Three or more: any part of the name, handle or e-mail, in the order the members
+    /// joined (the order of the per-account search index).
+    Part,
 }
 
 /// The filter, as the query uses it. A query of three characters or more (after
 /// [`fold`](crate::db::search::fold)) matches every member whose search key (handle,
-/// name, e-mail, folded) holds it anywhere, through the trigram index ([`matching`]); a
-/// shorter one cannot use trigrams and is a prefix of the handle, matched as a range of the
-/// index `(account_id, handle)` (handles are lower-case ASCII letters, digits and `-`, all
-/// below `~`, so every handle starting with `p` lies in `[p, p~)`).
+/// name, e-mail, folded) holds it anywhere, through the per-account trigram index
+/// ([`matching`]); a shorter one cannot use trigrams and is a prefix of the handle, matched
+/// as a range of the index `(account_id, handle)` (handles are lower-case ASCII letters,
+/// digits and `-`, all below `~`, so every handle starting with `p` lies in `[p, p~)`).
 enum Filter {
     None,
     Part(String),
@@ -142,46 +162,97 @@ fn filter_of(q: &str) -> Filter {
     }
 }
 
-/// The memberships whose user's search key holds `part` (folded, at least [`MIN_PART`]
-/// characters) as a substring; every character of `part` is literal (`%`, `_`, `\` and `"`
-/// included). The one place where the backends need different SQL: SQLite asks its FTS5
-/// trigram table `users_search` for the phrase (a quoted phrase is matched as a substring by
-/// the trigram tokenizer; `"` is doubled inside it), PostgreSQL asks `LIKE` over
-/// `users.search_key`, which its `pg_trgm` GIN index answers (`%`, `_` and `\` escaped
-/// with `\`, PostgreSQL's default escape character).
+/// The range of `account_memberships.search_id` holding an account's memberships: its
+/// number times 2^32 and the 2^32 numbers after it (migrations `000027_member_search`).
+/// `None` for an account that does not exist.
+pub fn search_range(conn: &mut DbConn, account_id: &str) -> QueryResult<Option<(i64, i64)>> {
+    let number: Option<Option<i64>> = accounts::table
+        .find(account_id)
+        .select(accounts::number)
+        .first(conn)
+        .optional()?;
+    Ok(number.flatten().map(|n| (n << 32, (n << 32) | 0xffff_ffff)))
+}
+
+/// In which order, and how many, of the matches a statement wants: `None` for every match
+/// (the pickers, which filter further), or the first `limit` from the low end of the
+/// range (`descending` false) or from its high end.
+#[derive(Clone, Copy)]
+pub struct Take {
+    pub limit: i64,
+    pub descending: bool,
+}
+
+/// The memberships whose search key (handle, name, e-mail, folded) holds `part` (folded,
+/// at least [`MIN_PART`] characters) as a substring, among the search ids `low..=high`
+/// (the account's [`search_range`], narrowed by a page's cursor); every character of
+/// `part` is literal (`%`, `_`, `\` and `"` included). The one place where the backends
+/// need different SQL. SQLite asks its FTS5 trigram table `members_search`, whose rowid is
+/// the search id, for the phrase (a quoted phrase is matched as a substring by the trigram
+/// tokenizer; `"` is doubled inside it) within the range, and with `take` stops after the
+/// first `limit` in rowid order, so a page reads only its own hits. PostgreSQL asks `LIKE`
+/// over `account_memberships.search_key`, answered by its GIN index on
+/// `(account_id, search_key gin_trgm_ops)` (`%`, `_` and `\` escaped with `\`,
+/// PostgreSQL's default escape character); the caller's `ORDER BY … LIMIT` takes the page.
+/// The range alone selects the account's memberships; on SQLite the caller should not add
+/// a condition on `account_id` (SQLite would then walk the index `(account_id, handle)`
+/// testing every membership against the hits instead of reading the hits by search id);
+/// on PostgreSQL the condition is added here, for the GIN index.
 /// `sqlite` says which backend the statement is for ([`on_sqlite`]).
 pub fn matching<QS>(
     sqlite: bool,
+    account_id: &str,
     part: &str,
+    (low, high): (i64, i64),
+    take: Option<Take>,
 ) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
     use diesel::dsl::sql;
     if sqlite {
-        Box::new(
-            sql::<Bool>(
-                "account_memberships.user_id IN (SELECT user_id FROM users_search WHERE search_key MATCH ",
-            )
-            .bind::<Text, _>(format!("\"{}\"", part.replace('"', "\"\"")))
-            .sql(")"),
+        let (order, limit) = match take {
+            Some(t) => (
+                if t.descending {
+                    " ORDER BY rowid DESC LIMIT "
+                } else {
+                    " ORDER BY rowid LIMIT "
+                },
+                Some(t.limit),
+            ),
+            None => ("", None),
+        };
+        let expr = sql::<Bool>(
+            "account_memberships.search_id IN (SELECT rowid FROM members_search WHERE members_search MATCH ",
         )
-    } else {
-        {
-            let mut pattern = String::with_capacity(part.len() + 2);
-            pattern.push('%');
-            for c in part.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(c);
-            }
-            pattern.push('%');
-            Box::new(
-                sql::<Bool>(
-                    "account_memberships.user_id IN (SELECT id FROM users WHERE search_key LIKE ",
-                )
-                .bind::<Text, _>(pattern)
-                .sql(")"),
-            )
+        .bind::<Text, _>(format!("\"{}\"", part.replace('"', "\"\"")))
+        .sql(" AND rowid >= ")
+        .bind::<BigInt, _>(low)
+        .sql(" AND rowid <= ")
+        .bind::<BigInt, _>(high)
+        .sql(order);
+        match limit {
+            Some(n) => Box::new(expr.bind::<BigInt, _>(n).sql(")")),
+            None => Box::new(expr.sql(")")),
         }
+    } else {
+        let mut pattern = String::with_capacity(part.len() + 2);
+        pattern.push('%');
+        for c in part.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Box::new(
+            sql::<Bool>("(account_memberships.account_id = ")
+                .bind::<Text, _>(account_id.to_string())
+                .sql(" AND account_memberships.search_key LIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(" AND account_memberships.search_id BETWEEN ")
+                .bind::<BigInt, _>(low)
+                .sql(" AND ")
+                .bind::<BigInt, _>(high)
+                .sql(")"),
+        )
     }
 }
 
@@ -219,13 +290,23 @@ pub fn suggest(
         return Ok(Vec::new());
     }
     let sqlite = on_sqlite(conn);
+    let filter = filter_of(q);
+    let range = match filter {
+        Filter::Part(_) => match search_range(conn, account_id)? {
+            Some(r) => r,
+            None => return Ok(Vec::new()),
+        },
+        _ => (0, 0),
+    };
     let mut query = account_memberships::table
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id.to_string()))
         .into_boxed();
-    match filter_of(q) {
+    match filter {
         Filter::None => {}
-        Filter::Part(part) => query = query.filter(matching(sqlite, &part)),
+        Filter::Part(part) => {
+            query = query.filter(matching(sqlite, account_id, &part, range, None))
+        }
         Filter::HandlePrefix(low, high) => {
             query = query
                 .filter(account_memberships::handle.ge(low))
@@ -284,69 +365,75 @@ pub fn on_sqlite(conn: &DbConn) -> bool {
     matches!(conn, DbConn::Sqlite(_))
 }
 
-/// One page of members, ordered by handle and paged by keyset on the membership's copy of
-/// the handle: every statement is a range of the index `(account_id, handle)`, so page 1 of
-/// 10,000 members, a late page and a filtered page cost the same (no sort, no OFFSET).
+/// One page of members, paged by keyset (no OFFSET, so a late page costs what page 1
+/// does). Unfiltered or by a handle prefix the list is in handle order, every statement a
+/// range of the index `(account_id, handle)` of the membership's copy of the handle; a
+/// search by part of a name is in the order the members joined, each statement reading only
+/// the page's hits from the account's range of the search index ([`matching`]), and is
+/// counted only when it fits on one page ([`MembersPage::total`]).
 pub fn page(
     conn: &mut DbConn,
     account_id: &str,
     q: &str,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
+    let empty = |matched| MembersPage {
+        rows: Vec::new(),
+        total: Some(0),
+        matched,
+        has_prev: false,
+        has_next: false,
+        first_key: String::new(),
+        last_key: String::new(),
+    };
     // Handles and e-mail addresses never hold NUL (and PostgreSQL refuses it in text).
     if crate::db::holds_nul(q) {
-        return Ok(MembersPage {
-            rows: Vec::new(),
-            total: 0,
-            has_prev: false,
-            has_next: false,
-        });
+        return Ok(empty(Matched::Part));
     }
-    let filter = filter_of(q);
-    let sqlite = on_sqlite(conn);
+    match filter_of(q) {
+        Filter::Part(part) => search_page(conn, account_id, &part, cursor),
+        filter => handle_page(conn, account_id, filter, cursor),
+    }
+}
+
+/// [`page`] in handle order: every member, or those whose handle starts with a prefix.
+fn handle_page(
+    conn: &mut DbConn,
+    account_id: &str,
+    filter: Filter,
+    cursor: &Cursor,
+) -> QueryResult<MembersPage> {
+    let prefix = match &filter {
+        Filter::HandlePrefix(low, high) => Some((low.clone(), high.clone())),
+        _ => None,
+    };
     let base = || {
         let mut query = account_memberships::table
             .inner_join(users::table)
             .filter(account_memberships::account_id.eq(account_id.to_string()))
             .into_boxed();
-        match &filter {
-            Filter::None => {}
-            Filter::Part(part) => {
-                query = query.filter(matching(sqlite, part));
-            }
-            Filter::HandlePrefix(low, high) => {
-                query = query
-                    .filter(account_memberships::handle.ge(low.clone()))
-                    .filter(account_memberships::handle.lt(high.clone()));
-            }
+        if let Some((low, high)) = &prefix {
+            query = query
+                .filter(account_memberships::handle.ge(low.clone()))
+                .filter(account_memberships::handle.lt(high.clone()));
         }
         query
     };
-    // Unfiltered, the total is kept on the account; filtered, the count reads the range
-    // of the membership index the filter selects.
-    let total: i64 = if let Filter::None = filter {
-        accounts::table
+    // Unfiltered, the total is kept on the account; by a prefix, the count reads the range
+    // of the membership index the prefix selects.
+    let total: i64 = match &prefix {
+        None => accounts::table
             .find(account_id)
             .select(accounts::member_count)
             .first(conn)
             .optional()?
-            .unwrap_or(0)
-    } else {
-        let mut count = account_memberships::table
+            .unwrap_or(0),
+        Some((low, high)) => account_memberships::table
             .filter(account_memberships::account_id.eq(account_id.to_string()))
-            .into_boxed();
-        match &filter {
-            Filter::None => {}
-            Filter::Part(part) => {
-                count = count.filter(matching(sqlite, part));
-            }
-            Filter::HandlePrefix(low, high) => {
-                count = count
-                    .filter(account_memberships::handle.ge(low.clone()))
-                    .filter(account_memberships::handle.lt(high.clone()));
-            }
-        }
-        count.count().get_result(conn)?
+            .filter(account_memberships::handle.ge(low.clone()))
+            .filter(account_memberships::handle.lt(high.clone()))
+            .count()
+            .get_result(conn)?,
     };
     let (raw, has_prev, has_next) = keyset_page(
         conn,
@@ -372,11 +459,95 @@ pub fn page(
                 .load::<RawRow>(c)
         },
     )?;
+    let rows: Vec<MemberRow> = raw.into_iter().map(to_row).collect();
     Ok(MembersPage {
-        rows: raw.into_iter().map(to_row).collect(),
-        total,
+        first_key: rows.first().map(|r| r.handle.clone()).unwrap_or_default(),
+        last_key: rows.last().map(|r| r.handle.clone()).unwrap_or_default(),
+        rows,
+        total: Some(total),
+        matched: if prefix.is_some() {
+            Matched::HandlePrefix
+        } else {
+            Matched::All
+        },
         has_prev,
         has_next,
+    })
+}
+
+/// [`page`] for a search by part of a name, in search-id order (the order the members
+/// joined); the cursor is a search id. A cursor that is not a number, or lies outside the
+/// account's range, leaves nothing to show before or after it.
+fn search_page(
+    conn: &mut DbConn,
+    account_id: &str,
+    part: &str,
+    cursor: &Cursor,
+) -> QueryResult<MembersPage> {
+    let sqlite = on_sqlite(conn);
+    let Some((low, high)) = search_range(conn, account_id)? else {
+        return Ok(MembersPage {
+            rows: Vec::new(),
+            total: Some(0),
+            matched: Matched::Part,
+            has_prev: false,
+            has_next: false,
+            first_key: String::new(),
+            last_key: String::new(),
+        });
+    };
+    let key = |k: &str| k.parse::<i64>().ok();
+    let load = |c: &mut DbConn, range: (i64, i64), descending: bool| {
+        if range.0 > range.1 {
+            return Ok(Vec::new());
+        }
+        let take = Take {
+            limit: PAGE_SIZE + 1,
+            descending,
+        };
+        let query = account_memberships::table
+            .inner_join(users::table)
+            .filter(matching(sqlite, account_id, part, range, Some(take)))
+            .into_boxed();
+        let query = if descending {
+            query.order(account_memberships::search_id.desc())
+        } else {
+            query.order(account_memberships::search_id.asc())
+        };
+        query
+            .limit(PAGE_SIZE + 1)
+            .select((member_columns(), account_memberships::search_id))
+            .load::<(RawRow, Option<i64>)>(c)
+    };
+    let (raw, has_prev, has_next) = keyset_page(
+        conn,
+        cursor,
+        PAGE_SIZE,
+        |c, after| match after.map(key) {
+            None => load(c, (low, high), false),
+            Some(Some(k)) => load(c, (k.saturating_add(1).max(low), high), false),
+            Some(None) => Ok(Vec::new()),
+        },
+        |c, before| match key(before) {
+            Some(k) => load(c, (low, k.saturating_sub(1).min(high)), true),
+            None => Ok(Vec::new()),
+        },
+    )?;
+    let key_of = |r: Option<&(RawRow, Option<i64>)>| {
+        r.and_then(|(_, id)| *id)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    };
+    let (first_key, last_key) = (key_of(raw.first()), key_of(raw.last()));
+    let rows: Vec<MemberRow> = raw.into_iter().map(|(r, _)| to_row(r)).collect();
+    Ok(MembersPage {
+        total: (!has_prev && !has_next).then_some(rows.len() as i64),
+        rows,
+        matched: Matched::Part,
+        has_prev,
+        has_next,
+        first_key,
+        last_key,
     })
 }
 

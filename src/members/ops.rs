@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::model as members;
-pub use super::model::{Cursor, MemberRow, MembersPage, MembershipDetail, PAGE_SIZE};
+pub use super::model::{Cursor, Matched, MemberRow, MembersPage, MembershipDetail, PAGE_SIZE};
 use crate::accounts::model as accounts;
 use crate::audit::{Actor, Event};
 use crate::authz::account::may_assign;

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::ops::{self, Cursor, MemberRow, invite_roles};
+use super::ops::{self, Cursor, Matched, MemberRow, invite_roles};
 use crate::authz::account::may_assign;
 use crate::authz::{AccountPerm, AccountRole};
 use crate::ids::UserId;
@@ -137,9 +137,14 @@ struct TableFragment {
     base: String,
     viewer: Viewer,
     rows: Vec<MemberRow>,
-    total: i64,
+    /// How many match (`None`: a search matching more than a page, not counted).
+    total: Option<i64>,
+    /// What the filter matched, and so the list's order (the status line says it).
+    matched: Matched,
+    /// Rows per page ("More than 50 members" when a search is not counted).
+    page_size: i64,
     q: String,
-    /// The first and last handles shown ("Previous" and "Next" page around them).
+    /// The keys of the first and last rows shown ("Previous" and "Next" page around them).
     first: String,
     last: String,
     has_prev: bool,
@@ -153,10 +158,10 @@ struct TableFragment {
 struct ListQuery {
     #[serde(default)]
     q: String,
-    /// "Next": the page after this handle.
+    /// "Next": the page after this key (a handle; a search id in a search by part).
     #[serde(default)]
     after: Option<String>,
-    /// "Previous": the page before this handle.
+    /// "Previous": the page before this key.
     #[serde(default)]
     before: Option<String>,
 }
@@ -203,25 +208,17 @@ async fn render_list(
         Ok(ops::page(c, &id, &q2, &cursor)?)
     })
     .await?;
-    let (first, last) = (
-        page.rows
-            .first()
-            .map(|r| r.handle.clone())
-            .unwrap_or_default(),
-        page.rows
-            .last()
-            .map(|r| r.handle.clone())
-            .unwrap_or_default(),
-    );
     let table = TableFragment {
         account_id: ctx.account.id.clone(),
         base: row_base(req, &ctx.account.id),
         viewer: Viewer::of(&ctx),
         rows: page.rows,
         total: page.total,
+        matched: page.matched,
+        page_size: ops::PAGE_SIZE,
         q: q.clone(),
-        first,
-        last,
+        first: page.first_key,
+        last: page.last_key,
         has_prev: page.has_prev,
         has_next: page.has_next,
         here,

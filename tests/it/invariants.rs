@@ -423,12 +423,12 @@ async fn the_checker_reports_each_kind_of_broken_data() {
     if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
         let found = found_after(
             &app,
-            "DELETE FROM users_search WHERE rowid IN (SELECT MIN(rowid) FROM users_search)",
+            "DELETE FROM members_search WHERE rowid IN (SELECT MIN(rowid) FROM members_search)",
         );
         assert!(
             found
                 .iter()
-                .any(|f| f.starts_with("user missing from the search index")),
+                .any(|f| f.starts_with("membership missing from the search index")),
             "{found:?}"
         );
         let found = found_after(

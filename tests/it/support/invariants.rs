@@ -437,23 +437,44 @@ pub fn violations(conn: &mut DbConn) -> Vec<String> {
         push(name, rows(conn, sql));
     }
     push("user whose search key is stale", stale_search_keys(conn));
+    // The per-account search (migrations 000027): every membership carries its member's
+    // key and a search id in its account's range.
+    push(
+        "membership whose search key is not its member's",
+        rows(
+            conn,
+            "SELECT u.handle AS v FROM account_memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.search_key <> u.search_key",
+        ),
+    );
+    push(
+        "membership without a search id in its account's range",
+        rows(
+            conn,
+            "SELECT m.handle AS v FROM account_memberships m JOIN accounts a ON a.id = m.account_id
+             WHERE m.search_id IS NULL OR a.number IS NULL
+                OR m.search_id < a.number * 4294967296
+                OR m.search_id > a.number * 4294967296 + 4294967295",
+        ),
+    );
     if matches!(conn, DbConn::Sqlite(_)) {
-        // The FTS5 trigram index holds exactly one row per user, with the user's key.
+        // The FTS5 trigram index holds exactly one row per membership (rowid = search id),
+        // with the membership's key.
         push(
-            "user missing from the search index, or indexed under another key",
+            "membership missing from the search index, or indexed under another key",
             rows(
                 conn,
-                "SELECT u.handle AS v FROM users u WHERE NOT EXISTS
-                   (SELECT 1 FROM users_search s WHERE s.user_id = u.id
-                      AND s.search_key = u.search_key)",
+                "SELECT m.handle AS v FROM account_memberships m WHERE NOT EXISTS
+                   (SELECT 1 FROM members_search s WHERE s.rowid = m.search_id
+                      AND s.search_key = m.search_key)",
             ),
         );
         push(
-            "search index row of no user, or a user indexed twice",
+            "search index row of no membership",
             rows(
                 conn,
-                "SELECT s.user_id AS v FROM users_search s GROUP BY s.user_id
-                 HAVING COUNT(*) > 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)",
+                "SELECT CAST(s.rowid AS TEXT) AS v FROM members_search s WHERE NOT EXISTS
+                   (SELECT 1 FROM account_memberships m WHERE m.search_id = s.rowid)",
             ),
         );
     }

@@ -1,0 +1,12 @@
+CREATE INDEX users_search_key_trgm ON users USING gin (search_key gin_trgm_ops);
+DROP TRIGGER users_search_key_copy ON users;
+DROP FUNCTION atrium_user_search_key_copy();
+DROP TRIGGER account_memberships_search ON account_memberships;
+DROP FUNCTION atrium_membership_search();
+DROP INDEX account_memberships_search_key_trgm;
+DROP INDEX account_memberships_search_id;
+ALTER TABLE account_memberships DROP COLUMN search_id;
+ALTER TABLE account_memberships DROP COLUMN search_key;
+DROP SEQUENCE account_memberships_search_seq;
+DROP INDEX accounts_number;
+ALTER TABLE accounts DROP COLUMN number;
