@@ -363,7 +363,8 @@ async fn cache_and_log(
     Ok(res)
 }
 
-/// Deletes expired sessions and old log-in failures every few minutes.
+/// Deletes expired sessions and old log-in failures every few minutes, expires stale
+/// transfers, applies the audit retention and merges the search index's segments.
 fn spawn_housekeeping(pool: Pool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
@@ -384,6 +385,8 @@ fn spawn_housekeeping(pool: Pool) {
                 if purged > 0 {
                     tracing::info!("audit retention: deleted {purged} events");
                 }
+                // A few bounded steps; what remains waits for the next tick.
+                crate::db::search::merge_index(&mut c, 4)?;
                 Ok(())
             })
             .await;

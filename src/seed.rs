@@ -243,6 +243,9 @@ pub fn run(conn: &mut DbConn, plan: &Plan) -> anyhow::Result<Seeded> {
         use diesel::connection::SimpleConnection;
         conn.batch_execute("VACUUM ANALYZE")?;
     }
+    // SQLite's search index after a bulk load holds many small segments, each of which a
+    // search must open; merged as the server's housekeeping would (db::search::merge_index).
+    while crate::db::search::merge_index(conn, 16)? {}
     eprintln!(
         "seed: {} audit events; done in {:.1}s",
         plan.audit_events,

@@ -43,6 +43,9 @@ pub struct Account {
     pub sso_required: bool,
     /// Members must use two-factor authentication to use the account's pages.
     pub require_two_factor: bool,
+    /// The small integer naming the account in its members' search ids (set by the
+    /// database: migrations `…000027_member_search`; never empty once inserted).
+    pub number: Option<i64>,
 }
 
 impl Account {

@@ -52,6 +52,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// SQLite only (migrations `000027_member_search`): the FTS5 trigram index of
+    /// memberships, keyed by `account_memberships.search_id` (its rowid); see [`matches`].
+    members_search (rowid) {
+        rowid -> BigInt,
+        search_key -> Text,
+    }
+}
+
+diesel::infix_operator!(Matches, " MATCH ");
+
+/// `column MATCH query`: an FTS5 full-text query restricted to the column (SQLite).
+pub fn matches<L, R>(left: L, right: R) -> Matches<L, R> {
+    Matches::new(left, right)
+}
+
+diesel::table! {
     account_memberships (id) {
         id -> Text,
         account_id -> Text,
@@ -428,6 +444,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
     account_memberships,
+    members_search,
     sessions,
     login_failures,
     audit_events,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::authz::AccountRole;
 use crate::db::schema::{account_memberships, accounts, users};
 use crate::db::{DbConn, MultiBackend, new_id, now};
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{Bool, Text};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -171,8 +171,17 @@ pub fn search_range(conn: &mut DbConn, account_id: &str) -> QueryResult<Option<(
         .select(accounts::number)
         .first(conn)
         .optional()?;
-    Ok(number.flatten().map(|n| (n << 32, (n << 32) | 0xffff_ffff)))
+    Ok(number.flatten().map(range_of))
 }
+
+/// [`search_range`] of the account numbered `n`.
+fn range_of(n: i64) -> (i64, i64) {
+    (n << 32, (n << 32) | 0xffff_ffff)
+}
+
+/// The query source of the members list and the pickers: memberships joined to their users.
+pub type MembersAndUsers =
+    diesel::helper_types::InnerJoinQuerySource<account_memberships::table, users::table>;
 
 /// In which order, and how many, of the matches a statement wants: `None` for every match
 /// (the pickers, which filter further), or the first `limit` from the low end of the
@@ -199,38 +208,33 @@ pub struct Take {
 /// testing every membership against the hits instead of reading the hits by search id);
 /// on PostgreSQL the condition is added here, for the GIN index.
 /// `sqlite` says which backend the statement is for ([`on_sqlite`]).
-pub fn matching<QS>(
+pub fn matching(
     sqlite: bool,
     account_id: &str,
     part: &str,
     (low, high): (i64, i64),
     take: Option<Take>,
-) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
-    use diesel::dsl::sql;
+) -> Box<dyn BoxableExpression<MembersAndUsers, MultiBackend, SqlType = Bool>> {
+    use crate::db::schema::{matches, members_search};
+    // Every part is Diesel's own (no SQL text), so the statement is prepared once per
+    // connection and cached: preparing it anew cost more than running it.
     if sqlite {
-        let (order, limit) = match take {
-            Some(t) => (
-                if t.descending {
-                    " ORDER BY rowid DESC LIMIT "
-                } else {
-                    " ORDER BY rowid LIMIT "
-                },
-                Some(t.limit),
-            ),
-            None => ("", None),
-        };
-        let expr = sql::<Bool>(
-            "account_memberships.search_id IN (SELECT rowid FROM members_search WHERE members_search MATCH ",
-        )
-        .bind::<Text, _>(format!("\"{}\"", part.replace('"', "\"\"")))
-        .sql(" AND rowid >= ")
-        .bind::<BigInt, _>(low)
-        .sql(" AND rowid <= ")
-        .bind::<BigInt, _>(high)
-        .sql(order);
-        match limit {
-            Some(n) => Box::new(expr.bind::<BigInt, _>(n).sql(")")),
-            None => Box::new(expr.sql(")")),
+        let phrase = format!("\"{}\"", part.replace('"', "\"\""));
+        let hits = members_search::table
+            .filter(matches(
+                members_search::search_key,
+                phrase.into_sql::<Text>(),
+            ))
+            .filter(members_search::rowid.ge(low))
+            .filter(members_search::rowid.le(high))
+            .select(members_search::rowid);
+        let id = account_memberships::search_id.assume_not_null();
+        match take {
+            Some(t) if t.descending => {
+                Box::new(id.eq_any(hits.order(members_search::rowid.desc()).limit(t.limit)))
+            }
+            Some(t) => Box::new(id.eq_any(hits.order(members_search::rowid.asc()).limit(t.limit))),
+            None => Box::new(id.eq_any(hits)),
         }
     } else {
         let mut pattern = String::with_capacity(part.len() + 2);
@@ -243,15 +247,14 @@ pub fn matching<QS>(
         }
         pattern.push('%');
         Box::new(
-            sql::<Bool>("(account_memberships.account_id = ")
-                .bind::<Text, _>(account_id.to_string())
-                .sql(" AND account_memberships.search_key LIKE ")
-                .bind::<Text, _>(pattern)
-                .sql(" AND account_memberships.search_id BETWEEN ")
-                .bind::<BigInt, _>(low)
-                .sql(" AND ")
-                .bind::<BigInt, _>(high)
-                .sql(")"),
+            account_memberships::account_id
+                .eq(account_id.to_string())
+                .and(account_memberships::search_key.like(pattern))
+                .and(
+                    account_memberships::search_id
+                        .assume_not_null()
+                        .between(low, high),
+                ),
         )
     }
 }
@@ -373,7 +376,7 @@ pub fn on_sqlite(conn: &DbConn) -> bool {
 /// counted only when it fits on one page ([`MembersPage::total`]).
 pub fn page(
     conn: &mut DbConn,
-    account_id: &str,
+    account: &crate::accounts::model::Account,
     q: &str,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
@@ -391,18 +394,19 @@ pub fn page(
         return Ok(empty(Matched::Part));
     }
     match filter_of(q) {
-        Filter::Part(part) => search_page(conn, account_id, &part, cursor),
-        filter => handle_page(conn, account_id, filter, cursor),
+        Filter::Part(part) => search_page(conn, account, &part, cursor),
+        filter => handle_page(conn, account, filter, cursor),
     }
 }
 
 /// [`page`] in handle order: every member, or those whose handle starts with a prefix.
 fn handle_page(
     conn: &mut DbConn,
-    account_id: &str,
+    account: &crate::accounts::model::Account,
     filter: Filter,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
+    let account_id = account.id.as_str();
     let prefix = match &filter {
         Filter::HandlePrefix(low, high) => Some((low.clone(), high.clone())),
         _ => None,
@@ -419,15 +423,10 @@ fn handle_page(
         }
         query
     };
-    // Unfiltered, the total is kept on the account; by a prefix, the count reads the range
-    // of the membership index the prefix selects.
+    // Unfiltered, the total is the one kept on the account (read with it when the request
+    // began); by a prefix, the count reads the range of the membership index it selects.
     let total: i64 = match &prefix {
-        None => accounts::table
-            .find(account_id)
-            .select(accounts::member_count)
-            .first(conn)
-            .optional()?
-            .unwrap_or(0),
+        None => account.member_count,
         Some((low, high)) => account_memberships::table
             .filter(account_memberships::account_id.eq(account_id.to_string()))
             .filter(account_memberships::handle.ge(low.clone()))
@@ -480,12 +479,13 @@ fn handle_page(
 /// account's range, leaves nothing to show before or after it.
 fn search_page(
     conn: &mut DbConn,
-    account_id: &str,
+    account: &crate::accounts::model::Account,
     part: &str,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
     let sqlite = on_sqlite(conn);
-    let Some((low, high)) = search_range(conn, account_id)? else {
+    let account_id = account.id.as_str();
+    let Some((low, high)) = account.number.map(range_of) else {
         return Ok(MembersPage {
             rows: Vec::new(),
             total: Some(0),

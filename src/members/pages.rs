@@ -203,9 +203,9 @@ async fn render_list(
             Cursor::First => String::new(),
         }
     );
-    let (id, q2, cursor) = (ctx.account.id.clone(), q.clone(), cursor.clone());
+    let (account, q2, cursor) = (ctx.account.clone(), q.clone(), cursor.clone());
     let page = db(&ctx.auth.pool, move |c| {
-        Ok(ops::page(c, &id, &q2, &cursor)?)
+        Ok(ops::page(c, &account, &q2, &cursor)?)
     })
     .await?;
     let table = TableFragment {
