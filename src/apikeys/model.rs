@@ -121,10 +121,20 @@ pub fn parse_expiration_date(raw: &str) -> Result<Option<NaiveDateTime>, &'stati
     Ok(Some(end))
 }
 
-/// How lists show a moment: `2026-12-31 23:59 UTC`, or `Never`.
+/// How lists show a moment: `2026-12-31 23:59 UTC`, or `Never`. Written from the date's
+/// fields: chrono's `format` parses its pattern again at every call, and the members list
+/// shows 50 a page.
 pub fn when(t: &Option<NaiveDateTime>) -> String {
+    use chrono::{Datelike, Timelike};
     match t {
-        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
         None => "Never".into(),
     }
 }
@@ -349,5 +359,19 @@ mod proptests {
             let longer = format!("{key}{}", &key[39..]);
             prop_assert!(!well_formed(&longer));
         }
+    }
+}
+
+#[cfg(test)]
+mod when_tests {
+    use super::when;
+
+    #[test]
+    fn a_moment_is_shown_to_the_minute_in_utc() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 3, 4)
+            .and_then(|d| d.and_hms_opt(5, 6, 59))
+            .expect("date");
+        assert_eq!(when(&Some(t)), "2026-03-04 05:06 UTC");
+        assert_eq!(when(&None), "Never");
     }
 }

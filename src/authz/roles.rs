@@ -28,14 +28,18 @@ impl AccountRole {
         }
     }
 
+    /// The role named `s` (either case, surrounding space ignored), without allocating:
+    /// every member row read from the database is parsed.
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "owner" => Some(AccountRole::Owner),
-            "admin" => Some(AccountRole::Admin),
-            "member" => Some(AccountRole::Member),
-            "collaborator" => Some(AccountRole::Collaborator),
-            _ => None,
-        }
+        let s = s.trim();
+        [
+            AccountRole::Owner,
+            AccountRole::Admin,
+            AccountRole::Member,
+            AccountRole::Collaborator,
+        ]
+        .into_iter()
+        .find(|r| r.as_str().eq_ignore_ascii_case(s))
     }
 
     /// The fixed id of a built-in account role (the API's `account_role_id`).

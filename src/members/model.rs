@@ -57,12 +57,28 @@ fn member_columns() -> (
 fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> MemberRow {
     MemberRow {
         user_id,
-        name: format!("{first} {last}").trim().to_string(),
+        name: full_name(first, &last),
         handle,
         email,
         role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
         last_login,
     }
+}
+
+/// "First Last", or whichever of the two is not empty, reusing the first name's buffer
+/// (50 rows a page).
+fn full_name(mut first: String, last: &str) -> String {
+    let (f, l) = (first.trim().len(), last.trim());
+    if f != first.len() {
+        first = first.trim().to_string();
+    }
+    if !l.is_empty() {
+        if !first.is_empty() {
+            first.push(' ');
+        }
+        first.push_str(l);
+    }
+    first
 }
 
 /// Where a page of members starts: the first page, after a handle ("Next") or before a

@@ -50,6 +50,8 @@ pub struct Viewer {
     pub role: AccountRole,
     pub can_update: bool,
     pub can_remove: bool,
+    /// The roles this viewer may give, highest first (worked out once per page).
+    assignable: Vec<AccountRole>,
 }
 
 impl Viewer {
@@ -59,18 +61,19 @@ impl Viewer {
             role: ctx.role,
             can_update: ctx.can(AccountPerm::UpdateMembership),
             can_remove: ctx.can(AccountPerm::DeleteMembership),
+            assignable: [AccountRole::Owner, AccountRole::Admin, AccountRole::Member]
+                .into_iter()
+                .filter(|r| may_assign(ctx.role, *r))
+                .collect(),
         }
     }
 
     /// Roles this viewer may pick for `row` (empty when they may not change it).
-    pub fn choices(&self, row: &MemberRow) -> Vec<AccountRole> {
+    pub fn choices(&self, row: &MemberRow) -> &[AccountRole] {
         if !self.can_update || !may_assign(self.role, row.role) {
-            return Vec::new();
+            return &[];
         }
-        [AccountRole::Owner, AccountRole::Admin, AccountRole::Member]
-            .into_iter()
-            .filter(|r| may_assign(self.role, *r))
-            .collect()
+        &self.assignable
     }
 
     pub fn may_remove(&self, row: &MemberRow) -> bool {
@@ -88,13 +91,6 @@ fn row_base(req: &HttpRequest, account_id: &str) -> String {
         "members/".into()
     } else {
         format!("/account/{account_id}/members/")
-    }
-}
-
-pub fn when(t: &Option<chrono::NaiveDateTime>) -> String {
-    match t {
-        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        None => "Never".into(),
     }
 }
 
@@ -420,7 +416,8 @@ async fn role_page(
     let m = db(&ctx.auth.pool, move |c| Ok(ops::row(c, &id, t.as_str())?))
         .await?
         .ok_or(AppError::NotFound)?;
-    let choices = Viewer::of(&ctx).choices(&m);
+    let viewer = Viewer::of(&ctx);
+    let choices = viewer.choices(&m).to_vec();
     if choices.is_empty() {
         return Ok(crate::web::back_to(&format!(
             "/account/{}/members",
