@@ -248,7 +248,7 @@ def scenarios(seed, sessions, keys):
                  kind="baseline"),
         Scenario("members", "members, page 1 (10,001 members)", A,
                  f"/account/{B}/members", ck(big)),
-        Scenario("members_q", "members, filtered “ada” (handle prefix, 500 of 10,001)", A,
+        Scenario("members_q", "members, filtered “ada” (3 characters: any part, 500 of 10,001)", A,
                  f"/account/{B}/members?q=ada", ck(big)),
         Scenario("members_last", "members, last page (after=yukihiro-turing, 10,001)", A,
                  f"/account/{B}/members?after=yukihiro-turing", ck(big)),
