@@ -400,6 +400,21 @@ pub fn holds_nul(s: &str) -> bool {
     s.contains('\0')
 }
 
+/// `%part%` for `LIKE … ESCAPE '\'`, every character of `part` literal (`%`, `_` and `\`
+/// escaped with `\`, PostgreSQL's default escape character).
+pub fn like_contains(part: &str) -> String {
+    let mut pattern = String::with_capacity(part.len() + 2);
+    pattern.push('%');
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// A new random identifier, as text (both backends store UUIDs as text).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

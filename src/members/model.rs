@@ -253,19 +253,10 @@ pub fn matching(
             None => Box::new(id.eq_any(hits)),
         }
     } else {
-        let mut pattern = String::with_capacity(part.len() + 2);
-        pattern.push('%');
-        for c in part.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
         Box::new(
             account_memberships::account_id
                 .eq(account_id.to_string())
-                .and(account_memberships::search_key.like(pattern))
+                .and(account_memberships::search_key.like(crate::db::like_contains(part)))
                 .and(
                     account_memberships::search_id
                         .assume_not_null()

@@ -344,7 +344,7 @@ pub fn page(
         if !q.is_empty() {
             query = query.filter(
                 service_accounts::name_normalized
-                    .like(crate::workspaces::model::like_contains(&q))
+                    .like(crate::db::like_contains(&q))
                     .escape('\\'),
             );
         }

@@ -545,20 +545,6 @@ pub struct ListPage {
     pub has_next: bool,
 }
 
-/// `%part%` for `LIKE … ESCAPE '\'`, every character of `part` literal.
-pub fn like_contains(part: &str) -> String {
-    let mut pattern = String::with_capacity(part.len() + 2);
-    pattern.push('%');
-    for c in part.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// One page of the account's workspaces that `user_id` reaches (DESIGN §2), by handle,
 /// paged by keyset on the handle (unique in the account: the index `(account_id, handle)`
 /// gives the order, so the first and the last page cost the same, no OFFSET). `q` matches
@@ -588,7 +574,7 @@ pub fn list_page(
             .into_boxed();
         let mut query = reachable_filter!(query, user_id, "");
         if !q.is_empty() {
-            let pattern = like_contains(&q);
+            let pattern = crate::db::like_contains(&q);
             query = query.filter(
                 crate::members::model::lower(workspaces::name)
                     .like(pattern.clone())

@@ -37,9 +37,31 @@ pub fn backend() -> Backend {
     }
 }
 
+/// The PostgreSQL test server's URL, with `sslmode=disable` and `gssencmode=disable` unless
+/// it says otherwise. By default libpq negotiates GSSAPI (krb5) and then TLS (OpenSSL) on
+/// every TCP connection; the suite's test servers are on loopback with trust auth, where
+/// that is pure overhead, and it put those libraries under the apps' background tasks
+/// (which keep reconnecting to their dropped databases) while the test binary's exit ran
+/// the libraries' exit handlers: one PostgreSQL run of the suite ended with every test
+/// passed and the binary killed by SIGSEGV after its summary (the next run exited 0).
 fn postgres_admin_url() -> String {
-    std::env::var("ATRIUM_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    let base = std::env::var("ATRIUM_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Ok(mut url) = url::Url::parse(&base) else {
+        return base;
+    };
+    let has = |k: &str| url.query_pairs().any(|(name, _)| name == k);
+    let (ssl, gss) = (has("sslmode"), has("gssencmode"));
+    {
+        let mut q = url.query_pairs_mut();
+        if !ssl {
+            q.append_pair("sslmode", "disable");
+        }
+        if !gss {
+            q.append_pair("gssencmode", "disable");
+        }
+    }
+    url.to_string()
 }
 
 /// A database made for one test, dropped with it.
