@@ -1,8 +1,8 @@
 //! The search key of people (issue #24, point 6): "handle first last email", lower-cased
 //! with accents stripped, so that "zoe" finds "Zoë" and "Coder" finds "Ada Coder". It is
 //! stored on `users.search_key`, copied by triggers to each of the user's memberships
-//! (`account_memberships.search_key`) and indexed per account there (an FTS5 trigram table
-//! on SQLite, a GIN index on `(account_id, search_key gin_trgm_ops)` on PostgreSQL:
+//! (`account_memberships.search_key`) and indexed there (an FTS5 trigram table keyed by the
+//! membership's per-account search id on SQLite, a GIN trigram index on PostgreSQL:
 //! migrations `2026-12-07-000027_member_search`); queries are folded the same way
 //! ([`fold`]) and matched by `members::model::matching`.
 

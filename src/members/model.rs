@@ -216,9 +216,10 @@ pub struct Take {
 /// the search id, for the phrase (a quoted phrase is matched as a substring by the trigram
 /// tokenizer; `"` is doubled inside it) within the range, and with `take` stops after the
 /// first `limit` in rowid order, so a page reads only its own hits. PostgreSQL asks `LIKE`
-/// over `account_memberships.search_key`, answered by its GIN index on
-/// `(account_id, search_key gin_trgm_ops)` (`%`, `_` and `\` escaped with `\`,
-/// PostgreSQL's default escape character); the caller's `ORDER BY … LIMIT` takes the page.
+/// over `account_memberships.search_key` (its GIN trigram index) within the range (its
+/// unique index on `search_id`), the planner choosing between them (`%`, `_` and `\`
+/// escaped with `\`, PostgreSQL's default escape character); the caller's
+/// `ORDER BY … LIMIT` takes the page.
 /// The range alone selects the account's memberships; on SQLite the caller should not add
 /// a condition on `account_id` (SQLite would then walk the index `(account_id, handle)`
 /// testing every membership against the hits instead of reading the hits by search id);
