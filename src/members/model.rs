@@ -139,6 +139,21 @@ pub struct MembersPage {
     pub last_key: String,
 }
 
+impl MembersPage {
+    /// A page with nothing on it, and nothing before or after.
+    fn empty(matched: Matched) -> Self {
+        MembersPage {
+            rows: Vec::new(),
+            total: Some(0),
+            matched,
+            has_prev: false,
+            has_next: false,
+            first_key: String::new(),
+            last_key: String::new(),
+        }
+    }
+}
+
 /// What a members query matched, which also says its order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Matched {
@@ -388,18 +403,9 @@ pub fn page(
     q: &str,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
-    let empty = |matched| MembersPage {
-        rows: Vec::new(),
-        total: Some(0),
-        matched,
-        has_prev: false,
-        has_next: false,
-        first_key: String::new(),
-        last_key: String::new(),
-    };
     // Handles and e-mail addresses never hold NUL (and PostgreSQL refuses it in text).
     if crate::db::holds_nul(q) {
-        return Ok(empty(Matched::Part));
+        return Ok(MembersPage::empty(Matched::Part));
     }
     match filter_of(q) {
         Filter::Part(part) => search_page(conn, account, &part, cursor),
@@ -494,15 +500,7 @@ fn search_page(
     let sqlite = on_sqlite(conn);
     let account_id = account.id.as_str();
     let Some((low, high)) = account.number.map(range_of) else {
-        return Ok(MembersPage {
-            rows: Vec::new(),
-            total: Some(0),
-            matched: Matched::Part,
-            has_prev: false,
-            has_next: false,
-            first_key: String::new(),
-            last_key: String::new(),
-        });
+        return Ok(MembersPage::empty(Matched::Part));
     };
     let key = |k: &str| k.parse::<i64>().ok();
     let load = |c: &mut DbConn, range: (i64, i64), descending: bool| {
