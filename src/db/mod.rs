@@ -7,6 +7,7 @@
 pub mod changes;
 pub mod schema;
 pub mod search;
+pub mod stamp;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -112,6 +113,12 @@ impl Manager {
 ///   allocation inside SQLite takes one global mutex, which all pooled connections contend
 ///   for under load (seen in `perf` as futex waits around `sqlite3MemSize`). Atrium never
 ///   reads those statistics.
+/// - no mutex per connection (SQLite's "multi-thread" mode instead of the bundled
+///   library's "serialized" default). In serialized mode every call into a connection
+///   (each `sqlite3_step`, each `sqlite3_column_value`: seven a row of a members page)
+///   locks and unlocks that connection's mutex, some 3% of the page's CPU in `perf`. A
+///   Diesel connection is never used by two threads at once (it is not `Sync`, and the
+///   pool hands it to one request at a time), which is all multi-thread mode asks.
 /// - every connection opened afterwards gets the query planner stability guarantee
 ///   ([`plan_once`]).
 fn sqlite_process_config() {
@@ -124,6 +131,12 @@ fn sqlite_process_config() {
             unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0) };
         if rc != libsqlite3_sys::SQLITE_OK {
             tracing::debug!("sqlite3_config(MEMSTATUS, 0) answered {rc}");
+        }
+        // SAFETY: as above, before any connection is opened.
+        let rc =
+            unsafe { libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD) };
+        if rc != libsqlite3_sys::SQLITE_OK {
+            tracing::debug!("sqlite3_config(MULTITHREAD) answered {rc}");
         }
         // SAFETY: `plan_once` has the signature SQLite calls an automatic extension with.
         let rc = unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(plan_once)) };

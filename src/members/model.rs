@@ -28,9 +28,45 @@ type RawRow = (
     String,
     String,
     String,
-    String,
-    Option<chrono::NaiveDateTime>,
+    RoleOf,
+    Option<crate::db::stamp::Stamp>,
 );
+
+/// A membership's role, read from the column's text where it lies (no `String` a row: the
+/// members page reads 51).
+#[derive(diesel::deserialize::FromSqlRow)]
+struct RoleOf(AccountRole);
+
+impl RoleOf {
+    /// An unknown name (none is stored) reads as the least role.
+    fn of(name: &str) -> Self {
+        RoleOf(AccountRole::parse(name).unwrap_or(AccountRole::Collaborator))
+    }
+}
+
+impl diesel::deserialize::FromSql<Text, diesel::sqlite::Sqlite> for RoleOf {
+    fn from_sql(
+        mut value: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> diesel::deserialize::Result<Self> {
+        Ok(RoleOf::of(value.read_text()))
+    }
+}
+
+impl diesel::deserialize::FromSql<Text, diesel::pg::Pg> for RoleOf {
+    fn from_sql(
+        value: <diesel::pg::Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> diesel::deserialize::Result<Self> {
+        Ok(RoleOf::of(std::str::from_utf8(value.as_bytes())?))
+    }
+}
+
+impl diesel::deserialize::FromSql<Text, crate::db::MultiBackend> for RoleOf {
+    fn from_sql(
+        value: <crate::db::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> diesel::deserialize::Result<Self> {
+        value.from_sql::<Self, Text>()
+    }
+}
 
 /// The columns of a [`RawRow`].
 #[allow(clippy::type_complexity)]
@@ -60,8 +96,8 @@ fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> Me
         name: full_name(first, &last),
         handle,
         email,
-        role: AccountRole::parse(&role).unwrap_or(AccountRole::Collaborator),
-        last_login,
+        role: role.0,
+        last_login: last_login.map(|at| at.0),
     }
 }
 
@@ -214,38 +250,23 @@ fn range_of(n: i64) -> (i64, i64) {
 pub type MembersAndUsers =
     diesel::helper_types::InnerJoinQuerySource<account_memberships::table, users::table>;
 
-/// In which order, and how many, of the matches a statement wants: `None` for every match
-/// (the pickers, which filter further), or the first `limit` from the low end of the
-/// range (`descending` false) or from its high end.
-#[derive(Clone, Copy)]
-pub struct Take {
-    pub limit: i64,
-    pub descending: bool,
-}
-
 /// The memberships whose search key (handle, name, e-mail, folded) holds `part` (folded,
 /// at least [`MIN_PART`] characters) as a substring, among the search ids `low..=high`
-/// (the account's [`search_range`], narrowed by a page's cursor); every character of
-/// `part` is literal (`%`, `_`, `\` and `"` included). The one place where the backends
-/// need different SQL. SQLite asks its FTS5 trigram table `members_search`, whose rowid is
-/// the search id, for the phrase (a quoted phrase is matched as a substring by the trigram
-/// tokenizer; `"` is doubled inside it) within the range, and with `take` stops after the
-/// first `limit` in rowid order, so a page reads only its own hits. PostgreSQL asks `LIKE`
-/// over `account_memberships.search_key` (its GIN trigram index) within the range (its
-/// unique index on `search_id`), the planner choosing between them (`%`, `_` and `\`
-/// escaped with `\`, PostgreSQL's default escape character); the caller's
-/// `ORDER BY … LIMIT` takes the page.
-/// The range alone selects the account's memberships; on SQLite the caller should not add
-/// a condition on `account_id` (SQLite would then walk the index `(account_id, handle)`
-/// testing every membership against the hits instead of reading the hits by search id);
-/// on PostgreSQL the condition is added here, for the GIN index.
+/// (the account's [`search_range`]), as a condition for the people pickers, which filter
+/// and order further; every character of `part` is literal (`%`, `_`, `\` and `"`
+/// included). SQLite asks its FTS5 trigram table `members_search`, whose rowid is the
+/// search id, for the phrase (a quoted phrase is matched as a substring by the trigram
+/// tokenizer; `"` is doubled inside it) within the range. PostgreSQL asks `LIKE` over
+/// `account_memberships.search_key` within the range (`%`, `_` and `\` escaped with `\`,
+/// PostgreSQL's default escape character), through its GIN trigram index or the search-id
+/// index (migration 000029) as the planner finds cheaper. The members list's search asks
+/// the same per page, in search-id order ([`search_rows`]).
+/// The range alone selects the account's memberships.
 /// `sqlite` says which backend the statement is for ([`on_sqlite`]).
 pub fn matching(
     sqlite: bool,
-    account_id: &str,
     part: &str,
     (low, high): (i64, i64),
-    take: Option<Take>,
 ) -> Box<dyn BoxableExpression<MembersAndUsers, MultiBackend, SqlType = Bool>> {
     use crate::db::schema::{matches, members_search};
     // Every part is Diesel's own (no SQL text), so the statement is prepared once per
@@ -260,19 +281,15 @@ pub fn matching(
             .filter(members_search::rowid.ge(low))
             .filter(members_search::rowid.le(high))
             .select(members_search::rowid);
-        let id = account_memberships::search_id.assume_not_null();
-        match take {
-            Some(t) if t.descending => {
-                Box::new(id.eq_any(hits.order(members_search::rowid.desc()).limit(t.limit)))
-            }
-            Some(t) => Box::new(id.eq_any(hits.order(members_search::rowid.asc()).limit(t.limit))),
-            None => Box::new(id.eq_any(hits)),
-        }
+        Box::new(
+            account_memberships::search_id
+                .assume_not_null()
+                .eq_any(hits),
+        )
     } else {
         Box::new(
-            account_memberships::account_id
-                .eq(account_id.to_string())
-                .and(account_memberships::search_key.like(crate::db::like_contains(part)))
+            account_memberships::search_key
+                .like(crate::db::like_contains(part))
                 .and(
                     account_memberships::search_id
                         .assume_not_null()
@@ -330,9 +347,7 @@ pub fn suggest(
         .into_boxed();
     match filter {
         Filter::None => {}
-        Filter::Part(part) => {
-            query = query.filter(matching(sqlite, account_id, &part, range, None))
-        }
+        Filter::Part(part) => query = query.filter(matching(sqlite, &part, range)),
         Filter::HandlePrefix(low, high) => {
             query = query
                 .filter(account_memberships::handle.ge(low))
@@ -448,30 +463,64 @@ fn handle_page(
             .count()
             .get_result(conn)?,
     };
-    let (raw, has_prev, has_next) = keyset_page(
-        conn,
-        cursor,
-        PAGE_SIZE,
-        |c, after| {
-            let mut query = base();
-            if let Some(h) = after {
-                query = query.filter(account_memberships::handle.gt(h.to_string()));
-            }
-            query
-                .order(account_memberships::handle.asc())
-                .limit(PAGE_SIZE + 1)
-                .select(member_columns())
-                .load::<RawRow>(c)
-        },
-        |c, before| {
-            base()
-                .filter(account_memberships::handle.lt(before.to_string()))
-                .order(account_memberships::handle.desc())
-                .limit(PAGE_SIZE + 1)
-                .select(member_columns())
-                .load::<RawRow>(c)
-        },
-    )?;
+    let (raw, has_prev, has_next) = match &prefix {
+        // Unfiltered (every page of the list), the statements are of fixed types, so
+        // Diesel finds their prepared statements by type instead of writing out their SQL
+        // to look them up by text, as it must for a boxed statement.
+        None => {
+            let all = || {
+                account_memberships::table
+                    .inner_join(users::table)
+                    .filter(account_memberships::account_id.eq(account_id))
+                    .limit(PAGE_SIZE + 1)
+                    .select(member_columns())
+            };
+            keyset_page(
+                conn,
+                cursor,
+                PAGE_SIZE,
+                |c, after| match after {
+                    None => all()
+                        .order(account_memberships::handle.asc())
+                        .load::<RawRow>(c),
+                    Some(h) => all()
+                        .filter(account_memberships::handle.gt(h))
+                        .order(account_memberships::handle.asc())
+                        .load::<RawRow>(c),
+                },
+                |c, before| {
+                    all()
+                        .filter(account_memberships::handle.lt(before))
+                        .order(account_memberships::handle.desc())
+                        .load::<RawRow>(c)
+                },
+            )?
+        }
+        Some(_) => keyset_page(
+            conn,
+            cursor,
+            PAGE_SIZE,
+            |c, after| {
+                let mut query = base();
+                if let Some(h) = after {
+                    query = query.filter(account_memberships::handle.gt(h.to_string()));
+                }
+                query
+                    .order(account_memberships::handle.asc())
+                    .limit(PAGE_SIZE + 1)
+                    .select(member_columns())
+                    .load::<RawRow>(c)
+            },
+            |c, before| {
+                base()
+                    .filter(account_memberships::handle.lt(before.to_string()))
+                    .order(account_memberships::handle.desc())
+                    .limit(PAGE_SIZE + 1)
+                    .select(member_columns())
+                    .load::<RawRow>(c)
+            },
+        )?,
+    };
     let rows: Vec<MemberRow> = raw.into_iter().map(to_row).collect();
     Ok(MembersPage {
         first_key: rows.first().map(|r| r.handle.clone()).unwrap_or_default(),
@@ -498,7 +547,6 @@ fn search_page(
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
     let sqlite = on_sqlite(conn);
-    let account_id = account.id.as_str();
     let Some((low, high)) = account.number.map(range_of) else {
         return Ok(MembersPage::empty(Matched::Part));
     };
@@ -507,23 +555,7 @@ fn search_page(
         if range.0 > range.1 {
             return Ok(Vec::new());
         }
-        let take = Take {
-            limit: PAGE_SIZE + 1,
-            descending,
-        };
-        let query = account_memberships::table
-            .inner_join(users::table)
-            .filter(matching(sqlite, account_id, part, range, Some(take)))
-            .into_boxed();
-        let query = if descending {
-            query.order(account_memberships::search_id.desc())
-        } else {
-            query.order(account_memberships::search_id.asc())
-        };
-        query
-            .limit(PAGE_SIZE + 1)
-            .select((member_columns(), account_memberships::search_id))
-            .load::<(RawRow, Option<i64>)>(c)
+        search_rows(c, sqlite, part, range, descending)
     };
     let (raw, has_prev, has_next) = keyset_page(
         conn,
@@ -555,6 +587,64 @@ fn search_page(
         first_key,
         last_key,
     })
+}
+
+/// Up to a page and one of the hits of `part` among the search ids `low..=high`, in
+/// search-id order (`descending` for a page back), with their search ids: the members
+/// [`matching`] selects, written out per backend as statements of fixed types, so that
+/// Diesel finds their prepared statements by type instead of writing out their SQL at
+/// every request to look them up (a boxed statement's cost, ~3% of a search's CPU in
+/// `perf`). SQLite walks the FTS5 table in rowid order within the range and joins each
+/// hit's membership (by the search-id index) and user, stopping after the page.
+/// PostgreSQL walks the range of the search-id index, which carries the search key
+/// (migration 000029), testing each entry, and stops after the page: that walk is the plan
+/// it keeps for the prepared statement (its generic plan). Neither has a condition on
+/// `account_id`: SQLite would then walk the index `(account_id, handle)` testing every
+/// membership against the hits, and PostgreSQL's generic plan read every membership of
+/// the account by its `account_id` index and sort the hits.
+fn search_rows(
+    c: &mut DbConn,
+    sqlite: bool,
+    part: &str,
+    (low, high): (i64, i64),
+    descending: bool,
+) -> QueryResult<Vec<(RawRow, Option<i64>)>> {
+    use crate::db::schema::{matches, members_search};
+    let limit = PAGE_SIZE + 1;
+    if sqlite {
+        let phrase = format!("\"{}\"", part.replace('"', "\"\""));
+        let query = members_search::table
+            .inner_join(
+                account_memberships::table
+                    .on(account_memberships::search_id.eq(members_search::rowid.nullable())),
+            )
+            .inner_join(users::table.on(users::id.eq(account_memberships::user_id)))
+            .filter(matches(
+                members_search::search_key,
+                phrase.into_sql::<Text>(),
+            ))
+            .filter(members_search::rowid.between(low, high))
+            .select((member_columns(), account_memberships::search_id))
+            .limit(limit);
+        if descending {
+            query.order(members_search::rowid.desc()).load(c)
+        } else {
+            query.order(members_search::rowid.asc()).load(c)
+        }
+    } else {
+        let id = account_memberships::search_id.assume_not_null();
+        let query = account_memberships::table
+            .inner_join(users::table)
+            .filter(account_memberships::search_key.like(crate::db::like_contains(part)))
+            .filter(id.between(low, high))
+            .select((member_columns(), account_memberships::search_id))
+            .limit(limit);
+        if descending {
+            query.order(account_memberships::search_id.desc()).load(c)
+        } else {
+            query.order(account_memberships::search_id.asc()).load(c)
+        }
+    }
 }
 
 /// One member's row.

@@ -122,7 +122,7 @@ async fn the_members_page_of_50_rows_is_at_most_40_kib() {
     let page = ana.get(&format!("/account/{acct}/members")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(
-        page.text.matches("<tr id=\"member-").count(),
+        page.text.matches("<td class=\"mono\">").count(),
         50,
         "a full page"
     );
