@@ -24,6 +24,12 @@ pub fn fold(s: &str) -> String {
     stripped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `part` as an FTS5 phrase for `members_search MATCH`: quoted (so every character is
+/// literal; `"` doubled inside), which the trigram tokenizer matches as a substring.
+pub fn fts_phrase(part: &str) -> String {
+    format!("\"{}\"", part.replace('"', "\"\""))
+}
+
 /// A user's search key.
 pub fn user_key(handle: &str, first_name: &str, last_name: &str, email: &str) -> String {
     fold(&format!("{handle} {first_name} {last_name} {email}"))

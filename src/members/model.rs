@@ -272,7 +272,7 @@ pub fn matching(
     // Every part is Diesel's own (no SQL text), so the statement is prepared once per
     // connection and cached: preparing it anew cost more than running it.
     if sqlite {
-        let phrase = format!("\"{}\"", part.replace('"', "\"\""));
+        let phrase = crate::db::search::fts_phrase(part);
         let hits = members_search::table
             .filter(matches(
                 members_search::search_key,
@@ -429,97 +429,76 @@ pub fn page(
 }
 
 /// [`page`] in handle order: every member, or those whose handle starts with a prefix.
+/// Every statement is of a fixed type (no boxed statement), so Diesel finds its prepared
+/// statement by type instead of writing out its SQL to look it up by text at each request.
 fn handle_page(
     conn: &mut DbConn,
     account: &crate::accounts::model::Account,
     filter: Filter,
     cursor: &Cursor,
 ) -> QueryResult<MembersPage> {
+    use account_memberships::handle;
     let account_id = account.id.as_str();
-    let prefix = match &filter {
-        Filter::HandlePrefix(low, high) => Some((low.clone(), high.clone())),
-        _ => None,
-    };
-    let base = || {
-        let mut query = account_memberships::table
+    let members = || {
+        account_memberships::table
             .inner_join(users::table)
-            .filter(account_memberships::account_id.eq(account_id.to_string()))
-            .into_boxed();
-        if let Some((low, high)) = &prefix {
-            query = query
-                .filter(account_memberships::handle.ge(low.clone()))
-                .filter(account_memberships::handle.lt(high.clone()));
-        }
-        query
+            .filter(account_memberships::account_id.eq(account_id))
+            .limit(PAGE_SIZE + 1)
+            .select(member_columns())
     };
     // Unfiltered, the total is the one kept on the account (read with it when the request
     // began); by a prefix, the count reads the range of the membership index it selects.
-    let total: i64 = match &prefix {
-        None => account.member_count,
-        Some((low, high)) => account_memberships::table
-            .filter(account_memberships::account_id.eq(account_id.to_string()))
-            .filter(account_memberships::handle.ge(low.clone()))
-            .filter(account_memberships::handle.lt(high.clone()))
-            .count()
-            .get_result(conn)?,
-    };
-    let (raw, has_prev, has_next) = match &prefix {
-        // Unfiltered (every page of the list), the statements are of fixed types, so
-        // Diesel finds their prepared statements by type instead of writing out their SQL
-        // to look them up by text, as it must for a boxed statement.
-        None => {
-            let all = || {
-                account_memberships::table
-                    .inner_join(users::table)
-                    .filter(account_memberships::account_id.eq(account_id))
-                    .limit(PAGE_SIZE + 1)
-                    .select(member_columns())
-            };
-            keyset_page(
+    let (total, matched, (raw, has_prev, has_next)) = match &filter {
+        Filter::HandlePrefix(low, high) => {
+            let (low, high) = (low.as_str(), high.as_str());
+            let total: i64 = account_memberships::table
+                .filter(account_memberships::account_id.eq(account_id))
+                .filter(handle.ge(low))
+                .filter(handle.lt(high))
+                .count()
+                .get_result(conn)?;
+            let in_prefix = || members().filter(handle.ge(low)).filter(handle.lt(high));
+            let page = keyset_page(
                 conn,
                 cursor,
                 PAGE_SIZE,
                 |c, after| match after {
-                    None => all()
-                        .order(account_memberships::handle.asc())
-                        .load::<RawRow>(c),
-                    Some(h) => all()
-                        .filter(account_memberships::handle.gt(h))
-                        .order(account_memberships::handle.asc())
+                    None => in_prefix().order(handle.asc()).load::<RawRow>(c),
+                    Some(h) => in_prefix()
+                        .filter(handle.gt(h))
+                        .order(handle.asc())
                         .load::<RawRow>(c),
                 },
                 |c, before| {
-                    all()
-                        .filter(account_memberships::handle.lt(before))
-                        .order(account_memberships::handle.desc())
+                    in_prefix()
+                        .filter(handle.lt(before))
+                        .order(handle.desc())
                         .load::<RawRow>(c)
                 },
-            )?
+            )?;
+            (total, Matched::HandlePrefix, page)
         }
-        Some(_) => keyset_page(
-            conn,
-            cursor,
-            PAGE_SIZE,
-            |c, after| {
-                let mut query = base();
-                if let Some(h) = after {
-                    query = query.filter(account_memberships::handle.gt(h.to_string()));
-                }
-                query
-                    .order(account_memberships::handle.asc())
-                    .limit(PAGE_SIZE + 1)
-                    .select(member_columns())
-                    .load::<RawRow>(c)
-            },
-            |c, before| {
-                base()
-                    .filter(account_memberships::handle.lt(before.to_string()))
-                    .order(account_memberships::handle.desc())
-                    .limit(PAGE_SIZE + 1)
-                    .select(member_columns())
-                    .load::<RawRow>(c)
-            },
-        )?,
+        _ => {
+            let page = keyset_page(
+                conn,
+                cursor,
+                PAGE_SIZE,
+                |c, after| match after {
+                    None => members().order(handle.asc()).load::<RawRow>(c),
+                    Some(h) => members()
+                        .filter(handle.gt(h))
+                        .order(handle.asc())
+                        .load::<RawRow>(c),
+                },
+                |c, before| {
+                    members()
+                        .filter(handle.lt(before))
+                        .order(handle.desc())
+                        .load::<RawRow>(c)
+                },
+            )?;
+            (account.member_count, Matched::All, page)
+        }
     };
     let rows: Vec<MemberRow> = raw.into_iter().map(to_row).collect();
     Ok(MembersPage {
@@ -527,11 +506,7 @@ fn handle_page(
         last_key: rows.last().map(|r| r.handle.clone()).unwrap_or_default(),
         rows,
         total: Some(total),
-        matched: if prefix.is_some() {
-            Matched::HandlePrefix
-        } else {
-            Matched::All
-        },
+        matched,
         has_prev,
         has_next,
     })
@@ -612,7 +587,7 @@ fn search_rows(
     use crate::db::schema::{matches, members_search};
     let limit = PAGE_SIZE + 1;
     if sqlite {
-        let phrase = format!("\"{}\"", part.replace('"', "\"\""));
+        let phrase = crate::db::search::fts_phrase(part);
         let query = members_search::table
             .inner_join(
                 account_memberships::table
