@@ -152,6 +152,10 @@ async fn a_member_reaches_a_workspace_through_a_team_and_loses_it_when_taken_out
     ana.select("Workspace role", "Viewer").await;
     ana.click_button("Add team").await;
     ana.wait_for_text("Teams with a role here").await;
+    // The role's form is saved by htmx: wait until the page (reached by the form's POST and
+    // redirect) has run its scripts and htmx has taken the form up.
+    ana.wait_for_htmx_on(&format!("#team-access-{data} form"))
+        .await;
     let access = format!(
         "SELECT COUNT(*) AS n FROM workspace_team_access WHERE team_id = '{data}' AND role_id = '{DEVELOPER_ROLE}'"
     );

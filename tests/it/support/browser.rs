@@ -277,6 +277,34 @@ impl Browser {
             .await
     }
 
+    /// Polls (≤ 10 s) until the page has loaded and run its scripts and htmx has taken up
+    /// the element `selector` finds (htmx binds its attributes when it processes an
+    /// element). After a form's plain POST and redirect, the new page's text can be read
+    /// before its deferred scripts ran: a control changed then is submitted by the browser
+    /// itself (a reload), not by htmx.
+    pub async fn wait_for_htmx_on(&self, selector: &str) {
+        let deadline = Instant::now() + WAIT;
+        let script = "var el = document.querySelector(arguments[0]); \
+             return document.readyState === 'complete' && !!window.htmx && !!el \
+             && !!el['htmx-internal-data'];";
+        loop {
+            if let Ok(Value::Bool(true)) = self.client.execute(script, vec![json!(selector)]).await
+            {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}",
+                    self.failure(&format!(
+                        "htmx did not take up {selector:?} within {WAIT:?}"
+                    ))
+                    .await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Polls (≤ 10 s) until `document.body.innerText` contains `text`.
     pub async fn wait_for_text(&self, text: &str) {
         let deadline = Instant::now() + WAIT;
