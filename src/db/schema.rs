@@ -67,6 +67,20 @@ pub fn matches<L, R>(left: L, right: R) -> Matches<L, R> {
     Matches::new(left, right)
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL only (migration 000031): whether a search key holds `part`, tested on the
+    /// key's trigram signature first and on the text (`strpos`) only where the signature
+    /// has every bit of the part's ([`crate::db::search::trigram_signature`]).
+    fn atrium_search_holds(
+        key_lo: diesel::sql_types::BigInt,
+        key_hi: diesel::sql_types::BigInt,
+        search_key: diesel::sql_types::Text,
+        part_lo: diesel::sql_types::BigInt,
+        part_hi: diesel::sql_types::BigInt,
+        part: diesel::sql_types::Text,
+    ) -> diesel::sql_types::Bool;
+}
+
 diesel::table! {
     account_memberships (id) {
         id -> Text,
@@ -82,6 +96,26 @@ diesel::table! {
         search_id -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    /// PostgreSQL only: the columns of `account_memberships` that its search reads
+    /// (`members::model::search_rows`), with the two it alone has: the 128-bit signature of
+    /// the search key's trigrams (generated from `search_key`, migration 000031), tested
+    /// before the text ([`crate::db::search::trigram_signature`]). A table of its own so
+    /// that no statement of both backends names columns SQLite does not have
+    /// (`account_memberships` in a subquery is all of its columns).
+    #[sql_name = "account_memberships"]
+    pg_member_search (search_id) {
+        search_id -> BigInt,
+        search_sig_lo -> BigInt,
+        search_sig_hi -> BigInt,
+        user_id -> Text,
+        role -> Text,
+        search_key -> Text,
+    }
+}
+
+diesel::joinable!(pg_member_search -> users (user_id));
 
 diesel::table! {
     sessions (id) {
@@ -442,6 +476,7 @@ diesel::joinable!(recovery_codes -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    pg_member_search,
     accounts,
     account_memberships,
     members_search,

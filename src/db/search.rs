@@ -30,6 +30,27 @@ pub fn fts_phrase(part: &str) -> String {
     format!("\"{}\"", part.replace('"', "\"\""))
 }
 
+/// The 128-bit signature of the byte trigrams of `text`, as (low, high) halves: for each
+/// trigram (three consecutive bytes b0 b1 b2), bit h of the pair, h = the top 7 bits of
+/// `(b0·2^16 + b1·2^8 + b2) × 2654435761 mod 2^32`. PostgreSQL computes the same for every
+/// membership's search key (`atrium_trigram_signature`, the generated columns
+/// `search_sig_lo`/`search_sig_hi` of migration 000031): a key holding `part` holds each of
+/// its trigrams, so its signature has every bit of the part's, and a search passes over
+/// entries that lack one without comparing text. Text shorter than three bytes: (0, 0).
+pub fn trigram_signature(text: &str) -> (i64, i64) {
+    let (mut lo, mut hi) = (0u64, 0u64);
+    for w in text.as_bytes().windows(3) {
+        let x = (u64::from(w[0]) << 16) | (u64::from(w[1]) << 8) | u64::from(w[2]);
+        let h = ((x * 2_654_435_761) % (1 << 32)) >> 25;
+        if h < 64 {
+            lo |= 1 << h;
+        } else {
+            hi |= 1 << (h - 64);
+        }
+    }
+    (lo as i64, hi as i64)
+}
+
 /// A user's search key.
 pub fn user_key(handle: &str, first_name: &str, last_name: &str, email: &str) -> String {
     fold(&format!("{handle} {first_name} {last_name} {email}"))
@@ -124,5 +145,24 @@ mod tests {
             user_key("ada-coder", "Ada", "Coder", "Ada@Example.com"),
             "ada-coder ada coder ada@example.com"
         );
+    }
+
+    #[test]
+    fn a_part_signature_is_within_the_signature_of_a_key_holding_it() {
+        assert_eq!(trigram_signature("ab"), (0, 0));
+        // The value PostgreSQL's atrium_trigram_signature gives (tests/it/members.rs
+        // compares the two on more keys).
+        assert_eq!(
+            trigram_signature("ovela"),
+            (70_368_744_177_664, 4_831_838_208)
+        );
+        let key = user_key("ada-lovelace", "Ada", "Lovelace", "ada@example.com");
+        let (klo, khi) = trigram_signature(&key);
+        for part in ["ovela", "ada", "e.com", "lace ada", "ace a"] {
+            let (plo, phi) = trigram_signature(part);
+            assert_eq!((klo & plo, khi & phi), (plo, phi), "{part}");
+        }
+        let (plo, phi) = trigram_signature("zzq");
+        assert_ne!((klo & plo, khi & phi), (plo, phi));
     }
 }

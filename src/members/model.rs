@@ -571,9 +571,10 @@ fn search_page(
 /// every request to look them up (a boxed statement's cost, ~3% of a search's CPU in
 /// `perf`). SQLite walks the FTS5 table in rowid order within the range and joins each
 /// hit's membership (by the search-id index) and user, stopping after the page.
-/// PostgreSQL walks the range of the search-id index, which carries the search key
-/// (migration 000029), testing each entry, and stops after the page: that walk is the plan
-/// it keeps for the prepared statement (its generic plan). Neither has a condition on
+/// PostgreSQL walks the range of the search-id index, which carries the search key and its
+/// trigram signature (migrations 000029, 000031), testing each entry (the signature, then
+/// the text where the signature allows: `atrium_search_holds`), and stops after the page:
+/// that walk is the plan it keeps for the prepared statement (its generic plan). Neither has a condition on
 /// `account_id`: SQLite would then walk the index `(account_id, handle)` testing every
 /// membership against the hits, and PostgreSQL's generic plan read every membership of
 /// the account by its `account_id` index and sort the hits.
@@ -607,17 +608,36 @@ fn search_rows(
             query.order(members_search::rowid.asc()).load(c)
         }
     } else {
-        let id = account_memberships::search_id.assume_not_null();
-        let query = account_memberships::table
+        use crate::db::schema::{atrium_search_holds, pg_member_search as m};
+        let (part_lo, part_hi) = crate::db::search::trigram_signature(part);
+        let query = m::table
             .inner_join(users::table)
-            .filter(account_memberships::search_key.like(crate::db::like_contains(part)))
-            .filter(id.between(low, high))
-            .select((member_columns(), account_memberships::search_id))
+            .filter(atrium_search_holds(
+                m::search_sig_lo,
+                m::search_sig_hi,
+                m::search_key,
+                part_lo,
+                part_hi,
+                part,
+            ))
+            .filter(m::search_id.between(low, high))
+            .select((
+                (
+                    users::id,
+                    users::handle,
+                    users::first_name,
+                    users::last_name,
+                    users::email,
+                    m::role,
+                    users::last_login_at,
+                ),
+                m::search_id.nullable(),
+            ))
             .limit(limit);
         if descending {
-            query.order(account_memberships::search_id.desc()).load(c)
+            query.order(m::search_id.desc()).load(c)
         } else {
-            query.order(account_memberships::search_id.asc()).load(c)
+            query.order(m::search_id.asc()).load(c)
         }
     }
 }

@@ -615,6 +615,71 @@ pub fn pg_generic_plan(c: &mut atrium::db::DbConn, statement: &str) -> Vec<Strin
 }
 
 #[tokio::test]
+async fn postgresql_signs_search_keys_as_the_search_does() {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Integer, Text};
+    if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
+        // SQLite's FTS5 trigram table answers the search; it keeps no signature.
+        return;
+    }
+    diesel::define_sql_function!(fn atrium_trigram_signature(k: Text, half: Integer) -> BigInt);
+    let app = spawn_app().await;
+    let mut c = app.conn();
+    let sign = |c: &mut atrium::db::DbConn, text: &str| -> (i64, i64) {
+        diesel::select((
+            atrium_trigram_signature(text, 0),
+            atrium_trigram_signature(text, 1),
+        ))
+        .get_result(c)
+        .expect("signature")
+    };
+    for text in [
+        "",
+        "ab",
+        "abc",
+        "ovela",
+        "ada-lovelace ada lovelace ada@example.com",
+        "zoe angstrom",
+        "ελενη καρρα",
+        "名前 なまえ",
+        "emoji 🦀 crab",
+        "~~~ \\ %_' \"",
+    ] {
+        assert_eq!(
+            sign(&mut c, text),
+            atrium::db::search::trigram_signature(text),
+            "{text:?}"
+        );
+    }
+
+    // The signature is generated from the membership's key, so it follows a new name.
+    let ana = app.signup("ana@example.com", "ana", PW).await;
+    let acct = create_org(&ana, "Acme", "acme").await;
+    let ana_id = user_id(&app, "ana");
+    let r = ana
+        .post_form(
+            "/profile",
+            &[("first_name", "Ελένη"), ("last_name", "Καρρά")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    use atrium::db::schema::{account_memberships as am, pg_member_search as m};
+    let search_id: Option<i64> = am::table
+        .filter(am::account_id.eq(&acct))
+        .filter(am::user_id.eq(&ana_id))
+        .select(am::search_id)
+        .first(&mut c)
+        .expect("membership");
+    let (key, lo, hi): (String, i64, i64) = m::table
+        .find(search_id.expect("a search id"))
+        .select((m::search_key, m::search_sig_lo, m::search_sig_hi))
+        .first(&mut c)
+        .expect("membership");
+    assert!(key.contains("ελενη καρρα"), "{key}");
+    assert_eq!((lo, hi), atrium::db::search::trigram_signature(&key));
+}
+
+#[tokio::test]
 async fn the_members_page_reads_an_index_range_without_sorting() {
     use atrium::members::model::{Cursor, Matched, page};
     let app = spawn_app().await;
@@ -736,6 +801,19 @@ async fn the_members_page_reads_an_index_range_without_sorting() {
                     assert!(
                         !text.contains("Bitmap") && !text.contains("account_memberships_account "),
                         "{what}: no bitmap, no read by account: {statement}\n{text}"
+                    );
+                    // Each entry is tested on its trigram signature before its text
+                    // (migration 000031): the filter is one CASE, the signature first.
+                    let filter = plan
+                        .iter()
+                        .find(|l| l.trim_start().starts_with("Filter:"))
+                        .map(|l| l.trim_start())
+                        .unwrap_or_default();
+                    assert!(
+                        filter.starts_with("Filter: CASE WHEN (((search_sig_lo & ")
+                            && filter.contains("THEN (strpos(search_key, ")
+                            && !filter.contains("~~"),
+                        "{what}: the signature, then the text: {statement}\n{text}"
                     );
                 } else {
                     assert!(
