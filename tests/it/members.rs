@@ -617,12 +617,16 @@ pub fn pg_generic_plan(c: &mut atrium::db::DbConn, statement: &str) -> Vec<Strin
 #[tokio::test]
 async fn postgresql_signs_search_keys_as_the_search_does() {
     use diesel::prelude::*;
-    use diesel::sql_types::{BigInt, Integer, Text};
     if matches!(crate::support::backend(), atrium::settings::Backend::Sqlite) {
         // SQLite's FTS5 trigram table answers the search; it keeps no signature.
         return;
     }
-    diesel::define_sql_function!(fn atrium_trigram_signature(k: Text, half: Integer) -> BigInt);
+    diesel::define_sql_function!(
+        fn atrium_trigram_signature(
+            k: diesel::sql_types::Text,
+            half: diesel::sql_types::Integer,
+        ) -> diesel::sql_types::BigInt
+    );
     let app = spawn_app().await;
     let mut c = app.conn();
     let sign = |c: &mut atrium::db::DbConn, text: &str| -> (i64, i64) {
