@@ -68,7 +68,32 @@ impl diesel::deserialize::FromSql<Text, crate::db::MultiBackend> for RoleOf {
     }
 }
 
-/// The columns of a [`RawRow`].
+/// The columns of a [`RawRow`], the role read from `role` (the membership's, as one of the
+/// tables a statement reads it from).
+#[allow(clippy::type_complexity)]
+fn member_columns_with<R>(
+    role: R,
+) -> (
+    users::id,
+    users::handle,
+    users::first_name,
+    users::last_name,
+    users::email,
+    R,
+    users::last_login_at,
+) {
+    (
+        users::id,
+        users::handle,
+        users::first_name,
+        users::last_name,
+        users::email,
+        role,
+        users::last_login_at,
+    )
+}
+
+/// The columns of a [`RawRow`], the role from `account_memberships`.
 #[allow(clippy::type_complexity)]
 fn member_columns() -> (
     users::id,
@@ -79,15 +104,7 @@ fn member_columns() -> (
     account_memberships::role,
     users::last_login_at,
 ) {
-    (
-        users::id,
-        users::handle,
-        users::first_name,
-        users::last_name,
-        users::email,
-        account_memberships::role,
-        users::last_login_at,
-    )
+    member_columns_with(account_memberships::role)
 }
 
 fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> MemberRow {
@@ -621,18 +638,7 @@ fn search_rows(
                 part,
             ))
             .filter(m::search_id.between(low, high))
-            .select((
-                (
-                    users::id,
-                    users::handle,
-                    users::first_name,
-                    users::last_name,
-                    users::email,
-                    m::role,
-                    users::last_login_at,
-                ),
-                m::search_id.nullable(),
-            ))
+            .select((member_columns_with(m::role), m::search_id.nullable()))
             .limit(limit);
         if descending {
             query.order(m::search_id.desc()).load(c)
