@@ -93,20 +93,6 @@ fn member_columns_with<R>(
     )
 }
 
-/// The columns of a [`RawRow`], the role from `account_memberships`.
-#[allow(clippy::type_complexity)]
-fn member_columns() -> (
-    users::id,
-    users::handle,
-    users::first_name,
-    users::last_name,
-    users::email,
-    account_memberships::role,
-    users::last_login_at,
-) {
-    member_columns_with(account_memberships::role)
-}
-
 fn to_row((user_id, handle, first, last, email, role, last_login): RawRow) -> MemberRow {
     MemberRow {
         user_id,
@@ -461,7 +447,7 @@ fn handle_page(
             .inner_join(users::table)
             .filter(account_memberships::account_id.eq(account_id))
             .limit(PAGE_SIZE + 1)
-            .select(member_columns())
+            .select(member_columns_with(account_memberships::role))
     };
     // Unfiltered, the total is the one kept on the account (read with it when the request
     // began); by a prefix, the count reads the range of the membership index it selects.
@@ -617,7 +603,10 @@ fn search_rows(
                 phrase.into_sql::<Text>(),
             ))
             .filter(members_search::rowid.between(low, high))
-            .select((member_columns(), account_memberships::search_id))
+            .select((
+                member_columns_with(account_memberships::role),
+                account_memberships::search_id,
+            ))
             .limit(limit);
         if descending {
             query.order(members_search::rowid.desc()).load(c)
@@ -654,7 +643,7 @@ pub fn row(conn: &mut DbConn, account_id: &str, user_id: &str) -> QueryResult<Op
         .inner_join(users::table)
         .filter(account_memberships::account_id.eq(account_id))
         .filter(account_memberships::user_id.eq(user_id))
-        .select(member_columns())
+        .select(member_columns_with(account_memberships::role))
         .first(conn)
         .optional()?;
     Ok(row.map(to_row))
