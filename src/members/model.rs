@@ -577,10 +577,11 @@ fn search_page(
 /// PostgreSQL walks the range of the search-id index, which carries the search key and its
 /// trigram signature (migrations 000029, 000031), testing each entry (the signature, then
 /// the text where the signature allows: `atrium_search_holds`), and stops after the page:
-/// that walk is the plan it keeps for the prepared statement (its generic plan). Neither has a condition on
-/// `account_id`: SQLite would then walk the index `(account_id, handle)` testing every
-/// membership against the hits, and PostgreSQL's generic plan read every membership of
-/// the account by its `account_id` index and sort the hits.
+/// that walk is the plan it keeps for the prepared statement (its generic plan; the
+/// pickers' [`matching`] keeps LIKE, which the GIN trigram index can answer). Neither has a
+/// condition on `account_id`: SQLite would then walk the index `(account_id, handle)`
+/// testing every membership against the hits, and PostgreSQL's generic plan read every
+/// membership of the account by its `account_id` index and sort the hits.
 fn search_rows(
     c: &mut DbConn,
     sqlite: bool,

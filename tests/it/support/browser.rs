@@ -277,74 +277,68 @@ impl Browser {
             .await
     }
 
+    /// Polls `check` every [`POLL`] until it holds; after [`WAIT`], fails with the page's
+    /// state and "`what()` within 10 s".
+    async fn poll_until<Fut: std::future::Future<Output = bool>>(
+        &self,
+        what: impl FnOnce() -> String,
+        mut check: impl FnMut() -> Fut,
+    ) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if check().await {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}",
+                    self.failure(&format!("{} within {WAIT:?}", what())).await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Polls (≤ 10 s) until the page has loaded and run its scripts and htmx has taken up
     /// the element `selector` finds (htmx binds its attributes when it processes an
     /// element). After a form's plain POST and redirect, the new page's text can be read
     /// before its deferred scripts ran: a control changed then is submitted by the browser
     /// itself (a reload), not by htmx.
     pub async fn wait_for_htmx_on(&self, selector: &str) {
-        let deadline = Instant::now() + WAIT;
         let script = "var el = document.querySelector(arguments[0]); \
              return document.readyState === 'complete' && !!window.htmx && !!el \
              && !!el['htmx-internal-data'];";
-        loop {
-            if let Ok(Value::Bool(true)) = self.client.execute(script, vec![json!(selector)]).await
-            {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "htmx did not take up {selector:?} within {WAIT:?}"
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        self.poll_until(
+            || format!("htmx did not take up {selector:?}"),
+            move || async move {
+                matches!(
+                    self.client.execute(script, vec![json!(selector)]).await,
+                    Ok(Value::Bool(true))
+                )
+            },
+        )
+        .await
     }
 
     /// Polls (≤ 10 s) until `document.body.innerText` contains `text`.
     pub async fn wait_for_text(&self, text: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(body) = self.try_body_text().await
-                && body.contains(text)
-            {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!("text {text:?} did not appear within {WAIT:?}"))
-                        .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        self.poll_until(
+            || format!("text {text:?} did not appear"),
+            move || async move { matches!(self.try_body_text().await, Ok(body) if body.contains(text)) },
+        )
+        .await
     }
 
     /// Polls (≤ 10 s) until `pred(current_url)` holds.
     pub async fn wait_for_url(&self, pred: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(url) = self.client.current_url().await
-                && pred(url.as_str())
-            {
-                return;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}",
-                    self.failure(&format!(
-                        "the URL did not match the predicate within {WAIT:?}"
-                    ))
-                    .await
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let pred = &pred;
+        self.poll_until(
+            || "the URL did not match the predicate".to_string(),
+            move || async move {
+                matches!(self.client.current_url().await, Ok(url) if pred(url.as_str()))
+            },
+        )
+        .await
     }
 
     /// `document.body.innerText` of the current page.
